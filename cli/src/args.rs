@@ -1,0 +1,194 @@
+//! Command-line arguments.
+
+use anyhow::bail;
+use clap::{Args, Parser, Subcommand};
+use masa_index::SearchQuery;
+use masa_storage::StorageOptions;
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "masa",
+    version,
+    about = "Contribute permissioned data to a Masa dataset, and search it",
+    long_about = "Masa turns contributed data into a Delta Lake table of Parquet files with a \
+tantivy search index and signed per-contributor provenance.\n\n\
+Start with `masa init` (creates your contributor key), then `masa contribute --files DIR \
+--dataset ./masa-data`, then `masa search \"words\" --dataset ./masa-data`."
+)]
+pub struct Cli {
+    /// Folder holding masa's configuration and contributor key.
+    #[arg(long, global = true, env = "MASA_HOME", value_name = "DIR")]
+    pub home: Option<PathBuf>,
+    /// More log output (-v info, -vv debug). MASA_LOG overrides, e.g. MASA_LOG=debug.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create the masa home (default ~/.masa): configuration and an ed25519 contributor key (0600).
+    Init {
+        /// Replace an existing key. The old contributor identity is lost.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Contribute local files to a dataset (created if new). Resumes an interrupted run.
+    Contribute(ContributeArgs),
+    /// Search a dataset: ranked hits with title, uri, snippet and contributor.
+    Search(SearchArgs),
+    /// Show what a dataset holds: records, bytes, contributors, drops by reason.
+    Stats(StatsArgs),
+}
+
+/// Where the dataset is, and how to reach it.
+#[derive(Debug, Args)]
+pub struct DatasetArgs {
+    /// Dataset location: a local folder (default ./masa-data), file:///path, or s3://bucket/prefix.
+    #[arg(long = "dataset", short = 'd', value_name = "LOCATION", default_value = "./masa-data")]
+    pub location: String,
+    /// S3 endpoint URL, for S3-compatible servers (else AWS_ENDPOINT_URL, else AWS).
+    #[arg(long, value_name = "URL")]
+    pub s3_endpoint: Option<String>,
+    /// S3 region (else AWS_REGION).
+    #[arg(long, value_name = "REGION")]
+    pub s3_region: Option<String>,
+    /// S3 access key id (else AWS_ACCESS_KEY_ID).
+    #[arg(long, value_name = "ID")]
+    pub s3_access_key_id: Option<String>,
+    /// S3 secret access key (else AWS_SECRET_ACCESS_KEY).
+    #[arg(long, value_name = "SECRET")]
+    pub s3_secret_access_key: Option<String>,
+    /// Any other object-store option, as KEY=VALUE (repeatable).
+    #[arg(long = "storage-option", value_name = "KEY=VALUE")]
+    pub storage_options: Vec<String>,
+}
+
+impl DatasetArgs {
+    pub fn storage_options(&self) -> anyhow::Result<StorageOptions> {
+        let mut o = StorageOptions::new();
+        for kv in &self.storage_options {
+            let Some((k, v)) = kv.split_once('=') else {
+                bail!("--storage-option {kv:?} is not KEY=VALUE");
+            };
+            o.insert(k.trim().to_owned(), v.trim().to_owned());
+        }
+        for (key, value) in [
+            ("AWS_ENDPOINT_URL", &self.s3_endpoint),
+            ("AWS_REGION", &self.s3_region),
+            ("AWS_ACCESS_KEY_ID", &self.s3_access_key_id),
+            ("AWS_SECRET_ACCESS_KEY", &self.s3_secret_access_key),
+        ] {
+            if let Some(v) = value {
+                o.insert(key.into(), v.clone());
+            }
+        }
+        // A plain-http endpoint (a local S3 server) needs HTTP allowed explicitly.
+        let endpoint = o
+            .get("AWS_ENDPOINT_URL")
+            .cloned()
+            .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok());
+        if endpoint.is_some_and(|e| e.starts_with("http://")) {
+            o.entry("AWS_ALLOW_HTTP".into()).or_insert_with(|| "true".into());
+        }
+        Ok(o)
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct ContributeArgs {
+    /// A folder (walked recursively) or one file: .txt, .md, .html, or .jsonl with a `text`
+    /// field (optional `url` or `id` becomes the record's uri, optional `title`).
+    #[arg(long, value_name = "PATH")]
+    pub files: PathBuf,
+    #[command(flatten)]
+    pub dataset: DatasetArgs,
+    /// Rows per commit (one Parquet file and one index split each).
+    #[arg(long, default_value_t = masa_ingest::DEFAULT_BATCH_ROWS, value_name = "N")]
+    pub batch_rows: usize,
+    /// Bytes of text per commit, whichever limit comes first.
+    #[arg(long, default_value_t = masa_ingest::DEFAULT_BATCH_BYTES, value_name = "BYTES")]
+    pub batch_bytes: usize,
+    /// Largest .txt/.md/.html file taken whole [default: 64 MiB]; larger files stop the run
+    /// before anything is written.
+    #[arg(long, value_name = "BYTES")]
+    pub max_file_bytes: Option<u64>,
+    /// Largest .jsonl line [default: 16 MiB]; longer lines are skipped and reported.
+    #[arg(long, value_name = "BYTES")]
+    pub max_line_bytes: Option<usize>,
+    /// Print the run summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// No progress display.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// Query text: words, "a phrase", field:value (title, text), AND/OR/-.
+    pub query: String,
+    #[command(flatten)]
+    pub dataset: DatasetArgs,
+    /// Number of hits.
+    #[arg(long, short = 'n', default_value_t = 10)]
+    pub limit: usize,
+    /// Only records of this contributor (hex public key).
+    #[arg(long)]
+    pub contributor: Option<String>,
+    /// Only records from this connector kind (files, web, ...).
+    #[arg(long)]
+    pub source: Option<String>,
+    /// Only records in this language (ISO 639-3: eng, deu, fra, ...).
+    #[arg(long)]
+    pub lang: Option<String>,
+    /// Only records fetched at or after this time (RFC 3339 or YYYY-MM-DD).
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    /// Only records fetched before this time (RFC 3339 or YYYY-MM-DD).
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+    /// Print hits as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_time(flag: &str, s: &str) -> anyhow::Result<i64> {
+    use time::format_description::well_known::Rfc3339;
+    if let Ok(t) = time::OffsetDateTime::parse(s, &Rfc3339) {
+        return Ok((t.unix_timestamp_nanos() / 1000) as i64);
+    }
+    let fmt = time::macros::format_description!("[year]-[month]-[day]");
+    if let Ok(d) = time::Date::parse(s, &fmt) {
+        return Ok(d.midnight().assume_utc().unix_timestamp() * 1_000_000);
+    }
+    bail!("{flag} {s:?} is not a time: use RFC 3339 (2026-01-31T12:00:00Z) or a date (2026-01-31)")
+}
+
+impl SearchArgs {
+    pub fn query(&self) -> anyhow::Result<SearchQuery> {
+        if self.query.trim().is_empty() {
+            bail!("the search query is empty: give some words to look for");
+        }
+        Ok(SearchQuery {
+            text: self.query.clone(),
+            limit: self.limit,
+            contributor: self.contributor.clone(),
+            source: self.source.clone(),
+            lang: self.lang.clone(),
+            since_micros: self.since.as_deref().map(|s| parse_time("--since", s)).transpose()?,
+            until_micros: self.until.as_deref().map(|s| parse_time("--until", s)).transpose()?,
+        })
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    #[command(flatten)]
+    pub dataset: DatasetArgs,
+    /// Print as JSON.
+    #[arg(long)]
+    pub json: bool,
+}

@@ -1,0 +1,111 @@
+//! The `masa` command-line tool: parses arguments, runs a workflow, prints the outcome.
+
+mod args;
+mod output;
+
+use anyhow::Context;
+use args::{Cli, Command};
+use clap::Parser;
+use masa_connectors::{FilesConfig, SourceConfig};
+use masa_ingest::ProgressMode;
+use masa_workflows::{Config, ContributeOptions, SearchOptions};
+use std::process::ExitCode;
+
+fn init_logging(verbose: u8, progress: ProgressMode) {
+    let default = match (verbose, progress) {
+        (0, ProgressMode::Bar | ProgressMode::Quiet) => "warn",
+        (0, ProgressMode::Log) => "warn,masa_ingest=info,masa_workflows=info",
+        (1, _) => "info",
+        _ => "debug,hyper=info,h2=info,rustls=info,aws_config=info",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("MASA_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let home = match &cli.home {
+        Some(h) => h.clone(),
+        None => masa_workflows::masa_home()?,
+    };
+    match cli.command {
+        Command::Init { force } => {
+            let out = Config::init(&home, force)?;
+            if out.created {
+                println!("created {} with a new contributor key", out.home.display());
+            } else {
+                println!("{} already set up (pass --force to replace the key)", out.home.display());
+            }
+            println!("contributor public key: {}", out.public_key);
+        }
+        Command::Contribute(c) => {
+            let mut files = FilesConfig::new(&c.files);
+            if let Some(n) = c.max_file_bytes {
+                files.max_file_bytes = n;
+            }
+            if let Some(n) = c.max_line_bytes {
+                files.max_line_bytes = n;
+            }
+            let progress = if c.quiet { ProgressMode::Quiet } else { ProgressMode::detect() };
+            let opts = ContributeOptions {
+                source: SourceConfig::Files(files),
+                dataset: c.dataset.location.clone(),
+                storage: c.dataset.storage_options()?,
+                home,
+                batch_rows: c.batch_rows,
+                batch_bytes: c.batch_bytes,
+                progress,
+            };
+            let summary = masa_workflows::contribute(opts)
+                .await
+                .with_context(|| format!("contributing {} to {}", c.files.display(), c.dataset.location))?;
+            output::contribute(&summary, c.json)?;
+        }
+        Command::Search(s) => {
+            let query = s.query()?;
+            let hits = masa_workflows::search(SearchOptions {
+                dataset: s.dataset.location.clone(),
+                storage: s.dataset.storage_options()?,
+                query,
+            })
+            .await
+            .with_context(|| format!("searching {}", s.dataset.location))?;
+            output::search(&hits, s.json)?;
+        }
+        Command::Stats(s) => {
+            let stats = masa_workflows::dataset_stats(&s.dataset.location, &s.dataset.storage_options()?)
+                .await
+                .with_context(|| format!("reading {}", s.dataset.location))?;
+            output::stats(&stats, s.json)?;
+        }
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let progress = match &cli.command {
+        Command::Contribute(c) if c.quiet => ProgressMode::Quiet,
+        Command::Contribute(_) => ProgressMode::detect(),
+        _ => ProgressMode::Quiet,
+    };
+    init_logging(cli.verbose, progress);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,118 @@
+//! Printing results for people (and as JSON for scripts).
+
+use masa_index::Hit;
+use masa_workflows::{ContributeSummary, DatasetStats};
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+
+fn mb(bytes: u64) -> String {
+    format!("{:.2} MB", bytes as f64 / 1e6)
+}
+
+fn drops_line(drops: &BTreeMap<String, u64>) -> String {
+    drops
+        .iter()
+        .map(|(r, n)| format!("{r} {n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+pub fn contribute(s: &ContributeSummary, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(s)?);
+        return Ok(());
+    }
+    let st = &s.stats;
+    println!(
+        "{} {} records ({}) to {} in {} commit(s){}",
+        if s.resumed { "resumed and contributed" } else { "contributed" },
+        st.rows_committed,
+        mb(st.bytes_committed),
+        s.dataset,
+        st.commits,
+        s.table_version.map(|v| format!(", table version {v}")).unwrap_or_default()
+    );
+    if st.dropped() > 0 {
+        println!("dropped {}: {}", st.dropped(), drops_line(&st.drops));
+    }
+    println!("contributor {}", s.contributor);
+    Ok(())
+}
+
+fn micros_to_rfc3339(m: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp_nanos(m as i128 * 1000)
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_else(|| m.to_string())
+}
+
+fn highlight(snippet: &str, ranges: &[(usize, usize)], tty: bool) -> String {
+    let (on, off) = if tty { ("\x1b[1m", "\x1b[0m") } else { ("", "") };
+    let mut out = String::new();
+    let mut at = 0;
+    for &(a, b) in ranges {
+        if a < at || b > snippet.len() || !snippet.is_char_boundary(a) || !snippet.is_char_boundary(b) {
+            continue;
+        }
+        out.push_str(&snippet[at..a]);
+        out.push_str(on);
+        out.push_str(&snippet[a..b]);
+        out.push_str(off);
+        at = b;
+    }
+    out.push_str(&snippet[at..]);
+    out.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+pub fn search(hits: &[Hit], json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(hits)?);
+        return Ok(());
+    }
+    if hits.is_empty() {
+        println!("no hits");
+        return Ok(());
+    }
+    let tty = std::io::stdout().is_terminal();
+    for (i, h) in hits.iter().enumerate() {
+        println!("{}. {}  (score {:.2})", i + 1, h.title.as_deref().unwrap_or("(untitled)"), h.score);
+        println!("   {}", h.uri);
+        println!("   {}", highlight(&h.snippet, &h.highlights, tty));
+        println!(
+            "   contributor {}  source {}  lang {}  fetched {}  row {}/{}",
+            &h.contributor[..h.contributor.len().min(16)],
+            h.source,
+            h.lang.as_deref().unwrap_or("-"),
+            micros_to_rfc3339(h.fetched_at_micros),
+            h.batch_id,
+            h.row_in_batch
+        );
+    }
+    Ok(())
+}
+
+pub fn stats(s: &DatasetStats, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(s)?);
+        return Ok(());
+    }
+    println!("dataset       {}", s.dataset);
+    println!(
+        "table version {}",
+        s.table_version.map(|v| v.to_string()).unwrap_or_else(|| "-".into())
+    );
+    println!("records       {}", s.records);
+    println!("text          {}", mb(s.text_bytes));
+    println!("data files    {} ({})", s.data_files, mb(s.data_bytes));
+    println!("commits       {}", s.commits);
+    println!("contributors  {}", s.contributors.len());
+    for (k, n) in &s.contributors {
+        println!("  {k}  {n} records");
+    }
+    let dropped: u64 = s.drops.values().sum();
+    println!("dropped       {dropped}");
+    for (r, n) in &s.drops {
+        println!("  {r}  {n}");
+    }
+    Ok(())
+}

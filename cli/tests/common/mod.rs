@@ -1,0 +1,149 @@
+//! Helpers shared by the CLI integration tests: a sandboxed masa home, running the real
+//! `masa` binary, and the outside services the test script starts.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A temporary masa home and cache, with `masa init` done.
+pub struct Env {
+    pub dir: tempfile::TempDir,
+}
+
+impl Env {
+    pub fn new() -> Self {
+        let env = Env {
+            dir: tempfile::tempdir().unwrap(),
+        };
+        let out = env.masa(&["init"]);
+        assert!(out.status.success(), "masa init failed: {}", stderr(&out));
+        env
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_masa"));
+        c.args(args)
+            .env("MASA_HOME", self.path("home"))
+            .env("MASA_CACHE_DIR", self.path("cache"))
+            .env_remove("MASA_LOG");
+        c
+    }
+
+    pub fn masa(&self, args: &[&str]) -> Output {
+        self.command(args).output().expect("run masa")
+    }
+
+    /// Runs masa and requires success.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.masa(args);
+        assert!(
+            out.status.success(),
+            "masa {args:?} failed\nstdout: {}\nstderr: {}",
+            stdout(&out),
+            stderr(&out)
+        );
+        stdout(&out)
+    }
+
+    /// Runs masa and requires failure; returns stderr.
+    pub fn fails(&self, args: &[&str]) -> String {
+        let out = self.masa(args);
+        assert!(
+            !out.status.success(),
+            "masa {args:?} should have failed\nstdout: {}",
+            stdout(&out)
+        );
+        stderr(&out)
+    }
+
+    pub fn json(&self, args: &[&str]) -> serde_json::Value {
+        let mut a = args.to_vec();
+        a.push("--json");
+        let out = self.ok(&a);
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("bad json from {args:?}: {e}\n{out}"))
+    }
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// The sample corpus shipped in `examples/`.
+pub fn example_corpus() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/corpus")
+}
+
+/// True when the test script promised the outside services (S3, Python readers): their
+/// absence is then a failure, not a skip.
+pub fn external_required() -> bool {
+    std::env::var("MASA_TEST_REQUIRE_EXTERNAL").is_ok_and(|v| v == "1")
+}
+
+/// The S3 server the test script started, as (endpoint, bucket, key id, secret).
+pub struct S3 {
+    pub endpoint: String,
+    pub bucket: String,
+    pub key_id: String,
+    pub secret: String,
+}
+
+pub fn s3() -> Option<S3> {
+    let get = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    match (
+        get("MASA_TEST_S3_ENDPOINT"),
+        get("MASA_TEST_S3_BUCKET"),
+        get("MASA_TEST_S3_ACCESS_KEY_ID"),
+        get("MASA_TEST_S3_SECRET_ACCESS_KEY"),
+    ) {
+        (Some(endpoint), Some(bucket), Some(key_id), Some(secret)) => Some(S3 {
+            endpoint,
+            bucket,
+            key_id,
+            secret,
+        }),
+        _ => {
+            assert!(
+                !external_required(),
+                "MASA_TEST_REQUIRE_EXTERNAL=1 but the MASA_TEST_S3_* variables are not set"
+            );
+            eprintln!("skipping: no S3 server (run the suite with scripts/test)");
+            None
+        }
+    }
+}
+
+/// The Python interpreter with the `deltalake` package, from the test script's venv.
+pub fn python() -> Option<String> {
+    match std::env::var("MASA_TEST_PYTHON").ok().filter(|v| !v.is_empty()) {
+        Some(p) => Some(p),
+        None => {
+            assert!(
+                !external_required(),
+                "MASA_TEST_REQUIRE_EXTERNAL=1 but MASA_TEST_PYTHON is not set"
+            );
+            eprintln!("skipping: no Python reader (run the suite with scripts/test)");
+            None
+        }
+    }
+}
+
+/// Writes `n` distinct plain-text documents into `dir`.
+pub fn write_docs(dir: &Path, n: usize) {
+    std::fs::create_dir_all(dir).unwrap();
+    for i in 0..n {
+        std::fs::write(
+            dir.join(format!("doc{i:06}.txt")),
+            format!("Document {i} talks about topic{} and item{i} in plain words.", i % 7),
+        )
+        .unwrap();
+    }
+}

@@ -1,0 +1,128 @@
+//! The same slice against a real S3 server on loopback (SeaweedFS, started by
+//! `scripts/test`), and the S3 failure modes: wrong credentials, unreachable endpoint.
+
+mod common;
+
+use common::{Env, S3, example_corpus};
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+fn unique_prefix(name: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{name}-{}-{nanos}", std::process::id())
+}
+
+fn with_s3(env: &Env, s3: &S3, args: &[&str]) -> std::process::Command {
+    let mut c = env.command(args);
+    c.env("AWS_ENDPOINT_URL", &s3.endpoint)
+        .env("AWS_ACCESS_KEY_ID", &s3.key_id)
+        .env("AWS_SECRET_ACCESS_KEY", &s3.secret)
+        .env("AWS_REGION", "us-east-1");
+    c
+}
+
+fn ok(o: Output, what: &str) -> serde_json::Value {
+    assert!(
+        o.status.success(),
+        "{what} failed: {}\n{}",
+        common::stdout(&o),
+        common::stderr(&o)
+    );
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{what}: {e}"))
+}
+
+#[test]
+fn contribute_search_and_stats_on_s3() {
+    let Some(s3) = common::s3() else { return };
+    let env = Env::new();
+    let url = format!("s3://{}/{}", s3.bucket, unique_prefix("slice"));
+    let corpus = example_corpus();
+    let summary = ok(
+        with_s3(&env, &s3, &["contribute", "--files", corpus.to_str().unwrap(), "--dataset", &url, "--json"])
+            .output()
+            .unwrap(),
+        "contribute",
+    );
+    assert_eq!(summary["stats"]["rows_committed"], 10, "{summary}");
+
+    let hits = ok(
+        with_s3(&env, &s3, &["search", "tokio runtime", "--dataset", &url, "--json"]).output().unwrap(),
+        "search",
+    );
+    assert!(hits[0]["uri"].as_str().unwrap().ends_with("tokio-runtime.md"), "{hits}");
+
+    let stats = ok(
+        with_s3(&env, &s3, &["stats", "--dataset", &url, "--json"]).output().unwrap(),
+        "stats",
+    );
+    assert_eq!(stats["records"], 10);
+    assert_eq!(stats["drops"]["dedup:exact"], 1);
+
+    // Contributing again to the same S3 dataset adds nothing.
+    let again = ok(
+        with_s3(&env, &s3, &["contribute", "--files", corpus.to_str().unwrap(), "--dataset", &url, "--json"])
+            .output()
+            .unwrap(),
+        "second contribute",
+    );
+    assert_eq!(again["stats"]["rows_committed"], 0);
+
+    // An outside reader reads the table on S3.
+    if let Some(py) = common::python() {
+        let out = std::process::Command::new(py)
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/read_delta.py"))
+            .arg(format!("{url}/table"))
+            .arg(format!("AWS_ENDPOINT_URL={}", s3.endpoint))
+            .arg(format!("AWS_ACCESS_KEY_ID={}", s3.key_id))
+            .arg(format!("AWS_SECRET_ACCESS_KEY={}", s3.secret))
+            .arg("AWS_REGION=us-east-1")
+            .arg("AWS_ALLOW_HTTP=true")
+            .arg("AWS_S3_ALLOW_UNSAFE_RENAME=true")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "python reader: {}", common::stderr(&out));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["rows"].as_array().unwrap().len(), 10);
+    }
+}
+
+#[test]
+fn wrong_s3_credentials_fail_with_a_hint_and_write_nothing() {
+    let Some(s3) = common::s3() else { return };
+    let env = Env::new();
+    let url = format!("s3://{}/{}", s3.bucket, unique_prefix("badcreds"));
+    let corpus = example_corpus();
+    let out = with_s3(&env, &s3, &["contribute", "--files", corpus.to_str().unwrap(), "--dataset", &url])
+        .env("AWS_SECRET_ACCESS_KEY", "not-the-secret")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = common::stderr(&out);
+    assert!(err.contains("check the S3 credentials"), "{err}");
+    // Nothing was created: with the right credentials the location is still not a dataset.
+    let out = with_s3(&env, &s3, &["stats", "--dataset", &url]).output().unwrap();
+    assert!(common::stderr(&out).contains("no Masa dataset at"), "{}", common::stderr(&out));
+}
+
+#[test]
+fn unreachable_endpoint_fails_quickly_with_a_hint() {
+    // Port 9 on loopback (discard) has no listener here: connections are refused.
+    let env = Env::new();
+    let corpus = example_corpus();
+    let started = Instant::now();
+    let out = env
+        .command(&["contribute", "--files", corpus.to_str().unwrap(), "--dataset", "s3://bucket/x"])
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .env("AWS_ACCESS_KEY_ID", "k")
+        .env("AWS_SECRET_ACCESS_KEY", "s")
+        .env("AWS_REGION", "us-east-1")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = common::stderr(&out);
+    assert!(err.contains("cannot reach the storage endpoint"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(60), "took {:?}", started.elapsed());
+}

@@ -1,0 +1,12 @@
+//! Connectors: where contributed items come from. A connector is a config (`kind` plus its
+//! options) that builds a running [`Connector`]; the registry in [`SourceConfig`] names every
+//! connector kind in one place. Connectors know nothing about storage.
+
+mod connector;
+mod files;
+mod lines;
+
+pub use connector::{
+    BuildContext, Connector, ConnectorError, ItemSender, Skip, SourceConfig, SourceEvent,
+};
+pub use files::{DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_LINE_BYTES, FilesConfig, FilesConnector};

@@ -1,0 +1,61 @@
+//! The tantivy schema of a split.
+
+use tantivy::schema::{
+    DateOptions, DateTimePrecision, FAST, Field, STORED, STRING, Schema, TEXT,
+};
+
+/// Version of the split schema; splits of another version are rebuilt, not mixed.
+pub const INDEX_SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Fields {
+    pub record_id: Field,
+    pub batch_id: Field,
+    pub row_in_batch: Field,
+    pub title: Field,
+    pub text: Field,
+    pub uri: Field,
+    pub contributor: Field,
+    pub source: Field,
+    pub lang: Field,
+    pub fetched_at: Field,
+}
+
+pub(crate) fn schema() -> (Schema, Fields) {
+    let mut b = Schema::builder();
+    let date = DateOptions::default()
+        .set_indexed()
+        .set_stored()
+        .set_fast()
+        .set_precision(DateTimePrecision::Seconds);
+    let fields = Fields {
+        record_id: b.add_text_field("record_id", STRING | STORED),
+        batch_id: b.add_text_field("batch_id", STRING | STORED),
+        row_in_batch: b.add_u64_field("row_in_batch", STORED | FAST),
+        title: b.add_text_field("title", TEXT | STORED),
+        // Stored so hits can show a snippet without a round trip to Parquet.
+        text: b.add_text_field("text", TEXT | STORED),
+        uri: b.add_text_field("uri", STRING | STORED),
+        contributor: b.add_text_field("contributor", STRING | STORED | FAST),
+        source: b.add_text_field("source", STRING | STORED | FAST),
+        lang: b.add_text_field("lang", STRING | STORED | FAST),
+        fetched_at: b.add_date_field("fetched_at", date),
+    };
+    (b.build(), fields)
+}
+
+pub(crate) fn fields_of(schema: &Schema) -> Result<Fields, tantivy::TantivyError> {
+    let f = |name| schema.get_field(name);
+    Ok(Fields {
+        record_id: f("record_id")?,
+        batch_id: f("batch_id")?,
+        row_in_batch: f("row_in_batch")?,
+        title: f("title")?,
+        text: f("text")?,
+        uri: f("uri")?,
+        contributor: f("contributor")?,
+        source: f("source")?,
+        lang: f("lang")?,
+        fetched_at: f("fetched_at")?,
+    })
+}

@@ -1,0 +1,283 @@
+//! Searching across splits: one combined tantivy index over every split's segments.
+
+use crate::schema::{Fields, fields_of};
+use crate::{INDEX_SCHEMA_VERSION, IndexError, SplitMeta, io_err};
+use serde::Serialize;
+use std::ops::Bound;
+use std::path::Path;
+use tantivy::collector::TopDocs;
+use tantivy::query::{BooleanQuery, Occur, Query, QueryParser, RangeQuery, TermQuery};
+use tantivy::schema::{IndexRecordOption, Value};
+use tantivy::snippet::SnippetGenerator;
+use tantivy::{DateTime, Index, IndexReader, ReloadPolicy, TantivyDocument, Term};
+
+/// A search request.
+#[derive(Debug, Clone, Default)]
+pub struct SearchQuery {
+    /// Query text in tantivy's syntax (`tokio runtime`, `"exact phrase"`, `title:rust`);
+    /// syntax errors are forgiven, not fatal.
+    pub text: String,
+    pub limit: usize,
+    pub contributor: Option<String>,
+    pub source: Option<String>,
+    pub lang: Option<String>,
+    /// Only records fetched at or after / before this time (µs since the epoch).
+    pub since_micros: Option<i64>,
+    pub until_micros: Option<i64>,
+}
+
+/// One ranked hit, with what links it back to its Parquet row.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Hit {
+    pub score: f32,
+    pub record_id: String,
+    pub batch_id: String,
+    pub row_in_batch: u64,
+    pub title: Option<String>,
+    pub uri: String,
+    pub contributor: String,
+    pub source: String,
+    pub lang: Option<String>,
+    pub fetched_at_micros: i64,
+    pub snippet: String,
+    /// Byte ranges of `snippet` that matched the query.
+    pub highlights: Vec<(usize, usize)>,
+}
+
+/// A searchable view over a set of splits whose files are in one local folder.
+pub struct SearchIndex {
+    index: Index,
+    reader: IndexReader,
+    fields: Fields,
+}
+
+impl std::fmt::Debug for SearchIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SearchIndex").finish_non_exhaustive()
+    }
+}
+
+impl SearchIndex {
+    /// Opens `splits`, whose files must already be in `dir`, as one index. Writes the
+    /// combined `meta.json` into `dir`. Returns `None` when there is nothing to search.
+    pub fn open(dir: &Path, splits: &[SplitMeta]) -> Result<Option<Self>, IndexError> {
+        let splits: Vec<&SplitMeta> = splits
+            .iter()
+            .filter(|s| s.schema_version == INDEX_SCHEMA_VERSION && s.num_docs > 0)
+            .collect();
+        let Some(first) = splits.first() else {
+            return Ok(None);
+        };
+        let mut meta = first.tantivy_meta.clone();
+        let mut segments = Vec::new();
+        let mut opstamp = 0u64;
+        for s in &splits {
+            let segs = s
+                .tantivy_meta
+                .get("segments")
+                .and_then(|v| v.as_array())
+                .ok_or_else(|| IndexError::BadSplit {
+                    split: s.split_id.clone(),
+                    reason: "meta has no segment list".into(),
+                })?;
+            segments.extend(segs.iter().cloned());
+            opstamp = opstamp.max(s.tantivy_meta.get("opstamp").and_then(|v| v.as_u64()).unwrap_or(0));
+        }
+        meta["segments"] = serde_json::Value::Array(segments);
+        meta["opstamp"] = opstamp.into();
+        // Write-then-rename so a concurrent search never reads half a meta.json.
+        let tmp = dir.join(format!("meta.json.{}.tmp", std::process::id()));
+        let bytes = serde_json::to_vec(&meta).expect("json value serializes");
+        std::fs::write(&tmp, bytes).map_err(io_err(&tmp))?;
+        let final_path = dir.join("meta.json");
+        std::fs::rename(&tmp, &final_path).map_err(io_err(&final_path))?;
+
+        let index = Index::open_in_dir(dir)?;
+        let fields = fields_of(&index.schema())?;
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
+        Ok(Some(SearchIndex { index, reader, fields }))
+    }
+
+    /// Number of documents across all splits.
+    pub fn num_docs(&self) -> u64 {
+        self.reader.searcher().num_docs()
+    }
+
+    pub fn search(&self, q: &SearchQuery) -> Result<Vec<Hit>, IndexError> {
+        let f = self.fields;
+        let searcher = self.reader.searcher();
+        let mut parser = QueryParser::for_index(&self.index, vec![f.title, f.text]);
+        parser.set_field_boost(f.title, 2.0);
+        let (text_query, _errors) = parser.parse_query_lenient(&q.text);
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, text_query.box_clone())];
+        for (field, value) in [(f.contributor, &q.contributor), (f.source, &q.source), (f.lang, &q.lang)] {
+            if let Some(v) = value {
+                clauses.push((
+                    Occur::Must,
+                    Box::new(TermQuery::new(Term::from_field_text(field, v), IndexRecordOption::Basic)),
+                ));
+            }
+        }
+        if q.since_micros.is_some() || q.until_micros.is_some() {
+            let bound = |m: Option<i64>, incl: bool| match m {
+                None => Bound::Unbounded,
+                Some(m) => {
+                    let t = Term::from_field_date_for_search(f.fetched_at, DateTime::from_timestamp_micros(m));
+                    if incl { Bound::Included(t) } else { Bound::Excluded(t) }
+                }
+            };
+            clauses.push((
+                Occur::Must,
+                Box::new(RangeQuery::new(bound(q.since_micros, true), bound(q.until_micros, false))),
+            ));
+        }
+        let query = BooleanQuery::new(clauses);
+        let top = searcher.search(&query, &TopDocs::with_limit(q.limit.max(1)).order_by_score())?;
+        let mut snippets = SnippetGenerator::create(&searcher, &*text_query, f.text)?;
+        snippets.set_max_num_chars(240);
+        let mut hits = Vec::with_capacity(top.len());
+        for (score, addr) in top {
+            let doc: TantivyDocument = searcher.doc(addr)?;
+            let text_of = |field| doc.get_first(field).and_then(|v| v.as_str()).map(str::to_owned);
+            let snippet = snippets.snippet_from_doc(&doc);
+            let (fragment, highlights) = if snippet.fragment().is_empty() {
+                // No query term in the text (e.g. a title-only match): show its beginning.
+                let text = text_of(f.text).unwrap_or_default();
+                (snippets.snippet(&text[..text.floor_char_boundary(240)]).fragment().to_owned(), vec![])
+            } else {
+                (
+                    snippet.fragment().to_owned(),
+                    snippet.highlighted().iter().map(|r| (r.start, r.end)).collect(),
+                )
+            };
+            hits.push(Hit {
+                score,
+                record_id: text_of(f.record_id).unwrap_or_default(),
+                batch_id: text_of(f.batch_id).unwrap_or_default(),
+                row_in_batch: doc.get_first(f.row_in_batch).and_then(|v| v.as_u64()).unwrap_or(0),
+                title: text_of(f.title),
+                uri: text_of(f.uri).unwrap_or_default(),
+                contributor: text_of(f.contributor).unwrap_or_default(),
+                source: text_of(f.source).unwrap_or_default(),
+                lang: text_of(f.lang),
+                fetched_at_micros: doc
+                    .get_first(f.fetched_at)
+                    .and_then(|v| v.as_datetime())
+                    .map(|d| d.into_timestamp_micros())
+                    .unwrap_or(0),
+                snippet: fragment,
+                highlights,
+            });
+        }
+        Ok(hits)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::build_split;
+    use masa_record::{Consent, Record};
+
+    fn rec(i: usize, title: &str, text: &str, contributor: &str, lang: &str, t: i64) -> Record {
+        Record {
+            record_id: format!("r{i}"),
+            content_hash: masa_record::content_hash(text),
+            source: "files".into(),
+            uri: format!("file:///doc{i}"),
+            fetched_at_micros: t,
+            http_status: None,
+            content_type: None,
+            title: Some(title.into()),
+            text: text.into(),
+            lang: Some(lang.into()),
+            lang_score: None,
+            quality_score: None,
+            quality_signals: None,
+            licence: None,
+            consent: Consent::declared("mine"),
+            contributor: contributor.into(),
+            batch_id: String::new(),
+            row_in_batch: i as i64,
+            near_dup_of: None,
+        }
+    }
+
+    /// Builds each batch as its own split and opens them together, as search does.
+    fn open(batches: &[Vec<Record>]) -> (tempfile::TempDir, Option<SearchIndex>) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut metas = vec![];
+        for (i, b) in batches.iter().enumerate() {
+            let (meta, files) = build_split(&format!("s{i}"), &format!("b{i}"), b).unwrap();
+            for (name, bytes) in files {
+                std::fs::write(dir.path().join(name), bytes).unwrap();
+            }
+            metas.push(meta);
+        }
+        let idx = SearchIndex::open(dir.path(), &metas).unwrap();
+        (dir, idx)
+    }
+
+    fn q(text: &str) -> SearchQuery {
+        SearchQuery {
+            text: text.into(),
+            limit: 10,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn hits_come_from_every_split_ranked_by_bm25() {
+        let (_d, idx) = open(&[
+            vec![
+                rec(0, "Tokio", "the tokio runtime schedules tasks", "alice", "eng", 1_000_000),
+                rec(1, "Cooking", "a recipe for bread", "alice", "eng", 2_000_000),
+            ],
+            vec![rec(2, "Async", "runtime runtime runtime of tokio tokio", "bob", "eng", 3_000_000)],
+        ]);
+        let idx = idx.unwrap();
+        assert_eq!(idx.num_docs(), 3);
+        let hits = idx.search(&q("tokio runtime")).unwrap();
+        let ids: Vec<&str> = hits.iter().map(|h| h.record_id.as_str()).collect();
+        assert_eq!(ids.len(), 2);
+        assert!(ids.contains(&"r0") && ids.contains(&"r2"));
+        assert!(hits[0].score >= hits[1].score);
+        let h2 = hits.iter().find(|h| h.record_id == "r2").unwrap();
+        assert_eq!((h2.batch_id.as_str(), h2.row_in_batch), ("b1", 2));
+        assert!(h2.snippet.contains("tokio"));
+        assert!(!h2.highlights.is_empty());
+    }
+
+    #[test]
+    fn filters_narrow_the_hits() {
+        let (_d, idx) = open(&[vec![
+            rec(0, "a", "shared words here", "alice", "eng", 1_000_000),
+            rec(1, "b", "shared words here too", "bob", "deu", 5_000_000),
+        ]]);
+        let idx = idx.unwrap();
+        let ids = |sq: SearchQuery| -> Vec<String> {
+            idx.search(&sq).unwrap().into_iter().map(|h| h.record_id).collect()
+        };
+        assert_eq!(ids(SearchQuery { contributor: Some("bob".into()), ..q("shared") }), ["r1"]);
+        assert_eq!(ids(SearchQuery { lang: Some("eng".into()), ..q("shared") }), ["r0"]);
+        assert_eq!(ids(SearchQuery { source: Some("web".into()), ..q("shared") }), Vec::<String>::new());
+        assert_eq!(ids(SearchQuery { since_micros: Some(3_000_000), ..q("shared") }), ["r1"]);
+        assert_eq!(ids(SearchQuery { until_micros: Some(3_000_000), ..q("shared") }), ["r0"]);
+    }
+
+    #[test]
+    fn no_splits_means_nothing_to_search() {
+        let (_d, idx) = open(&[]);
+        assert!(idx.is_none());
+    }
+
+    #[test]
+    fn malformed_query_syntax_is_forgiven() {
+        let (_d, idx) = open(&[vec![rec(0, "t", "hello world", "a", "eng", 0)]]);
+        let hits = idx.unwrap().search(&q("hello AND (")).unwrap();
+        assert_eq!(hits.len(), 1);
+    }
+}

@@ -1,0 +1,243 @@
+//! Turning a raw item into a record: HTML to text (a simple structural extractor for now),
+//! normalization, language identification, hashing.
+
+use masa_record::{RawItem, Record, content_hash, normalize_text, record_id};
+use scraper::{ElementRef, Html, Node};
+
+/// Text and metadata found in an HTML page.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExtractedText {
+    pub title: Option<String>,
+    pub text: String,
+}
+
+/// Elements whose whole subtree is boilerplate or not text.
+const SKIP: &[&str] = &[
+    "script", "style", "noscript", "template", "svg", "nav", "header", "footer", "aside",
+    "form", "iframe", "button", "select", "head",
+];
+
+/// Elements that start a new line (or paragraph).
+const BLOCK: &[&str] = &[
+    "p", "div", "section", "article", "main", "h1", "h2", "h3", "h4", "h5", "h6", "li", "ul",
+    "ol", "dl", "dt", "dd", "table", "tr", "blockquote", "pre", "figure", "figcaption", "hr",
+    "address", "details", "summary",
+];
+
+fn push_text(out: &mut String, s: &str, pre: bool) {
+    if pre {
+        out.push_str(s);
+        return;
+    }
+    for word in s.split_whitespace() {
+        if !out.is_empty() && !out.ends_with([' ', '\n']) {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    // Keep a separating space when the text node ends with whitespace.
+    if s.ends_with(char::is_whitespace) && !out.is_empty() && !out.ends_with([' ', '\n']) {
+        out.push(' ');
+    }
+}
+
+fn newline(out: &mut String, blank: bool) {
+    while out.ends_with(' ') {
+        out.pop();
+    }
+    if out.is_empty() {
+        return;
+    }
+    let want = if blank { "\n\n" } else { "\n" };
+    if !out.ends_with(want) {
+        if out.ends_with('\n') && blank {
+            out.push('\n');
+        } else if !out.ends_with('\n') {
+            out.push_str(want);
+        }
+    }
+}
+
+fn walk(el: ElementRef<'_>, out: &mut String, pre: bool) {
+    for child in el.children() {
+        match child.value() {
+            Node::Text(t) => push_text(out, t, pre),
+            Node::Element(e) => {
+                let name = e.name();
+                if SKIP.contains(&name) {
+                    continue;
+                }
+                let Some(child_el) = ElementRef::wrap(child) else {
+                    continue;
+                };
+                if name == "br" {
+                    newline(out, false);
+                    continue;
+                }
+                let block = BLOCK.contains(&name);
+                let para = matches!(name, "p" | "h1" | "h2" | "h3" | "h4" | "h5" | "h6" | "pre" | "table" | "blockquote");
+                if block {
+                    newline(out, para);
+                }
+                if matches!(name, "td" | "th") && !out.ends_with(['\n', ' ']) && !out.is_empty() {
+                    out.push_str(" | ");
+                }
+                walk(child_el, out, pre || name == "pre");
+                if block {
+                    newline(out, para);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Extracts the visible main text of an HTML document: scripts, styles, navigation, headers,
+/// footers, sidebars and forms are dropped; block elements become line breaks.
+pub fn extract_html(html: &str) -> ExtractedText {
+    let doc = Html::parse_document(html);
+    let sel_title = scraper::Selector::parse("title").expect("static selector");
+    let sel_h1 = scraper::Selector::parse("h1").expect("static selector");
+    let clean = |s: String| {
+        let t = s.split_whitespace().collect::<Vec<_>>().join(" ");
+        (!t.is_empty()).then_some(t)
+    };
+    let title = doc
+        .select(&sel_title)
+        .next()
+        .and_then(|t| clean(t.text().collect()))
+        .or_else(|| doc.select(&sel_h1).next().and_then(|t| clean(t.text().collect())));
+    let mut text = String::new();
+    walk(doc.root_element(), &mut text, false);
+    ExtractedText { title, text }
+}
+
+/// At most this many bytes of text are looked at to identify the language.
+const LANG_SAMPLE_BYTES: usize = 2048;
+
+fn prefix(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// Turns a raw item into a record for `contributor`, or the reason it is dropped. The
+/// record's `batch_id` and `row_in_batch` are filled in when its batch is committed.
+pub fn to_record(item: RawItem, contributor: &str) -> Result<Record, &'static str> {
+    let is_html = item
+        .content_type
+        .as_deref()
+        .is_some_and(|c| c.starts_with("text/html") || c.starts_with("application/xhtml"));
+    let raw = String::from_utf8(item.body).map_err(|_| "extract:not_utf8")?;
+    let (title, text) = if is_html {
+        let e = extract_html(&raw);
+        (item.title.or(e.title), e.text)
+    } else {
+        (item.title, raw)
+    };
+    let text = normalize_text(&text);
+    if text.is_empty() {
+        return Err("extract:empty");
+    }
+    let (lang, lang_score) = match whatlang::detect(prefix(&text, LANG_SAMPLE_BYTES)) {
+        Some(info) => (Some(info.lang().code().to_owned()), Some(info.confidence())),
+        None => (None, None),
+    };
+    let hash = content_hash(&text);
+    Ok(Record {
+        record_id: record_id(contributor, &item.uri, &hash),
+        content_hash: hash,
+        source: item.source.to_owned(),
+        uri: item.uri,
+        fetched_at_micros: item.fetched_at_micros,
+        http_status: item.http_status,
+        content_type: item.content_type,
+        title,
+        text,
+        lang,
+        lang_score,
+        quality_score: None,
+        quality_signals: None,
+        licence: item.licence,
+        consent: item.consent,
+        contributor: contributor.to_owned(),
+        batch_id: String::new(),
+        row_in_batch: 0,
+        near_dup_of: None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_body_text_and_drops_boilerplate() {
+        let html = r#"<html><head><title> The  Page </title><style>p{}</style></head>
+            <body><nav>Home | About</nav><header>Site header</header>
+            <article><h1>Heading</h1><p>First <b>bold</b> paragraph.</p>
+            <ul><li>one</li><li>two</li></ul><script>var x=1;</script>
+            <pre>  code  line
+  two</pre></article><footer>(c) footer</footer></body></html>"#;
+        let e = extract_html(html);
+        assert_eq!(e.title.as_deref(), Some("The Page"));
+        assert_eq!(
+            e.text,
+            "Heading\n\nFirst bold paragraph.\n\none\ntwo\n\n  code  line\n  two\n\n"
+        );
+        for gone in ["Home", "Site header", "var x", "footer", "p{}"] {
+            assert!(!e.text.contains(gone), "{gone} should be removed");
+        }
+    }
+
+    #[test]
+    fn title_falls_back_to_first_h1_and_broken_markup_does_not_panic() {
+        let e = extract_html("<body><h1>Only <i>heading</i></h1><p>text <div>unclosed");
+        assert_eq!(e.title.as_deref(), Some("Only heading"));
+        assert!(e.text.contains("unclosed"));
+        assert_eq!(extract_html("").text, "");
+    }
+
+    fn item(body: &str, ct: &str) -> RawItem {
+        RawItem {
+            uri: "file:///x".into(),
+            source: "files",
+            fetched_at_micros: 5,
+            http_status: None,
+            content_type: Some(ct.into()),
+            title: None,
+            body: body.as_bytes().to_vec(),
+            consent: masa_record::Consent::declared("mine"),
+            licence: None,
+            checkpoint: serde_json::Value::Null,
+        }
+    }
+
+    #[test]
+    fn record_carries_hash_id_lang_and_consent() {
+        let r = to_record(
+            item("The quick brown fox jumps over the lazy dog and keeps running far away.  \r\n", "text/plain"),
+            "key",
+        )
+        .unwrap();
+        assert_eq!(r.text, "The quick brown fox jumps over the lazy dog and keeps running far away.");
+        assert_eq!(r.content_hash, masa_record::content_hash(&r.text));
+        assert_eq!(r.record_id, masa_record::record_id("key", "file:///x", &r.content_hash));
+        assert_eq!(r.lang.as_deref(), Some("eng"));
+        assert_eq!(r.consent.declaration.as_deref(), Some("mine"));
+    }
+
+    #[test]
+    fn empty_text_is_dropped_with_a_reason() {
+        assert_eq!(to_record(item("  \n ", "text/plain"), "k").unwrap_err(), "extract:empty");
+        assert_eq!(
+            to_record(item("<script>x</script>", "text/html"), "k").unwrap_err(),
+            "extract:empty"
+        );
+    }
+}

@@ -1,0 +1,23 @@
+//! Storage: the dataset layout on object storage (a local folder by default, `s3://` by URL)
+//! and the Delta Lake table of records inside it.
+//!
+//! ```text
+//! <root>/masa.json        marker: this folder is a Masa dataset (format and versions)
+//! <root>/table/           Delta table: Parquet data files + _delta_log/
+//! <root>/index/           tantivy splits + manifest
+//! <root>/provenance/      signed batch manifests
+//! <root>/runs/            run checkpoints, one per committed batch
+//! ```
+//!
+//! Storage never parses HTML and knows nothing of connectors.
+
+mod dataset;
+mod location;
+mod table;
+
+pub use dataset::{DATASET_MARKER, Dataset, LAYOUT_VERSION, StorageError, StorageOptions};
+pub use location::parse_location;
+pub use table::{CommittedFile, DataFileWrite, encode_parquet};
+
+/// Re-exported so callers build batches with the exact Arrow version the table uses.
+pub use deltalake::arrow;

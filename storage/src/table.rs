@@ -1,0 +1,283 @@
+//! The Delta table of records: creating it, writing a batch as one Parquet file, committing
+//! it with the run's `txn`, and reading committed files back.
+
+use crate::dataset::{StorageOptions, access_err, delta_err};
+use crate::{Dataset, StorageError};
+use bytes::Bytes;
+use deltalake::arrow::array::RecordBatch;
+use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
+use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
+use deltalake::kernel::{Action, Add, StructType, Transaction};
+use deltalake::parquet::arrow::ArrowWriter;
+use deltalake::parquet::arrow::async_reader::{ParquetObjectReader, ParquetRecordBatchStreamBuilder};
+use deltalake::parquet::arrow::ProjectionMask;
+use deltalake::parquet::basic::{Compression, ZstdLevel};
+use deltalake::parquet::file::properties::WriterProperties;
+use deltalake::protocol::{DeltaOperation, SaveMode};
+use deltalake::{DeltaTable, Path};
+use futures::TryStreamExt;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use url::Url;
+
+/// Rows per Parquet row group: large enough for good compression and scans, small enough
+/// that a reader can fetch one record's neighbourhood cheaply.
+const ROW_GROUP_ROWS: usize = 16 * 1024;
+const ZSTD_LEVEL: i32 = 3;
+
+/// A data file written (not yet committed) for a batch.
+#[derive(Debug, Clone)]
+pub struct DataFileWrite {
+    /// Path relative to the dataset root (`table/part-<batch>.zstd.parquet`).
+    pub path: String,
+    pub sha256: String,
+    pub size: u64,
+    add: Add,
+}
+
+/// A data file in the table's current snapshot.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CommittedFile {
+    /// Path relative to the dataset root.
+    pub path: String,
+    pub size: u64,
+    pub num_records: Option<u64>,
+    /// The batch that wrote it, from its file name.
+    pub batch_id: Option<String>,
+}
+
+fn data_file_name(batch_id: &str) -> String {
+    format!("part-{batch_id}.zstd.parquet")
+}
+
+fn batch_of(name: &str) -> Option<String> {
+    name.strip_prefix("part-")?
+        .strip_suffix(".zstd.parquet")
+        .map(str::to_owned)
+}
+
+pub(crate) async fn create_table(url: &Url, options: &StorageOptions) -> Result<DeltaTable, StorageError> {
+    let table_url = url.join("table/").expect("relative join on a directory URL");
+    let schema: StructType = masa_record::arrow_schema()
+        .as_ref()
+        .try_into_kernel()
+        .map_err(|e| StorageError::Data {
+            context: "record schema".into(),
+            message: e.to_string(),
+        })?;
+    let table = DeltaTable::try_from_url_with_storage_options(table_url.clone(), options.clone())
+        .await
+        .map_err(|e| delta_err(format!("cannot open {table_url}"), e))?;
+    table
+        .create()
+        .with_table_name("records")
+        .with_comment(format!(
+            "Masa records, schema version {}",
+            masa_record::SCHEMA_VERSION
+        ))
+        .with_columns(schema.fields().cloned())
+        .await
+        .map_err(|e| delta_err(format!("cannot create the table at {table_url}"), e))
+}
+
+/// Encodes a batch as one zstd-compressed Parquet file, in memory.
+pub fn encode_parquet(batch: &RecordBatch) -> Result<Vec<u8>, StorageError> {
+    let err = |e: deltalake::parquet::errors::ParquetError| StorageError::Data {
+        context: "encoding Parquet".into(),
+        message: e.to_string(),
+    };
+    let props = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(ZSTD_LEVEL).map_err(err)?))
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .build();
+    let mut out = Vec::with_capacity(batch.get_array_memory_size() / 3);
+    let mut w = ArrowWriter::try_new(&mut out, batch.schema(), Some(props)).map_err(err)?;
+    w.write(batch).map_err(err)?;
+    w.close().map_err(err)?;
+    Ok(out)
+}
+
+impl Dataset {
+    /// Stores an encoded Parquet file for `batch_id` under `table/`. It is invisible to
+    /// readers until [`Dataset::commit`] references it.
+    pub async fn put_data_file(
+        &self,
+        batch_id: &str,
+        parquet: Vec<u8>,
+        num_rows: usize,
+    ) -> Result<DataFileWrite, StorageError> {
+        let name = data_file_name(batch_id);
+        let path = format!("table/{name}");
+        let sha256 = hex::encode(Sha256::digest(&parquet));
+        let size = parquet.len() as u64;
+        self.put(&path, Bytes::from(parquet)).await?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0);
+        let add = Add {
+            path: name,
+            partition_values: HashMap::new(),
+            size: size as i64,
+            modification_time: now,
+            data_change: true,
+            stats: Some(serde_json::json!({ "numRecords": num_rows }).to_string()),
+            tags: Some(HashMap::from([(
+                "masa.batch_id".to_owned(),
+                Some(batch_id.to_owned()),
+            )])),
+            deletion_vector: None,
+            base_row_id: None,
+            default_row_commit_version: None,
+            clustering_provider: None,
+        };
+        Ok(DataFileWrite {
+            path,
+            sha256,
+            size,
+            add,
+        })
+    }
+
+    /// The last `txn` version committed by `app_id`, if any.
+    pub async fn txn_version(&self, app_id: &str) -> Result<Option<i64>, StorageError> {
+        let snapshot = self
+            .table
+            .snapshot()
+            .map_err(|e| delta_err("reading the table snapshot", e))?;
+        snapshot
+            .transaction_version(self.table.log_store().as_ref(), app_id)
+            .await
+            .map_err(|e| delta_err(format!("reading the txn version of {app_id}"), e))
+    }
+
+    /// Commits `files` and the run position `(app_id, version)` atomically as one Delta
+    /// commit. Refuses when the table's `txn` for `app_id` is not `version - 1` (another
+    /// copy of the run got there first).
+    pub async fn commit(
+        &mut self,
+        files: Vec<DataFileWrite>,
+        app_id: &str,
+        version: i64,
+        metadata: HashMap<String, serde_json::Value>,
+    ) -> Result<i64, StorageError> {
+        self.refresh().await?;
+        let expected = (version > 0).then(|| version - 1);
+        let found = self.txn_version(app_id).await?;
+        if found != expected {
+            return Err(StorageError::Conflict {
+                app_id: app_id.into(),
+                expected,
+                found,
+            });
+        }
+        let actions: Vec<Action> = files.into_iter().map(|f| Action::Add(f.add)).collect();
+        let snapshot = self
+            .table
+            .snapshot()
+            .map_err(|e| delta_err("reading the table snapshot", e))?;
+        let props = CommitProperties::default()
+            .with_metadata(metadata)
+            .with_application_transaction(Transaction::new(app_id, version));
+        let finalized = CommitBuilder::from(props)
+            .with_actions(actions)
+            .build(
+                Some(snapshot),
+                self.table.log_store(),
+                DeltaOperation::Write {
+                    mode: SaveMode::Append,
+                    partition_by: None,
+                    predicate: None,
+                },
+            )
+            .await
+            .map_err(|e| delta_err(format!("committing version {version} of {app_id}"), e))?;
+        let table_version = finalized.version();
+        self.refresh().await?;
+        Ok(table_version)
+    }
+
+    /// Reloads the table to its latest version.
+    pub async fn refresh(&mut self) -> Result<(), StorageError> {
+        self.table
+            .update_state()
+            .await
+            .map_err(|e| delta_err("refreshing the table", e))
+    }
+
+    /// The table version currently loaded.
+    pub fn table_version(&self) -> Option<i64> {
+        self.table.version()
+    }
+
+    /// Data files in the current snapshot, in path order.
+    pub fn committed_files(&self) -> Result<Vec<CommittedFile>, StorageError> {
+        let snapshot = self
+            .table
+            .snapshot()
+            .map_err(|e| delta_err("reading the table snapshot", e))?;
+        let mut out: Vec<CommittedFile> = snapshot
+            .log_data()
+            .iter()
+            .map(|f| {
+                let name = f.path().into_owned();
+                CommittedFile {
+                    batch_id: batch_of(&name),
+                    path: format!("table/{name}"),
+                    size: f.size() as u64,
+                    num_records: f.num_records().map(|n| n as u64),
+                }
+            })
+            .collect();
+        out.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(out)
+    }
+
+    /// Reads a committed file, all columns or the named ones, as record batches.
+    pub async fn read_file(
+        &self,
+        file: &CommittedFile,
+        columns: Option<&[&str]>,
+    ) -> Result<Vec<RecordBatch>, StorageError> {
+        let data_err = |e: deltalake::parquet::errors::ParquetError| StorageError::Data {
+            context: format!("reading {}", file.path),
+            message: e.to_string(),
+        };
+        let reader = ParquetObjectReader::new(self.store.clone(), Path::from(file.path.as_str()))
+            .with_file_size(file.size);
+        let mut builder = ParquetRecordBatchStreamBuilder::new(reader)
+            .await
+            .map_err(data_err)?;
+        if let Some(cols) = columns {
+            let mask = ProjectionMask::columns(builder.parquet_schema(), cols.iter().copied());
+            builder = builder.with_projection(mask);
+        }
+        builder
+            .build()
+            .map_err(data_err)?
+            .try_collect()
+            .await
+            .map_err(data_err)
+    }
+
+    /// Checks that `path` exists in the store; used to tell a missing object from an
+    /// unreachable store.
+    pub async fn exists(&self, path: &str) -> Result<bool, StorageError> {
+        match self.store.head(&Path::from(path)).await {
+            Ok(_) => Ok(true),
+            Err(deltalake::ObjectStoreError::NotFound { .. }) => Ok(false),
+            Err(e) => Err(access_err(&self.url, e)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batch_ids_round_trip_through_file_names() {
+        assert_eq!(batch_of(&data_file_name("abc")).as_deref(), Some("abc"));
+        assert_eq!(batch_of("part-00000-x.snappy.parquet"), None);
+    }
+}

@@ -1,0 +1,23 @@
+//! The workflow error: every failure a command can end with, each with a clear message.
+
+use masa_storage::StorageError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum WorkflowError {
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error(transparent)]
+    Connector(#[from] masa_connectors::ConnectorError),
+    #[error(transparent)]
+    Pipeline(#[from] masa_ingest::PipelineError),
+    #[error(transparent)]
+    Index(#[from] masa_index::IndexError),
+    #[error(transparent)]
+    Key(#[from] masa_provenance::KeyError),
+    #[error("{path}: {reason}")]
+    Corrupt { path: String, reason: String },
+    #[error("configuration {path}: {reason}")]
+    Config { path: String, reason: String },
+    #[error("{0}")]
+    Other(String),
+}

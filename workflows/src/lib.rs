@@ -1,0 +1,18 @@
+//! Workflows: what a `masa` command does, wired from the parts. `contribute` runs a connector
+//! through the ingest pipeline into a dataset; `search` and `stats` read a dataset. The CLI
+//! only parses arguments and prints; everything it runs lives here.
+
+mod config;
+mod contribute;
+mod error;
+mod runs;
+mod search;
+mod sink;
+mod splits;
+mod stats;
+
+pub use config::{Config, DEFAULT_DECLARATION, InitOutcome, masa_home};
+pub use contribute::{ContributeOptions, ContributeSummary, contribute};
+pub use error::WorkflowError;
+pub use search::{SearchOptions, search};
+pub use stats::{DatasetStats, dataset_stats};

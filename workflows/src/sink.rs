@@ -1,0 +1,149 @@
+//! The dataset sink: commits one pipeline batch as Parquet file + index split + signed
+//! manifest + run record, then one Delta commit that makes them visible together.
+
+use crate::runs::{RunRecord, run_path};
+use crate::splits::{split_dir, write_manifest};
+use masa_index::Manifest;
+use masa_ingest::{BatchSink, CommitInfo, PendingBatch, SinkError};
+use masa_provenance::{ContributorKey, leaf_hash, merkle_root};
+use masa_record::{BatchManifest, DataFileRef, Record};
+use masa_storage::Dataset;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+pub(crate) struct DatasetSink {
+    pub dataset: Dataset,
+    pub key: Arc<ContributorKey>,
+    pub app_id: String,
+    pub connector: String,
+    pub next_version: i64,
+    pub manifest: Manifest,
+}
+
+fn now_micros() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or(0)
+}
+
+/// The CPU-heavy part of a commit, off the async runtime: Parquet encoding and split
+/// building run in parallel on the two halves of the machine.
+fn encode(
+    batch_id: String,
+    records: Vec<Record>,
+) -> Result<(Vec<u8>, masa_index::SplitMeta, Vec<(String, Vec<u8>)>, [u8; 32]), SinkError> {
+    std::thread::scope(|s| {
+        let split = s.spawn(|| masa_index::build_split(&batch_id, &batch_id, &records));
+        let leaves: Vec<[u8; 32]> = records.iter().map(|r| leaf_hash(&r.leaf_bytes())).collect();
+        let root = merkle_root(&leaves);
+        let rb = masa_record::records_to_batch(&records)?;
+        let parquet = masa_storage::encode_parquet(&rb)?;
+        let (meta, files) = split.join().map_err(|_| "index split builder panicked")??;
+        Ok((parquet, meta, files, root))
+    })
+}
+
+#[async_trait::async_trait]
+impl BatchSink for DatasetSink {
+    async fn commit(&mut self, batch: PendingBatch) -> Result<CommitInfo, SinkError> {
+        let version = self.next_version;
+        let batch_id = masa_record::batch_id(&self.app_id, version);
+        let mut records = batch.records;
+        for (i, r) in records.iter_mut().enumerate() {
+            r.batch_id.clone_from(&batch_id);
+            r.row_in_batch = i as i64;
+        }
+        let rows = records.len() as u64;
+        let text_bytes: u64 = records.iter().map(|r| r.text.len() as u64).sum();
+        let mut consent_summary: BTreeMap<String, u64> = BTreeMap::new();
+        for r in &records {
+            *consent_summary.entry(r.consent.basis.as_str().to_owned()).or_default() += 1;
+        }
+
+        let mut files = Vec::new();
+        let mut split = None;
+        if !records.is_empty() {
+            let id = batch_id.clone();
+            let (parquet, meta, split_files, root) =
+                tokio::task::spawn_blocking(move || encode(id, records)).await??;
+            let file = self.dataset.put_data_file(&batch_id, parquet, rows as usize).await?;
+            let dir = split_dir(&batch_id);
+            let ds = &self.dataset;
+            futures::future::try_join_all(
+                split_files
+                    .into_iter()
+                    .map(|(name, bytes)| {
+                        let path = format!("{dir}/{name}");
+                        async move { ds.put(&path, bytes.into()).await }
+                    }),
+            )
+            .await?;
+            ds.put(&format!("{dir}/split.json"), serde_json::to_vec(&meta)?.into())
+                .await?;
+            let manifest = BatchManifest {
+                batch_id: batch_id.clone(),
+                app_id: self.app_id.clone(),
+                sequence: version,
+                contributor: self.key.public_hex(),
+                connector: self.connector.clone(),
+                connector_version: env!("CARGO_PKG_VERSION").into(),
+                schema_version: masa_record::SCHEMA_VERSION,
+                files: vec![DataFileRef {
+                    path: file.path.clone(),
+                    sha256: file.sha256.clone(),
+                    size: file.size,
+                }],
+                index_split: Some(dir.clone()),
+                rows,
+                text_bytes,
+                rows_root: hex::encode(root),
+                consent_summary,
+                created_at_micros: now_micros(),
+            };
+            let signed = self.key.sign(manifest);
+            ds.put(
+                &format!("provenance/batches/{batch_id}.json"),
+                serde_json::to_vec_pretty(&signed)?.into(),
+            )
+            .await?;
+            files.push(file);
+            split = Some(meta);
+        }
+
+        let run = RunRecord {
+            app_id: self.app_id.clone(),
+            version,
+            batch_id: (rows > 0).then(|| batch_id.clone()),
+            connector: self.connector.clone(),
+            contributor: self.key.public_hex(),
+            checkpoint: batch.checkpoint,
+            complete: batch.complete,
+            rows,
+            text_bytes,
+            drops: batch.drops,
+            created_at_micros: now_micros(),
+        };
+        self.dataset
+            .put(&run_path(&self.app_id, version), serde_json::to_vec_pretty(&run)?.into())
+            .await?;
+
+        let metadata = HashMap::from([
+            ("masa.app_id".to_owned(), self.app_id.clone().into()),
+            ("masa.version".to_owned(), version.into()),
+            ("masa.batch_id".to_owned(), run.batch_id.clone().into()),
+            ("masa.rows".to_owned(), rows.into()),
+        ]);
+        self.dataset.commit(files, &self.app_id, version, metadata).await?;
+        self.next_version += 1;
+
+        // The manifest is a cache of the committed splits: updated after the commit, and
+        // repaired from the table if a crash comes in between.
+        if let Some(meta) = split {
+            self.manifest.splits.push(meta);
+            write_manifest(&self.dataset, &self.manifest).await?;
+        }
+        Ok(CommitInfo { rows, text_bytes })
+    }
+}
+

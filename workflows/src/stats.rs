@@ -1,0 +1,58 @@
+//! `masa stats`: what a dataset holds, and what was dropped on the way in.
+
+use crate::WorkflowError;
+use crate::runs::committed_runs;
+use masa_record::SignedManifest;
+use masa_storage::{Dataset, StorageOptions};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct DatasetStats {
+    pub dataset: String,
+    pub table_version: Option<i64>,
+    pub records: u64,
+    /// Bytes of normalized text in the records.
+    pub text_bytes: u64,
+    /// Bytes of Parquet data files.
+    pub data_bytes: u64,
+    pub data_files: u64,
+    /// Records per contributor public key.
+    pub contributors: BTreeMap<String, u64>,
+    /// Inputs dropped before they became records, by reason, over all committed runs.
+    pub drops: BTreeMap<String, u64>,
+    pub commits: u64,
+}
+
+pub async fn dataset_stats(location: &str, storage: &StorageOptions) -> Result<DatasetStats, WorkflowError> {
+    let ds = Dataset::open(location, storage).await?;
+    let mut s = DatasetStats {
+        dataset: ds.url().to_string(),
+        table_version: ds.table_version(),
+        ..Default::default()
+    };
+    for f in ds.committed_files()? {
+        s.data_files += 1;
+        s.data_bytes += f.size;
+        s.records += f.num_records.unwrap_or(0);
+        let Some(batch) = f.batch_id else { continue };
+        let path = format!("provenance/batches/{batch}.json");
+        let bytes = ds.get(&path).await?.ok_or_else(|| WorkflowError::Corrupt {
+            path: path.clone(),
+            reason: "batch manifest is missing".into(),
+        })?;
+        let m: SignedManifest = serde_json::from_slice(&bytes).map_err(|e| WorkflowError::Corrupt {
+            path,
+            reason: e.to_string(),
+        })?;
+        s.text_bytes += m.manifest.text_bytes;
+        *s.contributors.entry(m.manifest.contributor).or_default() += m.manifest.rows;
+    }
+    for run in committed_runs(&ds).await? {
+        s.commits += 1;
+        for (reason, n) in run.drops {
+            *s.drops.entry(reason).or_default() += n;
+        }
+    }
+    Ok(s)
+}
