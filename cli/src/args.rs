@@ -47,7 +47,12 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct DatasetArgs {
     /// Dataset location: a local folder (default ./masa-data), file:///path, or s3://bucket/prefix.
-    #[arg(long = "dataset", short = 'd', value_name = "LOCATION", default_value = "./masa-data")]
+    #[arg(
+        long = "dataset",
+        short = 'd',
+        value_name = "LOCATION",
+        default_value = "./masa-data"
+    )]
     pub location: String,
     /// S3 endpoint URL, for S3-compatible servers (else AWS_ENDPOINT_URL, else AWS).
     #[arg(long, value_name = "URL")]
@@ -91,7 +96,8 @@ impl DatasetArgs {
             .cloned()
             .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok());
         if endpoint.is_some_and(|e| e.starts_with("http://")) {
-            o.entry("AWS_ALLOW_HTTP".into()).or_insert_with(|| "true".into());
+            o.entry("AWS_ALLOW_HTTP".into())
+                .or_insert_with(|| "true".into());
         }
         Ok(o)
     }
@@ -178,8 +184,16 @@ impl SearchArgs {
             contributor: self.contributor.clone(),
             source: self.source.clone(),
             lang: self.lang.clone(),
-            since_micros: self.since.as_deref().map(|s| parse_time("--since", s)).transpose()?,
-            until_micros: self.until.as_deref().map(|s| parse_time("--until", s)).transpose()?,
+            since_micros: self
+                .since
+                .as_deref()
+                .map(|s| parse_time("--since", s))
+                .transpose()?,
+            until_micros: self
+                .until
+                .as_deref()
+                .map(|s| parse_time("--until", s))
+                .transpose()?,
         })
     }
 }

@@ -38,7 +38,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             if out.created {
                 println!("created {} with a new contributor key", out.home.display());
             } else {
-                println!("{} already set up (pass --force to replace the key)", out.home.display());
+                println!(
+                    "{} already set up (pass --force to replace the key)",
+                    out.home.display()
+                );
             }
             println!("contributor public key: {}", out.public_key);
         }
@@ -50,7 +53,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             if let Some(n) = c.max_line_bytes {
                 files.max_line_bytes = n;
             }
-            let progress = if c.quiet { ProgressMode::Quiet } else { ProgressMode::detect() };
+            let progress = if c.quiet {
+                ProgressMode::Quiet
+            } else {
+                ProgressMode::detect()
+            };
             let opts = ContributeOptions {
                 source: SourceConfig::Files(files),
                 dataset: c.dataset.location.clone(),
@@ -60,9 +67,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 batch_bytes: c.batch_bytes,
                 progress,
             };
-            let summary = masa_workflows::contribute(opts)
-                .await
-                .with_context(|| format!("contributing {} to {}", c.files.display(), c.dataset.location))?;
+            let summary = masa_workflows::contribute(opts).await.with_context(|| {
+                format!(
+                    "contributing {} to {}",
+                    c.files.display(),
+                    c.dataset.location
+                )
+            })?;
             output::contribute(&summary, c.json)?;
         }
         Command::Search(s) => {
@@ -77,9 +88,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             output::search(&hits, s.json)?;
         }
         Command::Stats(s) => {
-            let stats = masa_workflows::dataset_stats(&s.dataset.location, &s.dataset.storage_options()?)
-                .await
-                .with_context(|| format!("reading {}", s.dataset.location))?;
+            let stats =
+                masa_workflows::dataset_stats(&s.dataset.location, &s.dataset.storage_options()?)
+                    .await
+                    .with_context(|| format!("reading {}", s.dataset.location))?;
             output::stats(&stats, s.json)?;
         }
     }
@@ -94,7 +106,10 @@ fn main() -> ExitCode {
         _ => ProgressMode::Quiet,
     };
     init_logging(cli.verbose, progress);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

@@ -25,12 +25,18 @@ pub fn contribute(s: &ContributeSummary, json: bool) -> anyhow::Result<()> {
     let st = &s.stats;
     println!(
         "{} {} records ({}) to {} in {} commit(s){}",
-        if s.resumed { "resumed and contributed" } else { "contributed" },
+        if s.resumed {
+            "resumed and contributed"
+        } else {
+            "contributed"
+        },
         st.rows_committed,
         mb(st.bytes_committed),
         s.dataset,
         st.commits,
-        s.table_version.map(|v| format!(", table version {v}")).unwrap_or_default()
+        s.table_version
+            .map(|v| format!(", table version {v}"))
+            .unwrap_or_default()
     );
     if st.dropped() > 0 {
         println!("dropped {}: {}", st.dropped(), drops_line(&st.drops));
@@ -42,16 +48,27 @@ pub fn contribute(s: &ContributeSummary, json: bool) -> anyhow::Result<()> {
 fn micros_to_rfc3339(m: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp_nanos(m as i128 * 1000)
         .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
         .unwrap_or_else(|| m.to_string())
 }
 
 fn highlight(snippet: &str, ranges: &[(usize, usize)], tty: bool) -> String {
-    let (on, off) = if tty { ("\x1b[1m", "\x1b[0m") } else { ("", "") };
+    let (on, off) = if tty {
+        ("\x1b[1m", "\x1b[0m")
+    } else {
+        ("", "")
+    };
     let mut out = String::new();
     let mut at = 0;
     for &(a, b) in ranges {
-        if a < at || b > snippet.len() || !snippet.is_char_boundary(a) || !snippet.is_char_boundary(b) {
+        if a < at
+            || b > snippet.len()
+            || !snippet.is_char_boundary(a)
+            || !snippet.is_char_boundary(b)
+        {
             continue;
         }
         out.push_str(&snippet[at..a]);
@@ -75,7 +92,12 @@ pub fn search(hits: &[Hit], json: bool) -> anyhow::Result<()> {
     }
     let tty = std::io::stdout().is_terminal();
     for (i, h) in hits.iter().enumerate() {
-        println!("{}. {}  (score {:.2})", i + 1, h.title.as_deref().unwrap_or("(untitled)"), h.score);
+        println!(
+            "{}. {}  (score {:.2})",
+            i + 1,
+            h.title.as_deref().unwrap_or("(untitled)"),
+            h.score
+        );
         println!("   {}", h.uri);
         println!("   {}", highlight(&h.snippet, &h.highlights, tty));
         println!(
@@ -99,7 +121,9 @@ pub fn stats(s: &DatasetStats, json: bool) -> anyhow::Result<()> {
     println!("dataset       {}", s.dataset);
     println!(
         "table version {}",
-        s.table_version.map(|v| v.to_string()).unwrap_or_else(|| "-".into())
+        s.table_version
+            .map(|v| v.to_string())
+            .unwrap_or_else(|| "-".into())
     );
     println!("records       {}", s.records);
     println!("text          {}", mb(s.text_bytes));

@@ -36,17 +36,37 @@ fn seeded(env: &Env) -> String {
     let src = env.path("seed");
     common::write_docs(&src, 5);
     let ds = env.path("data").display().to_string();
-    env.ok(&["contribute", "--files", src.to_str().unwrap(), "--dataset", &ds]);
+    env.ok(&[
+        "contribute",
+        "--files",
+        src.to_str().unwrap(),
+        "--dataset",
+        &ds,
+    ]);
     ds
 }
 
 fn contribute_fails(env: &Env, input: &Path, ds: &str, extra: &[&str]) -> String {
     let before = snapshot(Path::new(ds));
-    let mut args = vec!["contribute", "--files", input.to_str().unwrap(), "--dataset", ds];
+    let mut args = vec![
+        "contribute",
+        "--files",
+        input.to_str().unwrap(),
+        "--dataset",
+        ds,
+    ];
     args.extend_from_slice(extra);
     let err = env.fails(&args);
-    assert_eq!(snapshot(Path::new(ds)), before, "the dataset changed after: {err}");
-    assert_eq!(err.lines().filter(|l| l.starts_with("error:")).count(), 1, "one message: {err}");
+    assert_eq!(
+        snapshot(Path::new(ds)),
+        before,
+        "the dataset changed after: {err}"
+    );
+    assert_eq!(
+        err.lines().filter(|l| l.starts_with("error:")).count(),
+        1,
+        "one message: {err}"
+    );
     err
 }
 
@@ -56,7 +76,10 @@ fn missing_folder_is_named() {
     let ds = seeded(&env);
     let missing = env.path("no-such-folder");
     let err = contribute_fails(&env, &missing, &ds, &[]);
-    assert!(err.contains("no-such-folder") && err.contains("no such file or folder"), "{err}");
+    assert!(
+        err.contains("no-such-folder") && err.contains("no such file or folder"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -78,7 +101,10 @@ fn non_utf8_file_is_named_with_the_offset_and_nothing_is_committed() {
     common::write_docs(&src, 3);
     std::fs::write(src.join("zz-latin1.txt"), b"na\xefve caf\xe9").unwrap();
     let err = contribute_fails(&env, &src, &ds, &[]);
-    assert!(err.contains("zz-latin1.txt") && err.contains("not valid UTF-8"), "{err}");
+    assert!(
+        err.contains("zz-latin1.txt") && err.contains("not valid UTF-8"),
+        "{err}"
+    );
     assert!(err.contains("offset 2"), "{err}");
 }
 
@@ -99,7 +125,10 @@ fn unreadable_file_is_named() {
         std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o000)).unwrap();
     }
     let err = contribute_fails(&env, &src, &ds, &[]);
-    assert!(err.contains("secret.txt") && err.contains("cannot read"), "{err}");
+    assert!(
+        err.contains("secret.txt") && err.contains("cannot read"),
+        "{err}"
+    );
 }
 
 fn nix_is_root() -> bool {
@@ -120,7 +149,10 @@ fn oversized_html_file_is_refused_by_the_documented_limit() {
     let f = std::fs::File::create(src.join("page.html")).unwrap();
     f.set_len(2 << 30).unwrap();
     let err = contribute_fails(&env, &src, &ds, &[]);
-    assert!(err.contains("page.html") && err.contains("67108864-byte limit"), "{err}");
+    assert!(
+        err.contains("page.html") && err.contains("67108864-byte limit"),
+        "{err}"
+    );
     assert!(err.contains("--max-file-bytes"), "{err}");
 }
 
@@ -134,11 +166,21 @@ fn malformed_jsonl_lines_are_reported_by_number_and_the_rest_ingested() {
     )
     .unwrap();
     let ds = env.path("data").display().to_string();
-    let out = env.masa(&["contribute", "--files", input.to_str().unwrap(), "--dataset", &ds, "--json"]);
+    let out = env.masa(&[
+        "contribute",
+        "--files",
+        input.to_str().unwrap(),
+        "--dataset",
+        &ds,
+        "--json",
+    ]);
     assert!(out.status.success(), "{}", common::stderr(&out));
     let err = common::stderr(&out);
     assert!(err.contains("posts.jsonl:2:"), "{err}");
-    assert!(err.contains("posts.jsonl:3: missing string field `text`"), "{err}");
+    assert!(
+        err.contains("posts.jsonl:3: missing string field `text`"),
+        "{err}"
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["stats"]["rows_committed"], 2);
     assert_eq!(v["stats"]["drops"]["input:malformed_jsonl"], 2);
@@ -159,7 +201,14 @@ fn two_gigabyte_jsonl_is_streamed_in_bounded_memory() {
     drop(f);
     let ds = env.path("data").display().to_string();
     let mut child = env
-        .command(&["contribute", "--files", input.to_str().unwrap(), "--dataset", &ds, "--json"])
+        .command(&[
+            "contribute",
+            "--files",
+            input.to_str().unwrap(),
+            "--dataset",
+            &ds,
+            "--json",
+        ])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -170,14 +219,20 @@ fn two_gigabyte_jsonl_is_streamed_in_bounded_memory() {
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["stats"]["rows_committed"], 2);
     assert_eq!(v["stats"]["drops"]["input:line_too_long"], 1);
-    assert!(err.contains("big.jsonl:2: line of 2147483648 bytes"), "{err}");
+    assert!(
+        err.contains("big.jsonl:2: line of 2147483648 bytes"),
+        "{err}"
+    );
     // SAFETY: getrusage only writes into the struct we pass, which is plain data.
     let max_rss_kib = unsafe {
         let mut u: libc::rusage = std::mem::zeroed();
         assert_eq!(libc::getrusage(libc::RUSAGE_CHILDREN, &mut u), 0);
         u.ru_maxrss
     };
-    assert!(max_rss_kib < 512 * 1024, "peak RSS {max_rss_kib} KiB: the file was not streamed");
+    assert!(
+        max_rss_kib < 512 * 1024,
+        "peak RSS {max_rss_kib} KiB: the file was not streamed"
+    );
 }
 
 #[test]
@@ -185,8 +240,17 @@ fn unknown_dataset_scheme_is_refused_with_the_accepted_forms() {
     let env = Env::new();
     let src = env.path("docs");
     common::write_docs(&src, 1);
-    let err = env.fails(&["contribute", "--files", src.to_str().unwrap(), "--dataset", "ftp://host/data"]);
-    assert!(err.contains("unknown dataset scheme `ftp`") && err.contains("s3://bucket/prefix"), "{err}");
+    let err = env.fails(&[
+        "contribute",
+        "--files",
+        src.to_str().unwrap(),
+        "--dataset",
+        "ftp://host/data",
+    ]);
+    assert!(
+        err.contains("unknown dataset scheme `ftp`") && err.contains("s3://bucket/prefix"),
+        "{err}"
+    );
     let err = env.fails(&["search", "x", "--dataset", "ftp://host/data"]);
     assert!(err.contains("unknown dataset scheme"), "{err}");
 }
@@ -211,11 +275,20 @@ fn a_folder_that_is_not_a_masa_dataset_is_left_alone() {
 fn reading_a_missing_dataset_says_how_to_create_one() {
     let env = Env::new();
     let missing = env.path("nothing-here").display().to_string();
-    for cmd in [&["stats", "--dataset", &missing][..], &["search", "x", "--dataset", &missing][..]] {
+    for cmd in [
+        &["stats", "--dataset", &missing][..],
+        &["search", "x", "--dataset", &missing][..],
+    ] {
         let err = env.fails(cmd);
-        assert!(err.contains("no Masa dataset at") && err.contains("masa contribute"), "{err}");
+        assert!(
+            err.contains("no Masa dataset at") && err.contains("masa contribute"),
+            "{err}"
+        );
     }
-    assert!(!Path::new(&missing).exists(), "a read must not create the dataset");
+    assert!(
+        !Path::new(&missing).exists(),
+        "a read must not create the dataset"
+    );
 }
 
 #[test]
@@ -225,10 +298,20 @@ fn contributing_without_init_says_to_run_init() {
     common::write_docs(&src, 1);
     let ds = env.path("data").display().to_string();
     let out = env
-        .command(&["contribute", "--files", src.to_str().unwrap(), "--dataset", &ds])
+        .command(&[
+            "contribute",
+            "--files",
+            src.to_str().unwrap(),
+            "--dataset",
+            &ds,
+        ])
         .env("MASA_HOME", env.path("fresh-home"))
         .output()
         .unwrap();
     assert!(!out.status.success());
-    assert!(common::stderr(&out).contains("masa init"), "{}", common::stderr(&out));
+    assert!(
+        common::stderr(&out).contains("masa init"),
+        "{}",
+        common::stderr(&out)
+    );
 }

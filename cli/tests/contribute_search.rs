@@ -17,7 +17,10 @@ fn read_table(location: &str) -> BTreeMap<String, masa_record::Record> {
         for f in ds.committed_files().unwrap() {
             for b in ds.read_file(&f, None).await.unwrap() {
                 for r in masa_record::records_from_batch(&b).unwrap() {
-                    assert!(out.insert(r.record_id.clone(), r).is_none(), "duplicate record id");
+                    assert!(
+                        out.insert(r.record_id.clone(), r).is_none(),
+                        "duplicate record id"
+                    );
                 }
             }
         }
@@ -26,7 +29,10 @@ fn read_table(location: &str) -> BTreeMap<String, masa_record::Record> {
 }
 
 fn file_text(rel: &str) -> String {
-    std::fs::read_to_string(example_corpus().join(rel)).unwrap().trim_end().to_owned()
+    std::fs::read_to_string(example_corpus().join(rel))
+        .unwrap()
+        .trim_end()
+        .to_owned()
 }
 
 #[test]
@@ -35,37 +41,74 @@ fn contribute_round_trips_through_our_reader_and_an_outside_reader() {
     let ds = env.path("data");
     let ds_s = ds.to_str().unwrap();
     let corpus = example_corpus();
-    let summary = env.json(&["contribute", "--files", corpus.to_str().unwrap(), "--dataset", ds_s]);
+    let summary = env.json(&[
+        "contribute",
+        "--files",
+        corpus.to_str().unwrap(),
+        "--dataset",
+        ds_s,
+    ]);
     // 4 notes + 2 pages + 5 JSONL lines, one of which repeats another's text.
     assert_eq!(summary["stats"]["rows_committed"], 10, "{summary}");
-    assert_eq!(summary["stats"]["drops"], serde_json::json!({"dedup:exact": 1}));
+    assert_eq!(
+        summary["stats"]["drops"],
+        serde_json::json!({"dedup:exact": 1})
+    );
 
     let rows = read_table(ds_s);
     assert_eq!(rows.len(), 10);
     let by_uri: BTreeMap<&str, &masa_record::Record> =
         rows.values().map(|r| (r.uri.as_str(), r)).collect();
     // Plain files come back with exactly their text.
-    for rel in ["notes/sourdough.txt", "notes/merkle-trees.txt", "notes/tokio-runtime.md"] {
+    for rel in [
+        "notes/sourdough.txt",
+        "notes/merkle-trees.txt",
+        "notes/tokio-runtime.md",
+    ] {
         let path = std::fs::canonicalize(corpus.join(rel)).unwrap();
         let uri = format!("file://{}", path.display());
-        let r = by_uri.get(uri.as_str()).unwrap_or_else(|| panic!("{uri} missing"));
+        let r = by_uri
+            .get(uri.as_str())
+            .unwrap_or_else(|| panic!("{uri} missing"));
         assert_eq!(r.text, file_text(rel));
         assert_eq!(r.source, "files");
         assert!(r.consent.declaration.is_some());
     }
-    let md = rows.values().find(|r| r.uri.ends_with("tokio-runtime.md")).unwrap();
-    assert_eq!(md.title.as_deref(), Some("How the Tokio runtime schedules tasks"));
+    let md = rows
+        .values()
+        .find(|r| r.uri.ends_with("tokio-runtime.md"))
+        .unwrap();
+    assert_eq!(
+        md.title.as_deref(),
+        Some("How the Tokio runtime schedules tasks")
+    );
     // HTML keeps the article and loses navigation, footer and scripts.
-    let html = rows.values().find(|r| r.uri.ends_with("tantivy-search.html")).unwrap();
+    let html = rows
+        .values()
+        .find(|r| r.uri.ends_with("tantivy-search.html"))
+        .unwrap();
     assert_eq!(html.title.as_deref(), Some("Full-text search with tantivy"));
-    assert!(html.text.contains("Tantivy is a search engine library written in Rust"));
+    assert!(
+        html.text
+            .contains("Tantivy is a search engine library written in Rust")
+    );
     for gone in ["analytics", "Home | Blog", "cookie settings"] {
-        assert!(!html.text.contains(gone), "{gone} leaked into {}", html.text);
+        assert!(
+            !html.text.contains(gone),
+            "{gone} leaked into {}",
+            html.text
+        );
     }
     // JSONL: url wins, else id, each line one record.
     assert!(by_uri.contains_key("https://forum.example.org/t/3"));
-    assert!(rows.values().any(|r| r.uri.ends_with("forum-export.jsonl#id=post-5")));
-    assert!(!rows.values().any(|r| r.uri.ends_with("#id=post-4")), "post-4 repeats post-1");
+    assert!(
+        rows.values()
+            .any(|r| r.uri.ends_with("forum-export.jsonl#id=post-5"))
+    );
+    assert!(
+        !rows.values().any(|r| r.uri.ends_with("#id=post-4")),
+        "post-4 repeats post-1"
+    );
 
     // The outside reader sees the same rows and the same text.
     if let Some(py) = common::python() {
@@ -74,7 +117,11 @@ fn contribute_round_trips_through_our_reader_and_an_outside_reader() {
             .arg(ds.join("table"))
             .output()
             .unwrap();
-        assert!(out.status.success(), "python reader: {}", common::stderr(&out));
+        assert!(
+            out.status.success(),
+            "python reader: {}",
+            common::stderr(&out)
+        );
         let v: Value = serde_json::from_slice(&out.stdout).unwrap();
         let theirs = v["rows"].as_array().unwrap();
         assert_eq!(theirs.len(), rows.len());
@@ -101,7 +148,13 @@ fn search_finds_known_documents_and_filters_work() {
     let env = Env::new();
     let ds = env.path("data");
     let ds_s = ds.to_str().unwrap();
-    let summary = env.json(&["contribute", "--files", example_corpus().to_str().unwrap(), "--dataset", ds_s]);
+    let summary = env.json(&[
+        "contribute",
+        "--files",
+        example_corpus().to_str().unwrap(),
+        "--dataset",
+        ds_s,
+    ]);
     let me = summary["contributor"].as_str().unwrap().to_owned();
 
     let hits = env.json(&["search", "tokio runtime", "--dataset", ds_s]);
@@ -111,7 +164,13 @@ fn search_finds_known_documents_and_filters_work() {
     assert!(!uris.iter().any(|u| u.contains("sourdough")), "{uris:?}");
     let first = &hits[0];
     assert_eq!(first["contributor"].as_str().unwrap(), me);
-    assert!(first["snippet"].as_str().unwrap().to_lowercase().contains("tokio"));
+    assert!(
+        first["snippet"]
+            .as_str()
+            .unwrap()
+            .to_lowercase()
+            .contains("tokio")
+    );
     assert!(!first["batch_id"].as_str().unwrap().is_empty());
 
     // A hit links back to its Parquet row.
@@ -137,7 +196,10 @@ fn search_finds_known_documents_and_filters_work() {
 
     // Human output names title, uri and contributor.
     let text = env.ok(&["search", "delta lake transaction log", "--dataset", ds_s]);
-    assert!(text.contains("Delta Lake in a paragraph or three"), "{text}");
+    assert!(
+        text.contains("Delta Lake in a paragraph or three"),
+        "{text}"
+    );
     assert!(text.contains("delta-lake.md"));
     assert!(text.contains(&me[..16]));
 }
@@ -148,7 +210,13 @@ fn stats_count_records_contributors_and_drops_across_runs() {
     let ds = env.path("data");
     let ds_s = ds.to_str().unwrap();
     let corpus = example_corpus();
-    let first = env.json(&["contribute", "--files", corpus.to_str().unwrap(), "--dataset", ds_s]);
+    let first = env.json(&[
+        "contribute",
+        "--files",
+        corpus.to_str().unwrap(),
+        "--dataset",
+        ds_s,
+    ]);
     let me = first["contributor"].as_str().unwrap();
     let s = env.json(&["stats", "--dataset", ds_s]);
     assert_eq!(s["records"], 10);
@@ -158,7 +226,13 @@ fn stats_count_records_contributors_and_drops_across_runs() {
     assert_eq!(s["text_bytes"].as_u64().unwrap(), text_bytes);
 
     // Contributing the same corpus again adds nothing: every input is an exact duplicate.
-    let again = env.json(&["contribute", "--files", corpus.to_str().unwrap(), "--dataset", ds_s]);
+    let again = env.json(&[
+        "contribute",
+        "--files",
+        corpus.to_str().unwrap(),
+        "--dataset",
+        ds_s,
+    ]);
     assert_eq!(again["stats"]["rows_committed"], 0);
     assert_eq!(again["stats"]["drops"]["dedup:exact"], 11);
     let s = env.json(&["stats", "--dataset", ds_s]);
@@ -177,11 +251,20 @@ fn a_dataset_with_no_records_answers_searches_with_no_hits() {
     std::fs::write(&input, "{not json}\n").unwrap();
     let ds = env.path("data");
     let ds_s = ds.to_str().unwrap();
-    let summary = env.json(&["contribute", "--files", input.to_str().unwrap(), "--dataset", ds_s]);
+    let summary = env.json(&[
+        "contribute",
+        "--files",
+        input.to_str().unwrap(),
+        "--dataset",
+        ds_s,
+    ]);
     assert_eq!(summary["stats"]["rows_committed"], 0);
     let hits = env.json(&["search", "anything", "--dataset", ds_s]);
     assert_eq!(hits, serde_json::json!([]));
-    assert!(env.ok(&["search", "anything", "--dataset", ds_s]).contains("no hits"));
+    assert!(
+        env.ok(&["search", "anything", "--dataset", ds_s])
+            .contains("no hits")
+    );
     let s = env.json(&["stats", "--dataset", ds_s]);
     assert_eq!(s["records"], 0);
     assert_eq!(s["drops"], serde_json::json!({"input:malformed_jsonl": 1}));

@@ -24,13 +24,26 @@ fn killed_contribution_resumes_without_loss_or_duplicates() {
     let n = 30_000;
     let mut f = std::io::BufWriter::new(std::fs::File::create(&input).unwrap());
     for i in 0..n {
-        writeln!(f, "{{\"id\": {i}, \"text\": \"post number {i} about subject {}\"}}", i % 13).unwrap();
+        writeln!(
+            f,
+            "{{\"id\": {i}, \"text\": \"post number {i} about subject {}\"}}",
+            i % 13
+        )
+        .unwrap();
     }
     f.flush().unwrap();
     drop(f);
     let ds = env.path("data");
     let ds_s = ds.display().to_string();
-    let args = ["contribute", "--files", input.to_str().unwrap(), "--dataset", &ds_s, "--batch-rows", "500", "--json"];
+    let args = [
+        "contribute",
+        "--files",
+        input.to_str().unwrap(),
+        "--dataset",
+        &ds_s,
+        "--batch-rows",
+        "500",
+    ];
 
     let mut child = env
         .command(&args)
@@ -53,13 +66,19 @@ fn killed_contribution_resumes_without_loss_or_duplicates() {
         std::thread::sleep(Duration::from_millis(5));
     }
     child.wait().unwrap();
-    assert!(killed, "the run ended before it could be killed; make the input larger");
+    assert!(
+        killed,
+        "the run ended before it could be killed; make the input larger"
+    );
     let committed_before = commits(&ds.join("table"));
 
     let summary = env.json(&args);
     assert_eq!(summary["resumed"], true, "{summary}");
     // Resuming from the checkpoint re-reads nothing that was committed: no exact duplicates.
-    assert!(summary["stats"]["drops"].get("dedup:exact").is_none(), "{summary}");
+    assert!(
+        summary["stats"]["drops"].get("dedup:exact").is_none(),
+        "{summary}"
+    );
     assert!(commits(&ds.join("table")) > committed_before);
 
     let stats = env.json(&["stats", "--dataset", &ds_s]);
@@ -67,11 +86,18 @@ fn killed_contribution_resumes_without_loss_or_duplicates() {
     // Every input once: each id appears exactly once among the committed rows.
     let rt = tokio::runtime::Runtime::new().unwrap();
     let uris = rt.block_on(async {
-        let d = masa_storage::Dataset::open(&ds_s, &Default::default()).await.unwrap();
+        let d = masa_storage::Dataset::open(&ds_s, &Default::default())
+            .await
+            .unwrap();
         let mut uris = Vec::new();
         for file in d.committed_files().unwrap() {
             for b in d.read_file(&file, None).await.unwrap() {
-                uris.extend(masa_record::records_from_batch(&b).unwrap().into_iter().map(|r| r.uri));
+                uris.extend(
+                    masa_record::records_from_batch(&b)
+                        .unwrap()
+                        .into_iter()
+                        .map(|r| r.uri),
+                );
             }
         }
         uris
@@ -80,9 +106,15 @@ fn killed_contribution_resumes_without_loss_or_duplicates() {
     let unique: std::collections::HashSet<&String> = uris.iter().collect();
     assert_eq!(unique.len(), n);
     for i in [0, n / 2, n - 1] {
-        assert!(uris.iter().any(|u| u.ends_with(&format!("#id={i}"))), "id {i} lost");
+        assert!(
+            uris.iter().any(|u| u.ends_with(&format!("#id={i}"))),
+            "id {i} lost"
+        );
     }
     // Search sees every committed batch, including the ones before the kill.
     let hits = env.json(&["search", "\"post number 7 about\"", "--dataset", &ds_s]);
-    assert_eq!(hits[0]["uri"].as_str().unwrap().rsplit('=').next(), Some("7"));
+    assert_eq!(
+        hits[0]["uri"].as_str().unwrap().rsplit('=').next(),
+        Some("7")
+    );
 }

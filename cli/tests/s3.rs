@@ -41,21 +41,46 @@ fn contribute_search_and_stats_on_s3() {
     let url = format!("s3://{}/{}", s3.bucket, unique_prefix("slice"));
     let corpus = example_corpus();
     let summary = ok(
-        with_s3(&env, &s3, &["contribute", "--files", corpus.to_str().unwrap(), "--dataset", &url, "--json"])
-            .output()
-            .unwrap(),
+        with_s3(
+            &env,
+            &s3,
+            &[
+                "contribute",
+                "--files",
+                corpus.to_str().unwrap(),
+                "--dataset",
+                &url,
+                "--json",
+            ],
+        )
+        .output()
+        .unwrap(),
         "contribute",
     );
     assert_eq!(summary["stats"]["rows_committed"], 10, "{summary}");
 
     let hits = ok(
-        with_s3(&env, &s3, &["search", "tokio runtime", "--dataset", &url, "--json"]).output().unwrap(),
+        with_s3(
+            &env,
+            &s3,
+            &["search", "tokio runtime", "--dataset", &url, "--json"],
+        )
+        .output()
+        .unwrap(),
         "search",
     );
-    assert!(hits[0]["uri"].as_str().unwrap().ends_with("tokio-runtime.md"), "{hits}");
+    assert!(
+        hits[0]["uri"]
+            .as_str()
+            .unwrap()
+            .ends_with("tokio-runtime.md"),
+        "{hits}"
+    );
 
     let stats = ok(
-        with_s3(&env, &s3, &["stats", "--dataset", &url, "--json"]).output().unwrap(),
+        with_s3(&env, &s3, &["stats", "--dataset", &url, "--json"])
+            .output()
+            .unwrap(),
         "stats",
     );
     assert_eq!(stats["records"], 10);
@@ -63,9 +88,20 @@ fn contribute_search_and_stats_on_s3() {
 
     // Contributing again to the same S3 dataset adds nothing.
     let again = ok(
-        with_s3(&env, &s3, &["contribute", "--files", corpus.to_str().unwrap(), "--dataset", &url, "--json"])
-            .output()
-            .unwrap(),
+        with_s3(
+            &env,
+            &s3,
+            &[
+                "contribute",
+                "--files",
+                corpus.to_str().unwrap(),
+                "--dataset",
+                &url,
+                "--json",
+            ],
+        )
+        .output()
+        .unwrap(),
         "second contribute",
     );
     assert_eq!(again["stats"]["rows_committed"], 0);
@@ -83,7 +119,11 @@ fn contribute_search_and_stats_on_s3() {
             .arg("AWS_S3_ALLOW_UNSAFE_RENAME=true")
             .output()
             .unwrap();
-        assert!(out.status.success(), "python reader: {}", common::stderr(&out));
+        assert!(
+            out.status.success(),
+            "python reader: {}",
+            common::stderr(&out)
+        );
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(v["rows"].as_array().unwrap().len(), 10);
     }
@@ -95,16 +135,32 @@ fn wrong_s3_credentials_fail_with_a_hint_and_write_nothing() {
     let env = Env::new();
     let url = format!("s3://{}/{}", s3.bucket, unique_prefix("badcreds"));
     let corpus = example_corpus();
-    let out = with_s3(&env, &s3, &["contribute", "--files", corpus.to_str().unwrap(), "--dataset", &url])
-        .env("AWS_SECRET_ACCESS_KEY", "not-the-secret")
-        .output()
-        .unwrap();
+    let out = with_s3(
+        &env,
+        &s3,
+        &[
+            "contribute",
+            "--files",
+            corpus.to_str().unwrap(),
+            "--dataset",
+            &url,
+        ],
+    )
+    .env("AWS_SECRET_ACCESS_KEY", "not-the-secret")
+    .output()
+    .unwrap();
     assert!(!out.status.success());
     let err = common::stderr(&out);
     assert!(err.contains("check the S3 credentials"), "{err}");
     // Nothing was created: with the right credentials the location is still not a dataset.
-    let out = with_s3(&env, &s3, &["stats", "--dataset", &url]).output().unwrap();
-    assert!(common::stderr(&out).contains("no Masa dataset at"), "{}", common::stderr(&out));
+    let out = with_s3(&env, &s3, &["stats", "--dataset", &url])
+        .output()
+        .unwrap();
+    assert!(
+        common::stderr(&out).contains("no Masa dataset at"),
+        "{}",
+        common::stderr(&out)
+    );
 }
 
 #[test]
@@ -114,7 +170,13 @@ fn unreachable_endpoint_fails_quickly_with_a_hint() {
     let corpus = example_corpus();
     let started = Instant::now();
     let out = env
-        .command(&["contribute", "--files", corpus.to_str().unwrap(), "--dataset", "s3://bucket/x"])
+        .command(&[
+            "contribute",
+            "--files",
+            corpus.to_str().unwrap(),
+            "--dataset",
+            "s3://bucket/x",
+        ])
         .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
         .env("AWS_ACCESS_KEY_ID", "k")
         .env("AWS_SECRET_ACCESS_KEY", "s")
@@ -124,5 +186,9 @@ fn unreachable_endpoint_fails_quickly_with_a_hint() {
     assert!(!out.status.success());
     let err = common::stderr(&out);
     assert!(err.contains("cannot reach the storage endpoint"), "{err}");
-    assert!(started.elapsed() < Duration::from_secs(60), "took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "took {:?}",
+        started.elapsed()
+    );
 }

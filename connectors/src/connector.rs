@@ -43,7 +43,11 @@ pub enum ConnectorError {
     #[error(
         "{path}: {size} bytes is over the {limit}-byte limit for whole-file items; split it, or raise the limit with --max-file-bytes"
     )]
-    TooLarge { path: PathBuf, size: u64, limit: u64 },
+    TooLarge {
+        path: PathBuf,
+        size: u64,
+        limit: u64,
+    },
     #[error("{path}: contains no supported files ({supported}); nothing to contribute")]
     Empty {
         path: PathBuf,

@@ -202,7 +202,14 @@ struct JsonlLine {
 }
 
 impl FilesConnector {
-    fn item(&self, uri: String, kind: Kind, title: Option<String>, body: Vec<u8>, cp: serde_json::Value) -> RawItem {
+    fn item(
+        &self,
+        uri: String,
+        kind: Kind,
+        title: Option<String>,
+        body: Vec<u8>,
+        cp: serde_json::Value,
+    ) -> RawItem {
         RawItem {
             uri,
             source: "files",
@@ -230,7 +237,10 @@ impl FilesConnector {
         }
         let mut bytes = Vec::with_capacity(size as usize);
         File::open(&e.abs)
-            .and_then(|f| f.take(self.config.max_file_bytes + 1).read_to_end(&mut bytes))
+            .and_then(|f| {
+                f.take(self.config.max_file_bytes + 1)
+                    .read_to_end(&mut bytes)
+            })
             .map_err(|err| unreadable(&e.abs, err))?;
         if bytes.len() as u64 > self.config.max_file_bytes {
             // The file grew after we looked at it.
@@ -264,8 +274,9 @@ impl FilesConnector {
         let mut pos = offset;
         let file_uri = file_uri(&e.abs);
         loop {
-            let (outcome, consumed) = read_bounded_line(&mut r, &mut buf, self.config.max_line_bytes)
-                .map_err(|err| unreadable(&e.abs, err))?;
+            let (outcome, consumed) =
+                read_bounded_line(&mut r, &mut buf, self.config.max_line_bytes)
+                    .map_err(|err| unreadable(&e.abs, err))?;
             if outcome == Line::Eof {
                 return Ok(());
             }
@@ -303,11 +314,19 @@ impl FilesConnector {
                     }) => {
                         let uri = match (url, id) {
                             (Some(u), _) if !u.is_empty() => u,
-                            (_, Some(serde_json::Value::String(id))) => format!("{file_uri}#id={id}"),
+                            (_, Some(serde_json::Value::String(id))) => {
+                                format!("{file_uri}#id={id}")
+                            }
                             (_, Some(id)) if !id.is_null() => format!("{file_uri}#id={id}"),
                             _ => format!("{file_uri}#line={line}"),
                         };
-                        SourceEvent::Item(self.item(uri, Kind::Jsonl, title, text.into_bytes(), cp.clone()))
+                        SourceEvent::Item(self.item(
+                            uri,
+                            Kind::Jsonl,
+                            title,
+                            text.into_bytes(),
+                            cp.clone(),
+                        ))
                     }
                     Ok(_) => skip(
                         "input:malformed_jsonl",
@@ -315,11 +334,16 @@ impl FilesConnector {
                     ),
                 },
             };
-            out.blocking_send(event).map_err(|_| ConnectorError::Closed)?;
+            out.blocking_send(event)
+                .map_err(|_| ConnectorError::Closed)?;
         }
     }
 
-    fn run_blocking(&self, resume: Option<Checkpoint>, out: ItemSender) -> Result<(), ConnectorError> {
+    fn run_blocking(
+        &self,
+        resume: Option<Checkpoint>,
+        out: ItemSender,
+    ) -> Result<(), ConnectorError> {
         for e in &self.entries {
             let mut start = (0u64, 0u64);
             if let Some(cp) = &resume {
@@ -344,11 +368,20 @@ impl FilesConnector {
                 }),
                 kind => {
                     let text = self.read_whole(e)?;
-                    let title = (kind == Kind::Markdown).then(|| markdown_title(&text)).flatten();
-                    SourceEvent::Item(self.item(file_uri(&e.abs), kind, title, text.into_bytes(), done))
+                    let title = (kind == Kind::Markdown)
+                        .then(|| markdown_title(&text))
+                        .flatten();
+                    SourceEvent::Item(self.item(
+                        file_uri(&e.abs),
+                        kind,
+                        title,
+                        text.into_bytes(),
+                        done,
+                    ))
                 }
             };
-            out.blocking_send(event).map_err(|_| ConnectorError::Closed)?;
+            out.blocking_send(event)
+                .map_err(|_| ConnectorError::Closed)?;
         }
         Ok(())
     }
@@ -419,12 +452,14 @@ impl Connector for FilesConnector {
         }
         let resume = match resume {
             None => None,
-            Some(v) => Some(serde_json::from_value::<Checkpoint>(v.clone()).map_err(|e| {
-                ConnectorError::Config {
-                    kind: "files",
-                    message: format!("unreadable checkpoint {v}: {e}"),
-                }
-            })?),
+            Some(v) => Some(
+                serde_json::from_value::<Checkpoint>(v.clone()).map_err(|e| {
+                    ConnectorError::Config {
+                        kind: "files",
+                        message: format!("unreadable checkpoint {v}: {e}"),
+                    }
+                })?,
+            ),
         };
         tokio::task::spawn_blocking(move || self.run_blocking(resume, out))
             .await
@@ -446,7 +481,10 @@ mod tests {
         }
     }
 
-    async fn collect(cfg: &FilesConfig, resume: Option<serde_json::Value>) -> Result<Vec<SourceEvent>, ConnectorError> {
+    async fn collect(
+        cfg: &FilesConfig,
+        resume: Option<serde_json::Value>,
+    ) -> Result<Vec<SourceEvent>, ConnectorError> {
         let mut c = Box::new(cfg.build(&ctx())?);
         c.check().await?;
         let (tx, mut rx) = mpsc::channel(4);
@@ -488,11 +526,24 @@ mod tests {
         )
         .unwrap();
         let events = collect(&FilesConfig::new(d.path()), None).await.unwrap();
-        let uris: Vec<String> = events.iter().map(|e| uri(e).rsplit('/').next().unwrap().to_owned()).collect();
+        let uris: Vec<String> = events
+            .iter()
+            .map(|e| uri(e).rsplit('/').next().unwrap().to_owned())
+            .collect();
         // The first JSONL line has a url, so its last segment is "1".
-        let want = ["a.txt", "b.md", "1", "d.jsonl#id=7", "d.jsonl#line=4", "image.png", "c.html"];
+        let want = [
+            "a.txt",
+            "b.md",
+            "1",
+            "d.jsonl#id=7",
+            "d.jsonl#line=4",
+            "image.png",
+            "c.html",
+        ];
         assert_eq!(uris, want);
-        let SourceEvent::Item(b) = &events[1] else { panic!("b.md is an item") };
+        let SourceEvent::Item(b) = &events[1] else {
+            panic!("b.md is an item")
+        };
         assert_eq!(b.title.as_deref(), Some("Title B"));
         assert_eq!(b.consent.declaration.as_deref(), Some("mine"));
         assert!(matches!(&events[5], SourceEvent::Skip(s) if s.reason == "type:unsupported"));
@@ -502,23 +553,42 @@ mod tests {
     async fn malformed_jsonl_lines_are_skipped_with_their_line_number() {
         let d = tempfile::tempdir().unwrap();
         let f = d.path().join("x.jsonl");
-        std::fs::write(&f, b"{\"text\":\"ok\"}\n{broken\n{\"title\":\"no text\"}\n\xff\xfe\n{\"text\":\"ok2\"}\n").unwrap();
+        std::fs::write(
+            &f,
+            b"{\"text\":\"ok\"}\n{broken\n{\"title\":\"no text\"}\n\xff\xfe\n{\"text\":\"ok2\"}\n",
+        )
+        .unwrap();
         let events = collect(&FilesConfig::new(&f), None).await.unwrap();
         let kinds: Vec<String> = events
             .iter()
             .map(|e| match e {
                 SourceEvent::Item(i) => String::from_utf8(i.body.clone()).unwrap(),
-                SourceEvent::Skip(s) => format!("{}@{}", s.reason, s.uri.rsplit('=').next().unwrap()),
+                SourceEvent::Skip(s) => {
+                    format!("{}@{}", s.reason, s.uri.rsplit('=').next().unwrap())
+                }
             })
             .collect();
-        assert_eq!(kinds, ["ok", "input:malformed_jsonl@2", "input:malformed_jsonl@3", "input:malformed_jsonl@4", "ok2"]);
+        assert_eq!(
+            kinds,
+            [
+                "ok",
+                "input:malformed_jsonl@2",
+                "input:malformed_jsonl@3",
+                "input:malformed_jsonl@4",
+                "ok2"
+            ]
+        );
     }
 
     #[tokio::test]
     async fn resume_continues_after_the_checkpoint_mid_jsonl() {
         let d = tempfile::tempdir().unwrap();
         std::fs::write(d.path().join("a.txt"), "a").unwrap();
-        std::fs::write(d.path().join("b.jsonl"), "{\"text\":\"1\"}\n{\"text\":\"2\"}\n{\"text\":\"3\"}\n").unwrap();
+        std::fs::write(
+            d.path().join("b.jsonl"),
+            "{\"text\":\"1\"}\n{\"text\":\"2\"}\n{\"text\":\"3\"}\n",
+        )
+        .unwrap();
         std::fs::write(d.path().join("c.txt"), "c").unwrap();
         let cfg = FilesConfig::new(d.path());
         let all = collect(&cfg, None).await.unwrap();
@@ -534,16 +604,28 @@ mod tests {
     #[tokio::test]
     async fn bad_sources_fail_the_check_with_the_path_named() {
         let d = tempfile::tempdir().unwrap();
-        let missing = collect(&FilesConfig::new(d.path().join("nope")), None).await.unwrap_err();
-        assert!(matches!(missing, ConnectorError::NotFound { .. }), "{missing}");
+        let missing = collect(&FilesConfig::new(d.path().join("nope")), None)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(missing, ConnectorError::NotFound { .. }),
+            "{missing}"
+        );
 
-        let empty = collect(&FilesConfig::new(d.path()), None).await.unwrap_err();
+        let empty = collect(&FilesConfig::new(d.path()), None)
+            .await
+            .unwrap_err();
         assert!(matches!(empty, ConnectorError::Empty { .. }), "{empty}");
 
         std::fs::write(d.path().join("ok.txt"), "fine").unwrap();
         std::fs::write(d.path().join("latin1.txt"), b"caf\xe9").unwrap();
-        let err = collect(&FilesConfig::new(d.path()), None).await.unwrap_err();
-        assert!(matches!(err, ConnectorError::NotUtf8 { offset: 3, .. }), "{err}");
+        let err = collect(&FilesConfig::new(d.path()), None)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, ConnectorError::NotUtf8 { offset: 3, .. }),
+            "{err}"
+        );
         assert!(err.to_string().contains("latin1.txt"));
 
         std::fs::remove_file(d.path().join("latin1.txt")).unwrap();
@@ -551,6 +633,16 @@ mod tests {
         let mut cfg = FilesConfig::new(d.path());
         cfg.max_file_bytes = 100;
         let err = collect(&cfg, None).await.unwrap_err();
-        assert!(matches!(err, ConnectorError::TooLarge { size: 101, limit: 100, .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                ConnectorError::TooLarge {
+                    size: 101,
+                    limit: 100,
+                    ..
+                }
+            ),
+            "{err}"
+        );
     }
 }

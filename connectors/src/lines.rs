@@ -8,7 +8,9 @@ pub enum Line {
     /// A complete line (without its `\n`), in the caller's buffer.
     Complete,
     /// The line was longer than the limit; its bytes were skipped up to the next `\n`.
-    TooLong { len: u64 },
+    TooLong {
+        len: u64,
+    },
     Eof,
 }
 

@@ -1,8 +1,6 @@
 //! The tantivy schema of a split.
 
-use tantivy::schema::{
-    DateOptions, DateTimePrecision, FAST, Field, STORED, STRING, Schema, TEXT,
-};
+use tantivy::schema::{DateOptions, DateTimePrecision, FAST, Field, STORED, STRING, Schema, TEXT};
 
 /// Version of the split schema; splits of another version are rebuilt, not mixed.
 pub const INDEX_SCHEMA_VERSION: u32 = 1;

@@ -81,7 +81,12 @@ impl SearchIndex {
                     reason: "meta has no segment list".into(),
                 })?;
             segments.extend(segs.iter().cloned());
-            opstamp = opstamp.max(s.tantivy_meta.get("opstamp").and_then(|v| v.as_u64()).unwrap_or(0));
+            opstamp = opstamp.max(
+                s.tantivy_meta
+                    .get("opstamp")
+                    .and_then(|v| v.as_u64())
+                    .unwrap_or(0),
+            );
         }
         meta["segments"] = serde_json::Value::Array(segments);
         meta["opstamp"] = opstamp.into();
@@ -98,7 +103,11 @@ impl SearchIndex {
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
             .try_into()?;
-        Ok(Some(SearchIndex { index, reader, fields }))
+        Ok(Some(SearchIndex {
+            index,
+            reader,
+            fields,
+        }))
     }
 
     /// Number of documents across all splits.
@@ -113,11 +122,18 @@ impl SearchIndex {
         parser.set_field_boost(f.title, 2.0);
         let (text_query, _errors) = parser.parse_query_lenient(&q.text);
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, text_query.box_clone())];
-        for (field, value) in [(f.contributor, &q.contributor), (f.source, &q.source), (f.lang, &q.lang)] {
+        for (field, value) in [
+            (f.contributor, &q.contributor),
+            (f.source, &q.source),
+            (f.lang, &q.lang),
+        ] {
             if let Some(v) = value {
                 clauses.push((
                     Occur::Must,
-                    Box::new(TermQuery::new(Term::from_field_text(field, v), IndexRecordOption::Basic)),
+                    Box::new(TermQuery::new(
+                        Term::from_field_text(field, v),
+                        IndexRecordOption::Basic,
+                    )),
                 ));
             }
         }
@@ -125,39 +141,69 @@ impl SearchIndex {
             let bound = |m: Option<i64>, incl: bool| match m {
                 None => Bound::Unbounded,
                 Some(m) => {
-                    let t = Term::from_field_date_for_search(f.fetched_at, DateTime::from_timestamp_micros(m));
-                    if incl { Bound::Included(t) } else { Bound::Excluded(t) }
+                    let t = Term::from_field_date_for_search(
+                        f.fetched_at,
+                        DateTime::from_timestamp_micros(m),
+                    );
+                    if incl {
+                        Bound::Included(t)
+                    } else {
+                        Bound::Excluded(t)
+                    }
                 }
             };
             clauses.push((
                 Occur::Must,
-                Box::new(RangeQuery::new(bound(q.since_micros, true), bound(q.until_micros, false))),
+                Box::new(RangeQuery::new(
+                    bound(q.since_micros, true),
+                    bound(q.until_micros, false),
+                )),
             ));
         }
         let query = BooleanQuery::new(clauses);
-        let top = searcher.search(&query, &TopDocs::with_limit(q.limit.max(1)).order_by_score())?;
+        let top = searcher.search(
+            &query,
+            &TopDocs::with_limit(q.limit.max(1)).order_by_score(),
+        )?;
         let mut snippets = SnippetGenerator::create(&searcher, &*text_query, f.text)?;
         snippets.set_max_num_chars(240);
         let mut hits = Vec::with_capacity(top.len());
         for (score, addr) in top {
             let doc: TantivyDocument = searcher.doc(addr)?;
-            let text_of = |field| doc.get_first(field).and_then(|v| v.as_str()).map(str::to_owned);
+            let text_of = |field| {
+                doc.get_first(field)
+                    .and_then(|v| v.as_str())
+                    .map(str::to_owned)
+            };
             let snippet = snippets.snippet_from_doc(&doc);
             let (fragment, highlights) = if snippet.fragment().is_empty() {
                 // No query term in the text (e.g. a title-only match): show its beginning.
                 let text = text_of(f.text).unwrap_or_default();
-                (snippets.snippet(&text[..text.floor_char_boundary(240)]).fragment().to_owned(), vec![])
+                (
+                    snippets
+                        .snippet(&text[..text.floor_char_boundary(240)])
+                        .fragment()
+                        .to_owned(),
+                    vec![],
+                )
             } else {
                 (
                     snippet.fragment().to_owned(),
-                    snippet.highlighted().iter().map(|r| (r.start, r.end)).collect(),
+                    snippet
+                        .highlighted()
+                        .iter()
+                        .map(|r| (r.start, r.end))
+                        .collect(),
                 )
             };
             hits.push(Hit {
                 score,
                 record_id: text_of(f.record_id).unwrap_or_default(),
                 batch_id: text_of(f.batch_id).unwrap_or_default(),
-                row_in_batch: doc.get_first(f.row_in_batch).and_then(|v| v.as_u64()).unwrap_or(0),
+                row_in_batch: doc
+                    .get_first(f.row_in_batch)
+                    .and_then(|v| v.as_u64())
+                    .unwrap_or(0),
                 title: text_of(f.title),
                 uri: text_of(f.uri).unwrap_or_default(),
                 contributor: text_of(f.contributor).unwrap_or_default(),
@@ -233,10 +279,31 @@ mod tests {
     fn hits_come_from_every_split_ranked_by_bm25() {
         let (_d, idx) = open(&[
             vec![
-                rec(0, "Tokio", "the tokio runtime schedules tasks", "alice", "eng", 1_000_000),
-                rec(1, "Cooking", "a recipe for bread", "alice", "eng", 2_000_000),
+                rec(
+                    0,
+                    "Tokio",
+                    "the tokio runtime schedules tasks",
+                    "alice",
+                    "eng",
+                    1_000_000,
+                ),
+                rec(
+                    1,
+                    "Cooking",
+                    "a recipe for bread",
+                    "alice",
+                    "eng",
+                    2_000_000,
+                ),
             ],
-            vec![rec(2, "Async", "runtime runtime runtime of tokio tokio", "bob", "eng", 3_000_000)],
+            vec![rec(
+                2,
+                "Async",
+                "runtime runtime runtime of tokio tokio",
+                "bob",
+                "eng",
+                3_000_000,
+            )],
         ]);
         let idx = idx.unwrap();
         assert_eq!(idx.num_docs(), 3);
@@ -259,13 +326,47 @@ mod tests {
         ]]);
         let idx = idx.unwrap();
         let ids = |sq: SearchQuery| -> Vec<String> {
-            idx.search(&sq).unwrap().into_iter().map(|h| h.record_id).collect()
+            idx.search(&sq)
+                .unwrap()
+                .into_iter()
+                .map(|h| h.record_id)
+                .collect()
         };
-        assert_eq!(ids(SearchQuery { contributor: Some("bob".into()), ..q("shared") }), ["r1"]);
-        assert_eq!(ids(SearchQuery { lang: Some("eng".into()), ..q("shared") }), ["r0"]);
-        assert_eq!(ids(SearchQuery { source: Some("web".into()), ..q("shared") }), Vec::<String>::new());
-        assert_eq!(ids(SearchQuery { since_micros: Some(3_000_000), ..q("shared") }), ["r1"]);
-        assert_eq!(ids(SearchQuery { until_micros: Some(3_000_000), ..q("shared") }), ["r0"]);
+        assert_eq!(
+            ids(SearchQuery {
+                contributor: Some("bob".into()),
+                ..q("shared")
+            }),
+            ["r1"]
+        );
+        assert_eq!(
+            ids(SearchQuery {
+                lang: Some("eng".into()),
+                ..q("shared")
+            }),
+            ["r0"]
+        );
+        assert_eq!(
+            ids(SearchQuery {
+                source: Some("web".into()),
+                ..q("shared")
+            }),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            ids(SearchQuery {
+                since_micros: Some(3_000_000),
+                ..q("shared")
+            }),
+            ["r1"]
+        );
+        assert_eq!(
+            ids(SearchQuery {
+                until_micros: Some(3_000_000),
+                ..q("shared")
+            }),
+            ["r0"]
+        );
     }
 
     #[test]

@@ -61,7 +61,10 @@ pub fn build_split(
         if let Some(l) = &r.lang {
             doc.add_text(f.lang, l);
         }
-        doc.add_date(f.fetched_at, DateTime::from_timestamp_micros(r.fetched_at_micros));
+        doc.add_date(
+            f.fetched_at,
+            DateTime::from_timestamp_micros(r.fetched_at_micros),
+        );
         writer.add_document(doc)?;
     }
     writer.commit()?;

@@ -14,9 +14,13 @@ pub enum KeyError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("contributor key {path} is malformed (expected 64 hex characters): restore it from a backup or create a new one with `masa init --force`")]
+    #[error(
+        "contributor key {path} is malformed (expected 64 hex characters): restore it from a backup or create a new one with `masa init --force`"
+    )]
     Malformed { path: PathBuf },
-    #[error("contributor key {path} already exists; pass --force to replace it (the old identity is lost)")]
+    #[error(
+        "contributor key {path} already exists; pass --force to replace it (the old identity is lost)"
+    )]
     Exists { path: PathBuf },
     #[error("cannot write contributor key {path}: {source}")]
     Write {
@@ -74,7 +78,8 @@ impl ContributorKey {
                 }
             }
         })?;
-        let bytes = hex::decode(text.trim()).map_err(|_| KeyError::Malformed { path: path.into() })?;
+        let bytes =
+            hex::decode(text.trim()).map_err(|_| KeyError::Malformed { path: path.into() })?;
         let seed: [u8; 32] = bytes
             .try_into()
             .map_err(|_| KeyError::Malformed { path: path.into() })?;
@@ -186,16 +191,28 @@ mod tests {
         key.save(&path, false).unwrap();
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
-        assert_eq!(ContributorKey::load(&path).unwrap().public_hex(), key.public_hex());
-        assert!(matches!(key.save(&path, false), Err(KeyError::Exists { .. })));
+        assert_eq!(
+            ContributorKey::load(&path).unwrap().public_hex(),
+            key.public_hex()
+        );
+        assert!(matches!(
+            key.save(&path, false),
+            Err(KeyError::Exists { .. })
+        ));
     }
 
     #[test]
     fn malformed_and_missing_keys_are_named_errors() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("k");
-        assert!(matches!(ContributorKey::load(&path), Err(KeyError::Missing { .. })));
+        assert!(matches!(
+            ContributorKey::load(&path),
+            Err(KeyError::Missing { .. })
+        ));
         std::fs::write(&path, "not hex").unwrap();
-        assert!(matches!(ContributorKey::load(&path), Err(KeyError::Malformed { .. })));
+        assert!(matches!(
+            ContributorKey::load(&path),
+            Err(KeyError::Malformed { .. })
+        ));
     }
 }

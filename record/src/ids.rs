@@ -23,7 +23,11 @@ fn tagged_hash(domain: &str, parts: &[&[u8]]) -> [u8; 32] {
 pub fn record_id(contributor: &str, uri: &str, content_hash: &str) -> String {
     let d = tagged_hash(
         "masa/record-id/v1",
-        &[contributor.as_bytes(), uri.as_bytes(), content_hash.as_bytes()],
+        &[
+            contributor.as_bytes(),
+            uri.as_bytes(),
+            content_hash.as_bytes(),
+        ],
     );
     hex::encode(&d[..16])
 }

@@ -2,8 +2,8 @@
 
 use crate::{Consent, ConsentBasis};
 use arrow_array::{
-    Array, ArrayRef, BooleanArray, Float64Array, Int32Array, Int64Array, RecordBatch,
-    StringArray, StructArray, TimestampMicrosecondArray,
+    Array, ArrayRef, BooleanArray, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray,
+    StructArray, TimestampMicrosecondArray,
 };
 use arrow_schema::{DataType, Field, Fields, Schema, SchemaRef, TimeUnit};
 use std::sync::{Arc, LazyLock};
@@ -133,7 +133,11 @@ pub fn records_to_batch(records: &[Record]) -> Result<RecordBatch, RecordError> 
             strings(r.iter().map(|x| x.consent.basis.as_str())),
             opt_strings(r.iter().map(|x| x.consent.robots.as_deref())),
             opt_strings(r.iter().map(|x| x.consent.robots_rule.as_deref())),
-            Arc::new(r.iter().map(|x| x.consent.tdm_reserved).collect::<BooleanArray>()),
+            Arc::new(
+                r.iter()
+                    .map(|x| x.consent.tdm_reserved)
+                    .collect::<BooleanArray>(),
+            ),
             opt_strings(r.iter().map(|x| x.consent.tdm_policy.as_deref())),
             Arc::new(r.iter().map(|x| x.consent.noai).collect::<BooleanArray>()),
             opt_strings(r.iter().map(|x| x.consent.declaration.as_deref())),
@@ -166,7 +170,9 @@ pub fn records_to_batch(records: &[Record]) -> Result<RecordBatch, RecordError> 
         Arc::new(consent),
         strings(r.iter().map(|x| x.contributor.as_str())),
         strings(r.iter().map(|x| x.batch_id.as_str())),
-        Arc::new(Int64Array::from_iter_values(r.iter().map(|x| x.row_in_batch))),
+        Arc::new(Int64Array::from_iter_values(
+            r.iter().map(|x| x.row_in_batch),
+        )),
         opt_strings(r.iter().map(|x| x.near_dup_of.as_deref())),
     ];
     Ok(RecordBatch::try_new(arrow_schema(), columns)?)

@@ -1,6 +1,7 @@
 //! Opening and creating a dataset, and reading and writing its non-table objects.
 
 use bytes::Bytes;
+use deltalake::logstore::object_store::ObjectStoreExt;
 use deltalake::{DeltaTable, DeltaTableBuilder, DeltaTableError, ObjectStore, Path};
 use futures::TryStreamExt;
 use std::collections::HashMap;
@@ -24,7 +25,9 @@ pub enum StorageError {
         "{scheme}:// datasets are not supported by this build yet ({location}): use a local path or s3://bucket/prefix"
     )]
     UnsupportedScheme { location: String, scheme: String },
-    #[error("no Masa dataset at {location}: create one with `masa contribute --dataset {location} ...`")]
+    #[error(
+        "no Masa dataset at {location}: create one with `masa contribute --dataset {location} ...`"
+    )]
     NotFound { location: String },
     #[error(
         "{location} is not a Masa dataset (it has content but no {DATASET_MARKER}): choose a new or empty location"
@@ -78,16 +81,29 @@ pub(crate) fn chain(e: &(dyn std::error::Error + 'static)) -> String {
 /// A hint for the usual causes of an object store failure.
 pub(crate) fn hint(message: &str) -> &'static str {
     let m = message.to_ascii_lowercase();
-    if ["403", "invalidaccesskeyid", "signaturedoesnotmatch", "accessdenied", "forbidden"]
-        .iter()
-        .any(|k| m.contains(k))
+    if [
+        "403",
+        "invalidaccesskeyid",
+        "signaturedoesnotmatch",
+        "accessdenied",
+        "forbidden",
+    ]
+    .iter()
+    .any(|k| m.contains(k))
     {
         "; check the S3 credentials (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or --s3-access-key-id and --s3-secret-access-key)"
     } else if m.contains("nosuchbucket") {
         "; the bucket does not exist: create it first"
-    } else if ["error sending request", "connect", "dns", "timed out", "timeout", "unreachable"]
-        .iter()
-        .any(|k| m.contains(k))
+    } else if [
+        "error sending request",
+        "connect",
+        "dns",
+        "timed out",
+        "timeout",
+        "unreachable",
+    ]
+    .iter()
+    .any(|k| m.contains(k))
     {
         "; cannot reach the storage endpoint: check AWS_ENDPOINT_URL (or --s3-endpoint) and that the server is running"
     } else if m.contains("permission denied") {
@@ -115,7 +131,9 @@ pub struct Dataset {
 
 impl std::fmt::Debug for Dataset {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Dataset").field("url", &self.url.as_str()).finish()
+        f.debug_struct("Dataset")
+            .field("url", &self.url.as_str())
+            .finish()
     }
 }
 
@@ -129,7 +147,11 @@ struct Marker {
 fn with_defaults(options: &StorageOptions) -> StorageOptions {
     let mut o = options.clone();
     // Fail in seconds, not minutes, when an endpoint is down or credentials are wrong.
-    for (k, v) in [("max_retries", "2"), ("retry_timeout", "15s"), ("connect_timeout", "5s")] {
+    for (k, v) in [
+        ("max_retries", "2"),
+        ("retry_timeout", "15s"),
+        ("connect_timeout", "5s"),
+    ] {
         o.entry(k.to_owned()).or_insert_with(|| v.to_owned());
     }
     o
@@ -143,7 +165,10 @@ fn register_handlers() {
 fn root_store(url: &Url, options: &StorageOptions) -> Result<Arc<dyn ObjectStore>, StorageError> {
     register_handlers();
     let log_store = DeltaTableBuilder::from_url(url.clone())
-        .and_then(|b| b.with_storage_options(with_defaults(options)).build_storage())
+        .and_then(|b| {
+            b.with_storage_options(with_defaults(options))
+                .build_storage()
+        })
         .map_err(|e| delta_err(format!("cannot open {url}"), e))?;
     Ok(log_store.object_store(None))
 }
@@ -161,7 +186,9 @@ impl Dataset {
 
     async fn probe(url: &Url, store: &dyn ObjectStore) -> Result<Probe, StorageError> {
         match store.get(&Path::from(DATASET_MARKER)).await {
-            Ok(r) => Ok(Probe::Marker(r.bytes().await.map_err(|e| access_err(url, e))?)),
+            Ok(r) => Ok(Probe::Marker(
+                r.bytes().await.map_err(|e| access_err(url, e))?,
+            )),
             Err(deltalake::ObjectStoreError::NotFound { .. }) => {
                 let listing = store
                     .list_with_delimiter(None)
@@ -180,7 +207,9 @@ impl Dataset {
     fn check_marker(url: &Url, bytes: &[u8]) -> Result<(), StorageError> {
         let m: Marker = serde_json::from_slice(bytes).map_err(|e| StorageError::Incompatible {
             location: url.to_string(),
-            reason: format!("{DATASET_MARKER} is unreadable ({e}); restore it or use another location"),
+            reason: format!(
+                "{DATASET_MARKER} is unreadable ({e}); restore it or use another location"
+            ),
         })?;
         if m.format != "masa-dataset" || m.layout_version != LAYOUT_VERSION {
             return Err(StorageError::Incompatible {
@@ -194,8 +223,18 @@ impl Dataset {
         Ok(())
     }
 
-    async fn load_table(url: &Url, options: &StorageOptions) -> Result<Option<DeltaTable>, StorageError> {
-        let table_url = url.join("table/").expect("relative join on a directory URL");
+    async fn load_table(
+        url: &Url,
+        options: &StorageOptions,
+    ) -> Result<Option<DeltaTable>, StorageError> {
+        let table_url = url
+            .join("table/")
+            .expect("relative join on a directory URL");
+        if let Ok(dir) = table_url.to_file_path()
+            && !dir.join("_delta_log").is_dir()
+        {
+            return Ok(None);
+        }
         let mut table = DeltaTableBuilder::from_url(table_url.clone())
             .and_then(|b| b.with_storage_options(with_defaults(options)).build())
             .map_err(|e| delta_err(format!("cannot open table {table_url}"), e))?;
@@ -241,7 +280,10 @@ impl Dataset {
     }
 
     /// Opens a dataset, creating it when the location is new or empty.
-    pub async fn create_or_open(location: &str, options: &StorageOptions) -> Result<Self, StorageError> {
+    pub async fn create_or_open(
+        location: &str,
+        options: &StorageOptions,
+    ) -> Result<Self, StorageError> {
         let url = crate::parse_location(location)?;
         if let Ok(p) = url.to_file_path() {
             std::fs::create_dir_all(&p).map_err(|e| StorageError::Access {

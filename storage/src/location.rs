@@ -72,7 +72,10 @@ mod tests {
     #[test]
     fn s3_needs_a_bucket() {
         assert_eq!(parse_location("s3://b/p").unwrap().host_str(), Some("b"));
-        assert!(matches!(parse_location("s3:///p"), Err(StorageError::BadLocation { .. })));
+        assert!(matches!(
+            parse_location("s3:///p"),
+            Err(StorageError::BadLocation { .. })
+        ));
     }
 
     #[test]

@@ -9,8 +9,14 @@ use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
 use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
 use deltalake::kernel::{Action, Add, StructType, Transaction};
 use deltalake::parquet::arrow::ArrowWriter;
-use deltalake::parquet::arrow::async_reader::{ParquetObjectReader, ParquetRecordBatchStreamBuilder};
+// ParquetObjectReader is deprecated in favour of hand-written AsyncFileReaders; it is
+// still the reader that matches deltalake's object_store exactly, so we keep it for now.
+use deltalake::logstore::object_store::ObjectStoreExt;
 use deltalake::parquet::arrow::ProjectionMask;
+#[allow(deprecated)]
+use deltalake::parquet::arrow::async_reader::{
+    ParquetObjectReader, ParquetRecordBatchStreamBuilder,
+};
 use deltalake::parquet::basic::{Compression, ZstdLevel};
 use deltalake::parquet::file::properties::WriterProperties;
 use deltalake::protocol::{DeltaOperation, SaveMode};
@@ -56,8 +62,20 @@ fn batch_of(name: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
-pub(crate) async fn create_table(url: &Url, options: &StorageOptions) -> Result<DeltaTable, StorageError> {
-    let table_url = url.join("table/").expect("relative join on a directory URL");
+pub(crate) async fn create_table(
+    url: &Url,
+    options: &StorageOptions,
+) -> Result<DeltaTable, StorageError> {
+    let table_url = url
+        .join("table/")
+        .expect("relative join on a directory URL");
+    if let Ok(dir) = table_url.to_file_path() {
+        std::fs::create_dir_all(&dir).map_err(|e| StorageError::Access {
+            location: table_url.to_string(),
+            message: e.to_string(),
+            hint: "",
+        })?;
+    }
     let schema: StructType = masa_record::arrow_schema()
         .as_ref()
         .try_into_kernel()
@@ -87,7 +105,9 @@ pub fn encode_parquet(batch: &RecordBatch) -> Result<Vec<u8>, StorageError> {
         message: e.to_string(),
     };
     let props = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(ZSTD_LEVEL).map_err(err)?))
+        .set_compression(Compression::ZSTD(
+            ZstdLevel::try_new(ZSTD_LEVEL).map_err(err)?,
+        ))
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .build();
     let mut out = Vec::with_capacity(batch.get_array_memory_size() / 3);
@@ -194,7 +214,7 @@ impl Dataset {
             .map_err(|e| delta_err(format!("committing version {version} of {app_id}"), e))?;
         let table_version = finalized.version();
         self.refresh().await?;
-        Ok(table_version)
+        Ok(table_version as i64)
     }
 
     /// Reloads the table to its latest version.
@@ -207,7 +227,7 @@ impl Dataset {
 
     /// The table version currently loaded.
     pub fn table_version(&self) -> Option<i64> {
-        self.table.version()
+        self.table.version().map(|v| v as i64)
     }
 
     /// Data files in the current snapshot, in path order.
@@ -243,6 +263,7 @@ impl Dataset {
             context: format!("reading {}", file.path),
             message: e.to_string(),
         };
+        #[allow(deprecated)]
         let reader = ParquetObjectReader::new(self.store.clone(), Path::from(file.path.as_str()))
             .with_file_size(file.size);
         let mut builder = ParquetRecordBatchStreamBuilder::new(reader)

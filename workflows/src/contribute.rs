@@ -50,7 +50,7 @@ pub async fn contribute(opts: ContributeOptions) -> Result<ContributeSummary, Wo
     // The source is checked first: a bad input fails before the dataset is even created.
     connector.check().await?;
 
-    let mut dataset = Dataset::create_or_open(&opts.dataset, &opts.storage).await?;
+    let dataset = Dataset::create_or_open(&opts.dataset, &opts.storage).await?;
     let app_id = app_id(connector.kind(), &contributor, &connector.source_id());
 
     let (resume, next_version) = match dataset.txn_version(&app_id).await? {
@@ -86,7 +86,10 @@ pub async fn contribute(opts: ContributeOptions) -> Result<ContributeSummary, Wo
             }
         }
     }
-    tracing::debug!(hashes = dedup.len(), "exact-dedup state loaded from the table");
+    tracing::debug!(
+        hashes = dedup.len(),
+        "exact-dedup state loaded from the table"
+    );
 
     let (manifest, stale) = committed_splits(&dataset).await?;
     if stale {

@@ -34,11 +34,17 @@ pub(crate) fn app_id(kind: &str, contributor: &str, source_id: &str) -> String {
     format!("masa-{kind}-{}", &h[..16])
 }
 
-pub(crate) async fn read_run(ds: &Dataset, app_id: &str, version: i64) -> Result<RunRecord, WorkflowError> {
+pub(crate) async fn read_run(
+    ds: &Dataset,
+    app_id: &str,
+    version: i64,
+) -> Result<RunRecord, WorkflowError> {
     let path = run_path(app_id, version);
     let bytes = ds.get(&path).await?.ok_or_else(|| WorkflowError::Corrupt {
         path: path.clone(),
-        reason: "the run record of a committed version is missing; the dataset was modified by hand".into(),
+        reason:
+            "the run record of a committed version is missing; the dataset was modified by hand"
+                .into(),
     })?;
     serde_json::from_slice(&bytes).map_err(|e| WorkflowError::Corrupt {
         path,
@@ -54,8 +60,14 @@ pub(crate) async fn committed_runs(ds: &Dataset) -> Result<Vec<RunRecord>, Workf
         let (Some(app), Some(file)) = (parts.next(), parts.next()) else {
             continue;
         };
-        if let Some(v) = file.strip_suffix(".json").and_then(|v| v.parse::<i64>().ok()) {
-            by_app.entry(app.to_owned()).or_default().push((v, path.clone()));
+        if let Some(v) = file
+            .strip_suffix(".json")
+            .and_then(|v| v.parse::<i64>().ok())
+        {
+            by_app
+                .entry(app.to_owned())
+                .or_default()
+                .push((v, path.clone()));
         }
     }
     let mut out = Vec::new();

@@ -32,7 +32,15 @@ fn now_micros() -> i64 {
 fn encode(
     batch_id: String,
     records: Vec<Record>,
-) -> Result<(Vec<u8>, masa_index::SplitMeta, Vec<(String, Vec<u8>)>, [u8; 32]), SinkError> {
+) -> Result<
+    (
+        Vec<u8>,
+        masa_index::SplitMeta,
+        Vec<(String, Vec<u8>)>,
+        [u8; 32],
+    ),
+    SinkError,
+> {
     std::thread::scope(|s| {
         let split = s.spawn(|| masa_index::build_split(&batch_id, &batch_id, &records));
         let leaves: Vec<[u8; 32]> = records.iter().map(|r| leaf_hash(&r.leaf_bytes())).collect();
@@ -58,7 +66,9 @@ impl BatchSink for DatasetSink {
         let text_bytes: u64 = records.iter().map(|r| r.text.len() as u64).sum();
         let mut consent_summary: BTreeMap<String, u64> = BTreeMap::new();
         for r in &records {
-            *consent_summary.entry(r.consent.basis.as_str().to_owned()).or_default() += 1;
+            *consent_summary
+                .entry(r.consent.basis.as_str().to_owned())
+                .or_default() += 1;
         }
 
         let mut files = Vec::new();
@@ -67,20 +77,22 @@ impl BatchSink for DatasetSink {
             let id = batch_id.clone();
             let (parquet, meta, split_files, root) =
                 tokio::task::spawn_blocking(move || encode(id, records)).await??;
-            let file = self.dataset.put_data_file(&batch_id, parquet, rows as usize).await?;
+            let file = self
+                .dataset
+                .put_data_file(&batch_id, parquet, rows as usize)
+                .await?;
             let dir = split_dir(&batch_id);
             let ds = &self.dataset;
-            futures::future::try_join_all(
-                split_files
-                    .into_iter()
-                    .map(|(name, bytes)| {
-                        let path = format!("{dir}/{name}");
-                        async move { ds.put(&path, bytes.into()).await }
-                    }),
+            futures::future::try_join_all(split_files.into_iter().map(|(name, bytes)| {
+                let path = format!("{dir}/{name}");
+                async move { ds.put(&path, bytes.into()).await }
+            }))
+            .await?;
+            ds.put(
+                &format!("{dir}/split.json"),
+                serde_json::to_vec(&meta)?.into(),
             )
             .await?;
-            ds.put(&format!("{dir}/split.json"), serde_json::to_vec(&meta)?.into())
-                .await?;
             let manifest = BatchManifest {
                 batch_id: batch_id.clone(),
                 app_id: self.app_id.clone(),
@@ -125,7 +137,10 @@ impl BatchSink for DatasetSink {
             created_at_micros: now_micros(),
         };
         self.dataset
-            .put(&run_path(&self.app_id, version), serde_json::to_vec_pretty(&run)?.into())
+            .put(
+                &run_path(&self.app_id, version),
+                serde_json::to_vec_pretty(&run)?.into(),
+            )
             .await?;
 
         let metadata = HashMap::from([
@@ -134,7 +149,9 @@ impl BatchSink for DatasetSink {
             ("masa.batch_id".to_owned(), run.batch_id.clone().into()),
             ("masa.rows".to_owned(), rows.into()),
         ]);
-        self.dataset.commit(files, &self.app_id, version, metadata).await?;
+        self.dataset
+            .commit(files, &self.app_id, version, metadata)
+            .await?;
         self.next_version += 1;
 
         // The manifest is a cache of the committed splits: updated after the commit, and
@@ -146,4 +163,3 @@ impl BatchSink for DatasetSink {
         Ok(CommitInfo { rows, text_bytes })
     }
 }
-

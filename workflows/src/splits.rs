@@ -13,7 +13,10 @@ pub(crate) fn split_dir(batch_id: &str) -> String {
     format!("index/splits/{batch_id}")
 }
 
-async fn read_json<T: serde::de::DeserializeOwned>(ds: &Dataset, path: &str) -> Result<Option<T>, WorkflowError> {
+async fn read_json<T: serde::de::DeserializeOwned>(
+    ds: &Dataset,
+    path: &str,
+) -> Result<Option<T>, WorkflowError> {
     match ds.get(path).await? {
         None => Ok(None),
         Some(b) => serde_json::from_slice(&b)
@@ -51,7 +54,9 @@ pub(crate) async fn committed_splits(ds: &Dataset) -> Result<(Manifest, bool), W
                 splits.push(meta);
                 stale = true;
             }
-            None => tracing::warn!(batch = %batch, "committed batch has no index split; its records are not searchable"),
+            None => {
+                tracing::warn!(batch = %batch, "committed batch has no index split; its records are not searchable")
+            }
         }
     }
     Ok((Manifest { splits }, stale))
@@ -75,15 +80,23 @@ pub(crate) fn cache_dir(ds: &Dataset) -> Result<PathBuf, WorkflowError> {
                 .map(|v| PathBuf::from(v).join("masa"))
         })
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/masa")))
-        .ok_or_else(|| WorkflowError::Other("cannot find a cache folder: set MASA_CACHE_DIR".into()))?;
+        .ok_or_else(|| {
+            WorkflowError::Other("cannot find a cache folder: set MASA_CACHE_DIR".into())
+        })?;
     let key = &masa_record::sha256_hex(ds.url().as_str().as_bytes())[..16];
     Ok(base.join("splits").join(key))
 }
 
 /// Makes every file of `splits` present in `dir`: hard-linked (or copied) from a local
 /// dataset, downloaded from a remote one. Files already there with the right size are kept.
-pub(crate) async fn gather(ds: &Dataset, splits: &[SplitMeta], dir: &Path) -> Result<(), WorkflowError> {
-    let io = |path: &Path, e: std::io::Error| WorkflowError::Other(format!("split cache {}: {e}", path.display()));
+pub(crate) async fn gather(
+    ds: &Dataset,
+    splits: &[SplitMeta],
+    dir: &Path,
+) -> Result<(), WorkflowError> {
+    let io = |path: &Path, e: std::io::Error| {
+        WorkflowError::Other(format!("split cache {}: {e}", path.display()))
+    };
     std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
     for s in splits {
         for f in &s.files {
@@ -99,10 +112,13 @@ pub(crate) async fn gather(ds: &Dataset, splits: &[SplitMeta], dir: &Path) -> Re
                     std::fs::copy(&src, &tmp).map_err(|e| io(&src, e))?;
                 }
             } else {
-                let bytes = ds.get(&src_rel).await?.ok_or_else(|| WorkflowError::Corrupt {
-                    path: src_rel.clone(),
-                    reason: "index split file is missing".into(),
-                })?;
+                let bytes = ds
+                    .get(&src_rel)
+                    .await?
+                    .ok_or_else(|| WorkflowError::Corrupt {
+                        path: src_rel.clone(),
+                        reason: "index split file is missing".into(),
+                    })?;
                 std::fs::write(&tmp, &bytes).map_err(|e| io(&tmp, e))?;
             }
             std::fs::rename(&tmp, &dest).map_err(|e| io(&dest, e))?;

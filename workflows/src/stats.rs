@@ -24,7 +24,10 @@ pub struct DatasetStats {
     pub commits: u64,
 }
 
-pub async fn dataset_stats(location: &str, storage: &StorageOptions) -> Result<DatasetStats, WorkflowError> {
+pub async fn dataset_stats(
+    location: &str,
+    storage: &StorageOptions,
+) -> Result<DatasetStats, WorkflowError> {
     let ds = Dataset::open(location, storage).await?;
     let mut s = DatasetStats {
         dataset: ds.url().to_string(),
@@ -41,10 +44,11 @@ pub async fn dataset_stats(location: &str, storage: &StorageOptions) -> Result<D
             path: path.clone(),
             reason: "batch manifest is missing".into(),
         })?;
-        let m: SignedManifest = serde_json::from_slice(&bytes).map_err(|e| WorkflowError::Corrupt {
-            path,
-            reason: e.to_string(),
-        })?;
+        let m: SignedManifest =
+            serde_json::from_slice(&bytes).map_err(|e| WorkflowError::Corrupt {
+                path,
+                reason: e.to_string(),
+            })?;
         s.text_bytes += m.manifest.text_bytes;
         *s.contributors.entry(m.manifest.contributor).or_default() += m.manifest.rows;
     }

@@ -123,7 +123,10 @@ pub fn s3() -> Option<S3> {
 
 /// The Python interpreter with the `deltalake` package, from the test script's venv.
 pub fn python() -> Option<String> {
-    match std::env::var("MASA_TEST_PYTHON").ok().filter(|v| !v.is_empty()) {
+    match std::env::var("MASA_TEST_PYTHON")
+        .ok()
+        .filter(|v| !v.is_empty())
+    {
         Some(p) => Some(p),
         None => {
             assert!(
@@ -142,7 +145,10 @@ pub fn write_docs(dir: &Path, n: usize) {
     for i in 0..n {
         std::fs::write(
             dir.join(format!("doc{i:06}.txt")),
-            format!("Document {i} talks about topic{} and item{i} in plain words.", i % 7),
+            format!(
+                "Document {i} talks about topic{} and item{i} in plain words.",
+                i % 7
+            ),
         )
         .unwrap();
     }
