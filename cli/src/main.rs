@@ -13,8 +13,8 @@ use std::process::ExitCode;
 
 fn init_logging(verbose: u8, progress: ProgressMode) {
     let default = match (verbose, progress) {
-        (0, ProgressMode::Bar | ProgressMode::Quiet) => "warn",
-        (0, ProgressMode::Log) => "warn,masa_ingest=info,masa_workflows=info",
+        (0, ProgressMode::Bar | ProgressMode::Quiet) => "warn,aws_config=error",
+        (0, ProgressMode::Log) => "warn,aws_config=error,masa_ingest=info,masa_workflows=info",
         (1, _) => "info",
         _ => "debug,hyper=info,h2=info,rustls=info,aws_config=info",
     };

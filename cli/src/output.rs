@@ -6,7 +6,12 @@ use std::collections::BTreeMap;
 use std::io::IsTerminal;
 
 fn mb(bytes: u64) -> String {
-    format!("{:.2} MB", bytes as f64 / 1e6)
+    match bytes {
+        0..1_000 => format!("{bytes} B"),
+        1_000..1_000_000 => format!("{:.1} kB", bytes as f64 / 1e3),
+        1_000_000..1_000_000_000 => format!("{:.1} MB", bytes as f64 / 1e6),
+        _ => format!("{:.2} GB", bytes as f64 / 1e9),
+    }
 }
 
 fn drops_line(drops: &BTreeMap<String, u64>) -> String {

@@ -144,7 +144,7 @@ struct Marker {
     schema_version: u32,
 }
 
-fn with_defaults(options: &StorageOptions) -> StorageOptions {
+pub(crate) fn with_defaults(options: &StorageOptions) -> StorageOptions {
     let mut o = options.clone();
     // Fail in seconds, not minutes, when an endpoint is down or credentials are wrong.
     for (k, v) in [
@@ -225,14 +225,18 @@ impl Dataset {
 
     async fn load_table(
         url: &Url,
+        store: &dyn ObjectStore,
         options: &StorageOptions,
     ) -> Result<Option<DeltaTable>, StorageError> {
         let table_url = url
             .join("table/")
             .expect("relative join on a directory URL");
-        if let Ok(dir) = table_url.to_file_path()
-            && !dir.join("_delta_log").is_dir()
-        {
+        // Look for the log ourselves: loading a missing table makes deltalake log errors.
+        let log = store
+            .list_with_delimiter(Some(&Path::from("table/_delta_log")))
+            .await
+            .map_err(|e| access_err(url, e))?;
+        if log.objects.is_empty() {
             return Ok(None);
         }
         let mut table = DeltaTableBuilder::from_url(table_url.clone())
@@ -270,7 +274,7 @@ impl Dataset {
                 });
             }
         }
-        let table = Self::load_table(&url, options)
+        let table = Self::load_table(&url, store.as_ref(), options)
             .await?
             .ok_or_else(|| StorageError::Incompatible {
                 location: location.into(),
@@ -315,7 +319,7 @@ impl Dataset {
                     .map_err(|e| access_err(&url, e))?;
             }
         }
-        let table = match Self::load_table(&url, options).await? {
+        let table = match Self::load_table(&url, store.as_ref(), options).await? {
             Some(t) => t,
             None => crate::table::create_table(&url, options).await?,
         };

@@ -14,10 +14,16 @@ pub fn parse_location(arg: &str) -> Result<Url, StorageError> {
         });
     }
     if let Some((scheme, _)) = arg.split_once("://") {
-        let url = Url::parse(arg).map_err(|e| StorageError::BadLocation {
+        let mut url = Url::parse(arg).map_err(|e| StorageError::BadLocation {
             location: arg.into(),
             reason: e.to_string(),
         })?;
+        // The root is a folder: without the trailing slash, joining `table/` onto
+        // `s3://bucket/prefix` would replace `prefix` instead of descending into it.
+        if !url.path().ends_with('/') {
+            let path = format!("{}/", url.path());
+            url.set_path(&path);
+        }
         return match scheme.to_ascii_lowercase().as_str() {
             "file" => Ok(url),
             "s3" | "s3a" => {
@@ -70,8 +76,17 @@ mod tests {
     }
 
     #[test]
-    fn s3_needs_a_bucket() {
-        assert_eq!(parse_location("s3://b/p").unwrap().host_str(), Some("b"));
+    fn s3_needs_a_bucket_and_its_prefix_is_a_folder() {
+        assert_eq!(parse_location("s3://b/p").unwrap().as_str(), "s3://b/p/");
+        assert_eq!(parse_location("s3://b/p/").unwrap().as_str(), "s3://b/p/");
+        assert_eq!(
+            parse_location("s3://b/p")
+                .unwrap()
+                .join("table/")
+                .unwrap()
+                .as_str(),
+            "s3://b/p/table/"
+        );
         assert!(matches!(
             parse_location("s3:///p"),
             Err(StorageError::BadLocation { .. })

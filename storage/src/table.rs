@@ -1,7 +1,7 @@
 //! The Delta table of records: creating it, writing a batch as one Parquet file, committing
 //! it with the run's `txn`, and reading committed files back.
 
-use crate::dataset::{StorageOptions, access_err, delta_err};
+use crate::dataset::{StorageOptions, access_err, delta_err, with_defaults};
 use crate::{Dataset, StorageError};
 use bytes::Bytes;
 use deltalake::arrow::array::RecordBatch;
@@ -83,8 +83,9 @@ pub(crate) async fn create_table(
             context: "record schema".into(),
             message: e.to_string(),
         })?;
-    let table = DeltaTable::try_from_url_with_storage_options(table_url.clone(), options.clone())
-        .await
+    // Built without loading: there is no table yet, and loading one would log an error.
+    let table = deltalake::DeltaTableBuilder::from_url(table_url.clone())
+        .and_then(|b| b.with_storage_options(with_defaults(options)).build())
         .map_err(|e| delta_err(format!("cannot open {table_url}"), e))?;
     table
         .create()
