@@ -92,7 +92,11 @@ impl Corpus {
         while s.len() < target {
             let w = WORDS[(self.next() % WORDS.len() as u64) as usize];
             s.push_str(w);
-            s.push(if self.next() % 12 == 0 { '.' } else { ' ' });
+            s.push(if self.next().is_multiple_of(12) {
+                '.'
+            } else {
+                ' '
+            });
         }
         s
     }
@@ -114,6 +118,7 @@ fn write_corpus(path: &Path, n: usize) -> u64 {
 }
 
 /// Runs a command to completion and returns its own peak RSS in KiB.
+#[allow(clippy::zombie_processes)] // reaped by wait4 below, not by Child::wait
 fn run_measured(cmd: &mut std::process::Command) -> i64 {
     let child = cmd.spawn().unwrap();
     let pid = child.id() as libc::pid_t;

@@ -12,7 +12,7 @@ mod split;
 
 pub use schema::INDEX_SCHEMA_VERSION;
 pub use search::{Hit, SearchIndex, SearchQuery};
-pub use split::{Manifest, SplitFile, SplitMeta, build_split};
+pub use split::{BuiltSplit, Manifest, SplitFile, SplitMeta, build_split};
 
 #[derive(Debug, thiserror::Error)]
 pub enum IndexError {

@@ -257,11 +257,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut metas = vec![];
         for (i, b) in batches.iter().enumerate() {
-            let (meta, files) = build_split(&format!("s{i}"), &format!("b{i}"), b).unwrap();
-            for (name, bytes) in files {
+            let split = build_split(&format!("s{i}"), &format!("b{i}"), b).unwrap();
+            for (name, bytes) in split.files {
                 std::fs::write(dir.path().join(name), bytes).unwrap();
             }
-            metas.push(meta);
+            metas.push(split.meta);
         }
         let idx = SearchIndex::open(dir.path(), &metas).unwrap();
         (dir, idx)

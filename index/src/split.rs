@@ -34,12 +34,20 @@ pub struct Manifest {
     pub splits: Vec<SplitMeta>,
 }
 
-/// Indexes `records` into a new split. Returns its metadata and its files' contents.
+/// A split built in memory, ready to be stored.
+#[derive(Debug)]
+pub struct BuiltSplit {
+    pub meta: SplitMeta,
+    /// Segment files: name and contents.
+    pub files: Vec<(String, Vec<u8>)>,
+}
+
+/// Indexes `records` into a new split.
 pub fn build_split(
     split_id: &str,
     batch_id: &str,
     records: &[Record],
-) -> Result<(SplitMeta, Vec<(String, Vec<u8>)>), IndexError> {
+) -> Result<BuiltSplit, IndexError> {
     let dir = tempfile::tempdir().map_err(io_err(std::path::Path::new("temporary folder")))?;
     let (schema, f) = schema();
     let index = Index::create_in_dir(dir.path(), schema)?;
@@ -103,5 +111,8 @@ pub fn build_split(
         files,
         tantivy_meta,
     };
-    Ok((meta, contents))
+    Ok(BuiltSplit {
+        meta,
+        files: contents,
+    })
 }

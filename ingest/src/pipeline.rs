@@ -213,10 +213,9 @@ pub async fn run<S: BatchSink + 'static>(
                 }
             }
         }
-        if b.records.len() >= config.batch_rows || b.bytes >= config.batch_bytes {
-            if batch_tx.send(b.take(false)).await.is_err() {
-                break; // The committer failed; its error is reported below.
-            }
+        let full = b.records.len() >= config.batch_rows || b.bytes >= config.batch_bytes;
+        if full && batch_tx.send(b.take(false)).await.is_err() {
+            break; // The committer failed; its error is reported below.
         }
     }
     drop(flow_rx);

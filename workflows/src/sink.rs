@@ -32,23 +32,15 @@ fn now_micros() -> i64 {
 fn encode(
     batch_id: String,
     records: Vec<Record>,
-) -> Result<
-    (
-        Vec<u8>,
-        masa_index::SplitMeta,
-        Vec<(String, Vec<u8>)>,
-        [u8; 32],
-    ),
-    SinkError,
-> {
+) -> Result<(Vec<u8>, masa_index::BuiltSplit, [u8; 32]), SinkError> {
     std::thread::scope(|s| {
         let split = s.spawn(|| masa_index::build_split(&batch_id, &batch_id, &records));
         let leaves: Vec<[u8; 32]> = records.iter().map(|r| leaf_hash(&r.leaf_bytes())).collect();
         let root = merkle_root(&leaves);
         let rb = masa_record::records_to_batch(&records)?;
         let parquet = masa_storage::encode_parquet(&rb)?;
-        let (meta, files) = split.join().map_err(|_| "index split builder panicked")??;
-        Ok((parquet, meta, files, root))
+        let split = split.join().map_err(|_| "index split builder panicked")??;
+        Ok((parquet, split, root))
     })
 }
 
@@ -75,7 +67,7 @@ impl BatchSink for DatasetSink {
         let mut split = None;
         if !records.is_empty() {
             let id = batch_id.clone();
-            let (parquet, meta, split_files, root) =
+            let (parquet, built, root) =
                 tokio::task::spawn_blocking(move || encode(id, records)).await??;
             let file = self
                 .dataset
@@ -83,14 +75,14 @@ impl BatchSink for DatasetSink {
                 .await?;
             let dir = split_dir(&batch_id);
             let ds = &self.dataset;
-            futures::future::try_join_all(split_files.into_iter().map(|(name, bytes)| {
+            futures::future::try_join_all(built.files.into_iter().map(|(name, bytes)| {
                 let path = format!("{dir}/{name}");
                 async move { ds.put(&path, bytes.into()).await }
             }))
             .await?;
             ds.put(
                 &format!("{dir}/split.json"),
-                serde_json::to_vec(&meta)?.into(),
+                serde_json::to_vec(&built.meta)?.into(),
             )
             .await?;
             let manifest = BatchManifest {
@@ -120,7 +112,7 @@ impl BatchSink for DatasetSink {
             )
             .await?;
             files.push(file);
-            split = Some(meta);
+            split = Some(built.meta);
         }
 
         let run = RunRecord {
