@@ -6,7 +6,7 @@ mod common;
 use common::{Env, example_corpus};
 use masa_storage::Dataset;
 use serde_json::Value;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 /// Our reader: every committed row, by record id.
 fn read_table(location: &str) -> BTreeMap<String, masa_record::Record> {
@@ -111,21 +111,9 @@ fn contribute_round_trips_through_our_reader_and_an_outside_reader() {
     );
 
     // The outside reader sees the same rows and the same text.
-    if let Some(py) = common::python() {
-        let out = std::process::Command::new(py)
-            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/read_delta.py"))
-            .arg(ds.join("table"))
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "python reader: {}",
-            common::stderr(&out)
-        );
-        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-        let theirs = v["rows"].as_array().unwrap();
+    if let Some(theirs) = common::read_with_python(ds.join("table").to_str().unwrap(), &[]) {
         assert_eq!(theirs.len(), rows.len());
-        for t in theirs {
+        for t in &theirs {
             let ours = &rows[t["record_id"].as_str().unwrap()];
             assert_eq!(t["text"].as_str().unwrap(), ours.text);
             assert_eq!(t["uri"].as_str().unwrap(), ours.uri);
@@ -268,5 +256,4 @@ fn a_dataset_with_no_records_answers_searches_with_no_hits() {
     let s = env.json(&["stats", "--dataset", ds_s]);
     assert_eq!(s["records"], 0);
     assert_eq!(s["drops"], serde_json::json!({"input:malformed_jsonl": 1}));
-    let _: BTreeSet<u8> = BTreeSet::new();
 }

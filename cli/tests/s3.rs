@@ -4,7 +4,6 @@
 mod common;
 
 use common::{Env, S3, example_corpus};
-use std::process::Output;
 use std::time::{Duration, Instant};
 
 fn unique_prefix(name: &str) -> String {
@@ -24,14 +23,18 @@ fn with_s3(env: &Env, s3: &S3, args: &[&str]) -> std::process::Command {
     c
 }
 
-fn ok(o: Output, what: &str) -> serde_json::Value {
+/// Runs masa against the test S3 server with `--json` and requires success.
+fn json(env: &Env, s3: &S3, args: &[&str]) -> serde_json::Value {
+    let mut a = args.to_vec();
+    a.push("--json");
+    let o = with_s3(env, s3, &a).output().unwrap();
     assert!(
         o.status.success(),
-        "{what} failed: {}\n{}",
+        "masa {args:?} failed: {}\n{}",
         common::stdout(&o),
         common::stderr(&o)
     );
-    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{what}: {e}"))
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("masa {args:?}: {e}"))
 }
 
 #[test]
@@ -40,92 +43,38 @@ fn contribute_search_and_stats_on_s3() {
     let env = Env::new();
     let url = format!("s3://{}/{}", s3.bucket, unique_prefix("slice"));
     let corpus = example_corpus();
-    let summary = ok(
-        with_s3(
-            &env,
-            &s3,
-            &[
-                "contribute",
-                "--files",
-                corpus.to_str().unwrap(),
-                "--dataset",
-                &url,
-                "--json",
-            ],
-        )
-        .output()
-        .unwrap(),
+    let contribute = [
         "contribute",
-    );
+        "--files",
+        corpus.to_str().unwrap(),
+        "--dataset",
+        &url,
+    ];
+    let summary = json(&env, &s3, &contribute);
     assert_eq!(summary["stats"]["rows_committed"], 10, "{summary}");
 
-    let hits = ok(
-        with_s3(
-            &env,
-            &s3,
-            &["search", "tokio runtime", "--dataset", &url, "--json"],
-        )
-        .output()
-        .unwrap(),
-        "search",
-    );
-    assert!(
-        hits[0]["uri"]
-            .as_str()
-            .unwrap()
-            .ends_with("tokio-runtime.md"),
-        "{hits}"
-    );
+    let hits = json(&env, &s3, &["search", "tokio runtime", "--dataset", &url]);
+    let first = hits[0]["uri"].as_str().unwrap();
+    assert!(first.ends_with("tokio-runtime.md"), "{hits}");
 
-    let stats = ok(
-        with_s3(&env, &s3, &["stats", "--dataset", &url, "--json"])
-            .output()
-            .unwrap(),
-        "stats",
-    );
+    let stats = json(&env, &s3, &["stats", "--dataset", &url]);
     assert_eq!(stats["records"], 10);
     assert_eq!(stats["drops"]["dedup:exact"], 1);
 
     // Contributing again to the same S3 dataset adds nothing.
-    let again = ok(
-        with_s3(
-            &env,
-            &s3,
-            &[
-                "contribute",
-                "--files",
-                corpus.to_str().unwrap(),
-                "--dataset",
-                &url,
-                "--json",
-            ],
-        )
-        .output()
-        .unwrap(),
-        "second contribute",
-    );
+    let again = json(&env, &s3, &contribute);
     assert_eq!(again["stats"]["rows_committed"], 0);
 
     // An outside reader reads the table on S3.
-    if let Some(py) = common::python() {
-        let out = std::process::Command::new(py)
-            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/read_delta.py"))
-            .arg(format!("{url}/table"))
-            .arg(format!("AWS_ENDPOINT_URL={}", s3.endpoint))
-            .arg(format!("AWS_ACCESS_KEY_ID={}", s3.key_id))
-            .arg(format!("AWS_SECRET_ACCESS_KEY={}", s3.secret))
-            .arg("AWS_REGION=us-east-1")
-            .arg("AWS_ALLOW_HTTP=true")
-            .arg("AWS_S3_ALLOW_UNSAFE_RENAME=true")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "python reader: {}",
-            common::stderr(&out)
-        );
-        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        assert_eq!(v["rows"].as_array().unwrap().len(), 10);
+    let options = [
+        format!("AWS_ENDPOINT_URL={}", s3.endpoint),
+        format!("AWS_ACCESS_KEY_ID={}", s3.key_id),
+        format!("AWS_SECRET_ACCESS_KEY={}", s3.secret),
+        "AWS_REGION=us-east-1".into(),
+        "AWS_ALLOW_HTTP=true".into(),
+    ];
+    if let Some(rows) = common::read_with_python(&format!("{url}/table"), &options) {
+        assert_eq!(rows.len(), 10);
     }
 }
 

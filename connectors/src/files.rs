@@ -504,13 +504,6 @@ mod tests {
         }
     }
 
-    fn cp(e: &SourceEvent) -> serde_json::Value {
-        match e {
-            SourceEvent::Item(i) => i.checkpoint.clone(),
-            SourceEvent::Skip(s) => s.checkpoint.clone(),
-        }
-    }
-
     #[tokio::test]
     async fn reads_every_kind_in_path_order_with_declared_consent() {
         let d = tempfile::tempdir().unwrap();
@@ -550,6 +543,22 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn files_connector_passes_the_compliance_check() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir(d.path().join("sub")).unwrap();
+        std::fs::write(d.path().join("a.txt"), "a").unwrap();
+        std::fs::write(
+            d.path().join("b.jsonl"),
+            "{\"text\":\"1\"}\nbad\n{\"text\":\"3\"}\n",
+        )
+        .unwrap();
+        std::fs::write(d.path().join("sub/c.html"), "<p>c</p>").unwrap();
+        std::fs::write(d.path().join("sub/d.bin"), [0u8]).unwrap();
+        let cfg = crate::SourceConfig::Files(FilesConfig::new(d.path()));
+        crate::compliance::assert_source_compliance(&cfg, &ctx(), "files").await;
+    }
+
+    #[tokio::test]
     async fn malformed_jsonl_lines_are_skipped_with_their_line_number() {
         let d = tempfile::tempdir().unwrap();
         let f = d.path().join("x.jsonl");
@@ -578,27 +587,6 @@ mod tests {
                 "ok2"
             ]
         );
-    }
-
-    #[tokio::test]
-    async fn resume_continues_after_the_checkpoint_mid_jsonl() {
-        let d = tempfile::tempdir().unwrap();
-        std::fs::write(d.path().join("a.txt"), "a").unwrap();
-        std::fs::write(
-            d.path().join("b.jsonl"),
-            "{\"text\":\"1\"}\n{\"text\":\"2\"}\n{\"text\":\"3\"}\n",
-        )
-        .unwrap();
-        std::fs::write(d.path().join("c.txt"), "c").unwrap();
-        let cfg = FilesConfig::new(d.path());
-        let all = collect(&cfg, None).await.unwrap();
-        assert_eq!(all.len(), 5);
-        for k in 0..all.len() {
-            let rest = collect(&cfg, Some(cp(&all[k]))).await.unwrap();
-            let want: Vec<&str> = all[k + 1..].iter().map(uri).collect();
-            let got: Vec<&str> = rest.iter().map(uri).collect();
-            assert_eq!(got, want, "resuming after event {k}");
-        }
     }
 
     #[tokio::test]

@@ -2,6 +2,7 @@
 //! options) that builds a running [`Connector`]; the registry in [`SourceConfig`] names every
 //! connector kind in one place. Connectors know nothing about storage.
 
+pub mod compliance;
 mod connector;
 mod files;
 mod lines;

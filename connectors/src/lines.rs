@@ -108,3 +108,38 @@ mod tests {
         assert_eq!(read_bounded_line(&mut r, &mut buf, 10).unwrap().1, 1);
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+    use std::io::BufReader;
+
+    proptest! {
+        /// Whatever the input and buffer size, lines within the limit come back exactly as
+        /// `split('\n')` gives them, longer ones are reported with their length, and the
+        /// bytes consumed add up to the input.
+        #[test]
+        fn bounded_lines_agree_with_split(input in proptest::collection::vec(prop_oneof![Just(b'\n'), any::<u8>()], 0..300), cap in 1usize..16, limit in 0usize..40) {
+            let mut r = BufReader::with_capacity(cap, &input[..]);
+            let mut buf = Vec::new();
+            let mut expected: Vec<&[u8]> = input.split(|&b| b == b'\n').collect();
+            if input.is_empty() || input.ends_with(b"\n") {
+                expected.pop();
+            }
+            let mut total = 0;
+            for want in expected {
+                let (line, n) = read_bounded_line(&mut r, &mut buf, limit).unwrap();
+                total += n;
+                if want.len() <= limit {
+                    prop_assert_eq!(line, Line::Complete);
+                    prop_assert_eq!(&buf[..], want);
+                } else {
+                    prop_assert_eq!(line, Line::TooLong { len: want.len() as u64 });
+                }
+            }
+            prop_assert_eq!(read_bounded_line(&mut r, &mut buf, limit).unwrap().0, Line::Eof);
+            prop_assert_eq!(total, input.len() as u64);
+        }
+    }
+}

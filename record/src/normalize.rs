@@ -72,3 +72,25 @@ mod tests {
         assert_eq!(normalize_text(" \n\t\r\n "), "");
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn normalizing_twice_changes_nothing(s in "\\PC*|[ \\t\\r\\n a-z\u{301}\u{e9}]*") {
+            let once = normalize_text(&s);
+            prop_assert_eq!(normalize_text(&once), once.clone());
+        }
+
+        #[test]
+        fn normalized_text_has_no_trailing_space_or_cr(s in "[ \\t\\r\\na-z]*") {
+            let n = normalize_text(&s);
+            prop_assert!(!n.contains('\r'));
+            prop_assert!(n.lines().all(|l| l == l.trim_end()));
+            prop_assert!(!n.starts_with('\n') && !n.ends_with('\n'));
+        }
+    }
+}

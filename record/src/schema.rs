@@ -334,3 +334,57 @@ mod tests {
         assert_ne!(a.leaf_bytes(), b.leaf_bytes());
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn record() -> impl Strategy<Value = Record> {
+        (
+            "\\PC*",
+            "\\PC{0,40}",
+            proptest::option::of("\\PC{0,40}"),
+            any::<i64>(),
+            proptest::option::of(any::<i32>()),
+            proptest::option::of(any::<bool>()),
+            any::<bool>(),
+        )
+            .prop_map(|(text, uri, title, t, status, tdm, overridden)| {
+                let hash = crate::content_hash(&text);
+                Record {
+                    record_id: crate::record_id("k", &uri, &hash),
+                    content_hash: hash,
+                    source: "files".into(),
+                    uri,
+                    fetched_at_micros: t,
+                    http_status: status,
+                    content_type: None,
+                    title,
+                    text,
+                    lang: None,
+                    lang_score: None,
+                    quality_score: None,
+                    quality_signals: None,
+                    licence: None,
+                    consent: Consent {
+                        tdm_reserved: tdm,
+                        overridden,
+                        ..Consent::declared("d")
+                    },
+                    contributor: "k".into(),
+                    batch_id: "b".into(),
+                    row_in_batch: 0,
+                    near_dup_of: None,
+                }
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn any_records_round_trip_through_arrow(records in proptest::collection::vec(record(), 0..20)) {
+            let batch = records_to_batch(&records).unwrap();
+            prop_assert_eq!(records_from_batch(&batch).unwrap(), records);
+        }
+    }
+}

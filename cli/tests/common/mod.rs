@@ -153,3 +153,18 @@ pub fn write_docs(dir: &Path, n: usize) {
         .unwrap();
     }
 }
+
+/// Reads a Delta table with the Python `deltalake` package (an outside reader): its rows,
+/// sorted by record id. `None` when the suite runs without the test script's venv.
+pub fn read_with_python(table_uri: &str, options: &[String]) -> Option<Vec<serde_json::Value>> {
+    let py = python()?;
+    let out = Command::new(py)
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/read_delta.py"))
+        .arg(table_uri)
+        .args(options)
+        .output()
+        .expect("run the python reader");
+    assert!(out.status.success(), "python reader: {}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("reader prints json");
+    Some(v["rows"].as_array().expect("rows").clone())
+}
