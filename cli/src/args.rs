@@ -46,7 +46,7 @@ pub enum Command {
 /// Where the dataset is, and how to reach it.
 #[derive(Debug, Args)]
 pub struct DatasetArgs {
-    /// Dataset location: a local folder (default ./masa-data), file:///path, or s3://bucket/prefix.
+    /// Dataset location: a local folder, file:///path, or s3://bucket/prefix.
     #[arg(
         long = "dataset",
         short = 'd',

@@ -144,7 +144,7 @@ pub fn extract_html(html: &str) -> ExtractedText {
 }
 
 /// At most this many bytes of text are looked at to identify the language.
-const LANG_SAMPLE_BYTES: usize = 2048;
+const LANG_SAMPLE_BYTES: usize = 512;
 
 fn prefix(s: &str, max: usize) -> &str {
     if s.len() <= max {

@@ -24,8 +24,10 @@ pub struct PipelineConfig {
     pub contributor: String,
     pub batch_rows: usize,
     pub batch_bytes: usize,
-    /// Capacity of each channel between stages.
+    /// Capacity of the channel from the connector, in items.
     pub channel_capacity: usize,
+    /// Threads extracting text in parallel (order is preserved).
+    pub extract_workers: usize,
     pub progress: ProgressMode,
 }
 
@@ -35,7 +37,8 @@ impl PipelineConfig {
             contributor,
             batch_rows: DEFAULT_BATCH_ROWS,
             batch_bytes: DEFAULT_BATCH_BYTES,
-            channel_capacity: 1024,
+            channel_capacity: 64,
+            extract_workers: std::thread::available_parallelism().map_or(2, |n| n.get().min(4)),
             progress: ProgressMode::Quiet,
         }
     }
@@ -92,33 +95,73 @@ enum Flow {
     Drop(String, serde_json::Value),
 }
 
-/// Extract stage: CPU-bound, so it runs on a blocking thread.
-fn extract_stage(
-    mut rx: mpsc::Receiver<SourceEvent>,
-    tx: mpsc::Sender<Flow>,
+/// Inputs per chunk handed to an extract worker: large enough to make channel hand-offs
+/// rare, small enough to keep memory flat. A chunk also closes once it holds this many bytes.
+const CHUNK_ITEMS: usize = 64;
+const CHUNK_BYTES: usize = 1 << 20;
+
+fn event_bytes(e: &SourceEvent) -> usize {
+    match e {
+        SourceEvent::Item(i) => i.body.len(),
+        SourceEvent::Skip(_) => 0,
+    }
+}
+
+/// Cuts the source stream into chunks and deals them to the workers in turn: chunk `k` goes
+/// to worker `k % n`, so reading the workers' outputs in the same turn restores the order.
+fn dispatch(mut rx: mpsc::Receiver<SourceEvent>, workers: Vec<mpsc::Sender<Vec<SourceEvent>>>) {
+    let mut k = 0;
+    while let Some(first) = rx.blocking_recv() {
+        let mut bytes = event_bytes(&first);
+        let mut chunk = vec![first];
+        while chunk.len() < CHUNK_ITEMS && bytes < CHUNK_BYTES {
+            match rx.try_recv() {
+                Ok(e) => {
+                    bytes += event_bytes(&e);
+                    chunk.push(e);
+                }
+                Err(_) => break,
+            }
+        }
+        if workers[k % workers.len()].blocking_send(chunk).is_err() {
+            return;
+        }
+        k += 1;
+    }
+}
+
+/// An extract worker: CPU-bound, so it runs on a blocking thread.
+fn extract_worker(
+    mut rx: mpsc::Receiver<Vec<SourceEvent>>,
+    tx: mpsc::Sender<Vec<Flow>>,
     contributor: String,
     stats: Arc<RunStats>,
 ) {
-    while let Some(ev) = rx.blocking_recv() {
-        stats.item_seen();
-        let flow = match ev {
-            SourceEvent::Skip(s) => {
-                tracing::warn!(uri = %s.uri, reason = s.reason, "{}", s.detail);
-                Flow::Drop(s.reason.to_owned(), s.checkpoint)
-            }
-            SourceEvent::Item(item) => {
-                let cp = item.checkpoint.clone();
-                let uri = item.uri.clone();
-                match to_record(item, &contributor) {
-                    Ok(r) => Flow::Row(Box::new(r), cp),
-                    Err(reason) => {
-                        tracing::debug!(uri = %uri, reason, "item dropped");
-                        Flow::Drop(reason.to_owned(), cp)
+    while let Some(chunk) = rx.blocking_recv() {
+        let flows = chunk
+            .into_iter()
+            .map(|ev| {
+                stats.item_seen();
+                match ev {
+                    SourceEvent::Skip(s) => {
+                        tracing::warn!(uri = %s.uri, reason = s.reason, "{}", s.detail);
+                        Flow::Drop(s.reason.to_owned(), s.checkpoint)
+                    }
+                    SourceEvent::Item(item) => {
+                        let cp = item.checkpoint.clone();
+                        let uri = item.uri.clone();
+                        match to_record(item, &contributor) {
+                            Ok(r) => Flow::Row(Box::new(r), cp),
+                            Err(reason) => {
+                                tracing::debug!(uri = %uri, reason, "item dropped");
+                                Flow::Drop(reason.to_owned(), cp)
+                            }
+                        }
                     }
                 }
-            }
-        };
-        if tx.blocking_send(flow).is_err() {
+            })
+            .collect();
+        if tx.blocking_send(flows).is_err() {
             return;
         }
     }
@@ -158,16 +201,28 @@ pub async fn run<S: BatchSink + 'static>(
     let cap = config.channel_capacity.max(1);
 
     let (src_tx, src_rx) = mpsc::channel(cap);
-    let (flow_tx, mut flow_rx) = mpsc::channel(cap);
     // One batch may wait while another commits: extraction continues during a commit.
     let (batch_tx, mut batch_rx) = mpsc::channel::<PendingBatch>(1);
 
     let source = tokio::spawn(connector.run(resume, src_tx));
-    let extract = {
+    // Extraction runs on several workers; their outputs are read back in dealing order.
+    let mut extract = Vec::new();
+    let mut worker_txs = Vec::new();
+    let mut outputs = Vec::new();
+    for _ in 0..config.extract_workers.max(1) {
+        let (in_tx, in_rx) = mpsc::channel(2);
+        let (out_tx, out_rx) = mpsc::channel(2);
         let stats = stats.clone();
         let contributor = config.contributor.clone();
-        tokio::task::spawn_blocking(move || extract_stage(src_rx, flow_tx, contributor, stats))
-    };
+        extract.push(tokio::task::spawn_blocking(move || {
+            extract_worker(in_rx, out_tx, contributor, stats)
+        }));
+        worker_txs.push(in_tx);
+        outputs.push(out_rx);
+    }
+    extract.push(tokio::task::spawn_blocking(move || {
+        dispatch(src_rx, worker_txs)
+    }));
     let committer = {
         let stats = stats.clone();
         tokio::spawn(async move {
@@ -188,37 +243,52 @@ pub async fn run<S: BatchSink + 'static>(
         checkpoint: None,
     };
     let mut result: Result<(), PipelineError> = Ok(());
-    while let Some(flow) = flow_rx.recv().await {
-        match flow {
-            Flow::Drop(reason, cp) => {
-                stats.dropped(&reason);
-                *b.drops.entry(reason).or_default() += 1;
-                b.checkpoint = Some(cp);
-            }
-            Flow::Row(r, cp) => {
-                b.checkpoint = Some(cp);
-                match dedup.insert(&r.content_hash) {
-                    Err(e) => {
-                        result = Err(e.into());
-                        break;
-                    }
-                    Ok(false) => {
-                        stats.dropped("dedup:exact");
-                        *b.drops.entry("dedup:exact".into()).or_default() += 1;
-                    }
-                    Ok(true) => {
-                        b.bytes += r.text.len();
-                        b.records.push(*r);
+    let mut turn = 0;
+    let workers = outputs.len();
+    'chunks: while let Some(chunk) = outputs[turn % workers].recv().await {
+        turn += 1;
+        for flow in chunk {
+            match flow {
+                Flow::Drop(reason, cp) => {
+                    stats.dropped(&reason);
+                    *b.drops.entry(reason).or_default() += 1;
+                    b.checkpoint = Some(cp);
+                }
+                Flow::Row(r, cp) => {
+                    b.checkpoint = Some(cp);
+                    match dedup.insert(&r.content_hash) {
+                        Err(e) => {
+                            result = Err(e.into());
+                            break 'chunks;
+                        }
+                        Ok(false) => {
+                            stats.dropped("dedup:exact");
+                            *b.drops.entry("dedup:exact".into()).or_default() += 1;
+                        }
+                        Ok(true) => {
+                            b.bytes += r.text.len();
+                            b.records.push(*r);
+                        }
                     }
                 }
             }
-        }
-        let full = b.records.len() >= config.batch_rows || b.bytes >= config.batch_bytes;
-        if full && batch_tx.send(b.take(false)).await.is_err() {
-            break; // The committer failed; its error is reported below.
+            let full = b.records.len() >= config.batch_rows || b.bytes >= config.batch_bytes;
+            if full && batch_tx.send(b.take(false)).await.is_err() {
+                break 'chunks; // The committer failed; its error is reported below.
+            }
         }
     }
-    drop(flow_rx);
+    drop(outputs);
+    // A stage that panicked closed its channel early, which looks like the end of the input:
+    // it must not be taken for a complete run.
+    for task in extract {
+        if let Err(e) = task.await {
+            result = result.and(Err(PipelineError::Stage {
+                stage: "extract",
+                message: e.to_string(),
+            }));
+        }
+    }
 
     let source_result = source.await.map_err(|e| PipelineError::Stage {
         stage: "source",
@@ -232,10 +302,6 @@ pub async fn run<S: BatchSink + 'static>(
     drop(batch_tx);
     let commit_result = committer.await.map_err(|e| PipelineError::Stage {
         stage: "commit",
-        message: e.to_string(),
-    })?;
-    extract.await.map_err(|e| PipelineError::Stage {
-        stage: "extract",
         message: e.to_string(),
     })?;
     reporter.finish().await;
