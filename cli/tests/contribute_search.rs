@@ -4,28 +4,12 @@
 mod common;
 
 use common::{Env, example_corpus};
-use masa_storage::Dataset;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
 /// Our reader: every committed row, by record id.
 fn read_table(location: &str) -> BTreeMap<String, masa_record::Record> {
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(async {
-        let ds = Dataset::open(location, &Default::default()).await.unwrap();
-        let mut out = BTreeMap::new();
-        for f in ds.committed_files().unwrap() {
-            for b in ds.read_file(&f, None).await.unwrap() {
-                for r in masa_record::records_from_batch(&b).unwrap() {
-                    assert!(
-                        out.insert(r.record_id.clone(), r).is_none(),
-                        "duplicate record id"
-                    );
-                }
-            }
-        }
-        out
-    })
+    common::read_records(location, &Default::default())
 }
 
 fn file_text(rel: &str) -> String {
@@ -256,4 +240,37 @@ fn a_dataset_with_no_records_answers_searches_with_no_hits() {
     let s = env.json(&["stats", "--dataset", ds_s]);
     assert_eq!(s["records"], 0);
     assert_eq!(s["drops"], serde_json::json!({"input:malformed_jsonl": 1}));
+}
+
+#[test]
+fn a_deleted_index_is_rebuilt_from_the_table_by_the_next_contribution() {
+    let env = Env::new();
+    let ds = env.path("data");
+    let ds_s = ds.to_str().unwrap();
+    let corpus = example_corpus();
+    env.ok(&[
+        "contribute",
+        "--files",
+        corpus.to_str().unwrap(),
+        "--dataset",
+        ds_s,
+    ]);
+    let query = ["search", "sourdough bread", "--dataset", ds_s];
+    assert_eq!(hit_uris(&env.json(&query)).len(), 1);
+
+    std::fs::remove_dir_all(ds.join("index")).unwrap();
+    assert!(hit_uris(&env.json(&query)).is_empty(), "no split, no hit");
+
+    // Nothing new to add, but the contribution restores the index from the Parquet rows.
+    let again = env.json(&[
+        "contribute",
+        "--files",
+        corpus.to_str().unwrap(),
+        "--dataset",
+        ds_s,
+    ]);
+    assert_eq!(again["stats"]["rows_committed"], 0);
+    let hits = env.json(&query);
+    assert_eq!(hit_uris(&hits).len(), 1);
+    assert!(hits[0]["uri"].as_str().unwrap().ends_with("sourdough.txt"));
 }

@@ -73,8 +73,22 @@ fn contribute_search_and_stats_on_s3() {
         "AWS_REGION=us-east-1".into(),
         "AWS_ALLOW_HTTP=true".into(),
     ];
-    if let Some(rows) = common::read_with_python(&format!("{url}/table"), &options) {
-        assert_eq!(rows.len(), 10);
+    if let Some(theirs) = common::read_with_python(&format!("{url}/table"), &options) {
+        // Same rows, same text as our own reader sees on S3.
+        let storage: masa_storage::StorageOptions = options
+            .iter()
+            .filter_map(|kv| kv.split_once('='))
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        let ours = common::read_records(&url, &storage);
+        assert_eq!(theirs.len(), 10);
+        assert_eq!(ours.len(), 10);
+        for t in &theirs {
+            let o = &ours[t["record_id"].as_str().unwrap()];
+            assert_eq!(t["text"].as_str().unwrap(), o.text);
+            assert_eq!(t["uri"].as_str().unwrap(), o.uri);
+            assert_eq!(t["content_hash"].as_str().unwrap(), o.content_hash);
+        }
     }
 }
 

@@ -19,6 +19,7 @@ pub const DEFAULT_MAX_FILE_BYTES: u64 = 64 << 20;
 pub const DEFAULT_MAX_LINE_BYTES: usize = 16 << 20;
 
 const SUPPORTED: &str = ".txt, .md, .html, .jsonl";
+const BOM: &[u8] = b"\xEF\xBB\xBF";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -70,6 +71,7 @@ enum Kind {
     Html,
     Jsonl,
     Unsupported,
+    NotAFile,
 }
 
 impl Kind {
@@ -141,16 +143,9 @@ fn walk(dir: &Path, rel: &str, out: &mut Vec<Entry>) -> Result<(), ConnectorErro
     let rd = std::fs::read_dir(dir).map_err(|e| unreadable(dir, e))?;
     for entry in rd {
         let entry = entry.map_err(|e| unreadable(dir, e))?;
-        let name = entry.file_name();
-        let Some(name) = name.to_str() else {
-            // A non-UTF-8 file name cannot become a URI faithfully; report it as a skip.
-            out.push(Entry {
-                rel: format!("{rel}{}", name.to_string_lossy()),
-                abs: entry.path(),
-                kind: Kind::Unsupported,
-            });
-            continue;
-        };
+        // A non-UTF-8 name is kept lossily in the sort key; the URI is built from the real
+        // path, percent-encoded.
+        let name = entry.file_name().to_string_lossy().into_owned();
         if name.starts_with('.') {
             continue;
         }
@@ -159,14 +154,20 @@ fn walk(dir: &Path, rel: &str, out: &mut Vec<Entry>) -> Result<(), ConnectorErro
         let child = format!("{rel}{name}");
         if ft.is_dir() {
             walk(&abs, &format!("{child}/"), out)?;
-        } else if ft.is_file() || (ft.is_symlink() && abs.is_file()) {
-            // Symlinks to files are followed; symlinks to folders are not (no cycles).
-            out.push(Entry {
-                kind: Kind::of(&abs),
-                rel: child,
-                abs,
-            });
+            continue;
         }
+        // Symlinks to files are followed; symlinks to folders are not (no cycles). Broken
+        // links, links to folders, FIFOs and sockets are reported, not silently passed over.
+        let kind = if ft.is_file() || (ft.is_symlink() && abs.is_file()) {
+            Kind::of(&abs)
+        } else {
+            Kind::NotAFile
+        };
+        out.push(Entry {
+            kind,
+            rel: child,
+            abs,
+        });
     }
     Ok(())
 }
@@ -250,6 +251,10 @@ impl FilesConnector {
                 limit: self.config.max_file_bytes,
             });
         }
+        if bytes.starts_with(BOM) {
+            // A byte-order mark is not text: it must not change the hash or hide a title.
+            bytes.drain(..BOM.len());
+        }
         String::from_utf8(bytes).map_err(|err| ConnectorError::NotUtf8 {
             path: e.abs.clone(),
             offset: err.utf8_error().valid_up_to(),
@@ -282,6 +287,9 @@ impl FilesConnector {
             }
             pos += consumed;
             line += 1;
+            if line == 1 && buf.starts_with(BOM) {
+                buf.drain(..BOM.len());
+            }
             let cp = json!({"path": e.rel, "done": false, "offset": pos, "line": line});
             let skip = |reason, detail: String| {
                 SourceEvent::Skip(Skip {
@@ -366,6 +374,15 @@ impl FilesConnector {
                     detail: format!("{}: not one of {SUPPORTED}", e.abs.display()),
                     checkpoint: done,
                 }),
+                Kind::NotAFile => SourceEvent::Skip(Skip {
+                    uri: file_uri(&e.abs),
+                    reason: "type:not_a_file",
+                    detail: format!(
+                        "{}: not a regular file (a broken link, a link to a folder, a FIFO or a socket)",
+                        e.abs.display()
+                    ),
+                    checkpoint: done,
+                }),
                 kind => {
                     let text = self.read_whole(e)?;
                     let title = (kind == Kind::Markdown)
@@ -416,7 +433,10 @@ impl Connector for FilesConnector {
             });
         }
         entries.sort_by(|a, b| a.rel.cmp(&b.rel));
-        if entries.iter().all(|e| e.kind == Kind::Unsupported) {
+        if entries
+            .iter()
+            .all(|e| matches!(e.kind, Kind::Unsupported | Kind::NotAFile))
+        {
             return Err(ConnectorError::Empty {
                 path: path.clone(),
                 supported: SUPPORTED,
@@ -428,7 +448,7 @@ impl Connector for FilesConnector {
         let this = &*self;
         for e in &entries {
             match e.kind {
-                Kind::Unsupported => {}
+                Kind::Unsupported | Kind::NotAFile => {}
                 Kind::Jsonl => {
                     File::open(&e.abs).map_err(|err| unreadable(&e.abs, err))?;
                 }
@@ -540,6 +560,26 @@ mod tests {
         assert_eq!(b.title.as_deref(), Some("Title B"));
         assert_eq!(b.consent.declaration.as_deref(), Some("mine"));
         assert!(matches!(&events[5], SourceEvent::Skip(s) if s.reason == "type:unsupported"));
+    }
+
+    #[tokio::test]
+    async fn byte_order_marks_are_stripped_and_non_files_are_reported() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("a.md"), "\u{feff}# Titled\n\nbody").unwrap();
+        std::fs::write(d.path().join("b.jsonl"), "\u{feff}{\"text\":\"x\"}\n").unwrap();
+        std::os::unix::fs::symlink(d.path().join("missing"), d.path().join("c.txt")).unwrap();
+        let events = collect(&FilesConfig::new(d.path()), None).await.unwrap();
+        assert_eq!(events.len(), 3);
+        let SourceEvent::Item(a) = &events[0] else {
+            panic!("a.md is an item")
+        };
+        assert_eq!(a.title.as_deref(), Some("Titled"));
+        assert!(a.body.starts_with(b"# Titled"));
+        let SourceEvent::Item(b) = &events[1] else {
+            panic!("the BOM-prefixed line parses")
+        };
+        assert_eq!(b.body, b"x");
+        assert!(matches!(&events[2], SourceEvent::Skip(s) if s.reason == "type:not_a_file"));
     }
 
     #[tokio::test]

@@ -1,6 +1,10 @@
-//! Deduplication state. Exact dedup by content hash lives here; MinHash LSH near-duplicate
-//! detection joins it later. This crate never does network IO.
+//! Deduplication: exact dedup by content hash, and MinHash LSH near-duplicate detection.
+//! This crate never does network IO.
 
 mod exact;
+mod lsh;
+mod minhash;
 
 pub use exact::{ExactDedup, HashError};
+pub use lsh::{LshIndex, UnionFind};
+pub use minhash::{MinHashParams, MinHasher, dedup_words, estimated_jaccard};

@@ -2,7 +2,8 @@
 
 use tantivy::schema::{DateOptions, DateTimePrecision, FAST, Field, STORED, STRING, Schema, TEXT};
 
-/// Version of the split schema; splits of another version are rebuilt, not mixed.
+/// Version of the split schema. Splits of another version are never mixed into a search;
+/// the next contribution rebuilds them from the table.
 pub const INDEX_SCHEMA_VERSION: u32 = 1;
 
 #[derive(Debug, Clone, Copy)]

@@ -1,6 +1,7 @@
 //! Turning a raw item into a record: HTML to text (a simple structural extractor for now),
 //! normalization, language identification, hashing.
 
+use ego_tree::iter::Edge;
 use masa_record::{RawItem, Record, content_hash, normalize_text, record_id};
 use scraper::{ElementRef, Html, Node};
 
@@ -82,39 +83,64 @@ fn newline(out: &mut String, blank: bool) {
     }
 }
 
-fn walk(el: ElementRef<'_>, out: &mut String, pre: bool) {
-    for child in el.children() {
-        match child.value() {
-            Node::Text(t) => push_text(out, t, pre),
-            Node::Element(e) => {
-                let name = e.name();
-                if SKIP.contains(&name) {
-                    continue;
+const PARAGRAPH: &[&str] = &[
+    "p",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "pre",
+    "table",
+    "blockquote",
+];
+
+/// Walks the document without recursion (a page of a million nested `<div>`s must not
+/// overflow the stack), writing visible text to `out`.
+fn walk(root: ElementRef<'_>, out: &mut String) {
+    // Depth of open skipped and `<pre>` elements around the current node.
+    let mut skipping = 0usize;
+    let mut pre = 0usize;
+    for edge in root.traverse() {
+        match edge {
+            Edge::Open(node) => match node.value() {
+                Node::Text(t) if skipping == 0 => push_text(out, t, pre > 0),
+                Node::Element(e) => {
+                    let name = e.name();
+                    if skipping > 0 || SKIP.contains(&name) {
+                        skipping += 1;
+                        continue;
+                    }
+                    match name {
+                        "br" => newline(out, false),
+                        "pre" => pre += 1,
+                        "td" | "th" if !out.is_empty() && !out.ends_with(['\n', ' ']) => {
+                            out.push_str(" | ")
+                        }
+                        _ => {}
+                    }
+                    if BLOCK.contains(&name) {
+                        newline(out, PARAGRAPH.contains(&name));
+                    }
                 }
-                let Some(child_el) = ElementRef::wrap(child) else {
-                    continue;
-                };
-                if name == "br" {
-                    newline(out, false);
-                    continue;
-                }
-                let block = BLOCK.contains(&name);
-                let para = matches!(
-                    name,
-                    "p" | "h1" | "h2" | "h3" | "h4" | "h5" | "h6" | "pre" | "table" | "blockquote"
-                );
-                if block {
-                    newline(out, para);
-                }
-                if matches!(name, "td" | "th") && !out.ends_with(['\n', ' ']) && !out.is_empty() {
-                    out.push_str(" | ");
-                }
-                walk(child_el, out, pre || name == "pre");
-                if block {
-                    newline(out, para);
+                _ => {}
+            },
+            Edge::Close(node) => {
+                if let Node::Element(e) = node.value() {
+                    let name = e.name();
+                    if skipping > 0 {
+                        skipping -= 1;
+                        continue;
+                    }
+                    if name == "pre" {
+                        pre -= 1;
+                    }
+                    if BLOCK.contains(&name) {
+                        newline(out, PARAGRAPH.contains(&name));
+                    }
                 }
             }
-            _ => {}
         }
     }
 }
@@ -139,7 +165,7 @@ pub fn extract_html(html: &str) -> ExtractedText {
                 .and_then(|t| clean(t.text().collect()))
         });
     let mut text = String::new();
-    walk(doc.root_element(), &mut text, false);
+    walk(doc.root_element(), &mut text);
     ExtractedText { title, text }
 }
 
@@ -224,6 +250,26 @@ mod tests {
         for gone in ["Home", "Site header", "var x", "footer", "p{}"] {
             assert!(!e.text.contains(gone), "{gone} should be removed");
         }
+    }
+
+    #[test]
+    fn deeply_nested_markup_does_not_overflow_the_stack() {
+        // Deep enough that one stack frame per level would not fit in the thread's 256 KiB;
+        // html5ever's own cost grows quickly with depth, so not deeper.
+        let depth = 5_000;
+        let html = format!(
+            "{}deep text{}",
+            "<div>".repeat(depth),
+            "</div>".repeat(depth)
+        );
+        // Run on a thread with a small stack: recursion would overflow it.
+        let text = std::thread::Builder::new()
+            .stack_size(256 << 10)
+            .spawn(move || extract_html(&html).text)
+            .unwrap()
+            .join()
+            .unwrap();
+        assert!(text.contains("deep text"));
     }
 
     #[test]

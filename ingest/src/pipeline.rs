@@ -37,7 +37,7 @@ impl PipelineConfig {
             contributor,
             batch_rows: DEFAULT_BATCH_ROWS,
             batch_bytes: DEFAULT_BATCH_BYTES,
-            channel_capacity: 64,
+            channel_capacity: 16,
             extract_workers: std::thread::available_parallelism().map_or(2, |n| n.get().min(4)),
             progress: ProgressMode::Quiet,
         }

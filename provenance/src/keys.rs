@@ -99,6 +99,12 @@ impl ContributorKey {
         };
         // Write to a sibling temp file and rename, so a crash never leaves half a key.
         let tmp = path.with_extension("key.tmp");
+        // A leftover temp file would keep its old mode: `mode` applies only on creation.
+        match std::fs::remove_file(&tmp) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(write_err(e)),
+        }
         let mut f = std::fs::OpenOptions::new()
             .write(true)
             .create(true)

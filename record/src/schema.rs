@@ -327,11 +327,31 @@ mod tests {
     }
 
     #[test]
-    fn leaf_bytes_change_with_identity_fields() {
+    fn leaf_bytes_change_with_every_identity_field() {
         let a = sample(1);
-        let mut b = a.clone();
-        b.row_in_batch = 2;
-        assert_ne!(a.leaf_bytes(), b.leaf_bytes());
+        let edits: [fn(&mut Record); 8] = [
+            |r| r.record_id.push('x'),
+            |r| r.content_hash.push('x'),
+            |r| r.uri.push('x'),
+            |r| r.source.push('x'),
+            |r| r.contributor.push('x'),
+            |r| r.batch_id.push('x'),
+            |r| r.fetched_at_micros += 1,
+            |r| r.row_in_batch += 1,
+        ];
+        for (i, edit) in edits.iter().enumerate() {
+            let mut b = a.clone();
+            edit(&mut b);
+            assert_ne!(
+                a.leaf_bytes(),
+                b.leaf_bytes(),
+                "edit {i} left the leaf unchanged"
+            );
+        }
+        // The text itself is covered through the content hash.
+        let mut c = a.clone();
+        c.text.push('x');
+        assert_eq!(a.leaf_bytes(), c.leaf_bytes());
     }
 }
 

@@ -182,16 +182,7 @@ impl Dataset {
         version: i64,
         metadata: HashMap<String, serde_json::Value>,
     ) -> Result<i64, StorageError> {
-        self.refresh().await?;
-        let expected = (version > 0).then(|| version - 1);
-        let found = self.txn_version(app_id).await?;
-        if found != expected {
-            return Err(StorageError::Conflict {
-                app_id: app_id.into(),
-                expected,
-                found,
-            });
-        }
+        self.check_txn(app_id, version).await?;
         let actions: Vec<Action> = files.into_iter().map(|f| Action::Add(f.add)).collect();
         let snapshot = self
             .table
@@ -216,6 +207,22 @@ impl Dataset {
         let table_version = finalized.version();
         self.refresh().await?;
         Ok(table_version as i64)
+    }
+
+    /// Refreshes the table and checks that `app_id`'s last committed `txn` version is
+    /// `version - 1` (or that it has none, for version 0).
+    pub async fn check_txn(&mut self, app_id: &str, version: i64) -> Result<(), StorageError> {
+        self.refresh().await?;
+        let expected = (version > 0).then(|| version - 1);
+        let found = self.txn_version(app_id).await?;
+        if found != expected {
+            return Err(StorageError::Conflict {
+                app_id: app_id.into(),
+                expected,
+                found,
+            });
+        }
+        Ok(())
     }
 
     /// Reloads the table to its latest version.

@@ -74,7 +74,12 @@ impl Config {
         let cfg_path = Self::path(home);
         if cfg_path.exists() && !force {
             let cfg = Self::load(home)?;
-            let key = cfg.load_key(home)?;
+            let key = cfg.load_key(home).map_err(|e| WorkflowError::Config {
+                path: cfg_path.display().to_string(),
+                reason: format!(
+                    "{e}; if the key is lost, `masa init --force` creates a new identity"
+                ),
+            })?;
             return Ok(InitOutcome {
                 home: home.into(),
                 public_key: key.public_hex(),
@@ -93,8 +98,16 @@ impl Config {
             key_file: PathBuf::from("contributor.key"),
             declaration: DEFAULT_DECLARATION.into(),
         };
-        let key = ContributorKey::generate()?;
-        key.save(&cfg.key_path(home), force)?;
+        // A key without a configuration (an init interrupted in between) is kept: it is
+        // the contributor's identity. `--force` replaces it.
+        let key_path = cfg.key_path(home);
+        let key = if key_path.exists() && !force {
+            ContributorKey::load(&key_path)?
+        } else {
+            let key = ContributorKey::generate()?;
+            key.save(&key_path, force)?;
+            key
+        };
         let text = format!(
             "# Masa contributor configuration (created by `masa init`).\n{}",
             toml::to_string(&cfg).expect("config serializes")

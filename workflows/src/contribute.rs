@@ -2,7 +2,7 @@
 
 use crate::runs::{app_id, read_run};
 use crate::sink::DatasetSink;
-use crate::splits::{committed_splits, write_manifest};
+use crate::splits::{CommittedSplits, committed_splits, rebuild_split, write_manifest};
 use crate::{Config, WorkflowError};
 use masa_connectors::{BuildContext, SourceConfig};
 use masa_dedup::ExactDedup;
@@ -52,6 +52,7 @@ pub async fn contribute(opts: ContributeOptions) -> Result<ContributeSummary, Wo
 
     let dataset = Dataset::create_or_open(&opts.dataset, &opts.storage).await?;
     let app_id = app_id(connector.kind(), &contributor, &connector.source_id());
+    let dataset_url = dataset.url().to_string();
 
     let (resume, next_version) = match dataset.txn_version(&app_id).await? {
         None => (None, 0),
@@ -91,7 +92,15 @@ pub async fn contribute(opts: ContributeOptions) -> Result<ContributeSummary, Wo
         "exact-dedup state loaded from the table"
     );
 
-    let (manifest, stale) = committed_splits(&dataset).await?;
+    let CommittedSplits {
+        mut manifest,
+        mut stale,
+        missing,
+    } = committed_splits(&dataset).await?;
+    for batch in &missing {
+        manifest.splits.push(rebuild_split(&dataset, batch).await?);
+        stale = true;
+    }
     if stale {
         write_manifest(&dataset, &manifest).await?;
     }
@@ -110,13 +119,20 @@ pub async fn contribute(opts: ContributeOptions) -> Result<ContributeSummary, Wo
     pc.progress = opts.progress;
     let stats = masa_ingest::run(connector, resume, dedup, sink, pc).await?;
 
-    let dataset = Dataset::open(&opts.dataset, &opts.storage).await?;
+    // Everything is committed; failing to re-read the version must not fail the run.
+    let table_version = match Dataset::open(&opts.dataset, &opts.storage).await {
+        Ok(d) => d.table_version(),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot re-read the table version");
+            None
+        }
+    };
     Ok(ContributeSummary {
-        dataset: dataset.url().to_string(),
+        dataset: dataset_url,
         app_id,
         contributor,
         resumed,
         stats,
-        table_version: dataset.table_version(),
+        table_version,
     })
 }

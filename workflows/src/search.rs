@@ -15,7 +15,7 @@ pub struct SearchOptions {
 /// Searches a dataset. An empty dataset answers with no hits.
 pub async fn search(opts: SearchOptions) -> Result<Vec<Hit>, WorkflowError> {
     let dataset = Dataset::open(&opts.dataset, &opts.storage).await?;
-    let (manifest, _) = committed_splits(&dataset).await?;
+    let manifest = committed_splits(&dataset).await?.manifest;
     let dir = cache_dir(&dataset)?;
     gather(&dataset, &manifest.splits, &dir).await?;
     let query = opts.query;

@@ -48,6 +48,10 @@ fn encode(
 impl BatchSink for DatasetSink {
     async fn commit(&mut self, batch: PendingBatch) -> Result<CommitInfo, SinkError> {
         let version = self.next_version;
+        // Refuse before writing anything when another copy of this run has moved on: its
+        // objects share this batch's names. (A copy that starts between this check and the
+        // commit is still caught by the commit's own check.)
+        self.dataset.check_txn(&self.app_id, version).await?;
         let batch_id = masa_record::batch_id(&self.app_id, version);
         let mut records = batch.records;
         for (i, r) in records.iter_mut().enumerate() {
@@ -135,11 +139,15 @@ impl BatchSink for DatasetSink {
             )
             .await?;
 
+        // The commit itself also carries the run position, so the Delta log alone tells
+        // where a run stood.
         let metadata = HashMap::from([
             ("masa.app_id".to_owned(), self.app_id.clone().into()),
             ("masa.version".to_owned(), version.into()),
             ("masa.batch_id".to_owned(), run.batch_id.clone().into()),
             ("masa.rows".to_owned(), rows.into()),
+            ("masa.checkpoint".to_owned(), run.checkpoint.clone().into()),
+            ("masa.complete".to_owned(), run.complete.into()),
         ]);
         self.dataset
             .commit(files, &self.app_id, version, metadata)
@@ -150,7 +158,10 @@ impl BatchSink for DatasetSink {
         // repaired from the table if a crash comes in between.
         if let Some(meta) = split {
             self.manifest.splits.push(meta);
-            write_manifest(&self.dataset, &self.manifest).await?;
+            if let Err(e) = write_manifest(&self.dataset, &self.manifest).await {
+                // The batch is committed; readers rebuild the manifest from the table.
+                tracing::warn!(error = %e, "index manifest not updated; it is repaired on the next read");
+            }
         }
         Ok(CommitInfo { rows, text_bytes })
     }

@@ -2,7 +2,7 @@
 //! dataset's splits into a local cache folder for search.
 
 use crate::WorkflowError;
-use masa_index::{Manifest, SplitMeta};
+use masa_index::{INDEX_SCHEMA_VERSION, Manifest, SplitMeta};
 use masa_storage::Dataset;
 use std::collections::{BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
@@ -28,11 +28,20 @@ async fn read_json<T: serde::de::DeserializeOwned>(
     }
 }
 
+/// The splits of every committed batch, as far as they exist.
+pub(crate) struct CommittedSplits {
+    pub manifest: Manifest,
+    /// The stored manifest was out of date.
+    pub stale: bool,
+    /// Committed batches with no split at all (deleted by hand): rebuilt by the next
+    /// contribution, unsearchable until then.
+    pub missing: Vec<String>,
+}
+
 /// The splits of every committed batch. The manifest is a cache: entries for batches that
 /// never committed are dropped, and committed batches it misses (a crash between commit and
-/// manifest update) are found from their `split.json`. Returns whether the manifest was
-/// out of date.
-pub(crate) async fn committed_splits(ds: &Dataset) -> Result<(Manifest, bool), WorkflowError> {
+/// manifest update) are found from their `split.json`.
+pub(crate) async fn committed_splits(ds: &Dataset) -> Result<CommittedSplits, WorkflowError> {
     let committed: BTreeSet<String> = ds
         .committed_files()?
         .into_iter()
@@ -43,23 +52,66 @@ pub(crate) async fn committed_splits(ds: &Dataset) -> Result<(Manifest, bool), W
     let mut splits: Vec<SplitMeta> = stored
         .splits
         .into_iter()
-        .filter(|s| committed.contains(&s.batch_id))
+        .filter(|s| committed.contains(&s.batch_id) && s.schema_version == INDEX_SCHEMA_VERSION)
         .collect();
     let mut stale = splits.len() != before;
     let known: HashSet<String> = splits.iter().map(|s| s.batch_id.clone()).collect();
+    let mut missing = Vec::new();
     for batch in committed.iter().filter(|b| !known.contains(*b)) {
         let path = format!("{}/split.json", split_dir(batch));
-        match read_json::<SplitMeta>(ds, &path).await? {
+        // A split of another index schema version counts as missing: it is rebuilt.
+        let found = read_json::<SplitMeta>(ds, &path)
+            .await?
+            .filter(|m| m.schema_version == INDEX_SCHEMA_VERSION);
+        match found {
             Some(meta) => {
                 splits.push(meta);
                 stale = true;
             }
             None => {
-                tracing::warn!(batch = %batch, "committed batch has no index split; its records are not searchable")
+                tracing::warn!(batch = %batch, "committed batch has no index split; the next contribution rebuilds it");
+                missing.push(batch.clone());
             }
         }
     }
-    Ok((Manifest { splits }, stale))
+    Ok(CommittedSplits {
+        manifest: Manifest { splits },
+        stale,
+        missing,
+    })
+}
+
+/// Builds and stores the split of a committed batch from its Parquet rows: the table is the
+/// truth, the index is derived from it.
+pub(crate) async fn rebuild_split(ds: &Dataset, batch: &str) -> Result<SplitMeta, WorkflowError> {
+    let mut records = Vec::new();
+    for f in ds
+        .committed_files()?
+        .iter()
+        .filter(|f| f.batch_id.as_deref() == Some(batch))
+    {
+        for b in ds.read_file(f, None).await? {
+            records.extend(masa_record::records_from_batch(&b).map_err(|e| {
+                WorkflowError::Corrupt {
+                    path: f.path.clone(),
+                    reason: e.to_string(),
+                }
+            })?);
+        }
+    }
+    records.sort_by_key(|r| r.row_in_batch);
+    let id = batch.to_owned();
+    let built = tokio::task::spawn_blocking(move || masa_index::build_split(&id, &id, &records))
+        .await
+        .map_err(|e| WorkflowError::Other(format!("split rebuild failed: {e}")))??;
+    let dir = split_dir(batch);
+    for (name, bytes) in built.files {
+        ds.put(&format!("{dir}/{name}"), bytes.into()).await?;
+    }
+    let meta_bytes = serde_json::to_vec(&built.meta).expect("split meta serializes");
+    ds.put(&format!("{dir}/split.json"), meta_bytes.into())
+        .await?;
+    Ok(built.meta)
 }
 
 pub(crate) async fn write_manifest(ds: &Dataset, m: &Manifest) -> Result<(), WorkflowError> {

@@ -168,3 +168,30 @@ pub fn read_with_python(table_uri: &str, options: &[String]) -> Option<Vec<serde
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("reader prints json");
     Some(v["rows"].as_array().expect("rows").clone())
 }
+
+/// Our own reader: every committed record of a dataset, by record id. Panics on a duplicate
+/// record id.
+pub fn read_records(
+    location: &str,
+    options: &masa_storage::StorageOptions,
+) -> std::collections::BTreeMap<String, masa_record::Record> {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let ds = masa_storage::Dataset::open(location, options)
+            .await
+            .unwrap();
+        let mut out = std::collections::BTreeMap::new();
+        for f in ds.committed_files().unwrap() {
+            for b in ds.read_file(&f, None).await.unwrap() {
+                for r in masa_record::records_from_batch(&b).unwrap() {
+                    let id = r.record_id.clone();
+                    assert!(
+                        out.insert(id.clone(), r).is_none(),
+                        "duplicate record id {id}"
+                    );
+                }
+            }
+        }
+        out
+    })
+}
