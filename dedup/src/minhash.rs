@@ -54,13 +54,11 @@ fn splitmix(state: &mut u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// Folds text for dedup: NFKD, combining marks removed, lowercase, every non-alphanumeric
-/// run to one space, digit runs to `0`. Returns the words.
-pub fn dedup_words(text: &str, out: &mut Vec<String>) {
-    out.clear();
-    let mut word = String::new();
+/// Folds a stream of characters into words, calling `f` with each.
+fn fold_chars(chars: impl Iterator<Item = char>, word: &mut String, mut f: impl FnMut(&str)) {
+    word.clear();
     let mut in_digits = false;
-    for c in text.nfkd().filter(|c| !is_combining_mark(*c)) {
+    for c in chars {
         if c.is_numeric() {
             if !in_digits {
                 word.push('0');
@@ -68,17 +66,40 @@ pub fn dedup_words(text: &str, out: &mut Vec<String>) {
             }
         } else if c.is_alphanumeric() {
             in_digits = false;
-            word.extend(c.to_lowercase());
+            if c.is_ascii() {
+                word.push(c.to_ascii_lowercase());
+            } else {
+                word.extend(c.to_lowercase());
+            }
         } else {
             in_digits = false;
             if !word.is_empty() {
-                out.push(std::mem::take(&mut word));
+                f(word);
+                word.clear();
             }
         }
     }
     if !word.is_empty() {
-        out.push(word);
+        f(word);
     }
+}
+
+/// Folds text for dedup: NFKD, combining marks removed, lowercase, every non-alphanumeric
+/// run a word break, digit runs to `0`; calls `f` with each word. ASCII text skips the
+/// Unicode decomposition, which cannot change it.
+fn fold_words(text: &str, f: impl FnMut(&str)) {
+    let mut word = String::new();
+    if text.is_ascii() {
+        fold_chars(text.chars(), &mut word, f);
+    } else {
+        fold_chars(text.nfkd().filter(|c| !is_combining_mark(*c)), &mut word, f);
+    }
+}
+
+/// The folded words of `text` (see [`MinHasher::signature`]), for inspection and tests.
+pub fn dedup_words(text: &str, out: &mut Vec<String>) {
+    out.clear();
+    fold_words(text, |w| out.push(w.to_owned()));
 }
 
 impl MinHasher {
@@ -101,9 +122,8 @@ impl MinHasher {
 
     /// The signature of `text`. A text with fewer words than a shingle is one shingle.
     pub fn signature(&self, text: &str) -> Vec<u64> {
-        let mut words = Vec::new();
-        dedup_words(text, &mut words);
-        let hashes: Vec<u64> = words.iter().map(|w| xxh3_64(w.as_bytes())).collect();
+        let mut hashes = Vec::with_capacity(text.len() / 5);
+        fold_words(text, |w| hashes.push(xxh3_64(w.as_bytes())));
         self.signature_of_word_hashes(&hashes)
     }
 
@@ -124,10 +144,7 @@ impl MinHasher {
             }
             let h = xxh3_64(&buf[..len]);
             for ((s, m), v) in self.seeds.iter().zip(&self.multipliers).zip(sig.iter_mut()) {
-                let p = (h ^ s).wrapping_mul(*m);
-                if p < *v {
-                    *v = p;
-                }
+                *v = (*v).min((h ^ s).wrapping_mul(*m));
             }
         }
         sig
