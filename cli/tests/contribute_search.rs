@@ -12,6 +12,17 @@ fn read_table(location: &str) -> BTreeMap<String, masa_record::Record> {
     common::read_records(location, &Default::default())
 }
 
+/// Contributes the example corpus to `ds`; returns the run summary.
+fn contribute_corpus(env: &Env, ds: &str) -> Value {
+    env.json(&[
+        "contribute",
+        "--files",
+        example_corpus().to_str().unwrap(),
+        "--dataset",
+        ds,
+    ])
+}
+
 fn file_text(rel: &str) -> String {
     std::fs::read_to_string(example_corpus().join(rel))
         .unwrap()
@@ -25,13 +36,7 @@ fn contribute_round_trips_through_our_reader_and_an_outside_reader() {
     let ds = env.path("data");
     let ds_s = ds.to_str().unwrap();
     let corpus = example_corpus();
-    let summary = env.json(&[
-        "contribute",
-        "--files",
-        corpus.to_str().unwrap(),
-        "--dataset",
-        ds_s,
-    ]);
+    let summary = contribute_corpus(&env, ds_s);
     // 4 notes + 2 pages + 5 JSONL lines, one of which repeats another's text.
     assert_eq!(summary["stats"]["rows_committed"], 10, "{summary}");
     assert_eq!(
@@ -120,13 +125,7 @@ fn search_finds_known_documents_and_filters_work() {
     let env = Env::new();
     let ds = env.path("data");
     let ds_s = ds.to_str().unwrap();
-    let summary = env.json(&[
-        "contribute",
-        "--files",
-        example_corpus().to_str().unwrap(),
-        "--dataset",
-        ds_s,
-    ]);
+    let summary = contribute_corpus(&env, ds_s);
     let me = summary["contributor"].as_str().unwrap().to_owned();
 
     let hits = env.json(&["search", "tokio runtime", "--dataset", ds_s]);
@@ -181,14 +180,7 @@ fn stats_count_records_contributors_and_drops_across_runs() {
     let env = Env::new();
     let ds = env.path("data");
     let ds_s = ds.to_str().unwrap();
-    let corpus = example_corpus();
-    let first = env.json(&[
-        "contribute",
-        "--files",
-        corpus.to_str().unwrap(),
-        "--dataset",
-        ds_s,
-    ]);
+    let first = contribute_corpus(&env, ds_s);
     let me = first["contributor"].as_str().unwrap();
     let s = env.json(&["stats", "--dataset", ds_s]);
     assert_eq!(s["records"], 10);
@@ -198,13 +190,7 @@ fn stats_count_records_contributors_and_drops_across_runs() {
     assert_eq!(s["text_bytes"].as_u64().unwrap(), text_bytes);
 
     // Contributing the same corpus again adds nothing: every input is an exact duplicate.
-    let again = env.json(&[
-        "contribute",
-        "--files",
-        corpus.to_str().unwrap(),
-        "--dataset",
-        ds_s,
-    ]);
+    let again = contribute_corpus(&env, ds_s);
     assert_eq!(again["stats"]["rows_committed"], 0);
     assert_eq!(again["stats"]["drops"]["dedup:exact"], 11);
     let s = env.json(&["stats", "--dataset", ds_s]);
@@ -262,13 +248,7 @@ fn a_deleted_index_is_rebuilt_from_the_table_by_the_next_contribution() {
     assert!(hit_uris(&env.json(&query)).is_empty(), "no split, no hit");
 
     // Nothing new to add, but the contribution restores the index from the Parquet rows.
-    let again = env.json(&[
-        "contribute",
-        "--files",
-        corpus.to_str().unwrap(),
-        "--dataset",
-        ds_s,
-    ]);
+    let again = contribute_corpus(&env, ds_s);
     assert_eq!(again["stats"]["rows_committed"], 0);
     let hits = env.json(&query);
     assert_eq!(hit_uris(&hits).len(), 1);
