@@ -2,8 +2,7 @@
 //! and consent evidence, and checkpoints only move forward (resuming after any event yields
 //! exactly the events that followed it).
 
-use crate::{BuildContext, SourceConfig, SourceEvent};
-use tokio::sync::mpsc;
+use crate::{BuildContext, ItemSender, SourceConfig, SourceEvent};
 
 async fn events(
     config: &SourceConfig,
@@ -12,11 +11,11 @@ async fn events(
 ) -> Vec<SourceEvent> {
     let mut c = config.build(ctx).expect("connector builds");
     c.check().await.expect("source passes its check");
-    let (tx, mut rx) = mpsc::channel(16);
+    let (tx, mut rx) = ItemSender::channel(16, 1 << 20);
     let run = tokio::spawn(c.run(resume, tx));
     let mut out = Vec::new();
     while let Some(e) = rx.recv().await {
-        out.push(e);
+        out.push(e.into_event());
     }
     run.await.expect("connector task").expect("connector run");
     out

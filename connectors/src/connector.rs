@@ -1,9 +1,9 @@
 //! The `Connector` trait, the events it emits, and the registry of connector kinds.
 
+use crate::ItemSender;
 use masa_record::RawItem;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
-use tokio::sync::mpsc;
 
 /// What a connector emits, in order. Every input the connector looked at becomes exactly one
 /// event, so nothing is dropped without a reason.
@@ -24,8 +24,6 @@ pub struct Skip {
     /// The connector checkpoint after this input.
     pub checkpoint: serde_json::Value,
 }
-
-pub type ItemSender = mpsc::Sender<SourceEvent>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectorError {

@@ -6,8 +6,8 @@ pub mod compliance;
 mod connector;
 mod files;
 mod lines;
+mod sender;
 
-pub use connector::{
-    BuildContext, Connector, ConnectorError, ItemSender, Skip, SourceConfig, SourceEvent,
-};
+pub use connector::{BuildContext, Connector, ConnectorError, Skip, SourceConfig, SourceEvent};
 pub use files::{DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_LINE_BYTES, FilesConfig, FilesConnector};
+pub use sender::{BudgetShare, Budgeted, Closed, ItemSender};

@@ -6,7 +6,7 @@
 
 use crate::progress::{ProgressMode, Reporter};
 use crate::{RunStats, StatsSnapshot, to_record};
-use masa_connectors::{Connector, ConnectorError, SourceEvent};
+use masa_connectors::{Budgeted, Connector, ConnectorError, ItemSender, SourceEvent};
 use masa_dedup::ExactDedup;
 use masa_record::Record;
 use std::collections::BTreeMap;
@@ -17,6 +17,8 @@ use tokio::sync::mpsc;
 pub const DEFAULT_BATCH_ROWS: usize = 10_000;
 /// Bytes of text per committed batch, whichever limit is reached first.
 pub const DEFAULT_BATCH_BYTES: usize = 64 << 20;
+/// Bytes of item bodies in flight before extraction.
+pub const DEFAULT_BUDGET_BYTES: u32 = 128 << 20;
 
 #[derive(Debug, Clone)]
 pub struct PipelineConfig {
@@ -28,6 +30,8 @@ pub struct PipelineConfig {
     pub channel_capacity: usize,
     /// Threads extracting text in parallel (order is preserved).
     pub extract_workers: usize,
+    /// Bytes of item bodies that may be in flight between the connector and extraction.
+    pub budget_bytes: u32,
     pub progress: ProgressMode,
 }
 
@@ -37,7 +41,8 @@ impl PipelineConfig {
             contributor,
             batch_rows: DEFAULT_BATCH_ROWS,
             batch_bytes: DEFAULT_BATCH_BYTES,
-            channel_capacity: 16,
+            channel_capacity: 64,
+            budget_bytes: DEFAULT_BUDGET_BYTES,
             extract_workers: std::thread::available_parallelism().map_or(2, |n| n.get().min(4)),
             progress: ProgressMode::Quiet,
         }
@@ -100,8 +105,8 @@ enum Flow {
 const CHUNK_ITEMS: usize = 64;
 const CHUNK_BYTES: usize = 1 << 20;
 
-fn event_bytes(e: &SourceEvent) -> usize {
-    match e {
+fn event_bytes(e: &Budgeted) -> usize {
+    match &e.event {
         SourceEvent::Item(i) => i.body.len(),
         SourceEvent::Skip(_) => 0,
     }
@@ -109,7 +114,7 @@ fn event_bytes(e: &SourceEvent) -> usize {
 
 /// Cuts the source stream into chunks and deals them to the workers in turn: chunk `k` goes
 /// to worker `k % n`, so reading the workers' outputs in the same turn restores the order.
-fn dispatch(mut rx: mpsc::Receiver<SourceEvent>, workers: Vec<mpsc::Sender<Vec<SourceEvent>>>) {
+fn dispatch(mut rx: mpsc::Receiver<Budgeted>, workers: Vec<mpsc::Sender<Vec<Budgeted>>>) {
     let mut k = 0;
     while let Some(first) = rx.blocking_recv() {
         let mut bytes = event_bytes(&first);
@@ -132,15 +137,19 @@ fn dispatch(mut rx: mpsc::Receiver<SourceEvent>, workers: Vec<mpsc::Sender<Vec<S
 
 /// An extract worker: CPU-bound, so it runs on a blocking thread.
 fn extract_worker(
-    mut rx: mpsc::Receiver<Vec<SourceEvent>>,
+    mut rx: mpsc::Receiver<Vec<Budgeted>>,
     tx: mpsc::Sender<Vec<Flow>>,
     contributor: String,
     stats: Arc<RunStats>,
 ) {
     while let Some(chunk) = rx.blocking_recv() {
+        // Each body's share of the byte budget is returned once the chunk is extracted.
+        let mut shares = Vec::with_capacity(chunk.len());
         let flows = chunk
             .into_iter()
-            .map(|ev| {
+            .map(|b| {
+                let (ev, share) = b.split();
+                shares.push(share);
                 stats.item_seen();
                 match ev {
                     SourceEvent::Skip(s) => {
@@ -161,6 +170,7 @@ fn extract_worker(
                 }
             })
             .collect();
+        drop(shares);
         if tx.blocking_send(flows).is_err() {
             return;
         }
@@ -200,7 +210,7 @@ pub async fn run<S: BatchSink + 'static>(
     let reporter = Reporter::start(config.progress, stats.clone());
     let cap = config.channel_capacity.max(1);
 
-    let (src_tx, src_rx) = mpsc::channel(cap);
+    let (src_tx, src_rx) = ItemSender::channel(cap, config.budget_bytes);
     // One batch may wait while another commits: extraction continues during a commit.
     let (batch_tx, mut batch_rx) = mpsc::channel::<PendingBatch>(1);
 

@@ -1,7 +1,6 @@
 //! Tests of the `files` connector on real folders.
 
 use super::*;
-use tokio::sync::mpsc;
 
 fn ctx() -> BuildContext {
     BuildContext {
@@ -15,11 +14,11 @@ async fn collect(
 ) -> Result<Vec<SourceEvent>, ConnectorError> {
     let mut c = Box::new(cfg.build(&ctx())?);
     c.check().await?;
-    let (tx, mut rx) = mpsc::channel(4);
+    let (tx, mut rx) = crate::ItemSender::channel(4, 1 << 20);
     let task = tokio::spawn(c.run(resume, tx));
     let mut out = vec![];
     while let Some(e) = rx.recv().await {
-        out.push(e);
+        out.push(e.into_event());
     }
     task.await.unwrap()?;
     Ok(out)
