@@ -155,6 +155,24 @@ mod tests {
         assert!(rx.recv().await.is_some());
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn blocking_send_from_a_blocking_thread_waits_for_the_budget_too() {
+        let (tx, mut rx) = ItemSender::channel(100, 10);
+        let producer = tokio::task::spawn_blocking(move || {
+            tx.blocking_send(item(8)).unwrap();
+            tx.blocking_send(item(8)).unwrap(); // waits until the first is released
+        });
+        let first = rx.recv().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(
+            !producer.is_finished(),
+            "the budget did not hold the blocking sender"
+        );
+        drop(first);
+        producer.await.unwrap();
+        assert!(rx.recv().await.is_some());
+    }
+
     #[tokio::test]
     async fn an_item_larger_than_the_budget_still_passes_alone() {
         let (tx, mut rx) = ItemSender::channel(4, 10);

@@ -96,8 +96,9 @@ const PARAGRAPH: &[&str] = &[
     "blockquote",
 ];
 
-/// Walks the document without recursion (a page of a million nested `<div>`s must not
-/// overflow the stack), writing visible text to `out`.
+/// Walks the document without recursion (deeply nested markup must not overflow the
+/// stack), writing visible text to `out`. (Parsing itself slows down sharply past tens of
+/// thousands of nesting levels; bounding that is part of the extractor's own issue.)
 fn walk(root: ElementRef<'_>, out: &mut String) {
     // Depth of open skipped and `<pre>` elements around the current node.
     let mut skipping = 0usize;

@@ -6,7 +6,7 @@
 
 use crate::progress::{ProgressMode, Reporter};
 use crate::{RunStats, StatsSnapshot, to_record};
-use masa_connectors::{Budgeted, Connector, ConnectorError, ItemSender, SourceEvent};
+use masa_connectors::{BudgetShare, Budgeted, Connector, ConnectorError, ItemSender, SourceEvent};
 use masa_dedup::ExactDedup;
 use masa_record::Record;
 use std::collections::BTreeMap;
@@ -138,12 +138,13 @@ fn dispatch(mut rx: mpsc::Receiver<Budgeted>, workers: Vec<mpsc::Sender<Vec<Budg
 /// An extract worker: CPU-bound, so it runs on a blocking thread.
 fn extract_worker(
     mut rx: mpsc::Receiver<Vec<Budgeted>>,
-    tx: mpsc::Sender<Vec<Flow>>,
+    tx: mpsc::Sender<(Vec<Flow>, Vec<BudgetShare>)>,
     contributor: String,
     stats: Arc<RunStats>,
 ) {
     while let Some(chunk) = rx.blocking_recv() {
-        // Each body's share of the byte budget is returned once the chunk is extracted.
+        // Each item's share of the byte budget travels with its output and is returned once
+        // the batcher has taken the chunk, so extracted text counts against the budget too.
         let mut shares = Vec::with_capacity(chunk.len());
         let flows = chunk
             .into_iter()
@@ -170,8 +171,7 @@ fn extract_worker(
                 }
             })
             .collect();
-        drop(shares);
-        if tx.blocking_send(flows).is_err() {
+        if tx.blocking_send((flows, shares)).is_err() {
             return;
         }
     }
@@ -255,7 +255,7 @@ pub async fn run<S: BatchSink + 'static>(
     let mut result: Result<(), PipelineError> = Ok(());
     let mut turn = 0;
     let workers = outputs.len();
-    'chunks: while let Some(chunk) = outputs[turn % workers].recv().await {
+    'chunks: while let Some((chunk, _shares)) = outputs[turn % workers].recv().await {
         turn += 1;
         for flow in chunk {
             match flow {
@@ -300,10 +300,13 @@ pub async fn run<S: BatchSink + 'static>(
         }
     }
 
-    let source_result = source.await.map_err(|e| PipelineError::Stage {
-        stage: "source",
-        message: e.to_string(),
-    })?;
+    // A panicked source is an error like any other, reported after the committer stopped.
+    let source_result = source.await.unwrap_or_else(|e| {
+        Err(ConnectorError::Config {
+            kind: "source",
+            message: format!("the connector task failed: {e}"),
+        })
+    });
     // The final batch marks the run complete, and is committed even when empty so the drops
     // it accounts for are recorded. It is committed only if the source finished cleanly.
     if result.is_ok() && source_result.is_ok() {
@@ -330,4 +333,103 @@ pub async fn run<S: BatchSink + 'static>(
         other => other?,
     }
     Ok(stats.snapshot())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use masa_connectors::{BuildContext, FilesConfig, SourceConfig};
+    use std::sync::Mutex;
+
+    /// Keeps what it is given; fails on commit number `fail_at` when set.
+    struct Collect {
+        batches: Arc<Mutex<Vec<PendingBatch>>>,
+        fail_at: Option<usize>,
+    }
+
+    #[async_trait::async_trait]
+    impl BatchSink for Collect {
+        async fn commit(&mut self, batch: PendingBatch) -> Result<CommitInfo, SinkError> {
+            let mut b = self.batches.lock().unwrap();
+            if Some(b.len()) == self.fail_at {
+                return Err("storage is down".into());
+            }
+            let info = CommitInfo {
+                rows: batch.records.len() as u64,
+                text_bytes: 0,
+            };
+            b.push(batch);
+            Ok(info)
+        }
+    }
+
+    async fn run_lines(
+        n: usize,
+        fail_at: Option<usize>,
+    ) -> (Result<StatsSnapshot, PipelineError>, Vec<PendingBatch>) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lines.jsonl");
+        let body: String = (0..n)
+            .map(|i| format!("{{\"id\": {i}, \"text\": \"line {i} of the test corpus\"}}\n"))
+            .collect();
+        std::fs::write(&path, body).unwrap();
+        let source = SourceConfig::Files(FilesConfig::new(&path))
+            .build(&BuildContext {
+                declaration: "mine".into(),
+            })
+            .unwrap();
+        let batches = Arc::new(Mutex::new(Vec::new()));
+        let sink = Collect {
+            batches: batches.clone(),
+            fail_at,
+        };
+        let mut config = PipelineConfig::new("key".into());
+        config.batch_rows = 7;
+        config.extract_workers = 3;
+        config.channel_capacity = 5;
+        let result = run(source, None, ExactDedup::new(), sink, config).await;
+        let b = std::mem::take(&mut *batches.lock().unwrap());
+        (result, b)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn order_is_kept_across_workers_and_batches() {
+        let (result, batches) = run_lines(1000, None).await;
+        let stats = result.unwrap();
+        assert_eq!(stats.rows_committed, 1000);
+        let ids: Vec<String> = batches
+            .iter()
+            .flat_map(|b| {
+                b.records
+                    .iter()
+                    .map(|r| r.uri.rsplit('=').next().unwrap().to_owned())
+            })
+            .collect();
+        let want: Vec<String> = (0..1000).map(|i| i.to_string()).collect();
+        assert_eq!(ids, want);
+        // Each batch's checkpoint is the position after its last line; only the last is complete.
+        for b in &batches[..batches.len() - 1] {
+            let last = b
+                .records
+                .last()
+                .unwrap()
+                .uri
+                .rsplit('=')
+                .next()
+                .unwrap()
+                .parse::<u64>()
+                .unwrap();
+            assert_eq!(b.checkpoint.as_ref().unwrap()["line"], last + 1);
+            assert!(!b.complete);
+        }
+        assert!(batches.last().unwrap().complete);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failing_sink_fails_the_run_and_nothing_is_marked_complete() {
+        let (result, batches) = run_lines(1000, Some(3)).await;
+        assert!(matches!(result, Err(PipelineError::Sink(_))), "{result:?}");
+        assert_eq!(batches.len(), 3);
+        assert!(batches.iter().all(|b| !b.complete));
+    }
 }

@@ -112,10 +112,14 @@ impl Config {
             "# Masa contributor configuration (created by `masa init`).\n{}",
             toml::to_string(&cfg).expect("config serializes")
         );
-        std::fs::write(&cfg_path, text).map_err(|e| WorkflowError::Config {
-            path: cfg_path.display().to_string(),
-            reason: e.to_string(),
-        })?;
+        // Temp file and rename: an interrupted init never leaves half a configuration.
+        let tmp = cfg_path.with_extension("toml.tmp");
+        std::fs::write(&tmp, text)
+            .and_then(|()| std::fs::rename(&tmp, &cfg_path))
+            .map_err(|e| WorkflowError::Config {
+                path: cfg_path.display().to_string(),
+                reason: e.to_string(),
+            })?;
         Ok(InitOutcome {
             home: home.into(),
             public_key: key.public_hex(),

@@ -48,10 +48,6 @@ fn encode(
 impl BatchSink for DatasetSink {
     async fn commit(&mut self, batch: PendingBatch) -> Result<CommitInfo, SinkError> {
         let version = self.next_version;
-        // Refuse before writing anything when another copy of this run has moved on: its
-        // objects share this batch's names. (A copy that starts between this check and the
-        // commit is still caught by the commit's own check.)
-        self.dataset.check_txn(&self.app_id, version).await?;
         let batch_id = masa_record::batch_id(&self.app_id, version);
         let mut records = batch.records;
         for (i, r) in records.iter_mut().enumerate() {
@@ -73,6 +69,10 @@ impl BatchSink for DatasetSink {
             let id = batch_id.clone();
             let (parquet, built, root) =
                 tokio::task::spawn_blocking(move || encode(id, records)).await??;
+            // Refuse before writing anything when another copy of this run has moved on: its
+            // objects share this batch's names. (A copy that starts between this check and
+            // the commit is still caught by the commit's own check.)
+            self.dataset.check_txn(&self.app_id, version).await?;
             let file = self
                 .dataset
                 .put_data_file(&batch_id, parquet, rows as usize)
