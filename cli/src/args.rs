@@ -90,15 +90,6 @@ impl DatasetArgs {
                 o.insert(key.into(), v.clone());
             }
         }
-        // A plain-http endpoint (a local S3 server) needs HTTP allowed explicitly.
-        let endpoint = o
-            .get("AWS_ENDPOINT_URL")
-            .cloned()
-            .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok());
-        if endpoint.is_some_and(|e| e.starts_with("http://")) {
-            o.entry("AWS_ALLOW_HTTP".into())
-                .or_insert_with(|| "true".into());
-        }
         Ok(o)
     }
 }

@@ -2,23 +2,37 @@
 //! and consent evidence, and checkpoints only move forward (resuming after any event yields
 //! exactly the events that followed it).
 
-use crate::{BuildContext, ItemSender, SourceConfig, SourceEvent};
+use crate::{BuildContext, ConnectorError, ItemSender, SourceConfig, SourceEvent};
 
-async fn events(
+/// Builds, checks and runs `config` from `resume` to the end, collecting its events.
+pub async fn collect(
     config: &SourceConfig,
     ctx: &BuildContext,
     resume: Option<serde_json::Value>,
-) -> Vec<SourceEvent> {
-    let mut c = config.build(ctx).expect("connector builds");
-    c.check().await.expect("source passes its check");
+) -> Result<Vec<SourceEvent>, ConnectorError> {
+    let mut c = config.build(ctx)?;
+    c.check().await?;
     let (tx, mut rx) = ItemSender::channel(16, 1 << 20);
     let run = tokio::spawn(c.run(resume, tx));
     let mut out = Vec::new();
     while let Some(e) = rx.recv().await {
         out.push(e.into_event());
     }
-    run.await.expect("connector task").expect("connector run");
-    out
+    run.await.map_err(|e| ConnectorError::Config {
+        kind: "compliance",
+        message: format!("connector task failed: {e}"),
+    })??;
+    Ok(out)
+}
+
+async fn events(
+    config: &SourceConfig,
+    ctx: &BuildContext,
+    resume: Option<serde_json::Value>,
+) -> Vec<SourceEvent> {
+    collect(config, ctx, resume)
+        .await
+        .expect("the source checks and runs")
 }
 
 fn key(e: &SourceEvent) -> (String, serde_json::Value) {

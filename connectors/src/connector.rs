@@ -13,6 +13,16 @@ pub enum SourceEvent {
     Skip(Skip),
 }
 
+impl SourceEvent {
+    /// Bytes of item body the event holds (0 for a skip).
+    pub fn body_len(&self) -> usize {
+        match self {
+            SourceEvent::Item(i) => i.body.len(),
+            SourceEvent::Skip(_) => 0,
+        }
+    }
+}
+
 /// An input the connector saw but could not turn into an item.
 #[derive(Debug, Clone)]
 pub struct Skip {

@@ -63,57 +63,30 @@ impl ItemSender {
         (sender, rx)
     }
 
-    fn cost(&self, event: &SourceEvent) -> u32 {
-        match event {
-            SourceEvent::Item(i) => u32::try_from(i.body.len())
-                .unwrap_or(u32::MAX)
-                .min(self.max_permits),
-            SourceEvent::Skip(_) => 0,
+    /// Waits for the event's share of the byte budget (none for a skip).
+    async fn reserve(&self, event: &SourceEvent) -> Result<Option<OwnedSemaphorePermit>, Closed> {
+        let n = u32::try_from(event.body_len())
+            .unwrap_or(u32::MAX)
+            .min(self.max_permits);
+        if n == 0 {
+            return Ok(None);
         }
+        let permit = self.budget.clone().acquire_many_owned(n).await;
+        permit.map(Some).map_err(|_| Closed)
     }
 
     /// Sends from async code, waiting for room in the budget.
     pub async fn send(&self, event: SourceEvent) -> Result<(), Closed> {
-        let n = self.cost(&event);
-        let permit = if n > 0 {
-            Some(
-                self.budget
-                    .clone()
-                    .acquire_many_owned(n)
-                    .await
-                    .map_err(|_| Closed)?,
-            )
-        } else {
-            None
-        };
-        self.tx
-            .send(Budgeted {
-                event,
-                _permit: permit,
-            })
-            .await
-            .map_err(|_| Closed)
+        let _permit = self.reserve(&event).await?;
+        let msg = Budgeted { event, _permit };
+        self.tx.send(msg).await.map_err(|_| Closed)
     }
 
     /// Sends from a blocking thread (`spawn_blocking`), waiting for room in the budget.
     pub fn blocking_send(&self, event: SourceEvent) -> Result<(), Closed> {
-        let n = self.cost(&event);
-        let permit = if n > 0 {
-            let acquire = self.budget.clone().acquire_many_owned(n);
-            Some(
-                tokio::runtime::Handle::current()
-                    .block_on(acquire)
-                    .map_err(|_| Closed)?,
-            )
-        } else {
-            None
-        };
-        self.tx
-            .blocking_send(Budgeted {
-                event,
-                _permit: permit,
-            })
-            .map_err(|_| Closed)
+        let _permit = tokio::runtime::Handle::current().block_on(self.reserve(&event))?;
+        let msg = Budgeted { event, _permit };
+        self.tx.blocking_send(msg).map_err(|_| Closed)
     }
 }
 

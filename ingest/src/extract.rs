@@ -18,29 +18,33 @@ const SKIP: &[&str] = &[
     "iframe", "button", "select", "head",
 ];
 
-/// Elements that start a new line (or paragraph).
-const BLOCK: &[&str] = &[
+/// Elements set off by a blank line.
+const PARAGRAPH: &[&str] = &[
     "p",
-    "div",
-    "section",
-    "article",
-    "main",
     "h1",
     "h2",
     "h3",
     "h4",
     "h5",
     "h6",
+    "pre",
+    "table",
+    "blockquote",
+];
+
+/// Other elements that start a new line.
+const LINE: &[&str] = &[
+    "div",
+    "section",
+    "article",
+    "main",
     "li",
     "ul",
     "ol",
     "dl",
     "dt",
     "dd",
-    "table",
     "tr",
-    "blockquote",
-    "pre",
     "figure",
     "figcaption",
     "hr",
@@ -48,6 +52,18 @@ const BLOCK: &[&str] = &[
     "details",
     "summary",
 ];
+
+/// A block element's break before and after it: `Some(true)` for a blank line, `Some(false)`
+/// for a line break, `None` for inline elements.
+fn block_break(name: &str) -> Option<bool> {
+    if PARAGRAPH.contains(&name) {
+        Some(true)
+    } else if LINE.contains(&name) {
+        Some(false)
+    } else {
+        None
+    }
+}
 
 fn push_text(out: &mut String, s: &str, pre: bool) {
     if pre {
@@ -83,19 +99,6 @@ fn newline(out: &mut String, blank: bool) {
     }
 }
 
-const PARAGRAPH: &[&str] = &[
-    "p",
-    "h1",
-    "h2",
-    "h3",
-    "h4",
-    "h5",
-    "h6",
-    "pre",
-    "table",
-    "blockquote",
-];
-
 /// Walks the document without recursion (deeply nested markup must not overflow the
 /// stack), writing visible text to `out`. (Parsing itself slows down sharply past tens of
 /// thousands of nesting levels; bounding that is part of the extractor's own issue.)
@@ -121,8 +124,8 @@ fn walk(root: ElementRef<'_>, out: &mut String) {
                         }
                         _ => {}
                     }
-                    if BLOCK.contains(&name) {
-                        newline(out, PARAGRAPH.contains(&name));
+                    if let Some(blank) = block_break(name) {
+                        newline(out, blank);
                     }
                 }
                 _ => {}
@@ -137,8 +140,8 @@ fn walk(root: ElementRef<'_>, out: &mut String) {
                     if name == "pre" {
                         pre -= 1;
                     }
-                    if BLOCK.contains(&name) {
-                        newline(out, PARAGRAPH.contains(&name));
+                    if let Some(blank) = block_break(name) {
+                        newline(out, blank);
                     }
                 }
             }

@@ -105,24 +105,17 @@ enum Flow {
 const CHUNK_ITEMS: usize = 64;
 const CHUNK_BYTES: usize = 1 << 20;
 
-fn event_bytes(e: &Budgeted) -> usize {
-    match &e.event {
-        SourceEvent::Item(i) => i.body.len(),
-        SourceEvent::Skip(_) => 0,
-    }
-}
-
 /// Cuts the source stream into chunks and deals them to the workers in turn: chunk `k` goes
 /// to worker `k % n`, so reading the workers' outputs in the same turn restores the order.
 fn dispatch(mut rx: mpsc::Receiver<Budgeted>, workers: Vec<mpsc::Sender<Vec<Budgeted>>>) {
     let mut k = 0;
     while let Some(first) = rx.blocking_recv() {
-        let mut bytes = event_bytes(&first);
+        let mut bytes = first.event.body_len();
         let mut chunk = vec![first];
         while chunk.len() < CHUNK_ITEMS && bytes < CHUNK_BYTES {
             match rx.try_recv() {
                 Ok(e) => {
-                    bytes += event_bytes(&e);
+                    bytes += e.event.body_len();
                     chunk.push(e);
                 }
                 Err(_) => break,
@@ -185,6 +178,11 @@ struct Batcher {
 }
 
 impl Batcher {
+    fn drop_input(&mut self, reason: &str, stats: &RunStats) {
+        stats.dropped(reason);
+        *self.drops.entry(reason.to_owned()).or_default() += 1;
+    }
+
     fn take(&mut self, complete: bool) -> PendingBatch {
         self.bytes = 0;
         PendingBatch {
@@ -197,7 +195,8 @@ impl Batcher {
 }
 
 /// Runs `connector` (resuming after `resume`) through the pipeline into `sink`. Returns the
-/// run's statistics. On error, batches committed before it stay committed (and the run can
+/// run's statistics and the sink, whose state (e.g. the table version it reached) is then the
+/// caller's again. On error, batches committed before it stay committed (and the run can
 /// resume after them); the batch in flight is not committed.
 pub async fn run<S: BatchSink + 'static>(
     connector: Box<dyn Connector>,
@@ -205,7 +204,7 @@ pub async fn run<S: BatchSink + 'static>(
     mut dedup: ExactDedup,
     mut sink: S,
     config: PipelineConfig,
-) -> Result<StatsSnapshot, PipelineError> {
+) -> Result<(StatsSnapshot, S), PipelineError> {
     let stats = Arc::new(RunStats::default());
     let reporter = Reporter::start(config.progress, stats.clone());
     let cap = config.channel_capacity.max(1);
@@ -241,7 +240,7 @@ pub async fn run<S: BatchSink + 'static>(
                 stats.committed(info.rows, info.text_bytes);
                 tracing::info!(rows = info.rows, "batch committed");
             }
-            Ok::<(), PipelineError>(())
+            Ok::<S, PipelineError>(sink)
         })
     };
 
@@ -260,8 +259,7 @@ pub async fn run<S: BatchSink + 'static>(
         for flow in chunk {
             match flow {
                 Flow::Drop(reason, cp) => {
-                    stats.dropped(&reason);
-                    *b.drops.entry(reason).or_default() += 1;
+                    b.drop_input(&reason, &stats);
                     b.checkpoint = Some(cp);
                 }
                 Flow::Row(r, cp) => {
@@ -271,10 +269,7 @@ pub async fn run<S: BatchSink + 'static>(
                             result = Err(e.into());
                             break 'chunks;
                         }
-                        Ok(false) => {
-                            stats.dropped("dedup:exact");
-                            *b.drops.entry("dedup:exact".into()).or_default() += 1;
-                        }
+                        Ok(false) => b.drop_input("dedup:exact", &stats),
                         Ok(true) => {
                             b.bytes += r.text.len();
                             b.records.push(*r);
@@ -321,7 +316,7 @@ pub async fn run<S: BatchSink + 'static>(
 
     // Report the root cause: a sink failure closes the channels and makes the source see
     // `Closed`, so that is not the error to show.
-    commit_result?;
+    let sink = commit_result?;
     result?;
     match source_result {
         Err(ConnectorError::Closed) => {
@@ -332,7 +327,7 @@ pub async fn run<S: BatchSink + 'static>(
         }
         other => other?,
     }
-    Ok(stats.snapshot())
+    Ok((stats.snapshot(), sink))
 }
 
 #[cfg(test)]
@@ -387,7 +382,9 @@ mod tests {
         config.batch_rows = 7;
         config.extract_workers = 3;
         config.channel_capacity = 5;
-        let result = run(source, None, ExactDedup::new(), sink, config).await;
+        let result = run(source, None, ExactDedup::new(), sink, config)
+            .await
+            .map(|(stats, _sink)| stats);
         let b = std::mem::take(&mut *batches.lock().unwrap());
         (result, b)
     }

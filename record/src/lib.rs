@@ -11,7 +11,7 @@ mod raw;
 mod schema;
 
 pub use consent::{Consent, ConsentBasis};
-pub use ids::{batch_id, record_id, sha256_hex};
+pub use ids::{batch_id, now_micros, record_id, sha256_hex};
 pub use manifest::{BatchManifest, DataFileRef, MANIFEST_DOMAIN, SignedManifest};
 pub use normalize::{content_hash, normalize_text};
 pub use raw::RawItem;

@@ -144,7 +144,7 @@ struct Marker {
     schema_version: u32,
 }
 
-pub(crate) fn with_defaults(options: &StorageOptions) -> StorageOptions {
+fn with_defaults(options: &StorageOptions) -> StorageOptions {
     let mut o = options.clone();
     // Fail in seconds, not minutes, when an endpoint is down or credentials are wrong.
     for (k, v) in [
@@ -154,7 +154,44 @@ pub(crate) fn with_defaults(options: &StorageOptions) -> StorageOptions {
     ] {
         o.entry(k.to_owned()).or_insert_with(|| v.to_owned());
     }
+    // A plain-http endpoint (a local S3 server) needs HTTP allowed explicitly.
+    let endpoint = o
+        .get("AWS_ENDPOINT_URL")
+        .cloned()
+        .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok());
+    if endpoint.is_some_and(|e| e.starts_with("http://")) {
+        o.entry("AWS_ALLOW_HTTP".into())
+            .or_insert_with(|| "true".into());
+    }
     o
+}
+
+/// The table's URL under the dataset root.
+pub(crate) fn table_url(root: &Url) -> Url {
+    root.join("table/")
+        .expect("relative join on a directory URL")
+}
+
+/// The table handle, not loaded: the caller loads or creates it. `options` already carry
+/// the defaults.
+pub(crate) fn table_handle(
+    root: &Url,
+    options: &StorageOptions,
+) -> Result<DeltaTable, StorageError> {
+    let url = table_url(root);
+    DeltaTableBuilder::from_url(url.clone())
+        .and_then(|b| b.with_storage_options(options.clone()).build())
+        .map_err(|e| delta_err(format!("cannot open table {url}"), e))
+}
+
+/// An IO failure on a local folder, as a storage error.
+pub(crate) fn local_io_err(location: &str, e: std::io::Error) -> StorageError {
+    let message = e.to_string();
+    StorageError::Access {
+        location: location.into(),
+        hint: hint(&message),
+        message,
+    }
 }
 
 fn register_handlers() {
@@ -165,10 +202,7 @@ fn register_handlers() {
 fn root_store(url: &Url, options: &StorageOptions) -> Result<Arc<dyn ObjectStore>, StorageError> {
     register_handlers();
     let log_store = DeltaTableBuilder::from_url(url.clone())
-        .and_then(|b| {
-            b.with_storage_options(with_defaults(options))
-                .build_storage()
-        })
+        .and_then(|b| b.with_storage_options(options.clone()).build_storage())
         .map_err(|e| delta_err(format!("cannot open {url}"), e))?;
     Ok(log_store.object_store(None))
 }
@@ -228,9 +262,6 @@ impl Dataset {
         store: &dyn ObjectStore,
         options: &StorageOptions,
     ) -> Result<Option<DeltaTable>, StorageError> {
-        let table_url = url
-            .join("table/")
-            .expect("relative join on a directory URL");
         // Look for the log ourselves: loading a missing table makes deltalake log errors.
         let log = store
             .list_with_delimiter(Some(&Path::from("table/_delta_log")))
@@ -239,13 +270,14 @@ impl Dataset {
         if log.objects.is_empty() {
             return Ok(None);
         }
-        let mut table = DeltaTableBuilder::from_url(table_url.clone())
-            .and_then(|b| b.with_storage_options(with_defaults(options)).build())
-            .map_err(|e| delta_err(format!("cannot open table {table_url}"), e))?;
+        let mut table = table_handle(url, options)?;
         match table.load().await {
             Ok(()) => Ok(Some(table)),
             Err(DeltaTableError::NotATable(_)) => Ok(None),
-            Err(e) => Err(delta_err(format!("cannot load table {table_url}"), e)),
+            Err(e) => Err(delta_err(
+                format!("cannot load table {}", table_url(url)),
+                e,
+            )),
         }
     }
 
@@ -253,6 +285,7 @@ impl Dataset {
     /// or something that is not a Masa dataset.
     pub async fn open(location: &str, options: &StorageOptions) -> Result<Self, StorageError> {
         let url = crate::parse_location(location)?;
+        let options = &with_defaults(options);
         if let Ok(p) = url.to_file_path()
             && !p.exists()
         {
@@ -289,12 +322,9 @@ impl Dataset {
         options: &StorageOptions,
     ) -> Result<Self, StorageError> {
         let url = crate::parse_location(location)?;
+        let options = &with_defaults(options);
         if let Ok(p) = url.to_file_path() {
-            std::fs::create_dir_all(&p).map_err(|e| StorageError::Access {
-                location: location.into(),
-                message: e.to_string(),
-                hint: hint(&e.to_string()),
-            })?;
+            std::fs::create_dir_all(&p).map_err(|e| local_io_err(location, e))?;
         }
         let store = root_store(&url, options)?;
         match Self::probe(&url, store.as_ref()).await? {

@@ -1,7 +1,7 @@
 //! The Delta table of records: creating it, writing a batch as one Parquet file, committing
 //! it with the run's `txn`, and reading committed files back.
 
-use crate::dataset::{StorageOptions, access_err, delta_err, with_defaults};
+use crate::dataset::{StorageOptions, delta_err, local_io_err, table_handle, table_url};
 use crate::{Dataset, StorageError};
 use bytes::Bytes;
 use deltalake::arrow::array::RecordBatch;
@@ -11,7 +11,6 @@ use deltalake::kernel::{Action, Add, StructType, Transaction};
 use deltalake::parquet::arrow::ArrowWriter;
 // ParquetObjectReader is deprecated in favour of hand-written AsyncFileReaders; it is
 // still the reader that matches deltalake's object_store exactly, so we keep it for now.
-use deltalake::logstore::object_store::ObjectStoreExt;
 use deltalake::parquet::arrow::ProjectionMask;
 #[allow(deprecated)]
 use deltalake::parquet::arrow::async_reader::{
@@ -66,15 +65,9 @@ pub(crate) async fn create_table(
     url: &Url,
     options: &StorageOptions,
 ) -> Result<DeltaTable, StorageError> {
-    let table_url = url
-        .join("table/")
-        .expect("relative join on a directory URL");
+    let table_url = table_url(url);
     if let Ok(dir) = table_url.to_file_path() {
-        std::fs::create_dir_all(&dir).map_err(|e| StorageError::Access {
-            location: table_url.to_string(),
-            message: e.to_string(),
-            hint: "",
-        })?;
+        std::fs::create_dir_all(&dir).map_err(|e| local_io_err(table_url.as_str(), e))?;
     }
     let schema: StructType = masa_record::arrow_schema()
         .as_ref()
@@ -83,11 +76,8 @@ pub(crate) async fn create_table(
             context: "record schema".into(),
             message: e.to_string(),
         })?;
-    // Built without loading: there is no table yet, and loading one would log an error.
-    let table = deltalake::DeltaTableBuilder::from_url(table_url.clone())
-        .and_then(|b| b.with_storage_options(with_defaults(options)).build())
-        .map_err(|e| delta_err(format!("cannot open {table_url}"), e))?;
-    table
+    // Not loaded: there is no table yet, and loading one would log an error.
+    table_handle(url, options)?
         .create()
         .with_table_name("records")
         .with_comment(format!(
@@ -132,10 +122,7 @@ impl Dataset {
         let sha256 = hex::encode(Sha256::digest(&parquet));
         let size = parquet.len() as u64;
         self.put(&path, Bytes::from(parquet)).await?;
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as i64)
-            .unwrap_or(0);
+        let now = masa_record::now_micros() / 1000;
         let add = Add {
             path: name,
             partition_values: HashMap::new(),
@@ -143,10 +130,7 @@ impl Dataset {
             modification_time: now,
             data_change: true,
             stats: Some(serde_json::json!({ "numRecords": num_rows }).to_string()),
-            tags: Some(HashMap::from([(
-                "masa.batch_id".to_owned(),
-                Some(batch_id.to_owned()),
-            )])),
+            tags: None,
             deletion_vector: None,
             base_row_id: None,
             default_row_commit_version: None,
@@ -162,11 +146,7 @@ impl Dataset {
 
     /// The last `txn` version committed by `app_id`, if any.
     pub async fn txn_version(&self, app_id: &str) -> Result<Option<i64>, StorageError> {
-        let snapshot = self
-            .table
-            .snapshot()
-            .map_err(|e| delta_err("reading the table snapshot", e))?;
-        snapshot
+        self.snapshot()?
             .transaction_version(self.table.log_store().as_ref(), app_id)
             .await
             .map_err(|e| delta_err(format!("reading the txn version of {app_id}"), e))
@@ -184,10 +164,7 @@ impl Dataset {
     ) -> Result<i64, StorageError> {
         self.check_txn(app_id, version).await?;
         let actions: Vec<Action> = files.into_iter().map(|f| Action::Add(f.add)).collect();
-        let snapshot = self
-            .table
-            .snapshot()
-            .map_err(|e| delta_err("reading the table snapshot", e))?;
+        let snapshot = self.snapshot()?;
         let props = CommitProperties::default()
             .with_metadata(metadata)
             .with_application_transaction(Transaction::new(app_id, version));
@@ -205,7 +182,8 @@ impl Dataset {
             .await
             .map_err(|e| delta_err(format!("committing version {version} of {app_id}"), e))?;
         let table_version = finalized.version();
-        self.refresh().await?;
+        // The commit returns the new state: no need to read the log again.
+        self.table.state = Some(finalized.snapshot());
         Ok(table_version as i64)
     }
 
@@ -225,6 +203,12 @@ impl Dataset {
         Ok(())
     }
 
+    fn snapshot(&self) -> Result<&deltalake::table::state::DeltaTableState, StorageError> {
+        self.table
+            .snapshot()
+            .map_err(|e| delta_err("reading the table snapshot", e))
+    }
+
     /// Reloads the table to its latest version.
     pub async fn refresh(&mut self) -> Result<(), StorageError> {
         self.table
@@ -240,11 +224,8 @@ impl Dataset {
 
     /// Data files in the current snapshot, in path order.
     pub fn committed_files(&self) -> Result<Vec<CommittedFile>, StorageError> {
-        let snapshot = self
-            .table
-            .snapshot()
-            .map_err(|e| delta_err("reading the table snapshot", e))?;
-        let mut out: Vec<CommittedFile> = snapshot
+        let mut out: Vec<CommittedFile> = self
+            .snapshot()?
             .log_data()
             .iter()
             .map(|f| {
@@ -287,16 +268,6 @@ impl Dataset {
             .try_collect()
             .await
             .map_err(data_err)
-    }
-
-    /// Checks that `path` exists in the store; used to tell a missing object from an
-    /// unreachable store.
-    pub async fn exists(&self, path: &str) -> Result<bool, StorageError> {
-        match self.store.head(&Path::from(path)).await {
-            Ok(_) => Ok(true),
-            Err(deltalake::ObjectStoreError::NotFound { .. }) => Ok(false),
-            Err(e) => Err(access_err(&self.url, e)),
-        }
     }
 }
 

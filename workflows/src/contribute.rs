@@ -117,16 +117,8 @@ pub async fn contribute(opts: ContributeOptions) -> Result<ContributeSummary, Wo
     pc.batch_rows = opts.batch_rows.max(1);
     pc.batch_bytes = opts.batch_bytes.max(1);
     pc.progress = opts.progress;
-    let stats = masa_ingest::run(connector, resume, dedup, sink, pc).await?;
-
-    // Everything is committed; failing to re-read the version must not fail the run.
-    let table_version = match Dataset::open(&opts.dataset, &opts.storage).await {
-        Ok(d) => d.table_version(),
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot re-read the table version");
-            None
-        }
-    };
+    let (stats, sink) = masa_ingest::run(connector, resume, dedup, sink, pc).await?;
+    let table_version = sink.dataset.table_version();
     Ok(ContributeSummary {
         dataset: dataset_url,
         app_id,

@@ -5,6 +5,7 @@
 mod config;
 mod contribute;
 mod error;
+mod layout;
 mod runs;
 mod search;
 mod sink;

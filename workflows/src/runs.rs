@@ -3,6 +3,7 @@
 //! version, so only records at or below the table's `txn` version for the app are committed.
 
 use crate::WorkflowError;
+use crate::layout::{read_required_json, run_path};
 use masa_storage::Dataset;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -24,10 +25,6 @@ pub(crate) struct RunRecord {
     pub created_at_micros: i64,
 }
 
-pub(crate) fn run_path(app_id: &str, version: i64) -> String {
-    format!("runs/{app_id}/{version:020}.json")
-}
-
 /// The run's Delta `txn` app id: one per (contributor, source).
 pub(crate) fn app_id(kind: &str, contributor: &str, source_id: &str) -> String {
     let h = masa_record::sha256_hex(format!("{contributor}\n{source_id}").as_bytes());
@@ -39,22 +36,14 @@ pub(crate) async fn read_run(
     app_id: &str,
     version: i64,
 ) -> Result<RunRecord, WorkflowError> {
-    let path = run_path(app_id, version);
-    let bytes = ds.get(&path).await?.ok_or_else(|| WorkflowError::Corrupt {
-        path: path.clone(),
-        reason:
-            "the run record of a committed version is missing; the dataset was modified by hand"
-                .into(),
-    })?;
-    serde_json::from_slice(&bytes).map_err(|e| WorkflowError::Corrupt {
-        path,
-        reason: e.to_string(),
-    })
+    let missing =
+        "the run record of a committed version is missing; the dataset was modified by hand";
+    read_required_json(ds, &run_path(app_id, version), missing).await
 }
 
 /// Every committed run record in the dataset.
 pub(crate) async fn committed_runs(ds: &Dataset) -> Result<Vec<RunRecord>, WorkflowError> {
-    let mut by_app: BTreeMap<String, Vec<(i64, String)>> = BTreeMap::new();
+    let mut by_app: BTreeMap<String, Vec<i64>> = BTreeMap::new();
     for path in ds.list("runs").await? {
         let mut parts = path.split('/').skip(1);
         let (Some(app), Some(file)) = (parts.next(), parts.next()) else {
@@ -64,10 +53,7 @@ pub(crate) async fn committed_runs(ds: &Dataset) -> Result<Vec<RunRecord>, Workf
             .strip_suffix(".json")
             .and_then(|v| v.parse::<i64>().ok())
         {
-            by_app
-                .entry(app.to_owned())
-                .or_default()
-                .push((v, path.clone()));
+            by_app.entry(app.to_owned()).or_default().push(v);
         }
     }
     let mut out = Vec::new();
@@ -75,7 +61,7 @@ pub(crate) async fn committed_runs(ds: &Dataset) -> Result<Vec<RunRecord>, Workf
         let Some(committed) = ds.txn_version(&app).await? else {
             continue;
         };
-        for (v, _) in versions.into_iter().filter(|(v, _)| *v <= committed) {
+        for v in versions.into_iter().filter(|v| *v <= committed) {
             out.push(read_run(ds, &app, v).await?);
         }
     }

@@ -1,8 +1,9 @@
 //! The dataset sink: commits one pipeline batch as Parquet file + index split + signed
 //! manifest + run record, then one Delta commit that makes them visible together.
 
-use crate::runs::{RunRecord, run_path};
-use crate::splits::{split_dir, write_manifest};
+use crate::layout::{batch_manifest_path, run_path, split_dir};
+use crate::runs::RunRecord;
+use crate::splits::{store_split, write_manifest};
 use masa_index::Manifest;
 use masa_ingest::{BatchSink, CommitInfo, PendingBatch, SinkError};
 use masa_provenance::{ContributorKey, leaf_hash, merkle_root};
@@ -18,13 +19,6 @@ pub(crate) struct DatasetSink {
     pub connector: String,
     pub next_version: i64,
     pub manifest: Manifest,
-}
-
-fn now_micros() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_micros() as i64)
-        .unwrap_or(0)
 }
 
 /// The CPU-heavy part of a commit, off the async runtime: Parquet encoding and split
@@ -77,18 +71,8 @@ impl BatchSink for DatasetSink {
                 .dataset
                 .put_data_file(&batch_id, parquet, rows as usize)
                 .await?;
-            let dir = split_dir(&batch_id);
             let ds = &self.dataset;
-            futures::future::try_join_all(built.files.into_iter().map(|(name, bytes)| {
-                let path = format!("{dir}/{name}");
-                async move { ds.put(&path, bytes.into()).await }
-            }))
-            .await?;
-            ds.put(
-                &format!("{dir}/split.json"),
-                serde_json::to_vec(&built.meta)?.into(),
-            )
-            .await?;
+            let meta = store_split(ds, &batch_id, built).await?;
             let manifest = BatchManifest {
                 batch_id: batch_id.clone(),
                 app_id: self.app_id.clone(),
@@ -102,21 +86,21 @@ impl BatchSink for DatasetSink {
                     sha256: file.sha256.clone(),
                     size: file.size,
                 }],
-                index_split: Some(dir.clone()),
+                index_split: Some(split_dir(&batch_id)),
                 rows,
                 text_bytes,
                 rows_root: hex::encode(root),
                 consent_summary,
-                created_at_micros: now_micros(),
+                created_at_micros: masa_record::now_micros(),
             };
             let signed = self.key.sign(manifest);
             ds.put(
-                &format!("provenance/batches/{batch_id}.json"),
+                &batch_manifest_path(&batch_id),
                 serde_json::to_vec_pretty(&signed)?.into(),
             )
             .await?;
             files.push(file);
-            split = Some(built.meta);
+            split = Some(meta);
         }
 
         let run = RunRecord {
@@ -130,7 +114,7 @@ impl BatchSink for DatasetSink {
             rows,
             text_bytes,
             drops: batch.drops,
-            created_at_micros: now_micros(),
+            created_at_micros: masa_record::now_micros(),
         };
         self.dataset
             .put(

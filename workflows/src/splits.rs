@@ -2,31 +2,11 @@
 //! dataset's splits into a local cache folder for search.
 
 use crate::WorkflowError;
+use crate::layout::{MANIFEST_PATH, read_json, split_dir};
 use masa_index::{INDEX_SCHEMA_VERSION, Manifest, SplitMeta};
 use masa_storage::Dataset;
 use std::collections::{BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
-
-pub(crate) const MANIFEST_PATH: &str = "index/manifest.json";
-
-pub(crate) fn split_dir(batch_id: &str) -> String {
-    format!("index/splits/{batch_id}")
-}
-
-async fn read_json<T: serde::de::DeserializeOwned>(
-    ds: &Dataset,
-    path: &str,
-) -> Result<Option<T>, WorkflowError> {
-    match ds.get(path).await? {
-        None => Ok(None),
-        Some(b) => serde_json::from_slice(&b)
-            .map(Some)
-            .map_err(|e| WorkflowError::Corrupt {
-                path: path.into(),
-                reason: e.to_string(),
-            }),
-    }
-}
 
 /// The splits of every committed batch, as far as they exist.
 pub(crate) struct CommittedSplits {
@@ -104,10 +84,21 @@ pub(crate) async fn rebuild_split(ds: &Dataset, batch: &str) -> Result<SplitMeta
     let built = tokio::task::spawn_blocking(move || masa_index::build_split(&id, &id, &records))
         .await
         .map_err(|e| WorkflowError::Other(format!("split rebuild failed: {e}")))??;
+    store_split(ds, batch, built).await
+}
+
+/// Stores a built split under `index/splits/<batch>/`: its files, then its `split.json`.
+pub(crate) async fn store_split(
+    ds: &Dataset,
+    batch: &str,
+    built: masa_index::BuiltSplit,
+) -> Result<SplitMeta, WorkflowError> {
     let dir = split_dir(batch);
-    for (name, bytes) in built.files {
-        ds.put(&format!("{dir}/{name}"), bytes.into()).await?;
-    }
+    futures::future::try_join_all(built.files.into_iter().map(|(name, bytes)| {
+        let path = format!("{dir}/{name}");
+        async move { ds.put(&path, bytes.into()).await }
+    }))
+    .await?;
     let meta_bytes = serde_json::to_vec(&built.meta).expect("split meta serializes");
     ds.put(&format!("{dir}/split.json"), meta_bytes.into())
         .await?;

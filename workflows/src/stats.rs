@@ -1,6 +1,7 @@
 //! `masa stats`: what a dataset holds, and what was dropped on the way in.
 
 use crate::WorkflowError;
+use crate::layout::{batch_manifest_path, read_required_json};
 use crate::runs::committed_runs;
 use masa_record::SignedManifest;
 use masa_storage::{Dataset, StorageOptions};
@@ -39,16 +40,12 @@ pub async fn dataset_stats(
         s.data_bytes += f.size;
         s.records += f.num_records.unwrap_or(0);
         let Some(batch) = f.batch_id else { continue };
-        let path = format!("provenance/batches/{batch}.json");
-        let bytes = ds.get(&path).await?.ok_or_else(|| WorkflowError::Corrupt {
-            path: path.clone(),
-            reason: "batch manifest is missing".into(),
-        })?;
-        let m: SignedManifest =
-            serde_json::from_slice(&bytes).map_err(|e| WorkflowError::Corrupt {
-                path,
-                reason: e.to_string(),
-            })?;
+        let m: SignedManifest = read_required_json(
+            &ds,
+            &batch_manifest_path(&batch),
+            "the manifest of a committed batch is missing",
+        )
+        .await?;
         s.text_bytes += m.manifest.text_bytes;
         *s.contributors.entry(m.manifest.contributor).or_default() += m.manifest.rows;
     }

@@ -172,13 +172,6 @@ fn walk(dir: &Path, rel: &str, out: &mut Vec<Entry>) -> Result<(), ConnectorErro
     Ok(())
 }
 
-fn now_micros() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_micros() as i64)
-        .unwrap_or(0)
-}
-
 fn file_uri(path: &Path) -> String {
     url::Url::from_file_path(path)
         .map(|u| u.to_string())
@@ -214,7 +207,7 @@ impl FilesConnector {
         RawItem {
             uri,
             source: "files",
-            fetched_at_micros: now_micros(),
+            fetched_at_micros: masa_record::now_micros(),
             http_status: None,
             content_type: Some(kind.content_type().to_owned()),
             title,

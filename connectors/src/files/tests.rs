@@ -12,16 +12,8 @@ async fn collect(
     cfg: &FilesConfig,
     resume: Option<serde_json::Value>,
 ) -> Result<Vec<SourceEvent>, ConnectorError> {
-    let mut c = Box::new(cfg.build(&ctx())?);
-    c.check().await?;
-    let (tx, mut rx) = crate::ItemSender::channel(4, 1 << 20);
-    let task = tokio::spawn(c.run(resume, tx));
-    let mut out = vec![];
-    while let Some(e) = rx.recv().await {
-        out.push(e.into_event());
-    }
-    task.await.unwrap()?;
-    Ok(out)
+    let cfg = crate::SourceConfig::Files(cfg.clone());
+    crate::compliance::collect(&cfg, &ctx(), resume).await
 }
 
 fn uri(e: &SourceEvent) -> &str {
