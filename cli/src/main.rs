@@ -100,7 +100,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 
 /// Caps glibc's malloc arenas. With one arena per thread, memory freed by one pipeline stage
 /// stays reserved in its arena, and peak RSS grew with the corpus (508 MB at 100k documents,
-/// 738 MB at 200k); two arenas keep it flat (330 MB, 352 MB). See BENCHMARKS.md.
+/// 738 MB at 200k, measured ad hoc with /usr/bin/time); two arenas keep it flat (330 MB,
+/// 352 MB). See BENCHMARKS.md.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 #[allow(unsafe_code)]
 fn limit_malloc_arenas() {
