@@ -1,76 +1,129 @@
 //! The LSH index over MinHash signatures, and union-find for clustering candidate pairs.
 
-use crate::{MinHasher, estimated_jaccard};
+use crate::minhash::{MinHashParams, SigValue, band_key, estimated_jaccard};
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
-/// Documents bucketed by band key. Documents are numbered in insertion order, which is the
-/// log order: the earliest document of a near-duplicate group is the one kept.
+/// Bucket keys are already uniform hashes: hashing them again would only cost time.
+#[derive(Debug, Default, Clone, Copy)]
+struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 << 8) | u64::from(*b);
+        }
+    }
+    fn write_u32(&mut self, n: u32) {
+        // Spread the key over the high bits too, which hashbrown uses for its control bytes.
+        self.0 = u64::from(n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+type Buckets = HashMap<u32, u32, BuildHasherDefault<KeyHasher>>;
+
+/// Documents bucketed by band. Documents are numbered in insertion order, which is the log
+/// order: the earliest document of a near-duplicate group is the one kept.
+///
+/// Compact by design (about 360 bytes a document at the default 14 × 8): each band keeps
+/// one document per bucket, keyed by 32 bits of the band hash, and signatures are stored
+/// back to back. A spurious 32-bit key match only costs one verification; a bucket whose
+/// first document is not a near-duplicate of a newcomer still lets the newcomer be found
+/// through its other bands.
 #[derive(Debug, Clone)]
 pub struct LshIndex {
-    hasher: MinHasher,
+    params: MinHashParams,
     /// Minimum estimated Jaccard for a candidate pair to count as near-duplicates.
     threshold: f64,
-    buckets: Vec<HashMap<u64, Vec<u32>>>,
-    signatures: Vec<Vec<u64>>,
+    buckets: Vec<Buckets>,
+    sigs: Vec<SigValue>,
 }
 
 impl LshIndex {
-    pub fn new(hasher: MinHasher, threshold: f64) -> Self {
-        let bands = hasher.params().bands;
+    pub fn new(params: MinHashParams, threshold: f64) -> Self {
         LshIndex {
-            hasher,
+            params,
             threshold,
-            buckets: vec![HashMap::new(); bands],
-            signatures: Vec::new(),
+            buckets: vec![Buckets::default(); params.bands],
+            sigs: Vec::new(),
         }
     }
 
-    pub fn hasher(&self) -> &MinHasher {
-        &self.hasher
+    pub fn params(&self) -> &MinHashParams {
+        &self.params
+    }
+
+    pub fn threshold(&self) -> f64 {
+        self.threshold
     }
 
     pub fn len(&self) -> usize {
-        self.signatures.len()
+        self.sigs.len() / self.params.permutations()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.signatures.is_empty()
+        self.sigs.is_empty()
     }
 
-    /// Documents already indexed whose signature shares a band with `sig` and whose
-    /// estimated Jaccard reaches the threshold, with that estimate, earliest first.
-    pub fn near_duplicates(&self, sig: &[u64]) -> Vec<(u32, f64)> {
-        let mut seen: Vec<u32> = Vec::new();
-        for (band, key) in self.hasher.band_keys(sig).into_iter().enumerate() {
-            if let Some(docs) = self.buckets[band].get(&key) {
-                seen.extend_from_slice(docs);
-            }
-        }
-        seen.sort_unstable();
-        seen.dedup();
-        seen.into_iter()
-            .filter_map(|d| {
-                let j = estimated_jaccard(sig, &self.signatures[d as usize]);
-                (j >= self.threshold).then_some((d, j))
-            })
+    /// The signature of document `doc`.
+    pub fn signature(&self, doc: u32) -> &[SigValue] {
+        let k = self.params.permutations();
+        &self.sigs[doc as usize * k..(doc as usize + 1) * k]
+    }
+
+    /// Approximate heap bytes held, for reporting state size.
+    pub fn heap_bytes(&self) -> usize {
+        let per_entry = std::mem::size_of::<(u32, u32)>() + 1;
+        self.sigs.capacity() * std::mem::size_of::<SigValue>()
+            + self
+                .buckets
+                .iter()
+                .map(|b| b.capacity() * per_entry)
+                .sum::<usize>()
+    }
+
+    /// The 32-bit bucket key of `sig` in each band.
+    fn keys(&self, sig: &[SigValue]) -> Vec<(usize, u32)> {
+        assert_eq!(sig.len(), self.params.permutations(), "signature length");
+        (0..self.params.bands)
+            .map(|b| (b, band_key(sig, b, self.params.rows) as u32))
             .collect()
     }
 
+    /// The earliest indexed document that shares a band with `sig` and whose estimated
+    /// Jaccard reaches the threshold, with that estimate.
+    pub fn near_duplicate(&self, sig: &[SigValue]) -> Option<(u32, f64)> {
+        let mut candidates: Vec<u32> = self
+            .keys(sig)
+            .into_iter()
+            .filter_map(|(band, key)| self.buckets[band].get(&key).copied())
+            .collect();
+        candidates.sort_unstable();
+        candidates.dedup();
+        candidates.into_iter().find_map(|doc| {
+            let j = estimated_jaccard(sig, self.signature(doc));
+            (j >= self.threshold).then_some((doc, j))
+        })
+    }
+
     /// Adds a document; returns its number.
-    pub fn insert(&mut self, sig: Vec<u64>) -> u32 {
-        let id = self.signatures.len() as u32;
-        for (band, key) in self.hasher.band_keys(&sig).into_iter().enumerate() {
-            self.buckets[band].entry(key).or_default().push(id);
+    pub fn insert(&mut self, sig: &[SigValue]) -> u32 {
+        let id = self.len() as u32;
+        for (band, key) in self.keys(sig) {
+            self.buckets[band].entry(key).or_insert(id);
         }
-        self.signatures.push(sig);
+        self.sigs.extend_from_slice(sig);
         id
     }
 
     /// Adds the document unless it is a near-duplicate of one already indexed; then returns
-    /// the earliest such document instead.
-    pub fn insert_unless_near_duplicate(&mut self, sig: Vec<u64>) -> Result<u32, u32> {
-        match self.near_duplicates(&sig).first() {
-            Some(&(earliest, _)) => Err(earliest),
+    /// the earliest such document and the estimate instead.
+    pub fn insert_unless_near_duplicate(&mut self, sig: &[SigValue]) -> Result<u32, (u32, f64)> {
+        match self.near_duplicate(sig) {
+            Some(found) => Err(found),
             None => Ok(self.insert(sig)),
         }
     }
@@ -116,7 +169,7 @@ impl UnionFind {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::MinHashParams;
+    use crate::{MinHashParams, MinHasher};
 
     /// A distinct letters-only word per number (digits would be folded away).
     fn word(mut i: usize, salt: &str) -> String {
@@ -139,20 +192,21 @@ mod tests {
 
     #[test]
     fn a_lightly_edited_copy_is_found_and_a_different_text_is_not() {
-        let mut idx = LshIndex::new(MinHasher::new(MinHashParams::default()), 0.7);
+        let h = MinHasher::new(MinHashParams::default());
+        let mut idx = LshIndex::new(*h.params(), 0.7);
         let original = text(400, "");
-        let first = idx.insert(idx.hasher().signature(&original));
+        let first = idx.insert(&h.signature(&original));
         // Change 2% of the words and add a header line.
         let mut words: Vec<String> = original.split(' ').map(str::to_owned).collect();
         words[10] = "changed".into();
         words[200] = "edited".into();
         let edited = format!("Posted on 2026-01-01\n{}", words.join(" "));
-        let sig = idx.hasher().signature(&edited);
-        let j = estimated_jaccard(&sig, &idx.hasher().signature(&original));
+        let sig = h.signature(&edited);
+        let j = estimated_jaccard(&sig, &h.signature(&original));
         assert!(j > 0.8, "estimated Jaccard {j}");
-        assert_eq!(idx.insert_unless_near_duplicate(sig), Err(first));
-        let other = idx.hasher().signature(&text(400, "q"));
-        assert!(idx.insert_unless_near_duplicate(other).is_ok());
+        assert_eq!(idx.insert_unless_near_duplicate(&sig).map_err(|e| e.0), Err(first));
+        let other = h.signature(&text(400, "q"));
+        assert!(idx.insert_unless_near_duplicate(&other).is_ok());
         assert_eq!(idx.len(), 2);
     }
 

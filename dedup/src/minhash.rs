@@ -2,17 +2,21 @@
 //!
 //! Text is folded before shingling (NFKD, combining marks dropped, lowercase, punctuation to
 //! spaces, digit runs to `0`), so a changed header, a reformatted date or a curly quote does
-//! not make a document new. Each word is hashed once with xxh3; a shingle's hash combines its
-//! words' hashes; the `k` permutations are `(h ^ seed_i) * odd_i`, whose minimum over the
-//! shingles is the signature's `i`-th value. No allocation happens per shingle.
+//! not make a document new. Each word is hashed once with xxh3; a shingle's hash mixes its
+//! words' hashes into 32 bits; permutation `i` maps a shingle hash `x` to
+//! `(x ^ seed_i) * odd_i mod 2^32`, and the signature's `i`-th value is the minimum over the
+//! shingles. That loop is 32-bit lanes with no allocation and no branches, which the compiler
+//! vectorizes (AVX2 when the CPU has it). Stored values keep the low 16 bits of each minimum
+//! (b-bit MinHash): two different minima look equal with probability 2^-16, a bias far below
+//! the estimate's own noise, for half the bytes.
 
 use unicode_normalization::UnicodeNormalization;
 use unicode_normalization::char::is_combining_mark;
-use xxhash_rust::xxh3::xxh3_64;
+use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed};
 
 /// MinHash parameters. The defaults are FineWeb's: 5-word shingles, 112 permutations read
 /// as 14 bands of 8 rows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct MinHashParams {
     pub shingle_words: usize,
     pub bands: usize,
@@ -37,18 +41,28 @@ impl MinHashParams {
     }
 }
 
+/// One stored signature value per permutation: the low 16 bits of the minimum.
+pub type SigValue = u16;
+
 /// Computes signatures for one parameter set; build once, reuse for every document.
 #[derive(Debug, Clone)]
 pub struct MinHasher {
     params: MinHashParams,
-    seeds: Vec<u64>,
-    multipliers: Vec<u64>,
+    seeds: Vec<u32>,
+    multipliers: Vec<u32>,
 }
 
 /// splitmix64: a well-mixed, reproducible stream of constants from one seed.
 fn splitmix(state: &mut u64) -> u64 {
     *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
     let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// The 64-bit finalizer of splitmix: every input bit reaches every output bit.
+fn mix64(mut z: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
@@ -106,9 +120,9 @@ impl MinHasher {
     pub fn new(params: MinHashParams) -> Self {
         let mut state = params.seed;
         let k = params.permutations();
-        let seeds = (0..k).map(|_| splitmix(&mut state)).collect();
-        // Odd multipliers are invertible mod 2^64, so each permutation is a bijection.
-        let multipliers = (0..k).map(|_| splitmix(&mut state) | 1).collect();
+        let seeds = (0..k).map(|_| splitmix(&mut state) as u32).collect();
+        // Odd multipliers are invertible mod 2^32, so each permutation is a bijection.
+        let multipliers = (0..k).map(|_| (splitmix(&mut state) as u32) | 1).collect();
         MinHasher {
             params,
             seeds,
@@ -121,54 +135,82 @@ impl MinHasher {
     }
 
     /// The signature of `text`. A text with fewer words than a shingle is one shingle.
-    pub fn signature(&self, text: &str) -> Vec<u64> {
+    pub fn signature(&self, text: &str) -> Vec<SigValue> {
         let mut hashes = Vec::with_capacity(text.len() / 5);
         fold_words(text, |w| hashes.push(xxh3_64(w.as_bytes())));
         self.signature_of_word_hashes(&hashes)
     }
 
     /// The signature from per-word hashes (exposed for benchmarks and tests).
-    pub fn signature_of_word_hashes(&self, words: &[u64]) -> Vec<u64> {
-        let k = self.params.permutations();
+    pub fn signature_of_word_hashes(&self, words: &[u64]) -> Vec<SigValue> {
         let n = self.params.shingle_words.max(1);
-        let mut sig = vec![u64::MAX; k];
-        let mut buf = [0u8; 8 * 16];
-        let n = n.min(16);
         let shingles = words.len().saturating_sub(n - 1).max(1);
+        let mut xs = Vec::with_capacity(shingles);
         for start in 0..shingles {
             let end = (start + n).min(words.len());
-            let mut len = 0;
+            let mut h = (end - start) as u64;
             for w in &words[start..end] {
-                buf[len..len + 8].copy_from_slice(&w.to_le_bytes());
-                len += 8;
+                h = mix64(h ^ w);
             }
-            let h = xxh3_64(&buf[..len]);
-            for ((s, m), v) in self.seeds.iter().zip(&self.multipliers).zip(sig.iter_mut()) {
-                *v = (*v).min((h ^ s).wrapping_mul(*m));
-            }
+            xs.push((h >> 32) as u32);
         }
-        sig
+        let mut mins = vec![u32::MAX; self.params.permutations()];
+        min_permutations(&self.seeds, &self.multipliers, &xs, &mut mins);
+        mins.into_iter().map(|v| v as SigValue).collect()
     }
 
     /// One hash per band: the key under which a document is bucketed in that band.
-    pub fn band_keys(&self, sig: &[u64]) -> Vec<u64> {
-        let r = self.params.rows;
-        sig.chunks(r)
-            .enumerate()
-            .map(|(band, rows)| {
-                let mut buf = Vec::with_capacity(8 * (r + 1));
-                buf.extend_from_slice(&(band as u64).to_le_bytes());
-                for v in rows {
-                    buf.extend_from_slice(&v.to_le_bytes());
-                }
-                xxh3_64(&buf)
-            })
+    pub fn band_keys(&self, sig: &[SigValue]) -> Vec<u64> {
+        (0..self.params.bands)
+            .map(|band| band_key(sig, band, self.params.rows))
             .collect()
     }
 }
 
+/// The bucket key of `sig` in `band`: a hash of that band's rows, seeded by the band.
+pub fn band_key(sig: &[SigValue], band: usize, rows: usize) -> u64 {
+    let mut buf = [0u8; 2 * 64];
+    let rows_of = &sig[band * rows..(band + 1) * rows];
+    let mut len = 0;
+    for v in rows_of.iter().take(64) {
+        buf[len..len + 2].copy_from_slice(&v.to_le_bytes());
+        len += 2;
+    }
+    xxh3_64_with_seed(&buf[..len], band as u64)
+}
+
+/// `mins[i] = min(mins[i], min over x of (x ^ seeds[i]) * mults[i])`.
+#[inline(always)]
+fn min_permutations_portable(seeds: &[u32], mults: &[u32], xs: &[u32], mins: &mut [u32]) {
+    for &x in xs {
+        for ((s, m), v) in seeds.iter().zip(mults).zip(mins.iter_mut()) {
+            *v = (*v).min((x ^ s).wrapping_mul(*m));
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn min_permutations_avx2(seeds: &[u32], mults: &[u32], xs: &[u32], mins: &mut [u32]) {
+    min_permutations_portable(seeds, mults, xs, mins)
+}
+
+/// The permutation loop, compiled for AVX2 as well and chosen at run time: the same
+/// arithmetic either way, so signatures do not depend on the CPU.
+fn min_permutations(seeds: &[u32], mults: &[u32], xs: &[u32], mins: &mut [u32]) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2, checked on the line above.
+        #[allow(unsafe_code)]
+        unsafe {
+            return min_permutations_avx2(seeds, mults, xs, mins);
+        }
+    }
+    min_permutations_portable(seeds, mults, xs, mins)
+}
+
 /// The MinHash estimate of Jaccard similarity: the share of equal signature positions.
-pub fn estimated_jaccard(a: &[u64], b: &[u64]) -> f64 {
+pub fn estimated_jaccard(a: &[SigValue], b: &[SigValue]) -> f64 {
     if a.is_empty() || a.len() != b.len() {
         return 0.0;
     }
@@ -222,12 +264,10 @@ mod tests {
     fn short_texts_still_get_a_signature() {
         let h = MinHasher::new(MinHashParams::default());
         let sig = h.signature("two words");
-        assert!(sig.iter().all(|v| *v != u64::MAX));
+        assert_eq!(sig.len(), 112);
         let empty = h.signature("");
-        assert!(
-            empty.iter().all(|v| *v != u64::MAX),
-            "empty text is one empty shingle"
-        );
+        assert_eq!(empty.len(), 112, "empty text is one empty shingle");
+        assert_ne!(empty, sig);
     }
 }
 
@@ -263,5 +303,97 @@ mod props {
             let est = estimated_jaccard(&sa, &sb);
             prop_assert!((est - truth).abs() <= 5.0 * 0.047, "estimate {est} vs true {truth}");
         }
+    }
+}
+
+#[cfg(test)]
+mod spec {
+    use super::*;
+
+    /// The signature recomputed from its definition, one value at a time, without the
+    /// vectorized loop: what any other implementation on any platform must produce.
+    fn by_definition(params: MinHashParams, text: &str) -> Vec<SigValue> {
+        let mut words = Vec::new();
+        dedup_words(text, &mut words);
+        let hashes: Vec<u64> = words.iter().map(|w| xxh3_64(w.as_bytes())).collect();
+        let mut state = params.seed;
+        let k = params.permutations();
+        let seeds: Vec<u64> = (0..k).map(|_| splitmix(&mut state)).collect();
+        let mults: Vec<u64> = (0..k).map(|_| splitmix(&mut state)).collect();
+        let n = params.shingle_words;
+        let shingles: Vec<u32> = if hashes.len() < n {
+            vec![hashes.iter().fold(hashes.len() as u64, |h, w| mix64(h ^ w))]
+        } else {
+            hashes
+                .windows(n)
+                .map(|win| win.iter().fold(n as u64, |h, w| mix64(h ^ w)))
+                .collect()
+        }
+        .into_iter()
+        .map(|h| (h >> 32) as u32)
+        .collect();
+        (0..k)
+            .map(|i| {
+                let (s, m) = (seeds[i] as u32, mults[i] as u32 | 1);
+                let min = shingles
+                    .iter()
+                    .map(|x| u64::from((x ^ s).wrapping_mul(m)))
+                    .min()
+                    .unwrap();
+                (min & 0xFFFF) as SigValue
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_fast_signature_equals_its_definition() {
+        let p = MinHashParams::default();
+        let h = MinHasher::new(p);
+        for text in [
+            "",
+            "one",
+            "a b c d e",
+            "Café — Report 2024: “Results”! and then some more words follow here",
+            &"lorem ipsum dolor sit amet consectetur ".repeat(50),
+        ] {
+            assert_eq!(h.signature(text), by_definition(p, text), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn the_portable_and_vectorized_loops_agree() {
+        let p = MinHashParams::default();
+        let h = MinHasher::new(p);
+        let xs: Vec<u32> = (0..1000u64).map(|i| (mix64(i) >> 32) as u32).collect();
+        let mut a = vec![u32::MAX; p.permutations()];
+        let mut b = a.clone();
+        min_permutations_portable(&h.seeds, &h.multipliers, &xs, &mut a);
+        min_permutations(&h.seeds, &h.multipliers, &xs, &mut b);
+        assert_eq!(a, b);
+    }
+
+    /// A biased or correlated permutation family shows as a mean estimate away from the
+    /// truth even when each single estimate is within its noise. 400 pairs at J = 1/3: the
+    /// mean's standard error is under 0.0023, so 0.012 is more than 5 of them.
+    #[test]
+    fn estimates_are_unbiased_on_average() {
+        let h = MinHasher::new(MinHashParams {
+            shingle_words: 1,
+            ..MinHashParams::default()
+        });
+        let mut total = 0.0;
+        let pairs = 400u64;
+        for p in 0..pairs {
+            let w = |i: u64| mix64(p << 32 | i);
+            // 100 shared, 100 only in a, 100 only in b: J = 100 / 300.
+            let a: Vec<u64> = (0..200).map(w).collect();
+            let b: Vec<u64> = (0..100).chain(200..300).map(w).collect();
+            total += estimated_jaccard(
+                &h.signature_of_word_hashes(&a),
+                &h.signature_of_word_hashes(&b),
+            );
+        }
+        let mean = total / pairs as f64;
+        assert!((mean - 1.0 / 3.0).abs() < 0.012, "mean estimate {mean}");
     }
 }
