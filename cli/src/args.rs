@@ -115,6 +115,11 @@ pub struct ContributeArgs {
     /// Largest .jsonl line [default: 16 MiB]; longer lines are skipped and reported.
     #[arg(long, value_name = "BYTES")]
     pub max_line_bytes: Option<usize>,
+    #[command(flatten)]
+    pub near_dup: NearDupArgs,
+    /// Keep near-duplicates (exact duplicates are still removed).
+    #[arg(long)]
+    pub no_near_dup: bool,
     /// Print the run summary as JSON.
     #[arg(long)]
     pub json: bool,
@@ -196,4 +201,47 @@ pub struct StatsArgs {
     /// Print as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+/// MinHash LSH settings. Every contributor of a dataset should use the same ones: state is
+/// kept per parameter set, and a run only sees the state of its own set.
+#[derive(Debug, Args)]
+pub struct NearDupArgs {
+    /// Minimum estimated Jaccard similarity (of word 5-gram sets) for two texts to count as
+    /// near-duplicates. Candidates come from the LSH bands; this check keeps unique texts.
+    #[arg(long, value_name = "J", default_value_t = masa_workflows::DEFAULT_NEAR_DUP_THRESHOLD,
+          value_parser = parse_unit)]
+    pub threshold: f64,
+    /// Words per shingle.
+    #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u16).range(1..=16))]
+    pub shingle_words: u16,
+    /// LSH bands (bands × rows MinHash permutations).
+    #[arg(long, value_name = "B", default_value_t = 14, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub bands: u16,
+    /// Rows (permutations) per band.
+    #[arg(long, value_name = "R", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub rows: u16,
+}
+
+impl NearDupArgs {
+    pub fn options(&self) -> masa_workflows::NearDupOptions {
+        masa_workflows::NearDupOptions {
+            params: masa_workflows::MinHashParams {
+                shingle_words: self.shingle_words.into(),
+                bands: self.bands.into(),
+                rows: self.rows.into(),
+                ..masa_workflows::MinHashParams::default()
+            },
+            threshold: self.threshold,
+        }
+    }
+}
+
+fn parse_unit(s: &str) -> Result<f64, String> {
+    let v: f64 = s.parse().map_err(|_| format!("{s:?} is not a number"))?;
+    if (0.0..=1.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("{v} is not between 0 and 1"))
+    }
 }

@@ -66,6 +66,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 batch_rows: c.batch_rows,
                 batch_bytes: c.batch_bytes,
                 progress,
+                near_dup: (!c.no_near_dup).then(|| c.near_dup.options()),
             };
             let summary = masa_workflows::contribute(opts).await.with_context(|| {
                 format!(

@@ -24,12 +24,8 @@ fn killed_contribution_resumes_without_loss_or_duplicates() {
     let n = 30_000;
     let mut f = std::io::BufWriter::new(std::fs::File::create(&input).unwrap());
     for i in 0..n {
-        writeln!(
-            f,
-            "{{\"id\": {i}, \"text\": \"post number {i} about subject {}\"}}",
-            i % 13
-        )
-        .unwrap();
+        let text = common::random_text(i as u64, 8);
+        writeln!(f, "{{\"id\": {i}, \"text\": \"post {i}: {text}\"}}").unwrap();
     }
     f.flush().unwrap();
     drop(f);
@@ -99,7 +95,8 @@ fn killed_contribution_resumes_without_loss_or_duplicates() {
         );
     }
     // Search sees every committed batch, including the ones before the kill.
-    let hits = env.json(&["search", "\"post number 7 about\"", "--dataset", &ds_s]);
+    let phrase = format!("\"{}\"", common::random_text(7, 8));
+    let hits = env.json(&["search", &phrase, "--dataset", &ds_s]);
     assert_eq!(
         hits[0]["uri"].as_str().unwrap().rsplit('=').next(),
         Some("7")

@@ -12,3 +12,21 @@ pub use minhash::{
     MinHashParams, MinHasher, SigValue, band_key, dedup_words, estimated_jaccard,
 };
 pub use store::{Blob, BlobError, SigFile, SigRow};
+
+/// What a run dedups against: every content hash seen, and, when near-duplicate removal is
+/// on, the LSH index of every signature seen (committed ones first, then the run's own).
+#[derive(Debug, Default)]
+pub struct Dedup {
+    pub exact: ExactDedup,
+    pub near: Option<LshIndex>,
+}
+
+impl MinHashParams {
+    /// A short name for the parameter set, used to keep state of different sets apart.
+    pub fn tag(&self) -> String {
+        format!(
+            "w{}-b{}-r{}-s{:016x}",
+            self.shingle_words, self.bands, self.rows, self.seed
+        )
+    }
+}

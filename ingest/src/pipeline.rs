@@ -7,7 +7,7 @@
 use crate::progress::{ProgressMode, Reporter};
 use crate::{RunStats, StatsSnapshot, to_record};
 use masa_connectors::{BudgetShare, Budgeted, Connector, ConnectorError, ItemSender, SourceEvent};
-use masa_dedup::ExactDedup;
+use masa_dedup::{Dedup, MinHasher, SigValue};
 use masa_record::Record;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -54,6 +54,9 @@ impl PipelineConfig {
 pub struct PendingBatch {
     /// `batch_id` and `row_in_batch` are left for the sink to assign.
     pub records: Vec<Record>,
+    /// The MinHash signature of each record, in the same order; empty when near-duplicate
+    /// removal is off.
+    pub signatures: Vec<Vec<SigValue>>,
     /// Drops since the previous batch, by reason.
     pub drops: BTreeMap<String, u64>,
     /// Connector checkpoint after the last input this batch accounts for; `None` when the run
@@ -96,7 +99,7 @@ pub enum PipelineError {
 }
 
 enum Flow {
-    Row(Box<Record>, serde_json::Value),
+    Row(Box<Record>, Option<Vec<SigValue>>, serde_json::Value),
     Drop(String, serde_json::Value),
 }
 
@@ -133,6 +136,7 @@ fn extract_worker(
     mut rx: mpsc::Receiver<Vec<Budgeted>>,
     tx: mpsc::Sender<(Vec<Flow>, Vec<BudgetShare>)>,
     contributor: String,
+    hasher: Option<MinHasher>,
     stats: Arc<RunStats>,
 ) {
     while let Some(chunk) = rx.blocking_recv() {
@@ -154,7 +158,10 @@ fn extract_worker(
                         let cp = item.checkpoint.clone();
                         let uri = item.uri.clone();
                         match to_record(item, &contributor) {
-                            Ok(r) => Flow::Row(Box::new(r), cp),
+                            Ok(r) => {
+                                let sig = hasher.as_ref().map(|h| h.signature(&r.text));
+                                Flow::Row(Box::new(r), sig, cp)
+                            }
                             Err(reason) => {
                                 tracing::debug!(uri = %uri, reason, "item dropped");
                                 Flow::Drop(reason.to_owned(), cp)
@@ -172,6 +179,7 @@ fn extract_worker(
 
 struct Batcher {
     records: Vec<Record>,
+    signatures: Vec<Vec<SigValue>>,
     bytes: usize,
     drops: BTreeMap<String, u64>,
     checkpoint: Option<serde_json::Value>,
@@ -187,6 +195,7 @@ impl Batcher {
         self.bytes = 0;
         PendingBatch {
             records: std::mem::take(&mut self.records),
+            signatures: std::mem::take(&mut self.signatures),
             drops: std::mem::take(&mut self.drops),
             checkpoint: self.checkpoint.clone(),
             complete,
@@ -201,7 +210,7 @@ impl Batcher {
 pub async fn run<S: BatchSink + 'static>(
     connector: Box<dyn Connector>,
     resume: Option<serde_json::Value>,
-    mut dedup: ExactDedup,
+    mut dedup: Dedup,
     mut sink: S,
     config: PipelineConfig,
 ) -> Result<(StatsSnapshot, S), PipelineError> {
@@ -223,8 +232,9 @@ pub async fn run<S: BatchSink + 'static>(
         let (out_tx, out_rx) = mpsc::channel(2);
         let stats = stats.clone();
         let contributor = config.contributor.clone();
+        let hasher = dedup.near.as_ref().map(|i| MinHasher::new(*i.params()));
         extract.push(tokio::task::spawn_blocking(move || {
-            extract_worker(in_rx, out_tx, contributor, stats)
+            extract_worker(in_rx, out_tx, contributor, hasher, stats)
         }));
         worker_txs.push(in_tx);
         outputs.push(out_rx);
@@ -247,6 +257,7 @@ pub async fn run<S: BatchSink + 'static>(
     // Dedup and batching run here, in order.
     let mut b = Batcher {
         records: Vec::new(),
+        signatures: Vec::new(),
         bytes: 0,
         drops: BTreeMap::new(),
         checkpoint: None,
@@ -262,17 +273,29 @@ pub async fn run<S: BatchSink + 'static>(
                     b.drop_input(&reason, &stats);
                     b.checkpoint = Some(cp);
                 }
-                Flow::Row(r, cp) => {
+                Flow::Row(r, sig, cp) => {
                     b.checkpoint = Some(cp);
-                    match dedup.insert(&r.content_hash) {
+                    match dedup.exact.insert(&r.content_hash) {
                         Err(e) => {
                             result = Err(e.into());
                             break 'chunks;
                         }
                         Ok(false) => b.drop_input("dedup:exact", &stats),
                         Ok(true) => {
-                            b.bytes += r.text.len();
-                            b.records.push(*r);
+                            let near = match (&mut dedup.near, &sig) {
+                                (Some(index), Some(sig)) => {
+                                    index.insert_unless_near_duplicate(sig).err()
+                                }
+                                _ => None,
+                            };
+                            if let Some((doc, j)) = near {
+                                tracing::debug!(uri = %r.uri, of_doc = doc, jaccard = j, "near-duplicate dropped");
+                                b.drop_input("dedup:near", &stats);
+                            } else {
+                                b.bytes += r.text.len();
+                                b.records.push(*r);
+                                b.signatures.extend(sig);
+                            }
                         }
                     }
                 }
@@ -382,7 +405,7 @@ mod tests {
         config.batch_rows = 7;
         config.extract_workers = 3;
         config.channel_capacity = 5;
-        let result = run(source, None, ExactDedup::new(), sink, config)
+        let result = run(source, None, Dedup::default(), sink, config)
             .await
             .map(|(stats, _sink)| stats);
         let b = std::mem::take(&mut *batches.lock().unwrap());

@@ -1,11 +1,12 @@
 //! `masa contribute`: a connector's items into a dataset, resumable after a crash.
 
 use crate::runs::{app_id, read_run};
+use crate::neardup::load_index;
 use crate::sink::DatasetSink;
 use crate::splits::{CommittedSplits, committed_splits, rebuild_split, write_manifest};
 use crate::{Config, WorkflowError};
 use masa_connectors::{BuildContext, SourceConfig};
-use masa_dedup::ExactDedup;
+use masa_dedup::{Dedup, ExactDedup, MinHashParams};
 use masa_ingest::{PipelineConfig, ProgressMode, StatsSnapshot};
 use masa_storage::{Dataset, StorageOptions};
 use serde::Serialize;
@@ -22,6 +23,30 @@ pub struct ContributeOptions {
     pub batch_rows: usize,
     pub batch_bytes: usize,
     pub progress: ProgressMode,
+    /// Near-duplicate removal against everything committed and the run itself; `None`
+    /// turns it off (exact dedup always runs).
+    pub near_dup: Option<NearDupOptions>,
+}
+
+/// MinHash LSH settings for near-duplicate removal.
+#[derive(Debug, Clone, Copy)]
+pub struct NearDupOptions {
+    pub params: MinHashParams,
+    /// Minimum estimated Jaccard similarity for a candidate to count as a near-duplicate.
+    pub threshold: f64,
+}
+
+/// The default verification threshold: near the midpoint of the 14 × 8 band S-curve
+/// (`(1/14)^(1/8) ≈ 0.72`), so band collisions well below it are not taken for copies.
+pub const DEFAULT_NEAR_DUP_THRESHOLD: f64 = 0.7;
+
+impl Default for NearDupOptions {
+    fn default() -> Self {
+        NearDupOptions {
+            params: MinHashParams::default(),
+            threshold: DEFAULT_NEAR_DUP_THRESHOLD,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -68,7 +93,7 @@ pub async fn contribute(opts: ContributeOptions) -> Result<ContributeSummary, Wo
     };
     let resumed = resume.is_some();
 
-    let mut dedup = ExactDedup::new();
+    let mut exact = ExactDedup::new();
     for file in dataset.committed_files()? {
         for batch in dataset.read_file(&file, Some(&["content_hash"])).await? {
             let col = batch
@@ -80,7 +105,7 @@ pub async fn contribute(opts: ContributeOptions) -> Result<ContributeSummary, Wo
                     reason: "content_hash is not a string column".into(),
                 })?;
             for h in col.iter().flatten() {
-                dedup.insert(h).map_err(|e| WorkflowError::Corrupt {
+                exact.insert(h).map_err(|e| WorkflowError::Corrupt {
                     path: file.path.clone(),
                     reason: e.to_string(),
                 })?;
@@ -88,9 +113,14 @@ pub async fn contribute(opts: ContributeOptions) -> Result<ContributeSummary, Wo
         }
     }
     tracing::debug!(
-        hashes = dedup.len(),
+        hashes = exact.len(),
         "exact-dedup state loaded from the table"
     );
+    let near = match opts.near_dup {
+        Some(nd) => Some(load_index(&dataset, nd.params, nd.threshold).await?),
+        None => None,
+    };
+    let dedup = Dedup { exact, near };
 
     let CommittedSplits {
         mut manifest,
@@ -112,6 +142,7 @@ pub async fn contribute(opts: ContributeOptions) -> Result<ContributeSummary, Wo
         connector: connector.kind().to_owned(),
         next_version,
         manifest,
+        minhash: opts.near_dup.map(|nd| nd.params),
     };
     let mut pc = PipelineConfig::new(contributor.clone());
     pc.batch_rows = opts.batch_rows.max(1);

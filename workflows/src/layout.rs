@@ -47,3 +47,8 @@ pub(crate) async fn read_required_json<T: serde::de::DeserializeOwned>(
             reason: missing.into(),
         })
 }
+
+/// The MinHash signatures of a committed batch, one folder per parameter set.
+pub(crate) fn sig_path(params: &masa_dedup::MinHashParams, batch_id: &str) -> String {
+    format!("dedup/minhash/{}/{batch_id}.sig", params.tag())
+}

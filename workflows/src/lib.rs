@@ -6,6 +6,7 @@ mod config;
 mod contribute;
 mod error;
 mod layout;
+mod neardup;
 mod runs;
 mod search;
 mod sink;
@@ -13,7 +14,10 @@ mod splits;
 mod stats;
 
 pub use config::{Config, DEFAULT_DECLARATION, InitOutcome, masa_home};
-pub use contribute::{ContributeOptions, ContributeSummary, contribute};
+pub use contribute::{
+    ContributeOptions, ContributeSummary, DEFAULT_NEAR_DUP_THRESHOLD, NearDupOptions, contribute,
+};
 pub use error::WorkflowError;
+pub use masa_dedup::MinHashParams;
 pub use search::{SearchOptions, search};
 pub use stats::{DatasetStats, dataset_stats};

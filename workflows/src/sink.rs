@@ -1,7 +1,7 @@
 //! The dataset sink: commits one pipeline batch as Parquet file + index split + signed
 //! manifest + run record, then one Delta commit that makes them visible together.
 
-use crate::layout::{batch_manifest_path, run_path, split_dir};
+use crate::layout::{batch_manifest_path, run_path, sig_path, split_dir};
 use crate::runs::RunRecord;
 use crate::splits::{store_split, write_manifest};
 use masa_index::Manifest;
@@ -19,6 +19,8 @@ pub(crate) struct DatasetSink {
     pub connector: String,
     pub next_version: i64,
     pub manifest: Manifest,
+    /// Where batches' MinHash signatures go, when near-duplicate removal is on.
+    pub minhash: Option<masa_dedup::MinHashParams>,
 }
 
 /// The CPU-heavy part of a commit, off the async runtime: Parquet encoding and split
@@ -44,6 +46,15 @@ impl BatchSink for DatasetSink {
         let version = self.next_version;
         let batch_id = masa_record::batch_id(&self.app_id, version);
         let mut records = batch.records;
+        let sig_file = self.minhash.filter(|_| !records.is_empty()).map(|params| {
+            let rows = batch
+                .signatures
+                .into_iter()
+                .enumerate()
+                .map(|(i, sig)| masa_dedup::SigRow { row: i as u32, sig })
+                .collect();
+            masa_dedup::SigFile::new(&batch_id, params, rows)
+        });
         for (i, r) in records.iter_mut().enumerate() {
             r.batch_id.clone_from(&batch_id);
             r.row_in_batch = i as i64;
@@ -73,6 +84,10 @@ impl BatchSink for DatasetSink {
                 .await?;
             let ds = &self.dataset;
             let meta = store_split(ds, &batch_id, built).await?;
+            if let Some(sigs) = sig_file {
+                ds.put(&sig_path(&sigs.params, &batch_id), sigs.encode().into())
+                    .await?;
+            }
             let manifest = BatchManifest {
                 batch_id: batch_id.clone(),
                 app_id: self.app_id.clone(),

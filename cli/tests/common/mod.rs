@@ -139,16 +139,40 @@ pub fn python() -> Option<String> {
     }
 }
 
-/// Writes `n` distinct plain-text documents into `dir`.
+/// A lowercase word spelled from `n` (digits would be folded away by near-dup matching).
+pub fn word(mut n: u64) -> String {
+    let mut w = String::new();
+    loop {
+        w.push((b'a' + (n % 26) as u8) as char);
+        n /= 26;
+        if n == 0 {
+            return w;
+        }
+    }
+}
+
+/// A text of `words` pseudo-random words from a 20,000-word vocabulary, fixed by `seed`:
+/// texts of different seeds share almost no 5-word shingle.
+pub fn random_text(seed: u64, words: usize) -> String {
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..words)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            word(state % 20_000)
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Writes `n` distinct plain-text documents into `dir` (distinct also to near-dup matching).
 pub fn write_docs(dir: &Path, n: usize) {
     std::fs::create_dir_all(dir).unwrap();
     for i in 0..n {
         std::fs::write(
             dir.join(format!("doc{i:06}.txt")),
-            format!(
-                "Document {i} talks about topic{} and item{i} in plain words.",
-                i % 7
-            ),
+            format!("Document {i}: {}.", random_text(i as u64, 12)),
         )
         .unwrap();
     }

@@ -1,0 +1,115 @@
+//! Near-duplicate state in a dataset: one signature file per committed batch under
+//! `dedup/minhash/<params>/`, written before the batch's Delta commit. The table is the
+//! truth: a committed batch whose signature file is missing, or no longer matches the
+//! batch's rows, gets it rebuilt from its Parquet rows.
+
+use crate::WorkflowError;
+use crate::layout::sig_path;
+use futures::{StreamExt, TryStreamExt};
+use masa_dedup::{LshIndex, MinHashParams, MinHasher, SigFile, SigRow};
+use masa_storage::arrow::array::{Array, Int64Array, StringArray};
+use masa_storage::{CommittedFile, Dataset};
+
+/// Signature files fetched at once.
+const FETCH_CONCURRENCY: usize = 8;
+
+/// The signature file of a committed batch, checked against the table; rebuilt (and stored)
+/// when missing or stale. A file that fails its checksum is an error: it names the object,
+/// which can be deleted to have it rebuilt.
+pub(crate) async fn batch_signatures(
+    ds: &Dataset,
+    file: &CommittedFile,
+    params: MinHashParams,
+) -> Result<SigFile, WorkflowError> {
+    let batch = file.batch_id.as_deref().ok_or_else(|| WorkflowError::Corrupt {
+        path: file.path.clone(),
+        reason: "a data file not written by masa (no batch id in its name)".into(),
+    })?;
+    let path = sig_path(&params, batch);
+    if let Some(bytes) = ds.get(&path).await? {
+        let sigs = SigFile::decode(&bytes, batch).map_err(|e| WorkflowError::Corrupt {
+            path: path.clone(),
+            reason: format!("{e} (delete it and the next run rebuilds it from the table)"),
+        })?;
+        let fresh = sigs.params == params
+            && file.num_records.is_none_or(|n| n == sigs.len() as u64);
+        if fresh {
+            return Ok(sigs);
+        }
+        tracing::warn!(path = %path, "signature file does not match the table; rebuilding it");
+    }
+    let sigs = compute_signatures(ds, file, batch, params).await?;
+    ds.put(&path, sigs.encode().into()).await?;
+    Ok(sigs)
+}
+
+/// Signatures of a committed file's rows, from its `text` and `row_in_batch` columns.
+async fn compute_signatures(
+    ds: &Dataset,
+    file: &CommittedFile,
+    batch: &str,
+    params: MinHashParams,
+) -> Result<SigFile, WorkflowError> {
+    let corrupt = |reason: &str| WorkflowError::Corrupt {
+        path: file.path.clone(),
+        reason: reason.into(),
+    };
+    let mut texts = Vec::new();
+    for b in ds.read_file(file, Some(&["text", "row_in_batch"])).await? {
+        let text = b
+            .column_by_name("text")
+            .and_then(|c| c.as_any().downcast_ref::<StringArray>())
+            .ok_or_else(|| corrupt("no text column"))?;
+        let row = b
+            .column_by_name("row_in_batch")
+            .and_then(|c| c.as_any().downcast_ref::<Int64Array>())
+            .ok_or_else(|| corrupt("no row_in_batch column"))?;
+        for i in 0..b.num_rows() {
+            let r = u32::try_from(row.value(i)).map_err(|_| corrupt("row_in_batch out of range"))?;
+            texts.push((r, text.is_valid(i).then(|| text.value(i).to_owned()).unwrap_or_default()));
+        }
+    }
+    texts.sort_by_key(|(r, _)| *r);
+    let batch = batch.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let h = MinHasher::new(params);
+        let rows = texts
+            .into_iter()
+            .map(|(row, t)| SigRow {
+                row,
+                sig: h.signature(&t),
+            })
+            .collect();
+        SigFile::new(&batch, params, rows)
+    })
+    .await
+    .map_err(|e| WorkflowError::Other(format!("signature computation failed: {e}")))
+}
+
+/// The LSH index over every committed row, for a run to dedup against.
+pub(crate) async fn load_index(
+    ds: &Dataset,
+    params: MinHashParams,
+    threshold: f64,
+) -> Result<LshIndex, WorkflowError> {
+    let files: Vec<CommittedFile> = ds
+        .committed_files()?
+        .into_iter()
+        .filter(|f| f.batch_id.is_some())
+        .collect();
+    let mut index = LshIndex::new(params, threshold);
+    let mut stream = futures::stream::iter(files.iter())
+        .map(|f| batch_signatures(ds, f, params))
+        .buffered(FETCH_CONCURRENCY);
+    while let Some(sigs) = stream.try_next().await? {
+        for i in 0..sigs.len() {
+            index.insert(sigs.signature(i));
+        }
+    }
+    tracing::debug!(
+        docs = index.len(),
+        bytes = index.heap_bytes(),
+        "near-duplicate index loaded"
+    );
+    Ok(index)
+}
