@@ -8,9 +8,7 @@ mod store;
 
 pub use exact::{ExactDedup, HashError};
 pub use lsh::{LshIndex, UnionFind};
-pub use minhash::{
-    MinHashParams, MinHasher, SigValue, band_key, dedup_words, estimated_jaccard,
-};
+pub use minhash::{MinHashParams, MinHasher, SigValue, band_key, dedup_words, estimated_jaccard};
 pub use store::{Blob, BlobError, SigFile, SigRow};
 
 /// What a run dedups against: every content hash seen, and, when near-duplicate removal is

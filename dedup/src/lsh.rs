@@ -204,7 +204,10 @@ mod tests {
         let sig = h.signature(&edited);
         let j = estimated_jaccard(&sig, &h.signature(&original));
         assert!(j > 0.8, "estimated Jaccard {j}");
-        assert_eq!(idx.insert_unless_near_duplicate(&sig).map_err(|e| e.0), Err(first));
+        assert_eq!(
+            idx.insert_unless_near_duplicate(&sig).map_err(|e| e.0),
+            Err(first)
+        );
         let other = h.signature(&text(400, "q"));
         assert!(idx.insert_unless_near_duplicate(&other).is_ok());
         assert_eq!(idx.len(), 2);

@@ -59,7 +59,9 @@ impl Blob {
         }
         let (body, sum) = bytes.split_at(bytes.len() - 32);
         if Sha256::digest(body).as_slice() != sum {
-            return Err(bad("checksum mismatch: the object is truncated or corrupted"));
+            return Err(bad(
+                "checksum mismatch: the object is truncated or corrupted",
+            ));
         }
         let header_len = u32::from_le_bytes(body[8..12].try_into().expect("4 bytes")) as usize;
         let header_end = 12usize
@@ -232,7 +234,10 @@ mod tests {
         let f = sample();
         let bytes = f.encode();
         assert_eq!(SigFile::decode(&bytes, "b1").unwrap(), f);
-        assert_eq!(f.signature(1), MinHasher::new(f.params).signature("second text"));
+        assert_eq!(
+            f.signature(1),
+            MinHasher::new(f.params).signature("second text")
+        );
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! `masa contribute`: a connector's items into a dataset, resumable after a crash.
 
-use crate::runs::{app_id, read_run};
 use crate::neardup::load_index;
+use crate::runs::{app_id, read_run};
 use crate::sink::DatasetSink;
 use crate::splits::{CommittedSplits, committed_splits, rebuild_split, write_manifest};
 use crate::{Config, WorkflowError};

@@ -21,18 +21,21 @@ pub(crate) async fn batch_signatures(
     file: &CommittedFile,
     params: MinHashParams,
 ) -> Result<SigFile, WorkflowError> {
-    let batch = file.batch_id.as_deref().ok_or_else(|| WorkflowError::Corrupt {
-        path: file.path.clone(),
-        reason: "a data file not written by masa (no batch id in its name)".into(),
-    })?;
+    let batch = file
+        .batch_id
+        .as_deref()
+        .ok_or_else(|| WorkflowError::Corrupt {
+            path: file.path.clone(),
+            reason: "a data file not written by masa (no batch id in its name)".into(),
+        })?;
     let path = sig_path(&params, batch);
     if let Some(bytes) = ds.get(&path).await? {
         let sigs = SigFile::decode(&bytes, batch).map_err(|e| WorkflowError::Corrupt {
             path: path.clone(),
             reason: format!("{e} (delete it and the next run rebuilds it from the table)"),
         })?;
-        let fresh = sigs.params == params
-            && file.num_records.is_none_or(|n| n == sigs.len() as u64);
+        let fresh =
+            sigs.params == params && file.num_records.is_none_or(|n| n == sigs.len() as u64);
         if fresh {
             return Ok(sigs);
         }
@@ -65,8 +68,14 @@ async fn compute_signatures(
             .and_then(|c| c.as_any().downcast_ref::<Int64Array>())
             .ok_or_else(|| corrupt("no row_in_batch column"))?;
         for i in 0..b.num_rows() {
-            let r = u32::try_from(row.value(i)).map_err(|_| corrupt("row_in_batch out of range"))?;
-            texts.push((r, text.is_valid(i).then(|| text.value(i).to_owned()).unwrap_or_default()));
+            let r =
+                u32::try_from(row.value(i)).map_err(|_| corrupt("row_in_batch out of range"))?;
+            texts.push((
+                r,
+                text.is_valid(i)
+                    .then(|| text.value(i).to_owned())
+                    .unwrap_or_default(),
+            ));
         }
     }
     texts.sort_by_key(|(r, _)| *r);

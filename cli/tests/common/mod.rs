@@ -9,12 +9,29 @@ use std::process::{Command, Output};
 /// A temporary masa home and cache, with `masa init` done.
 pub struct Env {
     pub dir: tempfile::TempDir,
+    /// Extra environment for every command (the S3 server's settings, say).
+    pub vars: Vec<(String, String)>,
 }
 
 impl Env {
     pub fn new() -> Self {
+        Self::with_vars(Vec::new())
+    }
+
+    /// An environment whose commands talk to the test S3 server.
+    pub fn for_s3(s3: &S3) -> Self {
+        Self::with_vars(vec![
+            ("AWS_ENDPOINT_URL".into(), s3.endpoint.clone()),
+            ("AWS_ACCESS_KEY_ID".into(), s3.key_id.clone()),
+            ("AWS_SECRET_ACCESS_KEY".into(), s3.secret.clone()),
+            ("AWS_REGION".into(), "us-east-1".into()),
+        ])
+    }
+
+    fn with_vars(vars: Vec<(String, String)>) -> Self {
         let env = Env {
             dir: tempfile::tempdir().unwrap(),
+            vars,
         };
         let out = env.masa(&["init"]);
         assert!(out.status.success(), "masa init failed: {}", stderr(&out));
@@ -30,7 +47,8 @@ impl Env {
         c.args(args)
             .env("MASA_HOME", self.path("home"))
             .env("MASA_CACHE_DIR", self.path("cache"))
-            .env_remove("MASA_LOG");
+            .env_remove("MASA_LOG")
+            .envs(self.vars.iter().map(|(k, v)| (k, v)));
         c
     }
 
@@ -218,4 +236,13 @@ pub fn read_records(
         }
         out
     })
+}
+
+/// A dataset prefix on the test S3 server that no other test or run uses.
+pub fn unique_s3_url(s3: &S3, name: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("s3://{}/{name}-{}-{nanos}", s3.bucket, std::process::id())
 }
