@@ -72,9 +72,11 @@ async fn compute_signatures(
                 u32::try_from(row.value(i)).map_err(|_| corrupt("row_in_batch out of range"))?;
             texts.push((
                 r,
-                text.is_valid(i)
-                    .then(|| text.value(i).to_owned())
-                    .unwrap_or_default(),
+                if text.is_valid(i) {
+                    text.value(i).to_owned()
+                } else {
+                    String::new()
+                },
             ));
         }
     }
