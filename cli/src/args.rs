@@ -41,6 +41,88 @@ pub enum Command {
     Search(SearchArgs),
     /// Show what a dataset holds: records, bytes, contributors, drops by reason.
     Stats(StatsArgs),
+    /// Find near-duplicate documents across the whole dataset and remove all but one of each
+    /// cluster. `--dry-run` reports without changing the table.
+    #[command(long_about = DEDUP_ABOUT)]
+    Dedup(DedupArgs),
+}
+
+const DEDUP_ABOUT: &str = "Find near-duplicate documents across the whole dataset (every run, \
+every contributor) with MinHash LSH, and remove all but one document of each cluster.\n\n\
+`contribute` already drops near-duplicates of what is committed; `dedup` finds the ones it \
+could not see (runs that committed at the same time, data from before near-dup removal was \
+on) and applies another threshold or keep policy.\n\n\
+Without --stage, every stage runs here in order: plan, signatures, buckets, clusters, filter \
+(--dry-run stops before filter). For corpora larger than one machine, run the stages as \
+separate tasks: `--stage plan` once (it prints the job id), then `--stage signatures --job ID \
+--shard i/N` and `--stage buckets --job ID --shard i/N` on N workers each, `--stage clusters \
+--job ID` once, and `--stage filter --job ID --shard i/N`. The shard is also read from \
+SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT or JOB_COMPLETION_INDEX/MASA_SHARD_COUNT. \
+Intermediate files live under dedup/jobs/<job>/ in the dataset, each checksummed: a missing \
+or corrupt one stops the job with its name.";
+
+#[derive(Debug, Args)]
+pub struct DedupArgs {
+    #[command(flatten)]
+    pub dataset: DatasetArgs,
+    #[command(flatten)]
+    pub near_dup: NearDupArgs,
+    /// Report clusters and the documents that would be removed; change nothing in the table.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Which document of a cluster stays: the earliest in log order, or the highest quality
+    /// score (ties to the earliest).
+    #[arg(long, value_enum, default_value_t = KeepArg::Earliest)]
+    pub keep: KeepArg,
+    /// Run one stage only (for distributed runs); default: all of them, here.
+    #[arg(long, value_enum)]
+    pub stage: Option<StageArg>,
+    /// The job to continue (printed by the plan stage); required with --stage after plan.
+    #[arg(long, value_name = "ID")]
+    pub job: Option<String>,
+    /// This task's share of a sharded stage, as i/N.
+    #[arg(long, value_name = "i/N", value_parser = masa_workflows::Shard::parse)]
+    pub shard: Option<masa_workflows::Shard>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum KeepArg {
+    Earliest,
+    Quality,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum StageArg {
+    Plan,
+    Signatures,
+    Buckets,
+    Clusters,
+    Filter,
+}
+
+impl StageArg {
+    pub fn stage(self) -> masa_workflows::Stage {
+        use masa_workflows::Stage;
+        match self {
+            StageArg::Plan => Stage::Plan,
+            StageArg::Signatures => Stage::Signatures,
+            StageArg::Buckets => Stage::Buckets,
+            StageArg::Clusters => Stage::Clusters,
+            StageArg::Filter => Stage::Filter,
+        }
+    }
+}
+
+impl KeepArg {
+    pub fn policy(self) -> masa_workflows::KeepPolicy {
+        match self {
+            KeepArg::Earliest => masa_workflows::KeepPolicy::Earliest,
+            KeepArg::Quality => masa_workflows::KeepPolicy::Quality,
+        }
+    }
 }
 
 /// Where the dataset is, and how to reach it.

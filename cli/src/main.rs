@@ -8,7 +8,7 @@ use args::{Cli, Command};
 use clap::Parser;
 use masa_connectors::{FilesConfig, SourceConfig};
 use masa_ingest::ProgressMode;
-use masa_workflows::{Config, ContributeOptions, SearchOptions};
+use masa_workflows::{Config, ContributeOptions, DedupOptions, SearchOptions};
 use std::process::ExitCode;
 
 fn init_logging(verbose: u8, progress: ProgressMode) {
@@ -94,6 +94,27 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     .await
                     .with_context(|| format!("reading {}", s.dataset.location))?;
             output::stats(&stats, s.json)?;
+        }
+        Command::Dedup(d) => {
+            let shard = match d.shard {
+                Some(s) => s,
+                None => masa_workflows::Shard::from_env()
+                    .map_err(anyhow::Error::msg)?
+                    .unwrap_or(masa_workflows::Shard::WHOLE),
+            };
+            let report = masa_workflows::dedup(DedupOptions {
+                dataset: d.dataset.location.clone(),
+                storage: d.dataset.storage_options()?,
+                near: d.near_dup.options(),
+                keep: d.keep.policy(),
+                dry_run: d.dry_run,
+                stage: d.stage.map(|s| s.stage()),
+                job: d.job.clone(),
+                shard,
+            })
+            .await
+            .with_context(|| format!("deduplicating {}", d.dataset.location))?;
+            output::dedup(&report, d.json)?;
         }
     }
     Ok(())

@@ -1,7 +1,7 @@
 //! Printing results for people (and as JSON for scripts).
 
 use masa_index::Hit;
-use masa_workflows::{ContributeSummary, DatasetStats};
+use masa_workflows::{ContributeSummary, DatasetStats, DedupReport};
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 
@@ -142,6 +142,51 @@ pub fn stats(s: &DatasetStats, json: bool) -> anyhow::Result<()> {
     println!("dropped       {dropped}");
     for (r, n) in &s.drops {
         println!("  {r}  {n}");
+    }
+    if s.removed_by_dedup > 0 {
+        println!("removed later by masa dedup: {}", s.removed_by_dedup);
+    }
+    Ok(())
+}
+
+pub fn dedup(r: &DedupReport, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(r)?);
+        return Ok(());
+    }
+    println!("dataset     {}", r.dataset);
+    println!("job         {}", r.job);
+    println!("stages      {} (shard {})", r.stages.join(", "), r.shard);
+    println!(
+        "documents   {} (table version {})",
+        r.documents, r.table_version
+    );
+    if let Some(b) = r.state_bytes_per_document {
+        println!("state       {b:.0} bytes of signatures per document");
+    }
+    if let (Some(c), Some(n)) = (r.clusters, r.removed) {
+        let verb = if r.dry_run {
+            "would be removed"
+        } else {
+            "to remove"
+        };
+        println!("clusters    {c}");
+        println!("documents {verb}: {n}");
+        for (k, n) in &r.removed_by_contributor {
+            println!("  {k}  {n}");
+        }
+        for e in &r.examples {
+            println!(
+                "  e.g. {} (batch {} row {}) duplicates {} (batch {} row {})",
+                e.record_id, e.batch_id, e.row, e.kept.record_id, e.kept.batch_id, e.kept.row
+            );
+        }
+    }
+    if r.stages.contains(&"filter") {
+        println!("removed from the table: {} rows", r.rows_removed_from_table);
+    }
+    for (stage, secs) in &r.seconds {
+        println!("  {stage:<11} {secs:.2} s");
     }
     Ok(())
 }

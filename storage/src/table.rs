@@ -7,7 +7,7 @@ use bytes::Bytes;
 use deltalake::arrow::array::RecordBatch;
 use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
 use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
-use deltalake::kernel::{Action, Add, StructType, Transaction};
+use deltalake::kernel::{Action, Add, Remove, StructType, Transaction};
 use deltalake::parquet::arrow::ArrowWriter;
 // ParquetObjectReader is deprecated in favour of hand-written AsyncFileReaders; it is
 // still the reader that matches deltalake's object_store exactly, so we keep it for now.
@@ -51,14 +51,19 @@ pub struct CommittedFile {
     pub batch_id: Option<String>,
 }
 
-fn data_file_name(batch_id: &str) -> String {
-    format!("part-{batch_id}.zstd.parquet")
+/// `part-<batch>.zstd.parquet`, or `part-<batch>-<revision>.zstd.parquet` for a file that
+/// replaces its batch's earlier file (rows removed by dedup, say). Batch ids are hex, so the
+/// first `-` after the prefix ends the batch id.
+fn data_file_name(batch_id: &str, revision: Option<&str>) -> String {
+    match revision {
+        None => format!("part-{batch_id}.zstd.parquet"),
+        Some(r) => format!("part-{batch_id}-{r}.zstd.parquet"),
+    }
 }
 
 fn batch_of(name: &str) -> Option<String> {
-    name.strip_prefix("part-")?
-        .strip_suffix(".zstd.parquet")
-        .map(str::to_owned)
+    let stem = name.strip_prefix("part-")?.strip_suffix(".zstd.parquet")?;
+    Some(stem.split_once('-').map_or(stem, |(b, _)| b).to_owned())
 }
 
 pub(crate) async fn create_table(
@@ -117,7 +122,20 @@ impl Dataset {
         parquet: Vec<u8>,
         num_rows: usize,
     ) -> Result<DataFileWrite, StorageError> {
-        let name = data_file_name(batch_id);
+        self.put_data_file_revision(batch_id, None, parquet, num_rows)
+            .await
+    }
+
+    /// Like [`Dataset::put_data_file`], for a file that will replace its batch's committed
+    /// file (see [`Dataset::replace_files`]); `revision` tells the two apart.
+    pub async fn put_data_file_revision(
+        &self,
+        batch_id: &str,
+        revision: Option<&str>,
+        parquet: Vec<u8>,
+        num_rows: usize,
+    ) -> Result<DataFileWrite, StorageError> {
+        let name = data_file_name(batch_id, revision);
         let path = format!("table/{name}");
         let sha256 = hex::encode(Sha256::digest(&parquet));
         let size = parquet.len() as u64;
@@ -185,6 +203,83 @@ impl Dataset {
         // The commit returns the new state: no need to read the log again.
         self.table.state = Some(finalized.snapshot());
         Ok(table_version as i64)
+    }
+
+    /// Replaces committed files with new ones (written by
+    /// [`Dataset::put_data_file_revision`]), or removes them where there is no new one, in
+    /// one Delta commit. Fails, changing nothing, if another writer removed one of the old
+    /// files first. The old objects stay in storage: signed batch manifests refer to them.
+    pub async fn replace_files(
+        &mut self,
+        replacements: Vec<(CommittedFile, Option<DataFileWrite>)>,
+        metadata: HashMap<String, serde_json::Value>,
+        reason: &str,
+    ) -> Result<i64, StorageError> {
+        let now = masa_record::now_micros() / 1000;
+        let mut actions = Vec::with_capacity(replacements.len() * 2);
+        for (old, new) in replacements {
+            let path = old
+                .path
+                .strip_prefix("table/")
+                .unwrap_or(&old.path)
+                .to_owned();
+            actions.push(Action::Remove(Remove {
+                path,
+                data_change: true,
+                deletion_timestamp: Some(now),
+                extended_file_metadata: Some(true),
+                partition_values: Some(HashMap::new()),
+                size: Some(old.size as i64),
+                tags: None,
+                deletion_vector: None,
+                base_row_id: None,
+                default_row_commit_version: None,
+            }));
+            actions.extend(new.map(|n| Action::Add(n.add)));
+        }
+        self.refresh().await?;
+        let snapshot = self.snapshot()?;
+        let finalized = CommitBuilder::from(CommitProperties::default().with_metadata(metadata))
+            .with_actions(actions)
+            .build(
+                Some(snapshot),
+                self.table.log_store(),
+                DeltaOperation::Delete {
+                    predicate: Some(reason.to_owned()),
+                },
+            )
+            .await
+            .map_err(|e| delta_err("replacing data files", e))?;
+        let version = finalized.version();
+        self.table.state = Some(finalized.snapshot());
+        Ok(version as i64)
+    }
+
+    /// The value of commit metadata `key` of every commit that has it, oldest first.
+    /// Commits that left the log's retained history are not seen.
+    pub async fn commit_metadata(&self, key: &str) -> Result<Vec<serde_json::Value>, StorageError> {
+        let infos: Vec<_> = self
+            .table
+            .history(None)
+            .try_collect()
+            .await
+            .map_err(|e| delta_err("reading the table history", e))?;
+        Ok(infos
+            .into_iter()
+            .rev()
+            .filter_map(|mut i| i.info.remove(key))
+            .collect())
+    }
+
+    /// Batch ids in the order their commits entered the table's log, oldest first: the
+    /// global order in which "earliest" is meant.
+    pub async fn batch_commit_order(&self) -> Result<Vec<String>, StorageError> {
+        Ok(self
+            .commit_metadata("masa.batch_id")
+            .await?
+            .into_iter()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect())
     }
 
     /// Refreshes the table and checks that `app_id`'s last committed `txn` version is
@@ -277,7 +372,13 @@ mod tests {
 
     #[test]
     fn batch_ids_round_trip_through_file_names() {
-        assert_eq!(batch_of(&data_file_name("abc")).as_deref(), Some("abc"));
+        assert_eq!(
+            batch_of(&data_file_name("abc", None)).as_deref(),
+            Some("abc")
+        );
+        let revised = data_file_name("abc", Some("dedup-1"));
+        assert_eq!(batch_of(&revised).as_deref(), Some("abc"));
         assert_eq!(batch_of("part-00000-x.snappy.parquet"), None);
+        assert!(!revised.contains(['~', '%', '/']), "{revised}");
     }
 }

@@ -3,7 +3,7 @@
 use crate::neardup::load_index;
 use crate::runs::{app_id, read_run};
 use crate::sink::DatasetSink;
-use crate::splits::{CommittedSplits, committed_splits, rebuild_split, write_manifest};
+use crate::splits::repair_index;
 use crate::{Config, WorkflowError};
 use masa_connectors::{BuildContext, SourceConfig};
 use masa_dedup::{Dedup, ExactDedup, MinHashParams};
@@ -122,18 +122,7 @@ pub async fn contribute(opts: ContributeOptions) -> Result<ContributeSummary, Wo
     };
     let dedup = Dedup { exact, near };
 
-    let CommittedSplits {
-        mut manifest,
-        mut stale,
-        missing,
-    } = committed_splits(&dataset).await?;
-    for batch in &missing {
-        manifest.splits.push(rebuild_split(&dataset, batch).await?);
-        stale = true;
-    }
-    if stale {
-        write_manifest(&dataset, &manifest).await?;
-    }
+    let manifest = repair_index(&dataset).await?;
 
     let sink = DatasetSink {
         dataset,

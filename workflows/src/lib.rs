@@ -4,6 +4,7 @@
 
 mod config;
 mod contribute;
+mod dedup_job;
 mod error;
 mod layout;
 mod neardup;
@@ -17,6 +18,7 @@ pub use config::{Config, DEFAULT_DECLARATION, InitOutcome, masa_home};
 pub use contribute::{
     ContributeOptions, ContributeSummary, DEFAULT_NEAR_DUP_THRESHOLD, NearDupOptions, contribute,
 };
+pub use dedup_job::{DedupOptions, DedupReport, KeepPolicy, KeptDoc, Removal, Shard, Stage, dedup};
 pub use error::WorkflowError;
 pub use masa_dedup::MinHashParams;
 pub use search::{SearchOptions, search};

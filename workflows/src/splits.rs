@@ -5,7 +5,7 @@ use crate::WorkflowError;
 use crate::layout::{MANIFEST_PATH, read_json, split_dir};
 use masa_index::{INDEX_SCHEMA_VERSION, Manifest, SplitMeta};
 use masa_storage::Dataset;
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
 /// The splits of every committed batch, as far as they exist.
@@ -22,27 +22,31 @@ pub(crate) struct CommittedSplits {
 /// never committed are dropped, and committed batches it misses (a crash between commit and
 /// manifest update) are found from their `split.json`.
 pub(crate) async fn committed_splits(ds: &Dataset) -> Result<CommittedSplits, WorkflowError> {
-    let committed: BTreeSet<String> = ds
+    // Each committed batch with its row count: a split indexing another number of documents
+    // is outdated (its batch's file was replaced) and is rebuilt.
+    let committed: BTreeMap<String, Option<u64>> = ds
         .committed_files()?
         .into_iter()
-        .filter_map(|f| f.batch_id)
+        .filter_map(|f| Some((f.batch_id?, f.num_records)))
         .collect();
+    let current = |s: &SplitMeta| {
+        s.schema_version == INDEX_SCHEMA_VERSION
+            && committed
+                .get(&s.batch_id)
+                .is_some_and(|rows| rows.is_none_or(|n| n == s.num_docs))
+    };
     let stored: Manifest = read_json(ds, MANIFEST_PATH).await?.unwrap_or_default();
     let before = stored.splits.len();
-    let mut splits: Vec<SplitMeta> = stored
-        .splits
-        .into_iter()
-        .filter(|s| committed.contains(&s.batch_id) && s.schema_version == INDEX_SCHEMA_VERSION)
-        .collect();
+    let mut splits: Vec<SplitMeta> = stored.splits.into_iter().filter(|s| current(s)).collect();
     let mut stale = splits.len() != before;
     let known: HashSet<String> = splits.iter().map(|s| s.batch_id.clone()).collect();
     let mut missing = Vec::new();
-    for batch in committed.iter().filter(|b| !known.contains(*b)) {
+    for batch in committed.keys().filter(|b| !known.contains(*b)) {
         let path = format!("{}/split.json", split_dir(batch));
         // A split of another index schema version counts as missing: it is rebuilt.
         let found = read_json::<SplitMeta>(ds, &path)
             .await?
-            .filter(|m| m.schema_version == INDEX_SCHEMA_VERSION);
+            .filter(|m| current(m));
         match found {
             Some(meta) => {
                 splits.push(meta);
@@ -59,6 +63,24 @@ pub(crate) async fn committed_splits(ds: &Dataset) -> Result<CommittedSplits, Wo
         stale,
         missing,
     })
+}
+
+/// Brings the index manifest in line with the table: splits found for committed batches are
+/// listed, and batches without a current split get one built from their rows.
+pub(crate) async fn repair_index(ds: &Dataset) -> Result<Manifest, WorkflowError> {
+    let CommittedSplits {
+        mut manifest,
+        mut stale,
+        missing,
+    } = committed_splits(ds).await?;
+    for batch in &missing {
+        manifest.splits.push(rebuild_split(ds, batch).await?);
+        stale = true;
+    }
+    if stale {
+        write_manifest(ds, &manifest).await?;
+    }
+    Ok(manifest)
 }
 
 /// Builds and stores the split of a committed batch from its Parquet rows: the table is the

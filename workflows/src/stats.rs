@@ -4,6 +4,7 @@ use crate::WorkflowError;
 use crate::layout::{batch_manifest_path, read_required_json};
 use crate::runs::committed_runs;
 use masa_record::SignedManifest;
+use masa_storage::arrow::array::{Array, StringArray};
 use masa_storage::{Dataset, StorageOptions};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -23,6 +24,8 @@ pub struct DatasetStats {
     /// Inputs dropped before they became records, by reason, over all committed runs.
     pub drops: BTreeMap<String, u64>,
     pub commits: u64,
+    /// Rows removed from the table by `masa dedup`.
+    pub removed_by_dedup: u64,
 }
 
 pub async fn dataset_stats(
@@ -39,16 +42,34 @@ pub async fn dataset_stats(
         s.data_files += 1;
         s.data_bytes += f.size;
         s.records += f.num_records.unwrap_or(0);
-        let Some(batch) = f.batch_id else { continue };
+        let Some(batch) = f.batch_id.clone() else {
+            continue;
+        };
         let m: SignedManifest = read_required_json(
             &ds,
             &batch_manifest_path(&batch),
             "the manifest of a committed batch is missing",
         )
         .await?;
-        s.text_bytes += m.manifest.text_bytes;
-        *s.contributors.entry(m.manifest.contributor).or_default() += m.manifest.rows;
+        let rows = f.num_records.unwrap_or(m.manifest.rows);
+        if f.path.ends_with(&format!("/part-{batch}.zstd.parquet")) {
+            s.text_bytes += m.manifest.text_bytes;
+        } else {
+            // A file rewritten by `masa dedup`: the manifest describes the original.
+            for b in ds.read_file(&f, Some(&["text"])).await? {
+                if let Some(t) = b.column(0).as_any().downcast_ref::<StringArray>() {
+                    s.text_bytes += t.values().len() as u64;
+                }
+            }
+        }
+        *s.contributors.entry(m.manifest.contributor).or_default() += rows;
     }
+    s.removed_by_dedup = ds
+        .commit_metadata("masa.rows_removed")
+        .await?
+        .iter()
+        .filter_map(serde_json::Value::as_u64)
+        .sum();
     for run in committed_runs(&ds).await? {
         s.commits += 1;
         for (reason, n) in run.drops {

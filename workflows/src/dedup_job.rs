@@ -1,0 +1,870 @@
+//! `masa dedup`: near-duplicate removal over a whole dataset, staged so it scales past one
+//! machine's memory and one machine's time.
+//!
+//! Stages, each writing its output under `dedup/jobs/<job>/` on the dataset's store:
+//! 1. **plan** (one task): the batches to dedup, in log order, pinned to a table version.
+//! 2. **signatures** (sharded by batch): every planned batch has a valid signature file
+//!    (shared with `contribute`, under `dedup/minhash/`); missing ones are computed.
+//! 3. **buckets** (sharded by band): documents bucketed by band key; members of a bucket
+//!    verified against earlier members by estimated Jaccard; pairs written per band.
+//! 4. **clusters** (one task): union-find over every band's pairs; one document kept per
+//!    cluster (earliest in log order, or highest quality score), the rest listed for removal.
+//! 5. **filter** (sharded by batch): each affected batch's file replaced by one without the
+//!    removed rows, in one Delta commit per shard; its signatures and index split follow.
+//!
+//! Documents are named `(batch, row_in_batch)` throughout, which no stage renumbers. Every
+//! intermediate is a checksummed object naming its job and the plan's hash, and every
+//! stage checks that all of its inputs exist: a missing or corrupt intermediate stops the
+//! job with the object's name, never yields a partial answer.
+
+use crate::WorkflowError;
+use crate::contribute::NearDupOptions;
+use crate::layout::sig_path;
+use crate::neardup::batch_signatures;
+use crate::splits::repair_index;
+use masa_dedup::{Blob, MinHashParams, SigFile, SigValue, UnionFind, band_key, estimated_jaccard};
+use masa_storage::arrow::array::{Array, Float64Array, Int64Array, StringArray};
+use masa_storage::{CommittedFile, Dataset, StorageOptions};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+/// Which document of a near-duplicate cluster stays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeepPolicy {
+    /// The first in log order: the earlier contribution earns the credit.
+    Earliest,
+    /// The highest `quality_score` (missing scores lowest); ties go to the earliest.
+    Quality,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    Plan,
+    Signatures,
+    Buckets,
+    Clusters,
+    Filter,
+}
+
+impl Stage {
+    pub const ALL: [Stage; 5] = [
+        Stage::Plan,
+        Stage::Signatures,
+        Stage::Buckets,
+        Stage::Clusters,
+        Stage::Filter,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::Plan => "plan",
+            Stage::Signatures => "signatures",
+            Stage::Buckets => "buckets",
+            Stage::Clusters => "clusters",
+            Stage::Filter => "filter",
+        }
+    }
+}
+
+/// This task's share of a sharded stage: shard `index` of `count`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    pub index: usize,
+    pub count: usize,
+}
+
+impl Shard {
+    pub const WHOLE: Shard = Shard { index: 0, count: 1 };
+
+    /// Parses `i/N` (0 ≤ i < N).
+    pub fn parse(s: &str) -> Result<Shard, String> {
+        let (i, n) = s
+            .split_once('/')
+            .ok_or_else(|| format!("{s:?} is not of the form i/N"))?;
+        let index: usize = i
+            .trim()
+            .parse()
+            .map_err(|_| format!("{i:?} is not a number"))?;
+        let count: usize = n
+            .trim()
+            .parse()
+            .map_err(|_| format!("{n:?} is not a number"))?;
+        if count == 0 || index >= count {
+            return Err(format!("shard {index}/{count}: need 0 ≤ i < N"));
+        }
+        Ok(Shard { index, count })
+    }
+
+    /// The shard a batch scheduler assigned: Slurm array tasks, or a Kubernetes indexed
+    /// job (with `MASA_SHARD_COUNT` for the count). `None` outside one.
+    pub fn from_env() -> Result<Option<Shard>, String> {
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let pair = match (
+            var("SLURM_ARRAY_TASK_ID"),
+            var("SLURM_ARRAY_TASK_COUNT"),
+            var("JOB_COMPLETION_INDEX"),
+        ) {
+            (Some(i), Some(n), _) => (i, n),
+            (_, _, Some(i)) => match var("MASA_SHARD_COUNT") {
+                Some(n) => (i, n),
+                None => {
+                    return Err(
+                        "JOB_COMPLETION_INDEX is set but MASA_SHARD_COUNT is not: set it to \
+                         the job's completions"
+                            .into(),
+                    );
+                }
+            },
+            _ => return Ok(None),
+        };
+        Shard::parse(&format!("{}/{}", pair.0, pair.1)).map(Some)
+    }
+
+    fn owns(self, i: usize) -> bool {
+        i % self.count == self.index
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct DedupOptions {
+    pub dataset: String,
+    pub storage: StorageOptions,
+    pub near: NearDupOptions,
+    pub keep: KeepPolicy,
+    /// Stop after the clusters stage: report, change nothing in the table.
+    pub dry_run: bool,
+    /// Run one stage (of one shard); `None` runs them all here, in order.
+    pub stage: Option<Stage>,
+    /// The job to continue; required for every stage after `plan`.
+    pub job: Option<String>,
+    pub shard: Shard,
+}
+
+/// One document to remove, and the one kept in its place.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Removal {
+    pub batch_id: String,
+    pub row: u32,
+    pub record_id: String,
+    pub contributor: String,
+    pub kept: KeptDoc,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct KeptDoc {
+    pub batch_id: String,
+    pub row: u32,
+    pub record_id: String,
+    pub contributor: String,
+}
+
+/// What a `masa dedup` invocation did.
+#[derive(Debug, Clone, Serialize)]
+pub struct DedupReport {
+    pub dataset: String,
+    pub job: String,
+    pub stages: Vec<&'static str>,
+    pub shard: String,
+    pub table_version: i64,
+    pub documents: u64,
+    /// Known once the clusters stage has run.
+    pub clusters: Option<u64>,
+    pub removed: Option<u64>,
+    pub removed_by_contributor: BTreeMap<String, u64>,
+    /// A few of the removals, for a look.
+    pub examples: Vec<Removal>,
+    /// Signature-state bytes per document (the shared `dedup/minhash/` files).
+    pub state_bytes_per_document: Option<f64>,
+    pub dry_run: bool,
+    /// Rows removed from the table by this invocation's filter stage.
+    pub rows_removed_from_table: u64,
+    /// Wall time of each stage run, in order.
+    pub seconds: Vec<(&'static str, f64)>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+struct PlannedBatch {
+    batch_id: String,
+    path: String,
+    size: u64,
+    rows: u64,
+}
+
+impl PlannedBatch {
+    fn file(&self) -> CommittedFile {
+        CommittedFile {
+            path: self.path.clone(),
+            size: self.size,
+            num_records: Some(self.rows),
+            batch_id: Some(self.batch_id.clone()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+struct Plan {
+    job: String,
+    table_version: i64,
+    params: MinHashParams,
+    threshold: f64,
+    keep: KeepPolicy,
+    /// In log order: a document's number is its batch's offset plus its position.
+    batches: Vec<PlannedBatch>,
+}
+
+const PLAN_KIND: &[u8; 4] = b"PLN1";
+const PAIRS_KIND: &[u8; 4] = b"PRS1";
+const CLUSTERS_KIND: &[u8; 4] = b"CLU1";
+/// Earlier members of a bucket a newcomer is verified against before giving up.
+const MAX_BUCKET_CHECKS: usize = 32;
+
+fn job_dir(job: &str) -> String {
+    format!("dedup/jobs/{job}")
+}
+
+fn pairs_path(job: &str, band: usize) -> String {
+    format!("{}/pairs/band-{band:03}.bin", job_dir(job))
+}
+
+fn clusters_path(job: &str) -> String {
+    format!("{}/clusters.bin", job_dir(job))
+}
+
+/// A job's objects as loaded: the plan and its hash, which every later object names.
+struct Job {
+    plan: Plan,
+    plan_sha256: String,
+    /// `offsets[b]` is the number of the first document of batch `b`.
+    offsets: Vec<u64>,
+}
+
+impl Job {
+    fn documents(&self) -> u64 {
+        self.offsets.last().copied().unwrap_or(0)
+    }
+
+    /// The batch index and position in the batch of document `doc`.
+    fn locate(&self, doc: u64) -> (usize, usize) {
+        let b = self.offsets.partition_point(|&o| o <= doc) - 1;
+        (b, (doc - self.offsets[b]) as usize)
+    }
+}
+
+fn corrupt(path: &str, reason: impl Into<String>) -> WorkflowError {
+    WorkflowError::Corrupt {
+        path: path.to_owned(),
+        reason: reason.into(),
+    }
+}
+
+/// Reads and checks a job object: present, intact, of `kind`, and made for this plan.
+async fn read_job_blob(
+    ds: &Dataset,
+    path: &str,
+    kind: &[u8; 4],
+    plan_sha256: &str,
+    missing: &str,
+) -> Result<Blob, WorkflowError> {
+    let bytes = ds.get(path).await?.ok_or_else(|| corrupt(path, missing))?;
+    let blob = Blob::decode(&bytes, kind).map_err(|e| corrupt(path, e.reason))?;
+    if blob.header["plan_sha256"] != plan_sha256 {
+        return Err(corrupt(
+            path,
+            "made for another plan of this job (rerun the stages after plan)",
+        ));
+    }
+    Ok(blob)
+}
+
+/// Runs `masa dedup`: all stages in order, or the one stage (and shard) asked for.
+pub async fn dedup(opts: DedupOptions) -> Result<DedupReport, WorkflowError> {
+    let mut ds = Dataset::open(&opts.dataset, &opts.storage).await?;
+    let stages: Vec<Stage> = match opts.stage {
+        Some(s) => vec![s],
+        None if opts.dry_run => Stage::ALL[..4].to_vec(),
+        None => Stage::ALL.to_vec(),
+    };
+    if opts.dry_run && opts.stage == Some(Stage::Filter) {
+        return Err(WorkflowError::Other(
+            "--dry-run and --stage filter contradict each other: filter changes the table".into(),
+        ));
+    }
+    let mut report = DedupReport {
+        dataset: ds.url().to_string(),
+        job: String::new(),
+        stages: stages.iter().map(|s| s.name()).collect(),
+        shard: format!("{}/{}", opts.shard.index, opts.shard.count),
+        table_version: 0,
+        documents: 0,
+        clusters: None,
+        removed: None,
+        removed_by_contributor: BTreeMap::new(),
+        examples: Vec::new(),
+        state_bytes_per_document: None,
+        dry_run: opts.dry_run,
+        rows_removed_from_table: 0,
+        seconds: Vec::new(),
+    };
+    let mut job: Option<Job> = None;
+    for stage in stages {
+        let started = std::time::Instant::now();
+        tracing::info!(stage = stage.name(), "dedup stage starting");
+        if stage == Stage::Plan {
+            job = Some(plan(&ds, &opts).await?);
+        } else {
+            if job.is_none() {
+                let id = opts.job.as_deref().ok_or_else(|| {
+                    WorkflowError::Other(format!(
+                        "--stage {} needs --job (the plan stage prints the job id)",
+                        stage.name()
+                    ))
+                })?;
+                job = Some(load_job(&ds, id).await?);
+            }
+            let j = job.as_ref().expect("loaded above");
+            match stage {
+                Stage::Plan => unreachable!("handled above"),
+                Stage::Signatures => {
+                    let bytes = signatures(&ds, j, opts.shard).await?;
+                    if opts.shard == Shard::WHOLE && j.documents() > 0 {
+                        report.state_bytes_per_document = Some(bytes as f64 / j.documents() as f64);
+                    }
+                }
+                Stage::Buckets => buckets(&ds, j, opts.shard).await?,
+                Stage::Clusters => clusters(&ds, j).await?,
+                Stage::Filter => {
+                    report.rows_removed_from_table = filter(&mut ds, j, opts.shard).await?;
+                }
+            }
+        }
+        report
+            .seconds
+            .push((stage.name(), started.elapsed().as_secs_f64()));
+    }
+    let j = job.expect("at least one stage ran");
+    report.job = j.plan.job.clone();
+    report.table_version = j.plan.table_version;
+    report.documents = j.documents();
+    // The clusters object, once written, is the job's answer: report it after any stage.
+    let path = clusters_path(&j.plan.job);
+    if ds.get(&path).await?.is_some() {
+        let (summary, removals) = read_clusters(&ds, &j).await?;
+        report.clusters = Some(summary.clusters);
+        report.removed = Some(summary.removed);
+        report.removed_by_contributor = summary.removed_by_contributor;
+        report.examples = removals.into_iter().take(10).collect();
+    }
+    Ok(report)
+}
+
+/// The job id of a plan: fixed by the table version and settings, so planning twice on an
+/// unchanged table names the same job.
+fn job_id(version: i64, near: &NearDupOptions, keep: KeepPolicy) -> String {
+    let keep = match keep {
+        KeepPolicy::Earliest => "earliest",
+        KeepPolicy::Quality => "quality",
+    };
+    format!(
+        "v{version}-{}-t{}-{keep}",
+        near.params.tag(),
+        (near.threshold * 1000.0).round() as u32
+    )
+}
+
+async fn plan(ds: &Dataset, opts: &DedupOptions) -> Result<Job, WorkflowError> {
+    let version = ds.table_version().unwrap_or(0);
+    let files: HashMap<String, CommittedFile> = ds
+        .committed_files()?
+        .into_iter()
+        .filter_map(|f| Some((f.batch_id.clone()?, f)))
+        .collect();
+    // Log order; batches whose commits left the log's retained history are older than
+    // every retained one, so they come first.
+    let ordered = ds.batch_commit_order().await?;
+    let in_history: HashSet<&String> = ordered.iter().collect();
+    let mut order: Vec<&String> = files.keys().filter(|b| !in_history.contains(b)).collect();
+    order.sort();
+    order.extend(ordered.iter().filter(|b| files.contains_key(*b)));
+    let mut seen = HashSet::new();
+    let batches = order
+        .into_iter()
+        .filter(|b| seen.insert(*b))
+        .map(|b| {
+            let f = &files[b];
+            PlannedBatch {
+                batch_id: b.clone(),
+                path: f.path.clone(),
+                size: f.size,
+                rows: f.num_records.unwrap_or(0),
+            }
+        })
+        .collect();
+    let plan = Plan {
+        job: opts
+            .job
+            .clone()
+            .unwrap_or_else(|| job_id(version, &opts.near, opts.keep)),
+        table_version: version,
+        params: opts.near.params,
+        threshold: opts.near.threshold,
+        keep: opts.keep,
+        batches,
+    };
+    let bytes = Blob {
+        kind: *PLAN_KIND,
+        header: serde_json::to_value(&plan).expect("plan serializes"),
+        payload: Vec::new(),
+    }
+    .encode();
+    ds.put(
+        &format!("{}/plan.bin", job_dir(&plan.job)),
+        bytes.clone().into(),
+    )
+    .await?;
+    Ok(job_of(plan, &bytes))
+}
+
+fn job_of(plan: Plan, plan_bytes: &[u8]) -> Job {
+    let mut offsets = vec![0u64];
+    for b in &plan.batches {
+        offsets.push(offsets.last().expect("non-empty") + b.rows);
+    }
+    Job {
+        plan,
+        plan_sha256: masa_record::sha256_hex(plan_bytes),
+        offsets,
+    }
+}
+
+async fn load_job(ds: &Dataset, id: &str) -> Result<Job, WorkflowError> {
+    let path = format!("{}/plan.bin", job_dir(id));
+    let bytes = ds.get(&path).await?.ok_or_else(|| {
+        corrupt(
+            &path,
+            format!("no such job {id:?}: run the plan stage first (masa dedup --stage plan)"),
+        )
+    })?;
+    let blob = Blob::decode(&bytes, PLAN_KIND).map_err(|e| corrupt(&path, e.reason))?;
+    let plan: Plan =
+        serde_json::from_value(blob.header).map_err(|e| corrupt(&path, e.to_string()))?;
+    if plan.job != id {
+        return Err(corrupt(&path, format!("holds job {}, not {id}", plan.job)));
+    }
+    Ok(job_of(plan, &bytes))
+}
+
+/// Makes sure every planned batch of this shard has a valid signature file; returns the
+/// signature bytes of the shard's batches.
+async fn signatures(ds: &Dataset, job: &Job, shard: Shard) -> Result<u64, WorkflowError> {
+    let mut bytes = 0;
+    for (i, b) in job.plan.batches.iter().enumerate() {
+        if shard.owns(i) {
+            let sigs = batch_signatures(ds, &b.file(), job.plan.params).await?;
+            bytes += sigs.encode().len() as u64;
+        }
+    }
+    Ok(bytes)
+}
+
+/// Loads a planned batch's signature file for a later stage: it must exist and match the
+/// plan, or the signatures stage has not finished.
+async fn planned_signatures(
+    ds: &Dataset,
+    job: &Job,
+    b: &PlannedBatch,
+) -> Result<SigFile, WorkflowError> {
+    let path = sig_path(&job.plan.params, &b.batch_id);
+    let bytes = ds.get(&path).await?.ok_or_else(|| {
+        corrupt(
+            &path,
+            "missing: the signatures stage has not finished for this batch",
+        )
+    })?;
+    let sigs = SigFile::decode(&bytes, &b.batch_id).map_err(|e| corrupt(&path, e.reason))?;
+    if sigs.params != job.plan.params || sigs.len() as u64 != b.rows {
+        return Err(corrupt(
+            &path,
+            format!(
+                "holds {} rows, the plan has {}: the table changed since the plan; plan a new job",
+                sigs.len(),
+                b.rows
+            ),
+        ));
+    }
+    Ok(sigs)
+}
+
+/// Buckets the documents of this shard's bands and writes each band's verified pairs.
+async fn buckets(ds: &Dataset, job: &Job, shard: Shard) -> Result<(), WorkflowError> {
+    let params = job.plan.params;
+    let bands: Vec<usize> = (0..params.bands).filter(|b| shard.owns(*b)).collect();
+    if bands.is_empty() {
+        return Ok(());
+    }
+    let k = params.permutations();
+    let n = job.documents() as usize;
+    let mut sigs: Vec<SigValue> = Vec::with_capacity(n * k);
+    for b in &job.plan.batches {
+        sigs.extend_from_slice(&planned_signatures(ds, job, b).await?.sigs);
+    }
+    let threshold = job.plan.threshold;
+    let pairs_per_band = tokio::task::spawn_blocking(move || {
+        let sig = |d: u64| &sigs[d as usize * k..(d as usize + 1) * k];
+        bands
+            .into_iter()
+            .map(|band| {
+                let mut keyed: Vec<(u64, u64)> = (0..n as u64)
+                    .map(|d| (band_key(sig(d), band, params.rows), d))
+                    .collect();
+                keyed.sort_unstable();
+                let mut pairs = Vec::new();
+                for bucket in keyed.chunk_by(|a, b| a.0 == b.0).filter(|c| c.len() > 1) {
+                    for (i, &(_, doc)) in bucket.iter().enumerate().skip(1) {
+                        let earlier = bucket[..i].iter().take(MAX_BUCKET_CHECKS);
+                        if let Some(&(_, first)) = earlier
+                            .clone()
+                            .find(|(_, e)| estimated_jaccard(sig(*e), sig(doc)) >= threshold)
+                        {
+                            pairs.push((first, doc));
+                        }
+                    }
+                }
+                (band, pairs)
+            })
+            .collect::<Vec<_>>()
+    })
+    .await
+    .map_err(|e| WorkflowError::Other(format!("bucketing failed: {e}")))?;
+    for (band, pairs) in pairs_per_band {
+        let mut payload = Vec::with_capacity(pairs.len() * 16);
+        for (a, b) in &pairs {
+            payload.extend_from_slice(&a.to_le_bytes());
+            payload.extend_from_slice(&b.to_le_bytes());
+        }
+        let blob = Blob {
+            kind: *PAIRS_KIND,
+            header: serde_json::json!({
+                "job": job.plan.job,
+                "plan_sha256": job.plan_sha256,
+                "band": band,
+                "pairs": pairs.len(),
+            }),
+            payload,
+        };
+        ds.put(&pairs_path(&job.plan.job, band), blob.encode().into())
+            .await?;
+    }
+    Ok(())
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct ClustersSummary {
+    job: String,
+    plan_sha256: String,
+    clusters: u64,
+    removed: u64,
+    removed_by_contributor: BTreeMap<String, u64>,
+}
+
+/// Per-row facts of the batches a cluster touches.
+struct RowFacts {
+    record_id: String,
+    contributor: String,
+    quality: Option<f64>,
+}
+
+async fn row_facts(
+    ds: &Dataset,
+    b: &PlannedBatch,
+) -> Result<HashMap<u32, RowFacts>, WorkflowError> {
+    let cols = ["record_id", "contributor", "quality_score", "row_in_batch"];
+    let mut out = HashMap::new();
+    for rb in ds.read_file(&b.file(), Some(&cols)).await? {
+        let s = |name: &str| {
+            rb.column_by_name(name)
+                .and_then(|c| c.as_any().downcast_ref::<StringArray>())
+                .ok_or_else(|| corrupt(&b.path, format!("no {name} column")))
+        };
+        let (ids, contributors) = (s("record_id")?, s("contributor")?);
+        let quality = rb
+            .column_by_name("quality_score")
+            .and_then(|c| c.as_any().downcast_ref::<Float64Array>())
+            .ok_or_else(|| corrupt(&b.path, "no quality_score column"))?;
+        let rows = rb
+            .column_by_name("row_in_batch")
+            .and_then(|c| c.as_any().downcast_ref::<Int64Array>())
+            .ok_or_else(|| corrupt(&b.path, "no row_in_batch column"))?;
+        for i in 0..rb.num_rows() {
+            out.insert(
+                rows.value(i) as u32,
+                RowFacts {
+                    record_id: ids.value(i).to_owned(),
+                    contributor: contributors.value(i).to_owned(),
+                    quality: quality.is_valid(i).then(|| quality.value(i)),
+                },
+            );
+        }
+    }
+    Ok(out)
+}
+
+/// Joins every band's pairs into clusters and chooses what stays.
+async fn clusters(ds: &Dataset, job: &Job) -> Result<(), WorkflowError> {
+    let n = job.documents();
+    let mut uf = UnionFind::new(n as usize);
+    for band in 0..job.plan.params.bands {
+        let path = pairs_path(&job.plan.job, band);
+        let blob = read_job_blob(
+            ds,
+            &path,
+            PAIRS_KIND,
+            &job.plan_sha256,
+            "missing: the buckets stage has not finished for this band",
+        )
+        .await?;
+        if blob.payload.len() % 16 != 0 {
+            return Err(corrupt(
+                &path,
+                "pair payload is not a whole number of pairs",
+            ));
+        }
+        for pair in blob.payload.chunks_exact(16) {
+            let a = u64::from_le_bytes(pair[..8].try_into().expect("8 bytes"));
+            let b = u64::from_le_bytes(pair[8..].try_into().expect("8 bytes"));
+            if a >= n || b >= n {
+                return Err(corrupt(
+                    &path,
+                    format!("document {a} or {b} is not in the plan"),
+                ));
+            }
+            uf.union(a as u32, b as u32);
+        }
+    }
+    let mut groups: BTreeMap<u32, Vec<u64>> = BTreeMap::new();
+    for d in 0..n {
+        groups.entry(uf.find(d as u32)).or_default().push(d);
+    }
+    let groups: Vec<Vec<u64>> = groups.into_values().filter(|g| g.len() > 1).collect();
+
+    // Facts (record ids, contributors, quality) of the batches that clusters touch, and the
+    // row number of each position from the signature files.
+    let touched: BTreeSet<usize> = groups.iter().flatten().map(|d| job.locate(*d).0).collect();
+    let mut facts = HashMap::new();
+    let mut rows_of = HashMap::new();
+    for &b in &touched {
+        let pb = &job.plan.batches[b];
+        rows_of.insert(b, planned_signatures(ds, job, pb).await?.rows);
+        facts.insert(b, row_facts(ds, pb).await?);
+    }
+    let describe = |doc: u64| -> Result<(String, u32, &RowFacts), WorkflowError> {
+        let (b, pos) = job.locate(doc);
+        let pb = &job.plan.batches[b];
+        let row = rows_of[&b][pos];
+        let f = facts[&b]
+            .get(&row)
+            .ok_or_else(|| corrupt(&pb.path, format!("row {row} is not in the file")))?;
+        Ok((pb.batch_id.clone(), row, f))
+    };
+    let mut removals = Vec::new();
+    for g in &groups {
+        let keep = match job.plan.keep {
+            KeepPolicy::Earliest => g[0],
+            KeepPolicy::Quality => {
+                let mut best = g[0];
+                let mut best_q = f64::NEG_INFINITY;
+                for &d in g {
+                    let q = describe(d)?.2.quality.unwrap_or(f64::NEG_INFINITY);
+                    if q > best_q {
+                        (best, best_q) = (d, q);
+                    }
+                }
+                best
+            }
+        };
+        let (kb, krow, kf) = describe(keep)?;
+        let kept = KeptDoc {
+            batch_id: kb,
+            row: krow,
+            record_id: kf.record_id.clone(),
+            contributor: kf.contributor.clone(),
+        };
+        for &d in g.iter().filter(|d| **d != keep) {
+            let (batch_id, row, f) = describe(d)?;
+            removals.push(Removal {
+                batch_id,
+                row,
+                record_id: f.record_id.clone(),
+                contributor: f.contributor.clone(),
+                kept: kept.clone(),
+            });
+        }
+    }
+    let mut by_contributor = BTreeMap::new();
+    for r in &removals {
+        *by_contributor.entry(r.contributor.clone()).or_insert(0) += 1;
+    }
+    let summary = ClustersSummary {
+        job: job.plan.job.clone(),
+        plan_sha256: job.plan_sha256.clone(),
+        clusters: groups.len() as u64,
+        removed: removals.len() as u64,
+        removed_by_contributor: by_contributor,
+    };
+    let blob = Blob {
+        kind: *CLUSTERS_KIND,
+        header: serde_json::to_value(&summary).expect("summary serializes"),
+        payload: serde_json::to_vec(&removals).expect("removals serialize"),
+    };
+    ds.put(&clusters_path(&job.plan.job), blob.encode().into())
+        .await?;
+    Ok(())
+}
+
+async fn read_clusters(
+    ds: &Dataset,
+    job: &Job,
+) -> Result<(ClustersSummary, Vec<Removal>), WorkflowError> {
+    let path = clusters_path(&job.plan.job);
+    let blob = read_job_blob(
+        ds,
+        &path,
+        CLUSTERS_KIND,
+        &job.plan_sha256,
+        "missing: the clusters stage has not run",
+    )
+    .await?;
+    let summary: ClustersSummary =
+        serde_json::from_value(blob.header).map_err(|e| corrupt(&path, e.to_string()))?;
+    let removals: Vec<Removal> =
+        serde_json::from_slice(&blob.payload).map_err(|e| corrupt(&path, e.to_string()))?;
+    if removals.len() as u64 != summary.removed {
+        return Err(corrupt(&path, "removal count does not match its summary"));
+    }
+    Ok((summary, removals))
+}
+
+/// The revision tag of files rewritten by a job.
+fn revision(job: &Job) -> String {
+    format!("dedup-{}", &job.plan_sha256[..12])
+}
+
+/// Replaces this shard's affected batch files with copies without the removed rows, in one
+/// Delta commit; then brings their signature files and index splits up to date. The commit
+/// names the job and shard, so running a shard's filter again changes nothing.
+async fn filter(ds: &mut Dataset, job: &Job, shard: Shard) -> Result<u64, WorkflowError> {
+    let (_, removals) = read_clusters(ds, job).await?;
+    let mut by_batch: BTreeMap<&str, HashSet<u32>> = BTreeMap::new();
+    for r in &removals {
+        by_batch.entry(&r.batch_id).or_default().insert(r.row);
+    }
+    let marker = format!("{} {}/{}", job.plan.job, shard.index, shard.count);
+    ds.refresh().await?;
+    let applied = ds.commit_metadata("masa.dedup_filter").await?;
+    if applied.iter().any(|v| v.as_str() == Some(marker.as_str())) {
+        // Committed by an earlier attempt, which may have stopped before the derived state
+        // followed: bring it up to date (stale signature files are rebuilt on load).
+        tracing::info!(job = %job.plan.job, "this shard's filter is already committed");
+        for f in ds.committed_files()? {
+            if f.batch_id
+                .as_deref()
+                .is_some_and(|b| by_batch.contains_key(b))
+            {
+                batch_signatures(ds, &f, job.plan.params).await?;
+            }
+        }
+        repair_index(ds).await?;
+        return Ok(0);
+    }
+    let current: HashMap<String, CommittedFile> = ds
+        .committed_files()?
+        .into_iter()
+        .filter_map(|f| Some((f.batch_id.clone()?, f)))
+        .collect();
+    let rev = revision(job);
+    let mut replacements = Vec::new();
+    let mut kept_rows: Vec<(String, HashSet<u32>)> = Vec::new();
+    let mut removed = 0u64;
+    for (i, b) in job.plan.batches.iter().enumerate() {
+        let Some(rows) = by_batch.get(b.batch_id.as_str()) else {
+            continue;
+        };
+        if !shard.owns(i) {
+            continue;
+        }
+        let Some(now) = current.get(&b.batch_id) else {
+            return Err(corrupt(&b.path, "no longer in the table: plan a new job"));
+        };
+        if now.path != b.path {
+            return Err(corrupt(
+                &now.path,
+                "replaced since the plan (another dedup job?): plan a new job",
+            ));
+        }
+        let mut kept = Vec::new();
+        let mut kept_set = HashSet::new();
+        for rb in ds.read_file(now, None).await? {
+            for r in masa_record::records_from_batch(&rb)
+                .map_err(|e| corrupt(&now.path, e.to_string()))?
+            {
+                let row = r.row_in_batch as u32;
+                if rows.contains(&row) {
+                    removed += 1;
+                } else {
+                    kept_set.insert(row);
+                    kept.push(r);
+                }
+            }
+        }
+        // A batch left with no rows is removed from the table rather than kept empty.
+        let new = if kept.is_empty() {
+            None
+        } else {
+            let n = kept.len();
+            let parquet = tokio::task::spawn_blocking(move || {
+                masa_record::records_to_batch(&kept)
+                    .map_err(|e| e.to_string())
+                    .and_then(|rb| masa_storage::encode_parquet(&rb).map_err(|e| e.to_string()))
+            })
+            .await
+            .map_err(|e| WorkflowError::Other(format!("encoding failed: {e}")))?
+            .map_err(|e| corrupt(&now.path, e))?;
+            Some(
+                ds.put_data_file_revision(&b.batch_id, Some(&rev), parquet, n)
+                    .await?,
+            )
+        };
+        replacements.push((now.clone(), new));
+        kept_rows.push((b.batch_id.clone(), kept_set));
+    }
+    if replacements.is_empty() {
+        return Ok(0);
+    }
+    let metadata = HashMap::from([
+        ("masa.dedup_filter".to_owned(), marker.into()),
+        ("masa.rows_removed".to_owned(), removed.into()),
+    ]);
+    ds.replace_files(replacements, metadata, "masa near-duplicate removal")
+        .await?;
+    // Derived state follows the table: signatures lose the removed rows, and splits whose
+    // document count no longer matches their batch are rebuilt.
+    for (batch, kept) in kept_rows {
+        let path = sig_path(&job.plan.params, &batch);
+        let old = ds
+            .get(&path)
+            .await?
+            .ok_or_else(|| corrupt(&path, "missing"))?;
+        let old = SigFile::decode(&old, &batch).map_err(|e| corrupt(&path, e.reason))?;
+        let rows = (0..old.len())
+            .filter(|i| kept.contains(&old.rows[*i]))
+            .map(|i| masa_dedup::SigRow {
+                row: old.rows[i],
+                sig: old.signature(i).to_vec(),
+            })
+            .collect();
+        let new = SigFile::new(&batch, old.params, rows);
+        ds.put(&path, new.encode().into()).await?;
+    }
+    repair_index(ds).await?;
+    Ok(removed)
+}
