@@ -137,7 +137,7 @@ fn dry_run_reports_and_filter_removes_later_copies() {
     let ds = ds.to_str().unwrap();
     dry_run_then_filter(&alice, &bob, ds);
     // An outside reader sees the filtered table.
-    if let Some(rows) = common::read_with_python(ds, &[]) {
+    if let Some(rows) = common::read_with_python(&format!("{ds}/table"), &[]) {
         assert_eq!(rows.len(), 25);
     }
 }
