@@ -4,11 +4,9 @@
 //!
 //! Run: `cargo bench -p masa-cli --bench contribute` (sizes: MASA_BENCH_SIZES=10000,100000).
 
-#![allow(unsafe_code)]
-
 mod common;
 
-use common::Corpus;
+use common::{Corpus, run_measured};
 use std::io::Write;
 use std::path::Path;
 use std::time::Instant;
@@ -24,26 +22,6 @@ fn write_corpus(path: &Path, n: usize) -> u64 {
     }
     f.flush().unwrap();
     bytes
-}
-
-/// Runs a command to completion and returns its own peak RSS in KiB.
-#[allow(clippy::zombie_processes)] // reaped by wait4 below, not by Child::wait
-fn run_measured(cmd: &mut std::process::Command) -> i64 {
-    let child = cmd.spawn().unwrap();
-    let pid = child.id() as libc::pid_t;
-    // SAFETY: wait4 reaps exactly our child and writes only into the plain-data structs we
-    // pass; std's Child is not waited on afterwards.
-    let (status, rss) = unsafe {
-        let mut status = 0;
-        let mut u: libc::rusage = std::mem::zeroed();
-        assert_eq!(libc::wait4(pid, &mut status, 0, &mut u), pid);
-        (status, u.ru_maxrss)
-    };
-    assert!(
-        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-        "masa failed"
-    );
-    rss
 }
 
 /// tantivy alone: the same texts into one index with a stored text field, one thread.

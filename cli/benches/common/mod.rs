@@ -1,4 +1,7 @@
-//! The corpus generator shared by the benchmarks.
+//! The corpus generator shared by the benchmarks, and measuring a child's peak memory.
+
+#![allow(dead_code)]
+#![allow(unsafe_code)]
 
 /// A deterministic generator of English-like documents (xorshift over a word list), so every
 /// document is distinct and compresses like text.
@@ -96,4 +99,24 @@ impl Corpus {
         }
         s
     }
+}
+
+/// Runs a command to completion and returns its own peak RSS in KiB.
+#[allow(clippy::zombie_processes)] // reaped by wait4 below, not by Child::wait
+pub fn run_measured(cmd: &mut std::process::Command) -> i64 {
+    let child = cmd.spawn().unwrap();
+    let pid = child.id() as libc::pid_t;
+    // SAFETY: wait4 reaps exactly our child and writes only into the plain-data structs we
+    // pass; std's Child is not waited on afterwards.
+    let (status, rss) = unsafe {
+        let mut status = 0;
+        let mut u: libc::rusage = std::mem::zeroed();
+        assert_eq!(libc::wait4(pid, &mut status, 0, &mut u), pid);
+        (status, u.ru_maxrss)
+    };
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "masa failed"
+    );
+    rss
 }
