@@ -39,8 +39,13 @@ pub struct LshIndex {
     /// Minimum estimated Jaccard for a candidate pair to count as near-duplicates.
     threshold: f64,
     buckets: Vec<Buckets>,
-    sigs: Vec<SigValue>,
+    /// Signatures in fixed-size chunks of [`CHUNK_DOCS`] documents: growing never copies
+    /// (or doubles) what is already stored.
+    chunks: Vec<Vec<SigValue>>,
+    docs: usize,
 }
+
+const CHUNK_DOCS: usize = 1 << 14;
 
 impl LshIndex {
     pub fn new(params: MinHashParams, threshold: f64) -> Self {
@@ -48,7 +53,8 @@ impl LshIndex {
             params,
             threshold,
             buckets: vec![Buckets::default(); params.bands],
-            sigs: Vec::new(),
+            chunks: Vec::new(),
+            docs: 0,
         }
     }
 
@@ -61,23 +67,24 @@ impl LshIndex {
     }
 
     pub fn len(&self) -> usize {
-        self.sigs.len() / self.params.permutations()
+        self.docs
     }
 
     pub fn is_empty(&self) -> bool {
-        self.sigs.is_empty()
+        self.docs == 0
     }
 
     /// The signature of document `doc`.
     pub fn signature(&self, doc: u32) -> &[SigValue] {
         let k = self.params.permutations();
-        &self.sigs[doc as usize * k..(doc as usize + 1) * k]
+        let (chunk, i) = (doc as usize / CHUNK_DOCS, doc as usize % CHUNK_DOCS);
+        &self.chunks[chunk][i * k..(i + 1) * k]
     }
 
     /// Approximate heap bytes held, for reporting state size.
     pub fn heap_bytes(&self) -> usize {
         let per_entry = std::mem::size_of::<(u32, u32)>() + 1;
-        self.sigs.capacity() * std::mem::size_of::<SigValue>()
+        self.chunks.iter().map(Vec::capacity).sum::<usize>() * std::mem::size_of::<SigValue>()
             + self
                 .buckets
                 .iter()
@@ -96,10 +103,17 @@ impl LshIndex {
     /// The earliest indexed document that shares a band with `sig` and whose estimated
     /// Jaccard reaches the threshold, with that estimate.
     pub fn near_duplicate(&self, sig: &[SigValue]) -> Option<(u32, f64)> {
-        let mut candidates: Vec<u32> = self
-            .keys(sig)
-            .into_iter()
-            .filter_map(|(band, key)| self.buckets[band].get(&key).copied())
+        self.near_duplicate_by_keys(sig, &self.keys(sig))
+    }
+
+    fn near_duplicate_by_keys(
+        &self,
+        sig: &[SigValue],
+        keys: &[(usize, u32)],
+    ) -> Option<(u32, f64)> {
+        let mut candidates: Vec<u32> = keys
+            .iter()
+            .filter_map(|(band, key)| self.buckets[*band].get(key).copied())
             .collect();
         candidates.sort_unstable();
         candidates.dedup();
@@ -111,20 +125,34 @@ impl LshIndex {
 
     /// Adds a document; returns its number.
     pub fn insert(&mut self, sig: &[SigValue]) -> u32 {
-        let id = self.len() as u32;
-        for (band, key) in self.keys(sig) {
-            self.buckets[band].entry(key).or_insert(id);
+        let keys = self.keys(sig);
+        self.insert_with_keys(sig, &keys)
+    }
+
+    fn insert_with_keys(&mut self, sig: &[SigValue], keys: &[(usize, u32)]) -> u32 {
+        let id = self.docs as u32;
+        for (band, key) in keys {
+            self.buckets[*band].entry(*key).or_insert(id);
         }
-        self.sigs.extend_from_slice(sig);
+        if self.docs.is_multiple_of(CHUNK_DOCS) {
+            self.chunks
+                .push(Vec::with_capacity(CHUNK_DOCS * self.params.permutations()));
+        }
+        self.chunks
+            .last_mut()
+            .expect("a chunk was just ensured")
+            .extend_from_slice(sig);
+        self.docs += 1;
         id
     }
 
     /// Adds the document unless it is a near-duplicate of one already indexed; then returns
     /// the earliest such document and the estimate instead.
     pub fn insert_unless_near_duplicate(&mut self, sig: &[SigValue]) -> Result<u32, (u32, f64)> {
-        match self.near_duplicate(sig) {
+        let keys = self.keys(sig);
+        match self.near_duplicate_by_keys(sig, &keys) {
             Some(found) => Err(found),
-            None => Ok(self.insert(sig)),
+            None => Ok(self.insert_with_keys(sig, &keys)),
         }
     }
 }
@@ -214,6 +242,21 @@ mod tests {
     }
 
     #[test]
+    fn signatures_are_kept_across_storage_chunks() {
+        let p = MinHashParams::default();
+        let k = p.permutations();
+        let mut idx = LshIndex::new(p, 0.5);
+        let sig = |d: usize| -> Vec<SigValue> { (0..k).map(|i| (d * 7 + i) as SigValue).collect() };
+        for d in 0..CHUNK_DOCS + 10 {
+            assert_eq!(idx.insert(&sig(d)), d as u32);
+        }
+        for d in [0, CHUNK_DOCS - 1, CHUNK_DOCS, CHUNK_DOCS + 9] {
+            assert_eq!(idx.signature(d as u32), sig(d).as_slice(), "doc {d}");
+        }
+        assert_eq!(idx.len(), CHUNK_DOCS + 10);
+    }
+
+    #[test]
     fn union_find_joins_transitively() {
         let mut uf = UnionFind::new(5);
         uf.union(0, 1);
@@ -221,5 +264,38 @@ mod tests {
         uf.union(1, 4);
         assert_eq!(uf.find(0), uf.find(3));
         assert_ne!(uf.find(2), uf.find(0));
+    }
+}
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use crate::{MinHashParams, MinHasher};
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Whatever the text (empty, one word, any Unicode), a second copy is always found,
+        /// at any threshold, among any other documents.
+        #[test]
+        fn identical_texts_always_collide(
+            text in ".{0,400}",
+            others in proptest::collection::vec("[a-z ]{0,200}", 0..20),
+            threshold in 0.0f64..=1.0,
+        ) {
+            let h = MinHasher::new(MinHashParams::default());
+            let mut idx = LshIndex::new(*h.params(), threshold);
+            for o in &others {
+                idx.insert(&h.signature(o));
+            }
+            let first = idx.insert(&h.signature(&text));
+            let found = idx.near_duplicate(&h.signature(&text));
+            prop_assert!(found.is_some());
+            let (doc, j) = found.unwrap();
+            prop_assert_eq!(j, 1.0);
+            // The earliest identical document is reported: an earlier "other" may equal it.
+            prop_assert!(doc <= first);
+        }
     }
 }

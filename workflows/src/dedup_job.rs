@@ -457,14 +457,24 @@ async fn load_job(ds: &Dataset, id: &str) -> Result<Job, WorkflowError> {
 /// Makes sure every planned batch of this shard has a valid signature file; returns the
 /// signature bytes of the shard's batches.
 async fn signatures(ds: &Dataset, job: &Job, shard: Shard) -> Result<u64, WorkflowError> {
-    let mut bytes = 0;
-    for (i, b) in job.plan.batches.iter().enumerate() {
-        if shard.owns(i) {
-            let sigs = batch_signatures(ds, &b.file(), job.plan.params).await?;
-            bytes += sigs.encode().len() as u64;
-        }
-    }
-    Ok(bytes)
+    use futures::{StreamExt, TryStreamExt};
+    // Batches in parallel: each one's computation runs on a blocking thread.
+    let parallel = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let sizes: Vec<u64> = futures::stream::iter(
+        job.plan
+            .batches
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| shard.owns(*i)),
+    )
+    .map(|(_, b)| async move {
+        let sigs = batch_signatures(ds, &b.file(), job.plan.params).await?;
+        Ok::<u64, WorkflowError>(sigs.encode().len() as u64)
+    })
+    .buffer_unordered(parallel)
+    .try_collect()
+    .await?;
+    Ok(sizes.iter().sum())
 }
 
 /// Loads a planned batch's signature file for a later stage: it must exist and match the
