@@ -20,7 +20,7 @@ fn main() {
     let started = Instant::now();
     let mut check = 0u64;
     for d in &docs {
-        check ^= u64::from(h.signature(d)[0]);
+        check ^= u64::from(h.signature(d).expect("2 KB documents are long enough")[0]);
     }
     let secs = started.elapsed().as_secs_f64();
     println!(

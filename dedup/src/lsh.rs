@@ -123,14 +123,17 @@ impl LshIndex {
         })
     }
 
-    /// Adds a document; returns its number.
+    /// Adds a document; returns its number. Panics past 2^32 - 1 documents.
     pub fn insert(&mut self, sig: &[SigValue]) -> u32 {
         let keys = self.keys(sig);
         self.insert_with_keys(sig, &keys)
     }
 
     fn insert_with_keys(&mut self, sig: &[SigValue], keys: &[(usize, u32)]) -> u32 {
-        let id = self.docs as u32;
+        let id = u32::try_from(self.docs)
+            .ok()
+            .filter(|id| *id < u32::MAX)
+            .expect("an LSH index holds at most 2^32 - 1 documents");
         for (band, key) in keys {
             self.buckets[*band].entry(*key).or_insert(id);
         }
@@ -223,20 +226,20 @@ mod tests {
         let h = MinHasher::new(MinHashParams::default());
         let mut idx = LshIndex::new(*h.params(), 0.7);
         let original = text(400, "");
-        let first = idx.insert(&h.signature(&original));
+        let first = idx.insert(&h.signature(&original).unwrap());
         // Change 2% of the words and add a header line.
         let mut words: Vec<String> = original.split(' ').map(str::to_owned).collect();
         words[10] = "changed".into();
         words[200] = "edited".into();
         let edited = format!("Posted on 2026-01-01\n{}", words.join(" "));
-        let sig = h.signature(&edited);
-        let j = estimated_jaccard(&sig, &h.signature(&original));
+        let sig = h.signature(&edited).unwrap();
+        let j = estimated_jaccard(&sig, &h.signature(&original).unwrap());
         assert!(j > 0.8, "estimated Jaccard {j}");
         assert_eq!(
             idx.insert_unless_near_duplicate(&sig).map_err(|e| e.0),
             Err(first)
         );
-        let other = h.signature(&text(400, "q"));
+        let other = h.signature(&text(400, "q")).unwrap();
         assert!(idx.insert_unless_near_duplicate(&other).is_ok());
         assert_eq!(idx.len(), 2);
     }
@@ -276,26 +279,34 @@ mod props {
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(64))]
 
-        /// Whatever the text (empty, one word, any Unicode), a second copy is always found,
-        /// at any threshold, among any other documents.
+        /// Whatever the text (any Unicode, as long as it has a signature), a copy is always
+        /// found, at any threshold, among any other documents, and the document reported is
+        /// the earliest one with the same signature.
         #[test]
         fn identical_texts_always_collide(
-            text in ".{0,400}",
-            others in proptest::collection::vec("[a-z ]{0,200}", 0..20),
+            text in "(\\PC{1,12} ){5,60}",
+            others in proptest::collection::vec("([a-z]{1,8} ){5,40}", 0..20),
             threshold in 0.0f64..=1.0,
         ) {
             let h = MinHasher::new(MinHashParams::default());
+            let sig = h.signature(&text);
+            prop_assume!(sig.is_some());
+            let sig = sig.unwrap();
             let mut idx = LshIndex::new(*h.params(), threshold);
+            let mut earliest = None;
             for o in &others {
-                idx.insert(&h.signature(o));
+                if let Some(s) = h.signature(o) {
+                    let d = idx.insert(&s);
+                    if s == sig && earliest.is_none() {
+                        earliest = Some(d);
+                    }
+                }
             }
-            let first = idx.insert(&h.signature(&text));
-            let found = idx.near_duplicate(&h.signature(&text));
-            prop_assert!(found.is_some());
-            let (doc, j) = found.unwrap();
+            let d = idx.insert(&sig);
+            let earliest = earliest.unwrap_or(d);
+            let (doc, j) = idx.near_duplicate(&sig).expect("a copy is always found");
             prop_assert_eq!(j, 1.0);
-            // The earliest identical document is reported: an earlier "other" may equal it.
-            prop_assert!(doc <= first);
+            prop_assert_eq!(doc, earliest);
         }
     }
 }

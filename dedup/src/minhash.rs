@@ -38,6 +38,21 @@ impl MinHashParams {
     pub fn permutations(&self) -> usize {
         self.bands * self.rows
     }
+
+    /// The supported ranges: 1–16 words a shingle, 1–64 bands of 1–64 rows.
+    pub fn check(&self) -> Result<(), String> {
+        let ok = |v: usize, max: usize| (1..=max).contains(&v);
+        if !ok(self.shingle_words, 16) {
+            return Err(format!("{} words a shingle (1 to 16)", self.shingle_words));
+        }
+        if !ok(self.bands, 64) || !ok(self.rows, 64) {
+            return Err(format!(
+                "{} bands of {} rows (1 to 64 each)",
+                self.bands, self.rows
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// One stored signature value per permutation: the low 16 bits of the minimum.
@@ -54,10 +69,7 @@ pub struct MinHasher {
 /// splitmix64: a well-mixed, reproducible stream of constants from one seed.
 fn splitmix(state: &mut u64) -> u64 {
     *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    let mut z = *state;
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
+    mix64(*state)
 }
 
 /// The 64-bit finalizer of splitmix: every input bit reaches every output bit.
@@ -142,7 +154,12 @@ pub fn dedup_words(text: &str, out: &mut Vec<String>) {
 }
 
 impl MinHasher {
+    /// Panics on parameters outside [`MinHashParams::check`]; check them first where they
+    /// come from a user.
     pub fn new(params: MinHashParams) -> Self {
+        if let Err(e) = params.check() {
+            panic!("invalid MinHash parameters: {e}");
+        }
         let mut state = params.seed;
         let k = params.permutations();
         let seeds = (0..k).map(|_| splitmix(&mut state) as u32).collect();
@@ -159,11 +176,13 @@ impl MinHasher {
         &self.params
     }
 
-    /// The signature of `text`. A text with fewer words than a shingle is one shingle.
-    pub fn signature(&self, text: &str) -> Vec<SigValue> {
+    /// The signature of `text`; `None` for a text of fewer words than a shingle. Such
+    /// texts are left to exact dedup: with numbers folded and symbols dropped, "post 1" and
+    /// "post 2", or two emoji-only texts, would otherwise look identical.
+    pub fn signature(&self, text: &str) -> Option<Vec<SigValue>> {
         let mut hashes = Vec::with_capacity(text.len() / 5);
         fold_words(text, |w| hashes.push(xxh3_64(w.as_bytes())));
-        self.signature_of_word_hashes(&hashes)
+        (hashes.len() >= self.params.shingle_words).then(|| self.signature_of_word_hashes(&hashes))
     }
 
     /// The signature from per-word hashes (exposed for benchmarks and tests).
@@ -260,22 +279,27 @@ mod tests {
     fn identical_texts_have_identical_signatures() {
         let h = MinHasher::new(MinHashParams::default());
         let t = "one two three four five six seven eight nine ten";
-        assert_eq!(h.signature(t), h.signature(t));
-        assert_eq!(h.signature(t).len(), 112);
-        assert_eq!(h.band_keys(&h.signature(t)).len(), 14);
+        let sig = h.signature(t).unwrap();
+        assert_eq!(h.signature(t), Some(sig.clone()));
+        assert_eq!(sig.len(), 112);
+        assert_eq!(h.band_keys(&sig).len(), 14);
     }
 
     #[test]
     fn separately_built_hashers_give_the_same_signature() {
         let text = "the quick brown fox jumps over the lazy dog";
-        let a = MinHasher::new(MinHashParams::default()).signature(text);
-        let b = MinHasher::new(MinHashParams::default()).signature(text);
+        let a = MinHasher::new(MinHashParams::default())
+            .signature(text)
+            .unwrap();
+        let b = MinHasher::new(MinHashParams::default())
+            .signature(text)
+            .unwrap();
         assert_eq!(a, b);
         let other_seed = MinHashParams {
             seed: 1,
             ..MinHashParams::default()
         };
-        assert_ne!(a, MinHasher::new(other_seed).signature(text));
+        assert_ne!(Some(a), MinHasher::new(other_seed).signature(text));
     }
 
     #[test]
@@ -286,13 +310,27 @@ mod tests {
     }
 
     #[test]
-    fn short_texts_still_get_a_signature() {
+    fn texts_shorter_than_a_shingle_get_no_signature() {
         let h = MinHasher::new(MinHashParams::default());
-        let sig = h.signature("two words");
-        assert_eq!(sig.len(), 112);
-        let empty = h.signature("");
-        assert_eq!(empty.len(), 112, "empty text is one empty shingle");
-        assert_ne!(empty, sig);
+        for short in [
+            "",
+            "two words",
+            "post 1",
+            "🎉🎉🎉 !!!",
+            "one two three four",
+        ] {
+            assert_eq!(h.signature(short), None, "{short:?}");
+        }
+        assert!(h.signature("one two three four five").is_some());
+    }
+
+    #[test]
+    #[should_panic(expected = "invalid MinHash parameters")]
+    fn parameters_outside_the_supported_ranges_are_refused() {
+        MinHasher::new(MinHashParams {
+            rows: 65,
+            ..MinHashParams::default()
+        });
     }
 }
 
@@ -337,7 +375,7 @@ mod spec {
 
     /// The signature recomputed from its definition, one value at a time, without the
     /// vectorized loop: what any other implementation on any platform must produce.
-    fn by_definition(params: MinHashParams, text: &str) -> Vec<SigValue> {
+    fn by_definition(params: MinHashParams, text: &str) -> Option<Vec<SigValue>> {
         let mut words = Vec::new();
         dedup_words(text, &mut words);
         let hashes: Vec<u64> = words.iter().map(|w| xxh3_64(w.as_bytes())).collect();
@@ -346,18 +384,14 @@ mod spec {
         let seeds: Vec<u64> = (0..k).map(|_| splitmix(&mut state)).collect();
         let mults: Vec<u64> = (0..k).map(|_| splitmix(&mut state)).collect();
         let n = params.shingle_words;
-        let shingles: Vec<u32> = if hashes.len() < n {
-            vec![hashes.iter().fold(hashes.len() as u64, |h, w| mix64(h ^ w))]
-        } else {
-            hashes
-                .windows(n)
-                .map(|win| win.iter().fold(n as u64, |h, w| mix64(h ^ w)))
-                .collect()
+        if hashes.len() < n {
+            return None;
         }
-        .into_iter()
-        .map(|h| (h >> 32) as u32)
-        .collect();
-        (0..k)
+        let shingles: Vec<u32> = hashes
+            .windows(n)
+            .map(|win| (win.iter().fold(n as u64, |h, w| mix64(h ^ w)) >> 32) as u32)
+            .collect();
+        let sig = (0..k)
             .map(|i| {
                 let (s, m) = (seeds[i] as u32, mults[i] as u32 | 1);
                 let min = shingles
@@ -367,7 +401,8 @@ mod spec {
                     .unwrap();
                 (min & 0xFFFF) as SigValue
             })
-            .collect()
+            .collect();
+        Some(sig)
     }
 
     #[test]

@@ -90,11 +90,18 @@ impl Blob {
     }
 }
 
-/// The MinHash signatures of one committed batch: for each row still in the table, its
-/// `row_in_batch` and its signature. 4 + 2k bytes a row (228 at the default k = 112).
+/// The MinHash signatures of one committed batch's data file: for each row long enough to
+/// have one (see [`crate::MinHasher::signature`]), its `row_in_batch` and its signature.
+/// 4 + 2k bytes a row (228 at the default k = 112). The file it describes is named, with its
+/// row count, so a signature file left from another version of the batch is never taken
+/// for this one.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SigFile {
     pub batch_id: String,
+    /// The data file (dataset-relative path) the signatures were computed from.
+    pub data_file: String,
+    /// Rows of that data file (some may have no signature).
+    pub data_rows: u64,
     pub params: MinHashParams,
     /// `row_in_batch` of each row, ascending.
     pub rows: Vec<u32>,
@@ -114,12 +121,20 @@ const SIG_KIND: &[u8; 4] = b"SIG1";
 #[derive(serde::Serialize, serde::Deserialize)]
 struct SigHeader {
     batch_id: String,
+    data_file: String,
+    data_rows: u64,
     params: MinHashParams,
     rows: u64,
 }
 
 impl SigFile {
-    pub fn new(batch_id: &str, params: MinHashParams, rows: Vec<SigRow>) -> SigFile {
+    pub fn new(
+        batch_id: &str,
+        data_file: &str,
+        data_rows: u64,
+        params: MinHashParams,
+        rows: Vec<SigRow>,
+    ) -> SigFile {
         let k = params.permutations();
         let mut sigs = Vec::with_capacity(rows.len() * k);
         let mut ids = Vec::with_capacity(rows.len());
@@ -130,10 +145,33 @@ impl SigFile {
         }
         SigFile {
             batch_id: batch_id.to_owned(),
+            data_file: data_file.to_owned(),
+            data_rows,
             params,
             rows: ids,
             sigs,
         }
+    }
+
+    /// Whether this is the signature file of `data_file` with `data_rows` rows, for `params`.
+    pub fn describes(&self, data_file: &str, data_rows: u64, params: &MinHashParams) -> bool {
+        self.data_file == data_file && self.data_rows == data_rows && self.params == *params
+    }
+
+    /// Encoded size in bytes, without encoding.
+    pub fn encoded_len(&self) -> usize {
+        self.encode_header().len() + 4 + 4 + 4 + 8 + self.rows.len() * 4 + self.sigs.len() * 2 + 32
+    }
+
+    fn encode_header(&self) -> Vec<u8> {
+        let header = SigHeader {
+            batch_id: self.batch_id.clone(),
+            data_file: self.data_file.clone(),
+            data_rows: self.data_rows,
+            params: self.params,
+            rows: self.rows.len() as u64,
+        };
+        serde_json::to_vec(&header).expect("header serializes")
     }
 
     pub fn len(&self) -> usize {
@@ -150,11 +188,6 @@ impl SigFile {
     }
 
     pub fn encode(&self) -> Vec<u8> {
-        let header = SigHeader {
-            batch_id: self.batch_id.clone(),
-            params: self.params,
-            rows: self.rows.len() as u64,
-        };
         let mut payload = Vec::with_capacity(self.rows.len() * 4 + self.sigs.len() * 2);
         for r in &self.rows {
             payload.extend_from_slice(&r.to_le_bytes());
@@ -164,7 +197,7 @@ impl SigFile {
         }
         Blob {
             kind: *SIG_KIND,
-            header: serde_json::to_value(header).expect("header serializes"),
+            header: serde_json::from_slice(&self.encode_header()).expect("header is JSON"),
             payload,
         }
         .encode()
@@ -181,9 +214,13 @@ impl SigFile {
                 h.batch_id
             )));
         }
+        h.params
+            .check()
+            .map_err(|e| bad(format!("signature parameters: {e}")))?;
         let n = h.rows as usize;
         let k = h.params.permutations();
-        if blob.payload.len() != n * (4 + 2 * k) {
+        let expected = n.checked_mul(4 + 2 * k);
+        if expected != Some(blob.payload.len()) {
             return Err(bad(format!(
                 "{} payload bytes for {n} rows of {k} values",
                 blob.payload.len()
@@ -203,6 +240,8 @@ impl SigFile {
             .collect();
         Ok(SigFile {
             batch_id: h.batch_id,
+            data_file: h.data_file,
+            data_rows: h.data_rows,
             params: h.params,
             rows,
             sigs,
@@ -218,15 +257,19 @@ mod tests {
     fn sample() -> SigFile {
         let p = MinHashParams::default();
         let h = MinHasher::new(p);
-        let rows = ["first text here", "second text", "third one"]
-            .iter()
-            .enumerate()
-            .map(|(i, t)| SigRow {
-                row: i as u32 * 2,
-                sig: h.signature(t),
-            })
-            .collect();
-        SigFile::new("b1", p, rows)
+        let rows = [
+            "first text here and more",
+            "second text with enough words",
+            "third one of five words",
+        ]
+        .iter()
+        .enumerate()
+        .map(|(i, t)| SigRow {
+            row: i as u32 * 2,
+            sig: h.signature(t).unwrap(),
+        })
+        .collect();
+        SigFile::new("b1", "table/part-b1.zstd.parquet", 5, p, rows)
     }
 
     #[test]
@@ -235,9 +278,13 @@ mod tests {
         let bytes = f.encode();
         assert_eq!(SigFile::decode(&bytes, "b1").unwrap(), f);
         assert_eq!(
-            f.signature(1),
-            MinHasher::new(f.params).signature("second text")
+            Some(f.signature(1).to_vec()),
+            MinHasher::new(f.params).signature("second text with enough words")
         );
+        assert_eq!(f.encoded_len(), bytes.len());
+        assert!(f.describes("table/part-b1.zstd.parquet", 5, &f.params));
+        assert!(!f.describes("table/part-b1-dedup-x.zstd.parquet", 5, &f.params));
+        assert!(!f.describes("table/part-b1.zstd.parquet", 4, &f.params));
     }
 
     #[test]

@@ -54,9 +54,9 @@ impl PipelineConfig {
 pub struct PendingBatch {
     /// `batch_id` and `row_in_batch` are left for the sink to assign.
     pub records: Vec<Record>,
-    /// The MinHash signature of each record, in the same order; empty when near-duplicate
-    /// removal is off.
-    pub signatures: Vec<Vec<SigValue>>,
+    /// The MinHash signature of each record, in the same order (`None` for a text too
+    /// short to have one); empty when near-duplicate removal is off.
+    pub signatures: Vec<Option<Vec<SigValue>>>,
     /// Drops since the previous batch, by reason.
     pub drops: BTreeMap<String, u64>,
     /// Connector checkpoint after the last input this batch accounts for; `None` when the run
@@ -159,7 +159,7 @@ fn extract_worker(
                         let uri = item.uri.clone();
                         match to_record(item, &contributor) {
                             Ok(r) => {
-                                let sig = hasher.as_ref().map(|h| h.signature(&r.text));
+                                let sig = hasher.as_ref().and_then(|h| h.signature(&r.text));
                                 Flow::Row(Box::new(r), sig, cp)
                             }
                             Err(reason) => {
@@ -179,7 +179,7 @@ fn extract_worker(
 
 struct Batcher {
     records: Vec<Record>,
-    signatures: Vec<Vec<SigValue>>,
+    signatures: Vec<Option<Vec<SigValue>>>,
     bytes: usize,
     drops: BTreeMap<String, u64>,
     checkpoint: Option<serde_json::Value>,
@@ -294,7 +294,9 @@ pub async fn run<S: BatchSink + 'static>(
                             } else {
                                 b.bytes += r.text.len();
                                 b.records.push(*r);
-                                b.signatures.extend(sig);
+                                if dedup.near.is_some() {
+                                    b.signatures.push(sig);
+                                }
                             }
                         }
                     }

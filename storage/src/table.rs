@@ -63,7 +63,9 @@ fn data_file_name(batch_id: &str, revision: Option<&str>) -> String {
 
 fn batch_of(name: &str) -> Option<String> {
     let stem = name.strip_prefix("part-")?.strip_suffix(".zstd.parquet")?;
-    Some(stem.split_once('-').map_or(stem, |(b, _)| b).to_owned())
+    let batch = stem.split_once('-').map_or(stem, |(b, _)| b);
+    let is_batch_id = batch.len() == 32 && batch.bytes().all(|c| c.is_ascii_hexdigit());
+    is_batch_id.then(|| batch.to_owned())
 }
 
 pub(crate) async fn create_table(
@@ -207,8 +209,10 @@ impl Dataset {
 
     /// Replaces committed files with new ones (written by
     /// [`Dataset::put_data_file_revision`]), or removes them where there is no new one, in
-    /// one Delta commit. Fails, changing nothing, if another writer removed one of the old
-    /// files first. The old objects stay in storage: signed batch manifests refer to them.
+    /// one Delta commit. Fails, changing nothing, if one of the old files is no longer in the
+    /// table's latest version (another writer removed it first); a writer committing in the
+    /// instant between that check and the commit is caught by Delta's own conflict check.
+    /// The old objects stay in storage: signed batch manifests refer to them.
     pub async fn replace_files(
         &mut self,
         replacements: Vec<(CommittedFile, Option<DataFileWrite>)>,
@@ -217,6 +221,7 @@ impl Dataset {
     ) -> Result<i64, StorageError> {
         let now = masa_record::now_micros() / 1000;
         let mut actions = Vec::with_capacity(replacements.len() * 2);
+        let removed_paths: Vec<String> = replacements.iter().map(|(o, _)| o.path.clone()).collect();
         for (old, new) in replacements {
             let path = old
                 .path
@@ -238,6 +243,19 @@ impl Dataset {
             actions.extend(new.map(|n| Action::Add(n.add)));
         }
         self.refresh().await?;
+        // Delta accepts a remove of a path that is already gone: check against the latest
+        // version, so two filters of one batch cannot both commit and leave two files.
+        let present: std::collections::HashSet<String> = self
+            .committed_files()?
+            .into_iter()
+            .map(|f| f.path)
+            .collect();
+        if let Some(gone) = removed_paths.iter().find(|p| !present.contains(*p)) {
+            return Err(StorageError::Data {
+                context: format!("replacing {gone}"),
+                message: "another writer removed or replaced it first; nothing was changed".into(),
+            });
+        }
         let snapshot = self.snapshot()?;
         let finalized = CommitBuilder::from(CommitProperties::default().with_metadata(metadata))
             .with_actions(actions)
@@ -372,13 +390,16 @@ mod tests {
 
     #[test]
     fn batch_ids_round_trip_through_file_names() {
-        assert_eq!(
-            batch_of(&data_file_name("abc", None)).as_deref(),
-            Some("abc")
-        );
-        let revised = data_file_name("abc", Some("dedup-1"));
-        assert_eq!(batch_of(&revised).as_deref(), Some("abc"));
+        let id = "0123456789abcdef0123456789abcdef";
+        assert_eq!(batch_of(&data_file_name(id, None)).as_deref(), Some(id));
+        let revised = data_file_name(id, Some("dedup-1"));
+        assert_eq!(batch_of(&revised).as_deref(), Some(id));
         assert_eq!(batch_of("part-00000-x.snappy.parquet"), None);
+        assert_eq!(
+            batch_of("part-00000-x.zstd.parquet"),
+            None,
+            "not written by masa"
+        );
         assert!(!revised.contains(['~', '%', '/']), "{revised}");
     }
 }

@@ -235,20 +235,22 @@ fn clusters_path(job: &str) -> String {
 struct Job {
     plan: Plan,
     plan_sha256: String,
-    /// `offsets[b]` is the number of the first document of batch `b`.
-    offsets: Vec<u64>,
 }
 
 impl Job {
     fn documents(&self) -> u64 {
-        self.offsets.last().copied().unwrap_or(0)
+        self.plan.batches.iter().map(|b| b.rows).sum()
     }
+}
 
-    /// The batch index and position in the batch of document `doc`.
-    fn locate(&self, doc: u64) -> (usize, usize) {
-        let b = self.offsets.partition_point(|&o| o <= doc) - 1;
-        (b, (doc - self.offsets[b]) as usize)
-    }
+/// A document's stable name in intermediates: its batch's index in the plan (high 32 bits)
+/// and its `row_in_batch` (low 32). Ordering by it is log order.
+fn doc_key(batch: usize, row: u32) -> u64 {
+    (batch as u64) << 32 | u64::from(row)
+}
+
+fn split_key(key: u64) -> (usize, u32) {
+    ((key >> 32) as usize, key as u32)
 }
 
 fn corrupt(path: &str, reason: impl Into<String>) -> WorkflowError {
@@ -347,8 +349,14 @@ pub async fn dedup(opts: DedupOptions) -> Result<DedupReport, WorkflowError> {
     report.table_version = j.plan.table_version;
     report.documents = j.documents();
     // The clusters object, once written, is the job's answer: report it after any stage.
+    // Reported only when made for this plan (an earlier plan of the job may have left one).
     let path = clusters_path(&j.plan.job);
-    if ds.get(&path).await?.is_some() {
+    let current = match ds.get(&path).await? {
+        Some(bytes) => Blob::decode(&bytes, CLUSTERS_KIND)
+            .is_ok_and(|b| b.header["plan_sha256"] == j.plan_sha256.as_str()),
+        None => false,
+    };
+    if current {
         let (summary, removals) = read_clusters(&ds, &j).await?;
         report.clusters = Some(summary.clusters);
         report.removed = Some(summary.removed);
@@ -392,14 +400,22 @@ async fn plan(ds: &Dataset, opts: &DedupOptions) -> Result<Job, WorkflowError> {
         .filter(|b| seen.insert(*b))
         .map(|b| {
             let f = &files[b];
-            PlannedBatch {
+            Ok(PlannedBatch {
                 batch_id: b.clone(),
                 path: f.path.clone(),
                 size: f.size,
-                rows: f.num_records.unwrap_or(0),
-            }
+                rows: f
+                    .num_records
+                    .ok_or_else(|| corrupt(&f.path, "the table has no row count for this file"))?,
+            })
         })
-        .collect();
+        .collect::<Result<Vec<_>, WorkflowError>>()?;
+    if batches.len() > u32::MAX as usize {
+        return Err(WorkflowError::Other(format!(
+            "{} batches: a dedup job handles at most 2^32 - 1",
+            batches.len()
+        )));
+    }
     let plan = Plan {
         job: opts
             .job
@@ -417,23 +433,25 @@ async fn plan(ds: &Dataset, opts: &DedupOptions) -> Result<Job, WorkflowError> {
         payload: Vec::new(),
     }
     .encode();
-    ds.put(
-        &format!("{}/plan.bin", job_dir(&plan.job)),
-        bytes.clone().into(),
-    )
-    .await?;
+    let path = format!("{}/plan.bin", job_dir(&plan.job));
+    // A job's plan never changes: its later stages' objects were made for it.
+    if let Some(old) = ds.get(&path).await?
+        && old != bytes
+    {
+        return Err(WorkflowError::Other(format!(
+            "job {} already exists with another plan (the table or the settings changed \
+             since): omit --job to name a new job after the table version, or pass a new id",
+            plan.job
+        )));
+    }
+    ds.put(&path, bytes.clone().into()).await?;
     Ok(job_of(plan, &bytes))
 }
 
 fn job_of(plan: Plan, plan_bytes: &[u8]) -> Job {
-    let mut offsets = vec![0u64];
-    for b in &plan.batches {
-        offsets.push(offsets.last().expect("non-empty") + b.rows);
-    }
     Job {
         plan,
         plan_sha256: masa_record::sha256_hex(plan_bytes),
-        offsets,
     }
 }
 
@@ -469,7 +487,7 @@ async fn signatures(ds: &Dataset, job: &Job, shard: Shard) -> Result<u64, Workfl
     )
     .map(|(_, b)| async move {
         let sigs = batch_signatures(ds, &b.file(), job.plan.params).await?;
-        Ok::<u64, WorkflowError>(sigs.encode().len() as u64)
+        Ok::<u64, WorkflowError>(sigs.encoded_len() as u64)
     })
     .buffer_unordered(parallel)
     .try_collect()
@@ -492,13 +510,13 @@ async fn planned_signatures(
         )
     })?;
     let sigs = SigFile::decode(&bytes, &b.batch_id).map_err(|e| corrupt(&path, e.reason))?;
-    if sigs.params != job.plan.params || sigs.len() as u64 != b.rows {
+    if !sigs.describes(&b.path, b.rows, &job.plan.params) {
         return Err(corrupt(
             &path,
             format!(
-                "holds {} rows, the plan has {}: the table changed since the plan; plan a new job",
-                sigs.len(),
-                b.rows
+                "describes {} ({} rows), the plan has {} ({} rows): the signatures stage has \
+                 not run for this plan, or the table changed since; plan a new job",
+                sigs.data_file, sigs.data_rows, b.path, b.rows
             ),
         ));
     }
@@ -513,11 +531,15 @@ async fn buckets(ds: &Dataset, job: &Job, shard: Shard) -> Result<(), WorkflowEr
         return Ok(());
     }
     let k = params.permutations();
-    let n = job.documents() as usize;
-    let mut sigs: Vec<SigValue> = Vec::with_capacity(n * k);
-    for b in &job.plan.batches {
-        sigs.extend_from_slice(&planned_signatures(ds, job, b).await?.sigs);
+    // Signatures back to back; `keys[i]` names the document of the `i`-th.
+    let mut sigs: Vec<SigValue> = Vec::new();
+    let mut keys: Vec<u64> = Vec::new();
+    for (i, b) in job.plan.batches.iter().enumerate() {
+        let f = planned_signatures(ds, job, b).await?;
+        sigs.extend_from_slice(&f.sigs);
+        keys.extend(f.rows.iter().map(|r| doc_key(i, *r)));
     }
+    let n = keys.len();
     let threshold = job.plan.threshold;
     let pairs_per_band = tokio::task::spawn_blocking(move || {
         let sig = |d: u64| &sigs[d as usize * k..(d as usize + 1) * k];
@@ -536,7 +558,7 @@ async fn buckets(ds: &Dataset, job: &Job, shard: Shard) -> Result<(), WorkflowEr
                             .clone()
                             .find(|(_, e)| estimated_jaccard(sig(*e), sig(doc)) >= threshold)
                         {
-                            pairs.push((first, doc));
+                            pairs.push((keys[first as usize], keys[doc as usize]));
                         }
                     }
                 }
@@ -606,8 +628,10 @@ async fn row_facts(
             .and_then(|c| c.as_any().downcast_ref::<Int64Array>())
             .ok_or_else(|| corrupt(&b.path, "no row_in_batch column"))?;
         for i in 0..rb.num_rows() {
+            let row = u32::try_from(rows.value(i))
+                .map_err(|_| corrupt(&b.path, "row_in_batch out of range"))?;
             out.insert(
-                rows.value(i) as u32,
+                row,
                 RowFacts {
                     record_id: ids.value(i).to_owned(),
                     contributor: contributors.value(i).to_owned(),
@@ -621,8 +645,10 @@ async fn row_facts(
 
 /// Joins every band's pairs into clusters and chooses what stays.
 async fn clusters(ds: &Dataset, job: &Job) -> Result<(), WorkflowError> {
-    let n = job.documents();
-    let mut uf = UnionFind::new(n as usize);
+    let batches = job.plan.batches.len();
+    // Union-find over the documents that appear in a pair, numbered densely.
+    let mut dense: HashMap<u64, u32> = HashMap::new();
+    let mut pairs: Vec<(u32, u32)> = Vec::new();
     for band in 0..job.plan.params.bands {
         let path = pairs_path(&job.plan.job, band);
         let blob = read_job_blob(
@@ -633,6 +659,12 @@ async fn clusters(ds: &Dataset, job: &Job) -> Result<(), WorkflowError> {
             "missing: the buckets stage has not finished for this band",
         )
         .await?;
+        if blob.header["band"] != band {
+            return Err(corrupt(
+                &path,
+                format!("holds band {}", blob.header["band"]),
+            ));
+        }
         if blob.payload.len() % 16 != 0 {
             return Err(corrupt(
                 &path,
@@ -640,37 +672,44 @@ async fn clusters(ds: &Dataset, job: &Job) -> Result<(), WorkflowError> {
             ));
         }
         for pair in blob.payload.chunks_exact(16) {
-            let a = u64::from_le_bytes(pair[..8].try_into().expect("8 bytes"));
-            let b = u64::from_le_bytes(pair[8..].try_into().expect("8 bytes"));
-            if a >= n || b >= n {
-                return Err(corrupt(
-                    &path,
-                    format!("document {a} or {b} is not in the plan"),
-                ));
+            let mut ids = [0u32; 2];
+            for (id, bytes) in ids.iter_mut().zip(pair.chunks_exact(8)) {
+                let key = u64::from_le_bytes(bytes.try_into().expect("8 bytes"));
+                if split_key(key).0 >= batches {
+                    return Err(corrupt(
+                        &path,
+                        format!("document {key:#x} is not in the plan"),
+                    ));
+                }
+                let next = dense.len() as u32;
+                *id = *dense.entry(key).or_insert(next);
             }
-            uf.union(a as u32, b as u32);
+            pairs.push((ids[0], ids[1]));
         }
     }
-    let mut groups: BTreeMap<u32, Vec<u64>> = BTreeMap::new();
-    for d in 0..n {
-        groups.entry(uf.find(d as u32)).or_default().push(d);
+    let mut uf = UnionFind::new(dense.len());
+    for (a, b) in pairs {
+        uf.union(a, b);
     }
-    let groups: Vec<Vec<u64>> = groups.into_values().filter(|g| g.len() > 1).collect();
+    let mut groups: HashMap<u32, Vec<u64>> = HashMap::new();
+    for (&key, &id) in &dense {
+        groups.entry(uf.find(id)).or_default().push(key);
+    }
+    let mut groups: Vec<Vec<u64>> = groups.into_values().collect();
+    for g in &mut groups {
+        g.sort_unstable();
+    }
+    groups.sort_unstable();
 
-    // Facts (record ids, contributors, quality) of the batches that clusters touch, and the
-    // row number of each position from the signature files.
-    let touched: BTreeSet<usize> = groups.iter().flatten().map(|d| job.locate(*d).0).collect();
+    // Facts (record ids, contributors, quality) of the batches that clusters touch.
+    let touched: BTreeSet<usize> = groups.iter().flatten().map(|k| split_key(*k).0).collect();
     let mut facts = HashMap::new();
-    let mut rows_of = HashMap::new();
     for &b in &touched {
-        let pb = &job.plan.batches[b];
-        rows_of.insert(b, planned_signatures(ds, job, pb).await?.rows);
-        facts.insert(b, row_facts(ds, pb).await?);
+        facts.insert(b, row_facts(ds, &job.plan.batches[b]).await?);
     }
-    let describe = |doc: u64| -> Result<(String, u32, &RowFacts), WorkflowError> {
-        let (b, pos) = job.locate(doc);
+    let describe = |key: u64| -> Result<(String, u32, &RowFacts), WorkflowError> {
+        let (b, row) = split_key(key);
         let pb = &job.plan.batches[b];
-        let row = rows_of[&b][pos];
         let f = facts[&b]
             .get(&row)
             .ok_or_else(|| corrupt(&pb.path, format!("row {row} is not in the file")))?;
@@ -681,15 +720,11 @@ async fn clusters(ds: &Dataset, job: &Job) -> Result<(), WorkflowError> {
         let keep = match job.plan.keep {
             KeepPolicy::Earliest => g[0],
             KeepPolicy::Quality => {
-                let mut best = g[0];
-                let mut best_q = f64::NEG_INFINITY;
-                for &d in g {
-                    let q = describe(d)?.2.quality.unwrap_or(f64::NEG_INFINITY);
-                    if q > best_q {
-                        (best, best_q) = (d, q);
-                    }
+                let mut scored = Vec::with_capacity(g.len());
+                for &k in g {
+                    scored.push((k, describe(k)?.2.quality));
                 }
-                best
+                best_quality(&scored)
             }
         };
         let (kb, krow, kf) = describe(keep)?;
@@ -699,8 +734,8 @@ async fn clusters(ds: &Dataset, job: &Job) -> Result<(), WorkflowError> {
             record_id: kf.record_id.clone(),
             contributor: kf.contributor.clone(),
         };
-        for &d in g.iter().filter(|d| **d != keep) {
-            let (batch_id, row, f) = describe(d)?;
+        for &k in g.iter().filter(|k| **k != keep) {
+            let (batch_id, row, f) = describe(k)?;
             removals.push(Removal {
                 batch_id,
                 row,
@@ -731,6 +766,18 @@ async fn clusters(ds: &Dataset, job: &Job) -> Result<(), WorkflowError> {
     Ok(())
 }
 
+/// The document with the highest quality score (missing scores lowest); among equals the
+/// earliest, i.e. the first in `docs`, which is in log order.
+fn best_quality(docs: &[(u64, Option<f64>)]) -> u64 {
+    let mut best = docs[0];
+    for &d in &docs[1..] {
+        if d.1.unwrap_or(f64::NEG_INFINITY) > best.1.unwrap_or(f64::NEG_INFINITY) {
+            best = d;
+        }
+    }
+    best.0
+}
+
 async fn read_clusters(
     ds: &Dataset,
     job: &Job,
@@ -754,6 +801,14 @@ async fn read_clusters(
     Ok((summary, removals))
 }
 
+/// A batch the filter rewrote: its new file and row count (`None` when no row is left), and
+/// the rows kept.
+struct Rewritten {
+    batch: String,
+    file: Option<(String, u64)>,
+    kept: HashSet<u32>,
+}
+
 /// The revision tag of files rewritten by a job.
 fn revision(job: &Job) -> String {
     format!("dedup-{}", &job.plan_sha256[..12])
@@ -768,7 +823,13 @@ async fn filter(ds: &mut Dataset, job: &Job, shard: Shard) -> Result<u64, Workfl
     for r in &removals {
         by_batch.entry(&r.batch_id).or_default().insert(r.row);
     }
-    let marker = format!("{} {}/{}", job.plan.job, shard.index, shard.count);
+    let marker = format!(
+        "{} {} {}/{}",
+        job.plan.job,
+        &job.plan_sha256[..16],
+        shard.index,
+        shard.count
+    );
     ds.refresh().await?;
     let applied = ds.commit_metadata("masa.dedup_filter").await?;
     if applied.iter().any(|v| v.as_str() == Some(marker.as_str())) {
@@ -793,7 +854,7 @@ async fn filter(ds: &mut Dataset, job: &Job, shard: Shard) -> Result<u64, Workfl
         .collect();
     let rev = revision(job);
     let mut replacements = Vec::new();
-    let mut kept_rows: Vec<(String, HashSet<u32>)> = Vec::new();
+    let mut kept_rows: Vec<Rewritten> = Vec::new();
     let mut removed = 0u64;
     for (i, b) in job.plan.batches.iter().enumerate() {
         let Some(rows) = by_batch.get(b.batch_id.as_str()) else {
@@ -817,7 +878,8 @@ async fn filter(ds: &mut Dataset, job: &Job, shard: Shard) -> Result<u64, Workfl
             for r in masa_record::records_from_batch(&rb)
                 .map_err(|e| corrupt(&now.path, e.to_string()))?
             {
-                let row = r.row_in_batch as u32;
+                let row = u32::try_from(r.row_in_batch)
+                    .map_err(|_| corrupt(&now.path, "row_in_batch out of range"))?;
                 if rows.contains(&row) {
                     removed += 1;
                 } else {
@@ -844,8 +906,14 @@ async fn filter(ds: &mut Dataset, job: &Job, shard: Shard) -> Result<u64, Workfl
                     .await?,
             )
         };
+        kept_rows.push(Rewritten {
+            batch: b.batch_id.clone(),
+            file: new
+                .as_ref()
+                .map(|f| (f.path.clone(), kept_set.len() as u64)),
+            kept: kept_set,
+        });
         replacements.push((now.clone(), new));
-        kept_rows.push((b.batch_id.clone(), kept_set));
     }
     if replacements.is_empty() {
         return Ok(0);
@@ -858,7 +926,10 @@ async fn filter(ds: &mut Dataset, job: &Job, shard: Shard) -> Result<u64, Workfl
         .await?;
     // Derived state follows the table: signatures lose the removed rows, and splits whose
     // document count no longer matches their batch are rebuilt.
-    for (batch, kept) in kept_rows {
+    for Rewritten { batch, file, kept } in kept_rows {
+        let Some((data_file, data_rows)) = file else {
+            continue; // The batch left the table; its signatures are never read again.
+        };
         let path = sig_path(&job.plan.params, &batch);
         let old = ds
             .get(&path)
@@ -872,9 +943,43 @@ async fn filter(ds: &mut Dataset, job: &Job, shard: Shard) -> Result<u64, Workfl
                 sig: old.signature(i).to_vec(),
             })
             .collect();
-        let new = SigFile::new(&batch, old.params, rows);
+        let new = SigFile::new(&batch, &data_file, data_rows, old.params, rows);
         ds.put(&path, new.encode().into()).await?;
     }
     repair_index(ds).await?;
     Ok(removed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quality_keeps_the_best_score_and_ties_go_to_the_earliest() {
+        assert_eq!(
+            best_quality(&[(1, Some(0.2)), (2, Some(0.9)), (3, Some(0.5))]),
+            2
+        );
+        assert_eq!(best_quality(&[(1, Some(0.7)), (2, Some(0.7))]), 1);
+        assert_eq!(best_quality(&[(1, None), (2, Some(0.1)), (3, None)]), 2);
+        assert_eq!(best_quality(&[(1, None), (2, None)]), 1);
+    }
+
+    #[test]
+    fn document_keys_order_by_batch_then_row() {
+        assert!(doc_key(0, u32::MAX) < doc_key(1, 0));
+        assert_eq!(split_key(doc_key(7, 42)), (7, 42));
+    }
+
+    #[test]
+    fn shards_parse_and_cover_every_index_once() {
+        assert_eq!(Shard::parse("1/3"), Ok(Shard { index: 1, count: 3 }));
+        assert!(Shard::parse("3/3").is_err());
+        assert!(Shard::parse("0/0").is_err());
+        assert!(Shard::parse("a/2").is_err());
+        let shards: Vec<Shard> = (0..3).map(|i| Shard { index: i, count: 3 }).collect();
+        for i in 0..10 {
+            assert_eq!(shards.iter().filter(|s| s.owns(i)).count(), 1);
+        }
+    }
 }

@@ -82,22 +82,26 @@ async fn compute_signatures(
     }
     texts.sort_by_key(|(r, _)| *r);
     let batch = batch.to_owned();
+    let (data_file, data_rows) = (file.path.clone(), texts.len() as u64);
     tokio::task::spawn_blocking(move || {
         let h = MinHasher::new(params);
         let rows = texts
             .into_iter()
-            .map(|(row, t)| SigRow {
-                row,
-                sig: h.signature(&t),
+            .filter_map(|(row, t)| {
+                Some(SigRow {
+                    row,
+                    sig: h.signature(&t)?,
+                })
             })
             .collect();
-        SigFile::new(&batch, params, rows)
+        SigFile::new(&batch, &data_file, data_rows, params, rows)
     })
     .await
     .map_err(|e| WorkflowError::Other(format!("signature computation failed: {e}")))
 }
 
-/// The LSH index over every committed row, for a run to dedup against.
+/// The LSH index over every committed row, for a run to dedup against. Batches load in path
+/// order, not log order: a run's newcomer loses to whichever committed copy it matches.
 pub(crate) async fn load_index(
     ds: &Dataset,
     params: MinHashParams,

@@ -46,15 +46,7 @@ impl BatchSink for DatasetSink {
         let version = self.next_version;
         let batch_id = masa_record::batch_id(&self.app_id, version);
         let mut records = batch.records;
-        let sig_file = self.minhash.filter(|_| !records.is_empty()).map(|params| {
-            let rows = batch
-                .signatures
-                .into_iter()
-                .enumerate()
-                .map(|(i, sig)| masa_dedup::SigRow { row: i as u32, sig })
-                .collect();
-            masa_dedup::SigFile::new(&batch_id, params, rows)
-        });
+        let signatures = batch.signatures;
         for (i, r) in records.iter_mut().enumerate() {
             r.batch_id.clone_from(&batch_id);
             r.row_in_batch = i as i64;
@@ -84,8 +76,20 @@ impl BatchSink for DatasetSink {
                 .await?;
             let ds = &self.dataset;
             let meta = store_split(ds, &batch_id, built).await?;
-            if let Some(sigs) = sig_file {
-                ds.put(&sig_path(&sigs.params, &batch_id), sigs.encode().into())
+            if let Some(params) = self.minhash {
+                let n_rows = rows;
+                let rows = signatures
+                    .into_iter()
+                    .enumerate()
+                    .filter_map(|(i, sig)| {
+                        Some(masa_dedup::SigRow {
+                            row: i as u32,
+                            sig: sig?,
+                        })
+                    })
+                    .collect();
+                let sigs = masa_dedup::SigFile::new(&batch_id, &file.path, n_rows, params, rows);
+                ds.put(&sig_path(&params, &batch_id), sigs.encode().into())
                     .await?;
             }
             let manifest = BatchManifest {
