@@ -524,51 +524,59 @@ async fn planned_signatures(
 }
 
 /// Buckets the documents of this shard's bands and writes each band's verified pairs.
+///
+/// Two passes over the signature files keep memory at 16 bytes a document per band of the
+/// shard: the first keeps only `(band key, document)`; after sorting, the second fetches
+/// the signatures of documents that share a bucket, the only ones verification needs.
 async fn buckets(ds: &Dataset, job: &Job, shard: Shard) -> Result<(), WorkflowError> {
     let params = job.plan.params;
     let bands: Vec<usize> = (0..params.bands).filter(|b| shard.owns(*b)).collect();
     if bands.is_empty() {
         return Ok(());
     }
-    let k = params.permutations();
-    // Signatures back to back; `keys[i]` names the document of the `i`-th.
-    let mut sigs: Vec<SigValue> = Vec::new();
-    let mut keys: Vec<u64> = Vec::new();
+    let mut keyed: Vec<Vec<(u64, u64)>> = vec![Vec::new(); bands.len()];
     for (i, b) in job.plan.batches.iter().enumerate() {
         let f = planned_signatures(ds, job, b).await?;
-        sigs.extend_from_slice(&f.sigs);
-        keys.extend(f.rows.iter().map(|r| doc_key(i, *r)));
+        for (pos, row) in f.rows.iter().enumerate() {
+            let sig = f.signature(pos);
+            for (keys, band) in keyed.iter_mut().zip(&bands) {
+                keys.push((band_key(sig, *band, params.rows), doc_key(i, *row)));
+            }
+        }
     }
-    let n = keys.len();
+    let mut wanted: HashSet<u64> = HashSet::new();
+    for keys in &mut keyed {
+        keys.sort_unstable();
+        for bucket in keys.chunk_by(|a, b| a.0 == b.0).filter(|c| c.len() > 1) {
+            wanted.extend(bucket.iter().map(|(_, d)| *d));
+        }
+    }
+    let mut sigs: HashMap<u64, Vec<SigValue>> = HashMap::with_capacity(wanted.len());
+    let wanted_batches: BTreeSet<usize> = wanted.iter().map(|d| split_key(*d).0).collect();
+    for i in wanted_batches {
+        let f = planned_signatures(ds, job, &job.plan.batches[i]).await?;
+        for (pos, row) in f.rows.iter().enumerate() {
+            let key = doc_key(i, *row);
+            if wanted.contains(&key) {
+                sigs.insert(key, f.signature(pos).to_vec());
+            }
+        }
+    }
     let threshold = job.plan.threshold;
-    let pairs_per_band = tokio::task::spawn_blocking(move || {
-        let sig = |d: u64| &sigs[d as usize * k..(d as usize + 1) * k];
-        bands
-            .into_iter()
-            .map(|band| {
-                let mut keyed: Vec<(u64, u64)> = (0..n as u64)
-                    .map(|d| (band_key(sig(d), band, params.rows), d))
-                    .collect();
-                keyed.sort_unstable();
-                let mut pairs = Vec::new();
-                for bucket in keyed.chunk_by(|a, b| a.0 == b.0).filter(|c| c.len() > 1) {
-                    for (i, &(_, doc)) in bucket.iter().enumerate().skip(1) {
-                        let earlier = bucket[..i].iter().take(MAX_BUCKET_CHECKS);
-                        if let Some(&(_, first)) = earlier
-                            .clone()
-                            .find(|(_, e)| estimated_jaccard(sig(*e), sig(doc)) >= threshold)
-                        {
-                            pairs.push((keys[first as usize], keys[doc as usize]));
-                        }
-                    }
+    for (keys, band) in keyed.into_iter().zip(bands) {
+        let mut pairs = Vec::new();
+        for bucket in keys.chunk_by(|a, b| a.0 == b.0).filter(|c| c.len() > 1) {
+            // Sorted by document too: each member is checked against earlier ones.
+            for (i, &(_, doc)) in bucket.iter().enumerate().skip(1) {
+                let earlier = bucket[..i].iter().take(MAX_BUCKET_CHECKS);
+                if let Some(&(_, first)) = earlier
+                    .clone()
+                    .find(|(_, e)| estimated_jaccard(&sigs[e], &sigs[&doc]) >= threshold)
+                {
+                    pairs.push((first, doc));
                 }
-                (band, pairs)
-            })
-            .collect::<Vec<_>>()
-    })
-    .await
-    .map_err(|e| WorkflowError::Other(format!("bucketing failed: {e}")))?;
-    for (band, pairs) in pairs_per_band {
+            }
+        }
         let mut payload = Vec::with_capacity(pairs.len() * 16);
         for (a, b) in &pairs {
             payload.extend_from_slice(&a.to_le_bytes());
