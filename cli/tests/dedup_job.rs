@@ -4,27 +4,7 @@
 
 mod common;
 
-use common::{Env, random_text};
-use std::path::Path;
-
-fn doc(seed: u64) -> String {
-    random_text(seed, 300)
-}
-
-/// About one word in a hundred replaced, and a header line added.
-fn edited(text: &str) -> String {
-    let words: Vec<&str> = text
-        .split(' ')
-        .enumerate()
-        .map(|(i, w)| if i % 89 == 7 { "edited" } else { w })
-        .collect();
-    format!("Reposted from elsewhere\n\n{}", words.join(" "))
-}
-
-fn write(dir: &Path, name: &str, text: &str) {
-    std::fs::create_dir_all(dir).unwrap();
-    std::fs::write(dir.join(name), text).unwrap();
-}
+use common::{Env, doc, near_copy, write_file};
 
 /// Alice commits 20 documents; Bob, with near-dup removal off (as if his run had committed
 /// at the same time), commits near-copies of three of hers, a pair of near-copies of each
@@ -32,7 +12,7 @@ fn write(dir: &Path, name: &str, text: &str) {
 fn populate(alice: &Env, bob: &Env, dataset: &str) -> (String, String) {
     let a = alice.path("alice");
     for i in 0..20 {
-        write(&a, &format!("a{i:02}.txt"), &doc(i));
+        write_file(&a, &format!("a{i:02}.txt"), &doc(i));
     }
     let s = alice.json(&[
         "contribute",
@@ -44,12 +24,12 @@ fn populate(alice: &Env, bob: &Env, dataset: &str) -> (String, String) {
     assert_eq!(s["stats"]["rows_committed"], 20, "{s}");
     let b = bob.path("bob");
     for i in [2, 9, 17] {
-        write(&b, &format!("copy{i}.txt"), &edited(&doc(i)));
+        write_file(&b, &format!("copy{i}.txt"), &near_copy(&doc(i)));
     }
-    write(&b, "pair1.txt", &doc(500));
-    write(&b, "pair2.txt", &edited(&doc(500)));
+    write_file(&b, "pair1.txt", &doc(500));
+    write_file(&b, "pair2.txt", &near_copy(&doc(500)));
     for i in 0..4 {
-        write(&b, &format!("new{i}.txt"), &doc(1000 + i));
+        write_file(&b, &format!("new{i}.txt"), &doc(1000 + i));
     }
     let s = bob.json(&[
         "contribute",
@@ -179,38 +159,27 @@ fn sharded_stages_agree_with_the_single_process_run() {
     // Clusters before every band is bucketed would be wrong: delete one band's pairs.
     let band3 = format!("{ds}/dedup/jobs/{job}/pairs/band-003.bin");
     let saved = std::fs::read(&band3).unwrap();
+    let clusters_fails_with = |what: &str| {
+        let args = [
+            "dedup",
+            "--dataset",
+            ds,
+            "--stage",
+            "clusters",
+            "--job",
+            &job,
+        ];
+        let err = alice.fails(&args);
+        assert!(err.contains("band-003.bin") && err.contains(what), "{err}");
+    };
     std::fs::remove_file(&band3).unwrap();
-    let err = alice.fails(&[
-        "dedup",
-        "--dataset",
-        ds,
-        "--stage",
-        "clusters",
-        "--job",
-        &job,
-    ]);
-    assert!(
-        err.contains("band-003.bin") && err.contains("buckets stage"),
-        "{err}"
-    );
+    clusters_fails_with("buckets stage");
     // A corrupted one is caught by its checksum.
     let mut bad = saved.clone();
     let last = bad.len() - 40;
     bad[last] ^= 0x55;
     std::fs::write(&band3, &bad).unwrap();
-    let err = alice.fails(&[
-        "dedup",
-        "--dataset",
-        ds,
-        "--stage",
-        "clusters",
-        "--job",
-        &job,
-    ]);
-    assert!(
-        err.contains("band-003.bin") && err.contains("checksum"),
-        "{err}"
-    );
+    clusters_fails_with("checksum");
     std::fs::write(&band3, &saved).unwrap();
 
     // The shard can come from a batch scheduler's environment.
@@ -248,7 +217,7 @@ fn bad_invocations_are_refused_clearly() {
     let ds = env.path("data");
     let ds = ds.to_str().unwrap();
     let dir = env.path("in");
-    write(&dir, "a.txt", &doc(1));
+    write_file(&dir, "a.txt", &doc(1));
     env.ok(&[
         "contribute",
         "--files",

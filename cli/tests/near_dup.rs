@@ -4,29 +4,8 @@
 
 mod common;
 
-use common::{Env, random_text};
+use common::{Env, doc, near_copy, random_text, write_file};
 use std::path::Path;
-
-/// A document of 300 pseudo-random words.
-fn doc(seed: u64) -> String {
-    random_text(seed, 300)
-}
-
-/// `text` with about one word in a hundred replaced and a dated header line added: the
-/// kind of copy that exact dedup misses.
-fn lightly_edited(text: &str) -> String {
-    let words: Vec<&str> = text
-        .split(' ')
-        .enumerate()
-        .map(|(i, w)| if i % 97 == 13 { "changed" } else { w })
-        .collect();
-    format!("Posted on 2026-05-01 by the editor\n\n{}", words.join(" "))
-}
-
-fn write(dir: &Path, name: &str, text: &str) {
-    std::fs::create_dir_all(dir).unwrap();
-    std::fs::write(dir.join(name), text).unwrap();
-}
 
 fn contribute(env: &Env, dir: &Path, dataset: &str) -> serde_json::Value {
     let s = env.json(&[
@@ -48,9 +27,9 @@ fn across_runs_and_contributors(alice: &Env, bob: &Env, dataset: &str) {
     // Run 1: twenty unique documents, one near-copy of the first.
     let run1 = alice.path("run1");
     for i in 0..20 {
-        write(&run1, &format!("doc{i:02}.txt"), &doc(i));
+        write_file(&run1, &format!("doc{i:02}.txt"), &doc(i));
     }
-    write(&run1, "doc00-copy.txt", &lightly_edited(&doc(0)));
+    write_file(&run1, "doc00-copy.txt", &near_copy(&doc(0)));
     let stats = contribute(alice, &run1, dataset);
     assert_eq!(stats["rows_committed"], 20, "{stats}");
     assert_eq!(near_drops(&stats), 1, "{stats}");
@@ -58,23 +37,23 @@ fn across_runs_and_contributors(alice: &Env, bob: &Env, dataset: &str) {
     // Run 2, same contributor: a near-copy of a committed document, a document sharing
     // half its text with another (not a near-duplicate: it must be kept), and a new one.
     let run2 = alice.path("run2");
-    write(&run2, "a.txt", &lightly_edited(&doc(5)));
+    write_file(&run2, "a.txt", &near_copy(&doc(5)));
     let d6 = doc(6);
     let first_half: String = d6.split(' ').take(150).collect::<Vec<_>>().join(" ");
-    write(
+    write_file(
         &run2,
         "b.txt",
         &format!("{first_half} {}", random_text(1000, 150)),
     );
-    write(&run2, "c.txt", &doc(100));
+    write_file(&run2, "c.txt", &doc(100));
     let stats = contribute(alice, &run2, dataset);
     assert_eq!(stats["rows_committed"], 2, "{stats}");
     assert_eq!(near_drops(&stats), 1, "{stats}");
 
     // Another contributor: a near-copy of alice's document, and a new one.
     let run3 = bob.path("run3");
-    write(&run3, "x.txt", &lightly_edited(&doc(10)));
-    write(&run3, "y.txt", &doc(200));
+    write_file(&run3, "x.txt", &near_copy(&doc(10)));
+    write_file(&run3, "y.txt", &doc(200));
     let stats = contribute(bob, &run3, dataset);
     assert_eq!(stats["rows_committed"], 1, "{stats}");
     assert_eq!(near_drops(&stats), 1, "{stats}");
@@ -125,7 +104,7 @@ fn missing_signatures_are_rebuilt_and_corrupt_ones_are_reported() {
     let ds_s = ds.to_str().unwrap();
     let run1 = env.path("run1");
     for i in 0..5 {
-        write(&run1, &format!("doc{i}.txt"), &doc(i));
+        write_file(&run1, &format!("doc{i}.txt"), &doc(i));
     }
     assert_eq!(contribute(&env, &run1, ds_s)["rows_committed"], 5);
     let sig = walk(&ds.join("dedup/minhash"))
@@ -135,7 +114,7 @@ fn missing_signatures_are_rebuilt_and_corrupt_ones_are_reported() {
     // Deleted: rebuilt from the table, and the near-copy is still caught.
     std::fs::remove_file(&sig).unwrap();
     let run2 = env.path("run2");
-    write(&run2, "copy.txt", &lightly_edited(&doc(3)));
+    write_file(&run2, "copy.txt", &near_copy(&doc(3)));
     let stats = contribute(&env, &run2, ds_s);
     assert_eq!(near_drops(&stats), 1, "{stats}");
     assert!(sig.exists(), "the signature file was not rebuilt");
@@ -146,7 +125,7 @@ fn missing_signatures_are_rebuilt_and_corrupt_ones_are_reported() {
     bytes[mid] ^= 0xff;
     std::fs::write(&sig, bytes).unwrap();
     let run3 = env.path("run3");
-    write(&run3, "new.txt", &doc(50));
+    write_file(&run3, "new.txt", &doc(50));
     let err = env.fails(&[
         "contribute",
         "--files",
@@ -163,8 +142,8 @@ fn near_dup_removal_can_be_turned_off_and_bad_thresholds_are_refused() {
     let ds = env.path("data");
     let ds_s = ds.to_str().unwrap();
     let dir = env.path("in");
-    write(&dir, "a.txt", &doc(1));
-    write(&dir, "b.txt", &lightly_edited(&doc(1)));
+    write_file(&dir, "a.txt", &doc(1));
+    write_file(&dir, "b.txt", &near_copy(&doc(1)));
     let s = env.json(&[
         "contribute",
         "--files",

@@ -184,6 +184,28 @@ pub fn random_text(seed: u64, words: usize) -> String {
         .join(" ")
 }
 
+/// A document of 300 pseudo-random words: long enough for near-dup matching.
+pub fn doc(seed: u64) -> String {
+    random_text(seed, 300)
+}
+
+/// `text` with about one word in a hundred replaced and a header line added: the kind of
+/// copy that exact dedup misses and near-dup removal must catch.
+pub fn near_copy(text: &str) -> String {
+    let words: Vec<&str> = text
+        .split(' ')
+        .enumerate()
+        .map(|(i, w)| if i % 97 == 13 { "changed" } else { w })
+        .collect();
+    format!("Posted on 2026-05-01 by the editor\n\n{}", words.join(" "))
+}
+
+/// Writes `text` to `dir/name`, creating `dir`.
+pub fn write_file(dir: &Path, name: &str, text: &str) {
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(dir.join(name), text).unwrap();
+}
+
 /// Writes `n` distinct plain-text documents into `dir` (distinct also to near-dup matching).
 pub fn write_docs(dir: &Path, n: usize) {
     std::fs::create_dir_all(dir).unwrap();
