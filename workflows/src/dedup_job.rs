@@ -260,23 +260,22 @@ fn corrupt(path: &str, reason: impl Into<String>) -> WorkflowError {
     }
 }
 
-/// Reads and checks a job object: present, intact, of `kind`, and made for this plan.
+/// Reads and checks a job object: intact, of `kind`, and made for this plan; `None` when
+/// there is no such object.
 async fn read_job_blob(
     ds: &Dataset,
     path: &str,
     kind: &[u8; 4],
     plan_sha256: &str,
-    missing: &str,
-) -> Result<Blob, WorkflowError> {
-    let bytes = ds.get(path).await?.ok_or_else(|| corrupt(path, missing))?;
+) -> Result<Option<Blob>, WorkflowError> {
+    let Some(bytes) = ds.get(path).await? else {
+        return Ok(None);
+    };
     let blob = Blob::decode(&bytes, kind).map_err(|e| corrupt(path, e.reason))?;
     if blob.header["plan_sha256"] != plan_sha256 {
-        return Err(corrupt(
-            path,
-            "made for another plan of this job (rerun the stages after plan)",
-        ));
+        return Err(corrupt(path, "made for another plan than this job's"));
     }
-    Ok(blob)
+    Ok(Some(blob))
 }
 
 /// Runs `masa dedup`: all stages in order, or the one stage (and shard) asked for.
@@ -349,15 +348,7 @@ pub async fn dedup(opts: DedupOptions) -> Result<DedupReport, WorkflowError> {
     report.table_version = j.plan.table_version;
     report.documents = j.documents();
     // The clusters object, once written, is the job's answer: report it after any stage.
-    // Reported only when made for this plan (an earlier plan of the job may have left one).
-    let path = clusters_path(&j.plan.job);
-    let current = match ds.get(&path).await? {
-        Some(bytes) => Blob::decode(&bytes, CLUSTERS_KIND)
-            .is_ok_and(|b| b.header["plan_sha256"] == j.plan_sha256.as_str()),
-        None => false,
-    };
-    if current {
-        let (summary, removals) = read_clusters(&ds, &j).await?;
+    if let Some((summary, removals)) = read_clusters(&ds, &j).await? {
         report.clusters = Some(summary.clusters);
         report.removed = Some(summary.removed);
         report.removed_by_contributor = summary.removed_by_contributor;
@@ -659,14 +650,14 @@ async fn clusters(ds: &Dataset, job: &Job) -> Result<(), WorkflowError> {
     let mut pairs: Vec<(u32, u32)> = Vec::new();
     for band in 0..job.plan.params.bands {
         let path = pairs_path(&job.plan.job, band);
-        let blob = read_job_blob(
-            ds,
-            &path,
-            PAIRS_KIND,
-            &job.plan_sha256,
-            "missing: the buckets stage has not finished for this band",
-        )
-        .await?;
+        let blob = read_job_blob(ds, &path, PAIRS_KIND, &job.plan_sha256)
+            .await?
+            .ok_or_else(|| {
+                corrupt(
+                    &path,
+                    "missing: the buckets stage has not finished for this band",
+                )
+            })?;
         if blob.header["band"] != band {
             return Err(corrupt(
                 &path,
@@ -786,19 +777,15 @@ fn best_quality(docs: &[(u64, Option<f64>)]) -> u64 {
     best.0
 }
 
+/// The clusters stage's answer; `None` before that stage has run.
 async fn read_clusters(
     ds: &Dataset,
     job: &Job,
-) -> Result<(ClustersSummary, Vec<Removal>), WorkflowError> {
+) -> Result<Option<(ClustersSummary, Vec<Removal>)>, WorkflowError> {
     let path = clusters_path(&job.plan.job);
-    let blob = read_job_blob(
-        ds,
-        &path,
-        CLUSTERS_KIND,
-        &job.plan_sha256,
-        "missing: the clusters stage has not run",
-    )
-    .await?;
+    let Some(blob) = read_job_blob(ds, &path, CLUSTERS_KIND, &job.plan_sha256).await? else {
+        return Ok(None);
+    };
     let summary: ClustersSummary =
         serde_json::from_value(blob.header).map_err(|e| corrupt(&path, e.to_string()))?;
     let removals: Vec<Removal> =
@@ -806,7 +793,7 @@ async fn read_clusters(
     if removals.len() as u64 != summary.removed {
         return Err(corrupt(&path, "removal count does not match its summary"));
     }
-    Ok((summary, removals))
+    Ok(Some((summary, removals)))
 }
 
 /// A batch the filter rewrote: its new file and row count (`None` when no row is left), and
@@ -826,7 +813,12 @@ fn revision(job: &Job) -> String {
 /// Delta commit; then brings their signature files and index splits up to date. The commit
 /// names the job and shard, so running a shard's filter again changes nothing.
 async fn filter(ds: &mut Dataset, job: &Job, shard: Shard) -> Result<u64, WorkflowError> {
-    let (_, removals) = read_clusters(ds, job).await?;
+    let (_, removals) = read_clusters(ds, job).await?.ok_or_else(|| {
+        corrupt(
+            &clusters_path(&job.plan.job),
+            "missing: the clusters stage has not run",
+        )
+    })?;
     let mut by_batch: BTreeMap<&str, HashSet<u32>> = BTreeMap::new();
     for r in &removals {
         by_batch.entry(&r.batch_id).or_default().insert(r.row);
