@@ -5,6 +5,8 @@
 
 mod keys;
 mod merkle;
+mod tree;
 
 pub use keys::{ContributorKey, KeyError, verify_manifest};
 pub use merkle::{leaf_hash, merkle_root, node_hash};
+pub use tree::{Hash, ProofError, Tree, verify_consistency, verify_inclusion};
