@@ -102,7 +102,7 @@ impl Tree {
         if n == 0 {
             return Sha256::digest([]).into();
         }
-        if n.is_power_of_two() && start % n == 0 {
+        if n.is_power_of_two() && start.is_multiple_of(n) {
             let l = n.trailing_zeros() as usize;
             return self.levels[l][(start >> l) as usize];
         }
