@@ -1,6 +1,6 @@
 //! Contributor keys (ed25519) on disk, and manifest signing and verification.
 
-use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use masa_record::{BatchManifest, SignedManifest};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -117,6 +117,15 @@ impl ContributorKey {
         std::fs::rename(&tmp, path).map_err(write_err)
     }
 
+    pub fn public_bytes(&self) -> [u8; 32] {
+        self.signing.verifying_key().to_bytes()
+    }
+
+    /// Signs arbitrary bytes (a checkpoint note's text, an audit report).
+    pub fn sign_bytes(&self, message: &[u8]) -> [u8; 64] {
+        self.signing.sign(message).to_bytes()
+    }
+
     /// Signs a manifest's canonical bytes.
     pub fn sign(&self, manifest: BatchManifest) -> SignedManifest {
         let sig = self.signing.sign(&manifest.canonical_bytes());
@@ -144,7 +153,8 @@ pub fn verify_manifest(signed: &SignedManifest) -> Result<(), KeyError> {
         .ok()
         .and_then(|b| b.try_into().ok())
         .ok_or_else(|| bad("signature is not 64 hex bytes"))?;
-    key.verify(&m.canonical_bytes(), &Signature::from_bytes(&sig))
+    // Strict: refuses weak keys and non-canonical signatures, so a signature has one form.
+    key.verify_strict(&m.canonical_bytes(), &Signature::from_bytes(&sig))
         .map_err(|_| bad("signature does not match the manifest"))
 }
 

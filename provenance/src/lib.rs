@@ -5,8 +5,15 @@
 
 mod keys;
 mod merkle;
+mod note;
+mod tiles;
 mod tree;
 
 pub use keys::{ContributorKey, KeyError, verify_manifest};
 pub use merkle::{leaf_hash, merkle_root, node_hash};
+pub use note::{Checkpoint, NoteError};
+pub use tiles::{
+    TILE_WIDTH, changed_tiles, decode_entries, encode_entries, entries_path, leaf_tiles,
+    tile_hashes, tile_path,
+};
 pub use tree::{Hash, ProofError, Tree, verify_consistency, verify_inclusion};

@@ -82,7 +82,9 @@ impl Tree {
             }
             for (i, parent) in levels[l].iter().enumerate() {
                 if *parent != node_hash(&levels[l - 1][2 * i], &levels[l - 1][2 * i + 1]) {
-                    return Err(format!("level {l} hash {i} is not the hash of its children"));
+                    return Err(format!(
+                        "level {l} hash {i} is not the hash of its children"
+                    ));
                 }
             }
         }
@@ -107,7 +109,10 @@ impl Tree {
             return self.levels[l][(start >> l) as usize];
         }
         let k = largest_power_of_two_below(n);
-        node_hash(&self.subtree(start, start + k), &self.subtree(start + k, end))
+        node_hash(
+            &self.subtree(start, start + k),
+            &self.subtree(start + k, end),
+        )
     }
 
     /// The root of the tree's first `size` leaves.
@@ -350,8 +355,8 @@ mod tests {
             &[0x40, 0x41, 0x42, 0x43],
             &[0x50, 0x51, 0x52, 0x53, 0x54, 0x55, 0x56, 0x57],
             &[
-                0x60, 0x61, 0x62, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68, 0x69, 0x6a, 0x6b, 0x6c,
-                0x6d, 0x6e, 0x6f,
+                0x60, 0x61, 0x62, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68, 0x69, 0x6a, 0x6b, 0x6c, 0x6d,
+                0x6e, 0x6f,
             ],
         ];
         let expected = [
