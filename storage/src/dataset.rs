@@ -2,6 +2,7 @@
 
 use bytes::Bytes;
 use deltalake::logstore::object_store::ObjectStoreExt;
+use deltalake::logstore::object_store::{PutMode, PutOptions};
 use deltalake::{DeltaTable, DeltaTableBuilder, DeltaTableError, ObjectStore, Path};
 use futures::TryStreamExt;
 use std::collections::HashMap;
@@ -375,6 +376,18 @@ impl Dataset {
             .await
             .map(|_| ())
             .map_err(|e| self.access_err(e))
+    }
+
+    /// Writes `bytes` at `path` only if no object is there yet, atomically (a conditional
+    /// put): of writers racing for one path exactly one gets `true`.
+    pub async fn put_if_absent(&self, path: &str, bytes: Bytes) -> Result<bool, StorageError> {
+        let opts = PutOptions::from(PutMode::Create);
+        match self.store.put_opts(&Path::from(path), bytes.into(), opts).await {
+            Ok(_) => Ok(true),
+            Err(deltalake::ObjectStoreError::AlreadyExists { .. })
+            | Err(deltalake::ObjectStoreError::Precondition { .. }) => Ok(false),
+            Err(e) => Err(self.access_err(e)),
+        }
     }
 
     /// Reads `path`, or `None` when there is no such object.

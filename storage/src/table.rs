@@ -330,6 +330,12 @@ impl Dataset {
             .map_err(|e| delta_err("refreshing the table", e))
     }
 
+    /// The table's unique id (Delta metadata `id`, fixed when the table was created): the
+    /// dataset's identity wherever it is stored.
+    pub fn table_id(&self) -> Result<String, StorageError> {
+        Ok(self.snapshot()?.metadata().id().to_owned())
+    }
+
     /// The table version currently loaded.
     pub fn table_version(&self) -> Option<i64> {
         self.table.version().map(|v| v as i64)

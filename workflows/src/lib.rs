@@ -7,6 +7,7 @@ mod contribute;
 mod dedup_job;
 mod error;
 mod layout;
+mod log;
 mod neardup;
 mod runs;
 mod search;

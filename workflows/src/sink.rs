@@ -2,6 +2,7 @@
 //! manifest + run record, then one Delta commit that makes them visible together.
 
 use crate::layout::{batch_manifest_path, run_path, sig_path, split_dir};
+use crate::log::{LogEntry, append};
 use crate::runs::RunRecord;
 use crate::splits::{store_split, write_manifest};
 use masa_index::Manifest;
@@ -62,6 +63,7 @@ impl BatchSink for DatasetSink {
 
         let mut files = Vec::new();
         let mut split = None;
+        let mut log_index = None;
         if !records.is_empty() {
             let id = batch_id.clone();
             let (parquet, built, root) =
@@ -113,11 +115,25 @@ impl BatchSink for DatasetSink {
                 created_at_micros: masa_record::now_micros(),
             };
             let signed = self.key.sign(manifest);
-            ds.put(
-                &batch_manifest_path(&batch_id),
-                serde_json::to_vec_pretty(&signed)?.into(),
+            let manifest_bytes = serde_json::to_vec_pretty(&signed)?;
+            let manifest_sha256 = masa_record::sha256_hex(&manifest_bytes);
+            ds.put(&batch_manifest_path(&batch_id), manifest_bytes.into())
+                .await?;
+            // The log leaf makes the manifest public; the Delta commit below makes the batch
+            // count. A crash between the two leaves a leaf whose batch never committed,
+            // which no audit credits (it names a batch absent from the table, or a manifest
+            // that the rerun replaces).
+            let (index, _) = append(
+                ds,
+                &self.key,
+                &LogEntry::Batch {
+                    batch_id: batch_id.clone(),
+                    contributor: self.key.public_hex(),
+                    manifest_sha256,
+                },
             )
             .await?;
+            log_index = Some(index);
             files.push(file);
             split = Some(meta);
         }
@@ -151,6 +167,7 @@ impl BatchSink for DatasetSink {
             ("masa.rows".to_owned(), rows.into()),
             ("masa.checkpoint".to_owned(), run.checkpoint.clone().into()),
             ("masa.complete".to_owned(), run.complete.into()),
+            ("masa.log_index".to_owned(), log_index.into()),
         ]);
         self.dataset
             .commit(files, &self.app_id, version, metadata)

@@ -1,0 +1,221 @@
+//! The dataset's transparency log, under `log/`: one leaf per committed batch manifest (and
+//! per audit report), stored in the C2SP tlog-tiles layout with a signed checkpoint.
+//!
+//! **Appends never fork.** Leaf `n` is claimed by creating `log/seq/<n>` with a conditional
+//! put (create only if absent): of writers racing for the same index exactly one wins, the
+//! others reload and take the next index. The winner then writes the tiles, the entry
+//! bundle and a checkpoint signed with its key (`log/checkpoint`, and the immutable
+//! `log/checkpoints/<size>`). Tiles and checkpoints are derived from the `seq` objects: a
+//! writer that stops after claiming its index leaves a log that readers still read whole
+//! (they continue past the last checkpoint through `seq`) and the next writer completes.
+
+use crate::WorkflowError;
+use masa_provenance::{
+    Checkpoint, ContributorKey, Hash, Tree, changed_tiles, decode_entries, encode_entries,
+    entries_path, leaf_hash, leaf_tiles, tile_hashes,
+};
+use masa_storage::Dataset;
+use serde::{Deserialize, Serialize};
+
+pub(crate) const CHECKPOINT_PATH: &str = "log/checkpoint";
+
+fn seq_path(index: u64) -> String {
+    format!("log/seq/{index:020}")
+}
+
+fn checkpoint_history_path(size: u64) -> String {
+    format!("log/checkpoints/{size:020}")
+}
+
+/// What a leaf records. Its canonical bytes (this struct as compact JSON, fields in this
+/// order) are the tlog entry; the leaf hash is `SHA-256(0x00 ‖ entry)`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum LogEntry {
+    /// A batch manifest: the batch, who signed it, and the SHA-256 of the stored manifest
+    /// object (`provenance/batches/<batch>.json`).
+    Batch {
+        batch_id: String,
+        contributor: String,
+        manifest_sha256: String,
+    },
+    /// A validator's signed audit report (`log/audits/<sha256>.json`).
+    Audit {
+        validator: String,
+        report_sha256: String,
+    },
+}
+
+impl LogEntry {
+    pub fn bytes(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("a log entry serializes")
+    }
+}
+
+/// The log as read: its tree, its entries, and the newest signed checkpoint (which may be
+/// behind the tree when a writer stopped after claiming an index).
+#[derive(Debug)]
+pub struct Log {
+    pub origin: String,
+    pub tree: Tree,
+    pub entries: Vec<LogEntry>,
+    pub checkpoint: Option<(Checkpoint, String)>,
+}
+
+/// The log's origin line: the dataset's identity (its Delta table id), so a proof or
+/// checkpoint of another dataset is told apart whatever URL either is read from.
+pub(crate) fn origin(ds: &Dataset) -> Result<String, WorkflowError> {
+    Ok(format!("masa/dataset/{}", ds.table_id()?))
+}
+
+fn corrupt(path: &str, reason: impl Into<String>) -> WorkflowError {
+    WorkflowError::Corrupt {
+        path: path.to_owned(),
+        reason: reason.into(),
+    }
+}
+
+fn parse_entry(path: &str, bytes: &[u8]) -> Result<LogEntry, WorkflowError> {
+    serde_json::from_slice(bytes).map_err(|e| corrupt(path, format!("not a log entry: {e}")))
+}
+
+/// Reads the whole log: tiles up to the checkpoint (checked against its root), then any
+/// claimed leaves past it.
+pub async fn read_log(ds: &Dataset) -> Result<Log, WorkflowError> {
+    let origin = origin(ds)?;
+    let checkpoint = match ds.get(CHECKPOINT_PATH).await? {
+        None => None,
+        Some(b) => {
+            let note = String::from_utf8(b.to_vec())
+                .map_err(|_| corrupt(CHECKPOINT_PATH, "not UTF-8 text"))?;
+            let (cp, _) = Checkpoint::open(&note).map_err(|e| corrupt(CHECKPOINT_PATH, e.to_string()))?;
+            if cp.origin != origin {
+                return Err(corrupt(
+                    CHECKPOINT_PATH,
+                    format!("is the checkpoint of log {:?}, not of this dataset ({origin})", cp.origin),
+                ));
+            }
+            Some((cp, note))
+        }
+    };
+    let size = checkpoint.as_ref().map_or(0, |(c, _)| c.size);
+    let mut tree = Tree::new();
+    for (path, width) in leaf_tiles(size) {
+        let full = format!("log/{path}");
+        let bytes = ds
+            .get(&full)
+            .await?
+            .ok_or_else(|| corrupt(&full, "missing tile: the log cannot be read past it"))?;
+        for h in tile_hashes(&bytes, width).map_err(|e| corrupt(&full, e))? {
+            tree.push(h);
+        }
+    }
+    if let Some((cp, _)) = &checkpoint
+        && tree.root() != cp.root
+    {
+        return Err(corrupt(
+            "log/tile/0",
+            format!(
+                "the leaf tiles do not hash to the checkpoint's root at size {}: the log was altered",
+                cp.size
+            ),
+        ));
+    }
+    let mut entries = Vec::with_capacity(size as usize);
+    for t in 0..size.div_ceil(masa_provenance::TILE_WIDTH) {
+        let width = (size - t * masa_provenance::TILE_WIDTH).min(masa_provenance::TILE_WIDTH);
+        let path = format!("log/{}", entries_path(t, width));
+        let bytes = ds
+            .get(&path)
+            .await?
+            .ok_or_else(|| corrupt(&path, "missing entry bundle"))?;
+        for (i, e) in decode_entries(&bytes, width)
+            .map_err(|e| corrupt(&path, e))?
+            .into_iter()
+            .enumerate()
+        {
+            let index = t * masa_provenance::TILE_WIDTH + i as u64;
+            if leaf_hash(&e) != tree.level(0)[index as usize] {
+                return Err(corrupt(&path, format!("entry {index} does not match its leaf hash")));
+            }
+            entries.push(parse_entry(&path, &e)?);
+        }
+    }
+    // Leaves claimed after the last checkpoint.
+    loop {
+        let path = seq_path(tree.size());
+        let Some(bytes) = ds.get(&path).await? else {
+            break;
+        };
+        entries.push(parse_entry(&path, &bytes)?);
+        tree.push(leaf_hash(&bytes));
+    }
+    Ok(Log {
+        origin,
+        tree,
+        entries,
+        checkpoint,
+    })
+}
+
+/// Appends `entry` as the next leaf; returns its index and the signed checkpoint that
+/// includes it. Retries when another writer takes the index first.
+pub async fn append(
+    ds: &Dataset,
+    key: &ContributorKey,
+    entry: &LogEntry,
+) -> Result<(u64, Checkpoint), WorkflowError> {
+    let bytes = entry.bytes();
+    for _ in 0..1000 {
+        let mut log = read_log(ds).await?;
+        let index = log.tree.size();
+        if !ds.put_if_absent(&seq_path(index), bytes.clone().into()).await? {
+            continue; // Another writer claimed this index: read again, take the next.
+        }
+        log.tree.push(leaf_hash(&bytes));
+        log.entries.push(entry.clone());
+        let cp = publish(ds, key, &log).await?;
+        return Ok((index, cp));
+    }
+    Err(WorkflowError::Other(
+        "could not append to the log: 1000 attempts lost to other writers".into(),
+    ))
+}
+
+/// Writes the tiles, entry bundles and a signed checkpoint for the whole of `log.tree`,
+/// from where the stored checkpoint left off.
+async fn publish(ds: &Dataset, key: &ContributorKey, log: &Log) -> Result<Checkpoint, WorkflowError> {
+    let from = log.checkpoint.as_ref().map_or(0, |(c, _)| c.size);
+    for (path, bytes) in changed_tiles(&log.tree, from) {
+        ds.put(&format!("log/{path}"), bytes.into()).await?;
+    }
+    let size = log.tree.size();
+    let width = masa_provenance::TILE_WIDTH;
+    for t in from / width..size.div_ceil(width) {
+        let end = ((t + 1) * width).min(size);
+        let entries: Vec<Vec<u8>> = log.entries[(t * width) as usize..end as usize]
+            .iter()
+            .map(LogEntry::bytes)
+            .collect();
+        let bundle = encode_entries(entries.iter().map(Vec::as_slice));
+        ds.put(&format!("log/{}", entries_path(t, end - t * width)), bundle.into())
+            .await?;
+    }
+    let cp = Checkpoint {
+        origin: log.origin.clone(),
+        size,
+        root: log.tree.root(),
+    };
+    let note = cp.sign(key);
+    ds.put_if_absent(&checkpoint_history_path(size), note.clone().into())
+        .await?;
+    // The latest pointer only moves forward: a slower writer of an earlier size leaves it.
+    let current = ds.get(CHECKPOINT_PATH).await?.and_then(|b| {
+        Checkpoint::open(std::str::from_utf8(&b).ok()?).ok().map(|(c, _)| c.size)
+    });
+    if current.is_none_or(|c| c < size) {
+        ds.put(CHECKPOINT_PATH, note.into()).await?;
+    }
+    Ok(cp)
+}
+
