@@ -45,6 +45,85 @@ pub enum Command {
     /// cluster. `--dry-run` reports without changing the table.
     #[command(long_about = DEDUP_ABOUT)]
     Dedup(DedupArgs),
+    /// The dataset's transparency log: its signed checkpoint, and consistency with an older one.
+    #[command(subcommand)]
+    Log(LogCommand),
+    /// Write the inclusion proof of a record (row → batch root → log leaf → signed checkpoint) as JSON.
+    Proof(ProofArgs),
+    /// Check a proof written by `masa proof`, offline: no dataset needed.
+    VerifyProof(VerifyProofArgs),
+    /// Audit a dataset as a validator: signatures, file and row hashes, batch roots, log
+    /// inclusion and consistency, consent evidence, duplicates; publish a signed report.
+    Audit(AuditArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LogCommand {
+    /// Print the latest signed checkpoint (tree size, root hash, signature note). Save it
+    /// (`--json > cp.json`) to check later that the log only grew.
+    Checkpoint {
+        #[command(flatten)]
+        dataset: DatasetArgs,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check that the log is consistent with an older checkpoint: it only grew.
+    Verify {
+        #[command(flatten)]
+        dataset: DatasetArgs,
+        /// A checkpoint saved earlier: the note, or `masa log checkpoint --json` output.
+        #[arg(long, value_name = "FILE")]
+        since: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ProofArgs {
+    /// The record's id (`record_id` column, or `masa search` output).
+    pub record_id: String,
+    #[command(flatten)]
+    pub dataset: DatasetArgs,
+    /// Write the proof here instead of standard output.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyProofArgs {
+    /// The proof file (`-` for standard input).
+    pub proof: PathBuf,
+    /// Also require the proof to be about this dataset's log.
+    #[arg(long, value_name = "LOCATION")]
+    pub dataset: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    #[command(flatten)]
+    pub dataset: DatasetArgs,
+    /// The validator's signing key [default: the masa home's key].
+    #[arg(long, value_name = "FILE")]
+    pub key: Option<PathBuf>,
+    /// A checkpoint saved earlier that the log must be consistent with (checkpoints seen
+    /// by earlier audits are checked too, from the masa home).
+    #[arg(long, value_name = "FILE")]
+    pub since: Option<PathBuf>,
+    /// Audit only N batches, chosen by a hash of their ids.
+    #[arg(long, value_name = "N")]
+    pub sample: Option<usize>,
+    /// This task's share of the batches, as i/N (else from SLURM_ARRAY_TASK_ID/COUNT or
+    /// JOB_COMPLETION_INDEX with MASA_SHARD_COUNT).
+    #[arg(long, value_name = "i/N", value_parser = masa_workflows::Shard::parse)]
+    pub shard: Option<masa_workflows::Shard>,
+    /// Do not store the signed report or append it to the log.
+    #[arg(long)]
+    pub no_publish: bool,
+    #[arg(long)]
+    pub json: bool,
 }
 
 const DEDUP_ABOUT: &str = "Find near-duplicate documents across the whole dataset (every run, \

@@ -4,7 +4,7 @@ mod args;
 mod output;
 
 use anyhow::Context;
-use args::{Cli, Command};
+use args::{Cli, Command, LogCommand};
 use clap::Parser;
 use masa_connectors::{FilesConfig, SourceConfig};
 use masa_ingest::ProgressMode;
@@ -115,6 +115,100 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("deduplicating {}", d.dataset.location))?;
             output::dedup(&report, d.json)?;
+        }
+        Command::Log(LogCommand::Checkpoint { dataset, json }) => {
+            let cp = masa_workflows::log_checkpoint(&dataset.location, &dataset.storage_options()?)
+                .await
+                .with_context(|| format!("reading the log of {}", dataset.location))?;
+            output::checkpoint(&cp, json)?;
+        }
+        Command::Log(LogCommand::Verify {
+            dataset,
+            since,
+            json,
+        }) => {
+            let old = std::fs::read_to_string(&since)
+                .with_context(|| format!("reading {}", since.display()))?;
+            let c =
+                masa_workflows::log_verify(&dataset.location, &dataset.storage_options()?, &old)
+                    .await
+                    .with_context(|| {
+                        format!(
+                            "checking the log of {} against {}",
+                            dataset.location,
+                            since.display()
+                        )
+                    })?;
+            output::consistency(&c, json)?;
+        }
+        Command::Proof(p) => {
+            let proof = masa_workflows::prove(
+                &p.dataset.location,
+                &p.dataset.storage_options()?,
+                &p.record_id,
+            )
+            .await
+            .with_context(|| format!("proving {} in {}", p.record_id, p.dataset.location))?;
+            let text = serde_json::to_string_pretty(&proof)?;
+            match &p.output {
+                Some(path) => std::fs::write(path, text + "\n")
+                    .with_context(|| format!("writing {}", path.display()))?,
+                None => println!("{text}"),
+            }
+        }
+        Command::VerifyProof(v) => {
+            let text = if v.proof.as_os_str() == "-" {
+                std::io::read_to_string(std::io::stdin())?
+            } else {
+                std::fs::read_to_string(&v.proof)
+                    .with_context(|| format!("reading {}", v.proof.display()))?
+            };
+            let origin = match &v.dataset {
+                Some(d) => Some(
+                    masa_workflows::dataset_origin(d, &Default::default())
+                        .await
+                        .with_context(|| format!("reading {d}"))?,
+                ),
+                None => None,
+            };
+            let ok = masa_workflows::verify_proof(&text, origin.as_deref())
+                .with_context(|| format!("verifying {}", v.proof.display()))?;
+            output::verified(&ok, v.json)?;
+        }
+        Command::Audit(a) => {
+            let shard = match a.shard {
+                Some(s) => s,
+                None => masa_workflows::Shard::from_env()
+                    .map_err(anyhow::Error::msg)?
+                    .unwrap_or(masa_workflows::Shard::WHOLE),
+            };
+            let key = match &a.key {
+                Some(k) => k.clone(),
+                None => Config::load(&home)?.key_path(&home),
+            };
+            let since = match &a.since {
+                Some(p) => Some(
+                    std::fs::read_to_string(p)
+                        .with_context(|| format!("reading {}", p.display()))?,
+                ),
+                None => None,
+            };
+            let report = masa_workflows::audit(masa_workflows::AuditOptions {
+                dataset: a.dataset.location.clone(),
+                storage: a.dataset.storage_options()?,
+                key,
+                home: home.clone(),
+                since,
+                sample: a.sample,
+                shard,
+                publish: !a.no_publish,
+            })
+            .await
+            .with_context(|| format!("auditing {}", a.dataset.location))?;
+            output::audit(&report, a.json)?;
+            if !report.findings.is_empty() {
+                anyhow::bail!("the audit found {} problem(s)", report.findings.len());
+            }
         }
     }
     Ok(())

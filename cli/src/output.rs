@@ -1,7 +1,10 @@
 //! Printing results for people (and as JSON for scripts).
 
 use masa_index::Hit;
-use masa_workflows::{ContributeSummary, DatasetStats, DedupReport};
+use masa_workflows::{
+    AuditReport, CheckpointInfo, Consistency, ContributeSummary, DatasetStats, DedupReport,
+    VerifiedProof,
+};
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 
@@ -187,6 +190,98 @@ pub fn dedup(r: &DedupReport, json: bool) -> anyhow::Result<()> {
     }
     for (stage, secs) in &r.seconds {
         println!("  {stage:<11} {secs:.2} s");
+    }
+    Ok(())
+}
+
+pub fn checkpoint(c: &CheckpointInfo, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(c)?);
+        return Ok(());
+    }
+    print!("{}", c.note);
+    if c.pending > 0 {
+        eprintln!(
+            "({} leaves appended after this checkpoint are not signed yet)",
+            c.pending
+        );
+    }
+    Ok(())
+}
+
+pub fn consistency(c: &Consistency, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(c)?);
+    } else {
+        println!(
+            "consistent: log {} only grew from {} to {} leaves ({} proof hashes checked)",
+            c.origin, c.old_size, c.new_size, c.proof_hashes
+        );
+    }
+    Ok(())
+}
+
+pub fn verified(v: &VerifiedProof, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(v)?);
+    } else {
+        println!(
+            "valid: record {} is row {} of batch {} signed by {}, leaf {} of log {} at size {}",
+            v.record_id, v.row, v.batch_id, v.contributor, v.log_index, v.origin, v.log_size
+        );
+    }
+    Ok(())
+}
+
+pub fn audit(r: &AuditReport, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(r)?);
+        return Ok(());
+    }
+    println!("dataset    {}", r.dataset);
+    println!(
+        "log        {} at size {} (root {})",
+        r.origin,
+        r.log_size,
+        &r.log_root[..16]
+    );
+    println!(
+        "audited    {} batches, {} records, {} in {:.1} s (shard {})",
+        r.batches_audited,
+        r.records_audited,
+        mb(r.bytes_hashed),
+        r.seconds,
+        r.shard
+    );
+    if !r.checkpoints_checked.is_empty() {
+        println!(
+            "consistent with earlier checkpoints at sizes {:?}",
+            r.checkpoints_checked
+        );
+    }
+    for (k, n) in &r.credited {
+        println!("  credited   {k}  {n} records");
+    }
+    for (k, n) in &r.duplicates {
+        println!("  duplicate  {k}  {n} records (an earlier leaf holds them)");
+    }
+    if r.findings.is_empty() {
+        println!("findings   none");
+    }
+    for f in &r.findings {
+        let at = [
+            f.batch_id.as_ref().map(|b| format!("batch {b}")),
+            f.file.clone(),
+            f.row.map(|r| format!("row {r}")),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(", ");
+        println!("FINDING    [{}] {at}: {}", f.check, f.message);
+    }
+    if let Some((path, leaf)) = &r.published {
+        println!("report     signed, stored at {path}, log leaf {leaf}");
     }
     Ok(())
 }

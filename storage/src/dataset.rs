@@ -382,7 +382,11 @@ impl Dataset {
     /// put): of writers racing for one path exactly one gets `true`.
     pub async fn put_if_absent(&self, path: &str, bytes: Bytes) -> Result<bool, StorageError> {
         let opts = PutOptions::from(PutMode::Create);
-        match self.store.put_opts(&Path::from(path), bytes.into(), opts).await {
+        match self
+            .store
+            .put_opts(&Path::from(path), bytes.into(), opts)
+            .await
+        {
             Ok(_) => Ok(true),
             Err(deltalake::ObjectStoreError::AlreadyExists { .. })
             | Err(deltalake::ObjectStoreError::Precondition { .. }) => Ok(false),

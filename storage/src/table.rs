@@ -115,6 +115,24 @@ pub fn encode_parquet(batch: &RecordBatch) -> Result<Vec<u8>, StorageError> {
     Ok(out)
 }
 
+/// Decodes a whole Parquet file held in memory (for callers that also hash its bytes).
+pub fn decode_parquet(bytes: Bytes) -> Result<Vec<RecordBatch>, StorageError> {
+    use deltalake::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let err = |e: deltalake::parquet::errors::ParquetError| StorageError::Data {
+        context: "decoding a Parquet file".into(),
+        message: e.to_string(),
+    };
+    ParquetRecordBatchReaderBuilder::try_new(bytes)
+        .map_err(err)?
+        .build()
+        .map_err(err)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| StorageError::Data {
+            context: "decoding a Parquet file".into(),
+            message: e.to_string(),
+        })
+}
+
 impl Dataset {
     /// Stores an encoded Parquet file for `batch_id` under `table/`. It is invisible to
     /// readers until [`Dataset::commit`] references it.

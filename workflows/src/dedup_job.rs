@@ -121,7 +121,7 @@ impl Shard {
         Shard::parse(&format!("{}/{}", pair.0, pair.1)).map(Some)
     }
 
-    fn owns(self, i: usize) -> bool {
+    pub(crate) fn owns(self, i: usize) -> bool {
         i % self.count == self.index
     }
 }

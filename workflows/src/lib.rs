@@ -2,6 +2,7 @@
 //! through the ingest pipeline into a dataset; `search` and `stats` read a dataset. The CLI
 //! only parses arguments and prints; everything it runs lives here.
 
+mod audit;
 mod config;
 mod contribute;
 mod dedup_job;
@@ -9,18 +10,22 @@ mod error;
 mod layout;
 mod log;
 mod neardup;
+mod proof;
 mod runs;
 mod search;
 mod sink;
 mod splits;
 mod stats;
 
+pub use audit::{AuditOptions, AuditReport, Finding, audit};
 pub use config::{Config, DEFAULT_DECLARATION, InitOutcome, masa_home};
 pub use contribute::{
     ContributeOptions, ContributeSummary, DEFAULT_NEAR_DUP_THRESHOLD, NearDupOptions, contribute,
 };
 pub use dedup_job::{DedupOptions, DedupReport, KeepPolicy, KeptDoc, Removal, Shard, Stage, dedup};
 pub use error::WorkflowError;
+pub use log::{CheckpointInfo, Consistency, LogEntry, dataset_origin, log_checkpoint, log_verify};
 pub use masa_dedup::MinHashParams;
+pub use proof::{PROOF_FORMAT, RecordProof, VerifiedProof, prove, verify_proof};
 pub use search::{SearchOptions, search};
 pub use stats::{DatasetStats, dataset_stats};

@@ -11,8 +11,8 @@
 
 use crate::WorkflowError;
 use masa_provenance::{
-    Checkpoint, ContributorKey, Hash, Tree, changed_tiles, decode_entries, encode_entries,
-    entries_path, leaf_hash, leaf_tiles, tile_hashes,
+    Checkpoint, ContributorKey, Tree, changed_tiles, decode_entries, encode_entries, entries_path,
+    leaf_hash, leaf_tiles, tile_hashes,
 };
 use masa_storage::Dataset;
 use serde::{Deserialize, Serialize};
@@ -59,6 +59,8 @@ pub struct Log {
     pub origin: String,
     pub tree: Tree,
     pub entries: Vec<LogEntry>,
+    /// Each entry's bytes as stored (what its leaf hashes).
+    pub raw: Vec<Vec<u8>>,
     pub checkpoint: Option<(Checkpoint, String)>,
 }
 
@@ -88,11 +90,15 @@ pub async fn read_log(ds: &Dataset) -> Result<Log, WorkflowError> {
         Some(b) => {
             let note = String::from_utf8(b.to_vec())
                 .map_err(|_| corrupt(CHECKPOINT_PATH, "not UTF-8 text"))?;
-            let (cp, _) = Checkpoint::open(&note).map_err(|e| corrupt(CHECKPOINT_PATH, e.to_string()))?;
+            let (cp, _) =
+                Checkpoint::open(&note).map_err(|e| corrupt(CHECKPOINT_PATH, e.to_string()))?;
             if cp.origin != origin {
                 return Err(corrupt(
                     CHECKPOINT_PATH,
-                    format!("is the checkpoint of log {:?}, not of this dataset ({origin})", cp.origin),
+                    format!(
+                        "is the checkpoint of log {:?}, not of this dataset ({origin})",
+                        cp.origin
+                    ),
                 ));
             }
             Some((cp, note))
@@ -122,6 +128,7 @@ pub async fn read_log(ds: &Dataset) -> Result<Log, WorkflowError> {
         ));
     }
     let mut entries = Vec::with_capacity(size as usize);
+    let mut raw = Vec::with_capacity(size as usize);
     for t in 0..size.div_ceil(masa_provenance::TILE_WIDTH) {
         let width = (size - t * masa_provenance::TILE_WIDTH).min(masa_provenance::TILE_WIDTH);
         let path = format!("log/{}", entries_path(t, width));
@@ -136,9 +143,13 @@ pub async fn read_log(ds: &Dataset) -> Result<Log, WorkflowError> {
         {
             let index = t * masa_provenance::TILE_WIDTH + i as u64;
             if leaf_hash(&e) != tree.level(0)[index as usize] {
-                return Err(corrupt(&path, format!("entry {index} does not match its leaf hash")));
+                return Err(corrupt(
+                    &path,
+                    format!("entry {index} does not match its leaf hash"),
+                ));
             }
             entries.push(parse_entry(&path, &e)?);
+            raw.push(e);
         }
     }
     // Leaves claimed after the last checkpoint.
@@ -149,11 +160,13 @@ pub async fn read_log(ds: &Dataset) -> Result<Log, WorkflowError> {
         };
         entries.push(parse_entry(&path, &bytes)?);
         tree.push(leaf_hash(&bytes));
+        raw.push(bytes.to_vec());
     }
     Ok(Log {
         origin,
         tree,
         entries,
+        raw,
         checkpoint,
     })
 }
@@ -169,11 +182,15 @@ pub async fn append(
     for _ in 0..1000 {
         let mut log = read_log(ds).await?;
         let index = log.tree.size();
-        if !ds.put_if_absent(&seq_path(index), bytes.clone().into()).await? {
+        if !ds
+            .put_if_absent(&seq_path(index), bytes.clone().into())
+            .await?
+        {
             continue; // Another writer claimed this index: read again, take the next.
         }
         log.tree.push(leaf_hash(&bytes));
         log.entries.push(entry.clone());
+        log.raw.push(bytes);
         let cp = publish(ds, key, &log).await?;
         return Ok((index, cp));
     }
@@ -184,7 +201,11 @@ pub async fn append(
 
 /// Writes the tiles, entry bundles and a signed checkpoint for the whole of `log.tree`,
 /// from where the stored checkpoint left off.
-async fn publish(ds: &Dataset, key: &ContributorKey, log: &Log) -> Result<Checkpoint, WorkflowError> {
+async fn publish(
+    ds: &Dataset,
+    key: &ContributorKey,
+    log: &Log,
+) -> Result<Checkpoint, WorkflowError> {
     let from = log.checkpoint.as_ref().map_or(0, |(c, _)| c.size);
     for (path, bytes) in changed_tiles(&log.tree, from) {
         ds.put(&format!("log/{path}"), bytes.into()).await?;
@@ -193,13 +214,13 @@ async fn publish(ds: &Dataset, key: &ContributorKey, log: &Log) -> Result<Checkp
     let width = masa_provenance::TILE_WIDTH;
     for t in from / width..size.div_ceil(width) {
         let end = ((t + 1) * width).min(size);
-        let entries: Vec<Vec<u8>> = log.entries[(t * width) as usize..end as usize]
-            .iter()
-            .map(LogEntry::bytes)
-            .collect();
+        let entries = &log.raw[(t * width) as usize..end as usize];
         let bundle = encode_entries(entries.iter().map(Vec::as_slice));
-        ds.put(&format!("log/{}", entries_path(t, end - t * width)), bundle.into())
-            .await?;
+        ds.put(
+            &format!("log/{}", entries_path(t, end - t * width)),
+            bundle.into(),
+        )
+        .await?;
     }
     let cp = Checkpoint {
         origin: log.origin.clone(),
@@ -211,7 +232,9 @@ async fn publish(ds: &Dataset, key: &ContributorKey, log: &Log) -> Result<Checkp
         .await?;
     // The latest pointer only moves forward: a slower writer of an earlier size leaves it.
     let current = ds.get(CHECKPOINT_PATH).await?.and_then(|b| {
-        Checkpoint::open(std::str::from_utf8(&b).ok()?).ok().map(|(c, _)| c.size)
+        Checkpoint::open(std::str::from_utf8(&b).ok()?)
+            .ok()
+            .map(|(c, _)| c.size)
     });
     if current.is_none_or(|c| c < size) {
         ds.put(CHECKPOINT_PATH, note.into()).await?;
@@ -219,3 +242,128 @@ async fn publish(ds: &Dataset, key: &ContributorKey, log: &Log) -> Result<Checkp
     Ok(cp)
 }
 
+/// The log's latest signed checkpoint, as `masa log checkpoint` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckpointInfo {
+    pub origin: String,
+    pub size: u64,
+    /// Root hash, hex.
+    pub root: String,
+    /// The signed note, verbatim: save it to check consistency later.
+    pub note: String,
+    pub signers: Vec<String>,
+    /// Leaves appended after this checkpoint, not yet signed.
+    pub pending: u64,
+}
+
+pub async fn log_checkpoint(
+    location: &str,
+    storage: &masa_storage::StorageOptions,
+) -> Result<CheckpointInfo, WorkflowError> {
+    let ds = Dataset::open(location, storage).await?;
+    let log = read_log(&ds).await?;
+    let (cp, note) = log.checkpoint.ok_or_else(|| {
+        WorkflowError::Other("the log is empty: nothing has been contributed".into())
+    })?;
+    let (_, signers) =
+        Checkpoint::open(&note).map_err(|e| corrupt(CHECKPOINT_PATH, e.to_string()))?;
+    Ok(CheckpointInfo {
+        origin: cp.origin,
+        size: cp.size,
+        root: hex::encode(cp.root),
+        pending: log.tree.size() - cp.size,
+        note,
+        signers,
+    })
+}
+
+/// Reads a checkpoint a user saved: the note itself, or the JSON `masa log checkpoint
+/// --json` printed (its `note` field).
+pub fn parse_saved_checkpoint(text: &str) -> Result<(Checkpoint, String), WorkflowError> {
+    let note = match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(v) => v
+            .get("note")
+            .and_then(|n| n.as_str())
+            .ok_or_else(|| {
+                WorkflowError::Other(
+                    "the checkpoint file is JSON without a \"note\" field: not a masa checkpoint"
+                        .into(),
+                )
+            })?
+            .to_owned(),
+        Err(_) => text.to_owned(),
+    };
+    let (cp, _) = Checkpoint::open(&note)
+        .map_err(|e| WorkflowError::Other(format!("unreadable checkpoint: {e}")))?;
+    Ok((cp, note))
+}
+
+/// What `masa log verify` established.
+#[derive(Debug, Clone, Serialize)]
+pub struct Consistency {
+    pub origin: String,
+    pub old_size: u64,
+    pub new_size: u64,
+    pub proof_hashes: usize,
+}
+
+/// Checks that the log only grew since the checkpoint `old` (a saved note): same origin,
+/// and a consistency proof from its tree to the current signed checkpoint verifies.
+pub async fn log_verify(
+    location: &str,
+    storage: &masa_storage::StorageOptions,
+    old: &str,
+) -> Result<Consistency, WorkflowError> {
+    let (old, _) = parse_saved_checkpoint(old)?;
+    let ds = Dataset::open(location, storage).await?;
+    let log = read_log(&ds).await?;
+    check_consistency(&log, &old)
+}
+
+/// The consistency of `log` with an earlier checkpoint of it.
+pub(crate) fn check_consistency(log: &Log, old: &Checkpoint) -> Result<Consistency, WorkflowError> {
+    if old.origin != log.origin {
+        return Err(WorkflowError::Other(format!(
+            "the checkpoint is of log {:?}, this dataset's log is {:?}",
+            old.origin, log.origin
+        )));
+    }
+    let new_size = log.checkpoint.as_ref().map_or(0, |(c, _)| c.size);
+    if old.size > new_size {
+        return Err(WorkflowError::Other(format!(
+            "the log shrank: it had {} leaves, its latest checkpoint has {new_size}",
+            old.size
+        )));
+    }
+    let proof = log
+        .tree
+        .consistency_proof(old.size, new_size)
+        .map_err(|e| WorkflowError::Other(e.to_string()))?;
+    let new_root = log
+        .tree
+        .root_at(new_size)
+        .map_err(|e| WorkflowError::Other(e.to_string()))?;
+    masa_provenance::verify_consistency(old.size, new_size, &proof, &old.root, &new_root).map_err(
+        |_| {
+            WorkflowError::Other(format!(
+                "the log is not consistent with the checkpoint at size {}: the tree it had then \
+                 was rewritten",
+                old.size
+            ))
+        },
+    )?;
+    Ok(Consistency {
+        origin: log.origin.clone(),
+        old_size: old.size,
+        new_size,
+        proof_hashes: proof.len(),
+    })
+}
+
+/// The log origin of the dataset at `location`.
+pub async fn dataset_origin(
+    location: &str,
+    storage: &masa_storage::StorageOptions,
+) -> Result<String, WorkflowError> {
+    origin(&Dataset::open(location, storage).await?)
+}

@@ -1,0 +1,498 @@
+//! `masa audit`: what a validator checks before anyone is rewarded.
+//!
+//! For every committed batch (or a sample, or one shard of them): the manifest's signature
+//! (strict Ed25519); that the log holds the manifest as a leaf under the signed checkpoint;
+//! each data file's size and SHA-256; every row's content hash, record id, position,
+//! contributor, batch and consent evidence; the batch's Merkle root; and, for a file that
+//! `masa dedup` replaced, that the replacement holds only rows of the signed original. The
+//! log is checked against the checkpoints this validator saw before (kept in its masa home),
+//! so a rewritten history fails. Content contributed twice is credited to the earlier leaf.
+//! The signed report is stored in the dataset and appended to the log.
+
+use crate::WorkflowError;
+use crate::dedup_job::Shard;
+use crate::layout::batch_manifest_path;
+use crate::log::{Log, LogEntry, append, check_consistency, parse_saved_checkpoint, read_log};
+use masa_provenance::{ContributorKey, Tree, leaf_hash, verify_manifest};
+use masa_record::{Record, SignedManifest};
+use masa_storage::{CommittedFile, Dataset, StorageOptions};
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::PathBuf;
+
+#[derive(Debug, Clone)]
+pub struct AuditOptions {
+    pub dataset: String,
+    pub storage: StorageOptions,
+    /// The validator's signing key file.
+    pub key: PathBuf,
+    /// Where the validator keeps the checkpoints it has seen (its masa home).
+    pub home: PathBuf,
+    /// A checkpoint (note or `masa log checkpoint --json`) the log must be consistent with.
+    pub since: Option<String>,
+    /// Audit only this many batches, chosen by a hash of their ids.
+    pub sample: Option<usize>,
+    pub shard: Shard,
+    /// Store the signed report and append it to the log.
+    pub publish: bool,
+}
+
+/// One failed check, precise enough to act on.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Finding {
+    pub check: &'static str,
+    pub batch_id: Option<String>,
+    pub file: Option<String>,
+    pub row: Option<u64>,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditReport {
+    pub dataset: String,
+    pub origin: String,
+    pub log_size: u64,
+    pub log_root: String,
+    pub shard: String,
+    pub batches_audited: u64,
+    pub records_audited: u64,
+    pub bytes_hashed: u64,
+    /// Records credited per contributor: audited, and first in log order.
+    pub credited: BTreeMap<String, u64>,
+    /// Records whose content an earlier leaf already holds, per contributor.
+    pub duplicates: BTreeMap<String, u64>,
+    pub checkpoints_checked: Vec<u64>,
+    pub findings: Vec<Finding>,
+    pub validator: String,
+    /// Where the signed report was stored, and its log leaf.
+    pub published: Option<(String, u64)>,
+    pub seconds: f64,
+}
+
+fn finding(
+    check: &'static str,
+    batch: &str,
+    file: Option<&str>,
+    row: Option<u64>,
+    message: String,
+) -> Finding {
+    Finding {
+        check,
+        batch_id: Some(batch.to_owned()),
+        file: file.map(str::to_owned),
+        row,
+        message,
+    }
+}
+
+/// The validator's saved checkpoint of a log.
+fn state_path(home: &std::path::Path, origin: &str) -> PathBuf {
+    let key = &masa_record::sha256_hex(origin.as_bytes())[..16];
+    home.join("audit").join(format!("{key}.checkpoint"))
+}
+
+/// What one batch contributes to the report.
+#[derive(Default)]
+struct BatchResult {
+    findings: Vec<Finding>,
+    records: u64,
+    bytes: u64,
+    /// (content hash, contributor) of every row, for the duplicate pass.
+    contents: Vec<String>,
+    contributor: String,
+    log_index: Option<u64>,
+}
+
+pub async fn audit(opts: AuditOptions) -> Result<AuditReport, WorkflowError> {
+    let started = std::time::Instant::now();
+    let key = ContributorKey::load(&opts.key)?;
+    let ds = Dataset::open(&opts.dataset, &opts.storage).await?;
+    let mut findings = Vec::new();
+    // A log whose tiles do not hash to its signed checkpoint, or whose checkpoint signature
+    // fails, cannot be audited further: that is the finding.
+    let log = read_log(&ds).await?;
+    let (cp, note) = log
+        .checkpoint
+        .clone()
+        .ok_or_else(|| WorkflowError::Other("the log is empty: nothing to audit".into()))?;
+
+    let mut checkpoints_checked = Vec::new();
+    let state = state_path(&opts.home, &log.origin);
+    let mut earlier = Vec::new();
+    if let Ok(saved) = std::fs::read_to_string(&state) {
+        earlier.push(saved);
+    }
+    if let Some(s) = &opts.since {
+        earlier.push(s.clone());
+    }
+    for text in &earlier {
+        let (old, _) = parse_saved_checkpoint(text)?;
+        match check_consistency(&log, &old) {
+            Ok(c) => checkpoints_checked.push(c.old_size),
+            Err(e) => findings.push(Finding {
+                check: "log consistency",
+                batch_id: None,
+                file: None,
+                row: None,
+                message: e.to_string(),
+            }),
+        }
+    }
+
+    let mut batches: Vec<CommittedFile> = ds
+        .committed_files()?
+        .into_iter()
+        .filter(|f| f.batch_id.is_some())
+        .collect();
+    batches.sort_by(|a, b| a.batch_id.cmp(&b.batch_id));
+    let mut chosen: Vec<CommittedFile> = batches
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| opts.shard.owns(*i))
+        .map(|(_, f)| f)
+        .collect();
+    if let Some(n) = opts.sample {
+        chosen.sort_by_key(|f| {
+            masa_record::sha256_hex(f.batch_id.as_deref().unwrap_or("").as_bytes())
+        });
+        chosen.truncate(n);
+    }
+
+    let total = chosen.len();
+    let mut results = Vec::with_capacity(total);
+    for (i, f) in chosen.iter().enumerate() {
+        results.push(audit_batch(&ds, &log, cp.size, f).await?);
+        if (i + 1) % 50 == 0 || i + 1 == total {
+            tracing::info!(done = i + 1, total, "batches audited");
+        }
+    }
+
+    // Duplicates: in log order, the first leaf holding a content is credited.
+    results.sort_by_key(|r| r.log_index.unwrap_or(u64::MAX));
+    let mut first_seen: HashSet<&str> = HashSet::new();
+    let (mut credited, mut duplicates) = (BTreeMap::new(), BTreeMap::new());
+    let (mut records, mut bytes) = (0, 0);
+    for r in &results {
+        records += r.records;
+        bytes += r.bytes;
+        findings.extend(r.findings.iter().cloned());
+        let ok = r.findings.is_empty() && r.log_index.is_some();
+        for h in &r.contents {
+            if !first_seen.insert(h.as_str()) {
+                *duplicates.entry(r.contributor.clone()).or_insert(0) += 1;
+            } else if ok {
+                *credited.entry(r.contributor.clone()).or_insert(0) += 1;
+            }
+        }
+    }
+
+    let mut report = AuditReport {
+        dataset: ds.url().to_string(),
+        origin: log.origin.clone(),
+        log_size: cp.size,
+        log_root: hex::encode(cp.root),
+        shard: format!("{}/{}", opts.shard.index, opts.shard.count),
+        batches_audited: results.len() as u64,
+        records_audited: records,
+        bytes_hashed: bytes,
+        credited,
+        duplicates,
+        checkpoints_checked,
+        findings,
+        validator: key.public_hex(),
+        published: None,
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    // The validator remembers this checkpoint only when the log was consistent with what
+    // it saw before, so a later rewrite is caught against it.
+    if !report.findings.iter().any(|f| f.check.starts_with("log")) {
+        if let Some(dir) = state.parent() {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| WorkflowError::Other(format!("{}: {e}", dir.display())))?;
+        }
+        std::fs::write(&state, &note)
+            .map_err(|e| WorkflowError::Other(format!("{}: {e}", state.display())))?;
+    }
+    if opts.publish {
+        let body = serde_json::to_vec(&report).expect("report serializes");
+        let signature = hex::encode(key.sign_bytes(&body));
+        let signed = serde_json::json!({
+            "report": serde_json::from_slice::<serde_json::Value>(&body).expect("just serialized"),
+            "validator": key.public_hex(),
+            "signature": signature,
+        });
+        let bytes = serde_json::to_vec_pretty(&signed).expect("signed report serializes");
+        let sha = masa_record::sha256_hex(&bytes);
+        let path = format!("log/audits/{sha}.json");
+        ds.put(&path, bytes.into()).await?;
+        let (index, _) = append(
+            &ds,
+            &key,
+            &LogEntry::Audit {
+                validator: key.public_hex(),
+                report_sha256: sha,
+            },
+        )
+        .await?;
+        report.published = Some((path, index));
+    }
+    Ok(report)
+}
+
+async fn audit_batch(
+    ds: &Dataset,
+    log: &Log,
+    signed_size: u64,
+    committed: &CommittedFile,
+) -> Result<BatchResult, WorkflowError> {
+    let batch = committed.batch_id.clone().expect("filtered above");
+    let mut r = BatchResult::default();
+    let mpath = batch_manifest_path(&batch);
+    let Some(mbytes) = ds.get(&mpath).await? else {
+        r.findings.push(finding(
+            "manifest",
+            &batch,
+            Some(&mpath),
+            None,
+            "the batch has no manifest".into(),
+        ));
+        return Ok(r);
+    };
+    let signed: SignedManifest = match serde_json::from_slice(&mbytes) {
+        Ok(m) => m,
+        Err(e) => {
+            r.findings.push(finding(
+                "manifest",
+                &batch,
+                Some(&mpath),
+                None,
+                format!("unreadable: {e}"),
+            ));
+            return Ok(r);
+        }
+    };
+    let m = &signed.manifest;
+    r.contributor = m.contributor.clone();
+    if let Err(e) = verify_manifest(&signed) {
+        r.findings.push(finding(
+            "manifest signature",
+            &batch,
+            Some(&mpath),
+            None,
+            e.to_string(),
+        ));
+    }
+    if m.batch_id != batch {
+        r.findings.push(finding(
+            "manifest",
+            &batch,
+            Some(&mpath),
+            None,
+            format!("names batch {}", m.batch_id),
+        ));
+    }
+    // The log must hold exactly this manifest, under the signed checkpoint.
+    let sha = masa_record::sha256_hex(&mbytes);
+    r.log_index = log
+        .entries
+        .iter()
+        .position(|e| {
+            matches!(e, LogEntry::Batch { batch_id, manifest_sha256, contributor }
+            if *batch_id == batch && *manifest_sha256 == sha && *contributor == m.contributor)
+        })
+        .map(|i| i as u64);
+    match r.log_index {
+        None => r.findings.push(finding(
+            "log inclusion",
+            &batch,
+            Some(&mpath),
+            None,
+            "the manifest is not in the log (altered after it was logged, or never logged)".into(),
+        )),
+        Some(i) if i >= signed_size => r.findings.push(finding(
+            "log inclusion",
+            &batch,
+            Some(&mpath),
+            None,
+            format!("the manifest is leaf {i}, past the signed checkpoint (size {signed_size})"),
+        )),
+        Some(_) => {}
+    }
+
+    let mut rows: Vec<Record> = Vec::new();
+    for f in &m.files {
+        let Some(bytes) = ds.get(&f.path).await? else {
+            r.findings.push(finding(
+                "file",
+                &batch,
+                Some(&f.path),
+                None,
+                "missing".into(),
+            ));
+            continue;
+        };
+        r.bytes += bytes.len() as u64;
+        let path = f.path.clone();
+        let (sha, decoded) = tokio::task::spawn_blocking(move || {
+            let sha = masa_record::sha256_hex(&bytes);
+            (sha, masa_storage::decode_parquet(bytes))
+        })
+        .await
+        .map_err(|e| WorkflowError::Other(format!("audit worker failed: {e}")))?;
+        if sha != f.sha256 {
+            r.findings.push(finding(
+                "file sha256",
+                &batch,
+                Some(&path),
+                None,
+                format!("SHA-256 is {sha}, the manifest signed {}", f.sha256),
+            ));
+        }
+        match decoded {
+            Err(e) => r.findings.push(finding(
+                "file",
+                &batch,
+                Some(&path),
+                None,
+                format!("not readable Parquet: {e}"),
+            )),
+            Ok(batches) => {
+                for b in batches {
+                    match masa_record::records_from_batch(&b) {
+                        Ok(rs) => rows.extend(rs),
+                        Err(e) => r.findings.push(finding(
+                            "file",
+                            &batch,
+                            Some(&path),
+                            None,
+                            e.to_string(),
+                        )),
+                    }
+                }
+            }
+        }
+    }
+    let file = m.files.first().map(|f| f.path.clone()).unwrap_or_default();
+    let (rows, row_findings) = tokio::task::spawn_blocking({
+        let m = m.clone();
+        let file = file.clone();
+        move || {
+            let f = check_rows(&m, &file, &rows);
+            (rows, f)
+        }
+    })
+    .await
+    .map_err(|e| WorkflowError::Other(format!("audit worker failed: {e}")))?;
+    r.findings.extend(row_findings);
+    r.records = rows.len() as u64;
+    r.contents = rows.iter().map(|x| x.content_hash.clone()).collect();
+
+    // A file `masa dedup` put in the original's place may only hold the original's rows.
+    if committed.path != file {
+        let leaves: HashSet<[u8; 32]> = rows.iter().map(|x| leaf_hash(&x.leaf_bytes())).collect();
+        let mut kept = Vec::new();
+        for b in ds.read_file(committed, None).await? {
+            kept.extend(masa_record::records_from_batch(&b).map_err(|e| {
+                WorkflowError::Corrupt {
+                    path: committed.path.clone(),
+                    reason: e.to_string(),
+                }
+            })?);
+        }
+        for x in &kept {
+            if !leaves.contains(&leaf_hash(&x.leaf_bytes())) {
+                r.findings.push(finding(
+                    "revision",
+                    &batch,
+                    Some(&committed.path),
+                    Some(x.row_in_batch as u64),
+                    "a row the signed original does not hold".into(),
+                ));
+            }
+        }
+        let kept_hashes: HashSet<&str> = kept.iter().map(|x| x.content_hash.as_str()).collect();
+        r.contents.retain(|h| kept_hashes.contains(h.as_str()));
+        r.records = kept.len() as u64;
+    }
+    Ok(r)
+}
+
+/// Row checks and the batch root, naming the first row where each check fails.
+fn check_rows(m: &masa_record::BatchManifest, file: &str, rows: &[Record]) -> Vec<Finding> {
+    let batch = &m.batch_id;
+    let mut out = Vec::new();
+    let mut first: HashMap<&'static str, ()> = HashMap::new();
+    let mut once = |check: &'static str, row: u64, message: String, out: &mut Vec<Finding>| {
+        if first.insert(check, ()).is_none() {
+            out.push(finding(check, batch, Some(file), Some(row), message));
+        }
+    };
+    let mut tree = Tree::new();
+    for (i, x) in rows.iter().enumerate() {
+        let i = i as u64;
+        if x.row_in_batch != i as i64 {
+            once(
+                "row order",
+                i,
+                format!(
+                    "row {i} says it is row {} (rows deleted or reordered)",
+                    x.row_in_batch
+                ),
+                &mut out,
+            );
+        }
+        if x.batch_id != *batch || x.contributor != m.contributor {
+            once(
+                "row identity",
+                i,
+                "batch or contributor differs from the manifest".into(),
+                &mut out,
+            );
+        }
+        let expected = masa_record::content_hash(&masa_record::normalize_text(&x.text));
+        if x.content_hash != expected {
+            once(
+                "content hash",
+                i,
+                "the text does not hash to the row's content_hash".into(),
+                &mut out,
+            );
+        }
+        if x.record_id != masa_record::record_id(&x.contributor, &x.uri, &x.content_hash) {
+            once(
+                "record id",
+                i,
+                "the record id does not derive from its content (text edited?)".into(),
+                &mut out,
+            );
+        }
+        if x.consent.robots.as_deref() == Some("disallowed") && !x.consent.overridden {
+            once(
+                "consent",
+                i,
+                "robots.txt disallowed this item and no override is recorded".into(),
+                &mut out,
+            );
+        }
+        tree.push(leaf_hash(&x.leaf_bytes()));
+    }
+    if rows.len() as u64 != m.rows {
+        out.push(finding(
+            "row count",
+            batch,
+            Some(file),
+            None,
+            format!("{} rows, the manifest signed {}", rows.len(), m.rows),
+        ));
+    }
+    if hex::encode(tree.root()) != m.rows_root {
+        out.push(finding(
+            "batch root",
+            batch,
+            Some(file),
+            None,
+            "the rows do not hash to the manifest's Merkle root".into(),
+        ));
+    }
+    out
+}
