@@ -438,3 +438,55 @@ fn concurrent_writers_never_fork_the_log_on_s3() {
     ]);
     concurrent_appends(&envs, &url);
 }
+
+/// The log's claim on an index is a conditional create: the second create of a path must
+/// lose, on every store the log runs on (or concurrent appends could overwrite a leaf).
+fn conditional_create_is_exclusive(location: &str, options: &masa_storage::StorageOptions) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let ds = masa_storage::Dataset::open(location, options)
+            .await
+            .unwrap();
+        assert!(
+            ds.put_if_absent("log/test-claim", "first".into())
+                .await
+                .unwrap()
+        );
+        assert!(
+            !ds.put_if_absent("log/test-claim", "second".into())
+                .await
+                .unwrap()
+        );
+        assert_eq!(ds.get("log/test-claim").await.unwrap().unwrap(), "first");
+    });
+}
+
+#[test]
+fn claims_are_exclusive_locally_and_on_s3() {
+    let env = Env::new();
+    let ds = dataset(&env);
+    conditional_create_is_exclusive(&ds, &Default::default());
+    let Some(s3) = common::s3() else { return };
+    let url = common::unique_s3_url(&s3, "claims");
+    let s3env = Env::for_s3(&s3);
+    let src = s3env.path("docs");
+    common::write_docs(&src, 1);
+    s3env.ok(&[
+        "contribute",
+        "--files",
+        src.to_str().unwrap(),
+        "--dataset",
+        &url,
+        "-q",
+    ]);
+    let options: masa_storage::StorageOptions = [
+        ("AWS_ENDPOINT_URL", s3.endpoint.as_str()),
+        ("AWS_ACCESS_KEY_ID", s3.key_id.as_str()),
+        ("AWS_SECRET_ACCESS_KEY", s3.secret.as_str()),
+        ("AWS_REGION", "us-east-1"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    conditional_create_is_exclusive(&url, &options);
+}
