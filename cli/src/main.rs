@@ -237,6 +237,8 @@ fn main() -> ExitCode {
     let progress = match &cli.command {
         Command::Contribute(c) if c.quiet => ProgressMode::Quiet,
         Command::Contribute(_) => ProgressMode::detect(),
+        // Long audits report batches done as log lines.
+        Command::Audit(a) if !a.json => ProgressMode::Log,
         _ => ProgressMode::Quiet,
     };
     init_logging(cli.verbose, progress);

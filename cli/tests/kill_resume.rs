@@ -94,6 +94,11 @@ fn killed_contribution_resumes_without_loss_or_duplicates() {
             "id {i} lost"
         );
     }
+    // A validator accepts the result: the kill left nothing that fails an audit (a leaf of
+    // the batch in flight, if any, is simply not credited).
+    let report = env.json(&["audit", "--dataset", &ds_s]);
+    assert_eq!(report["records_audited"], n as u64, "{report}");
+    assert_eq!(report["findings"], serde_json::json!([]), "{report}");
     // Search sees every committed batch, including the ones before the kill.
     let phrase = format!("\"{}\"", common::random_text(7, 8));
     let hits = env.json(&["search", &phrase, "--dataset", &ds_s]);

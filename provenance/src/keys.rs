@@ -179,6 +179,7 @@ mod tests {
             rows_root: "00".into(),
             consent_summary: BTreeMap::new(),
             created_at_micros: 1,
+            log_checkpoint: None,
         }
     }
 

@@ -16,5 +16,6 @@ pub use manifest::{BatchManifest, DataFileRef, MANIFEST_DOMAIN, SignedManifest};
 pub use normalize::{content_hash, normalize_text};
 pub use raw::RawItem;
 pub use schema::{
-    Record, RecordError, SCHEMA_VERSION, arrow_schema, records_from_batch, records_to_batch,
+    ROW_LEAF_DOMAIN, Record, RecordError, SCHEMA_VERSION, arrow_schema, records_from_batch,
+    records_to_batch,
 };

@@ -39,6 +39,10 @@ pub struct BatchManifest {
     pub consent_summary: BTreeMap<String, u64>,
     /// Microseconds since the Unix epoch.
     pub created_at_micros: i64,
+    /// The log's signed checkpoint when the batch was made, as `<size> <root hex>`: the
+    /// history this batch was contributed after. `None` for a dataset's first batch.
+    #[serde(default)]
+    pub log_checkpoint: Option<String>,
 }
 
 impl BatchManifest {

@@ -38,11 +38,19 @@ pub struct Record {
     pub near_dup_of: Option<String>,
 }
 
+/// The domain prefix of a row's leaf bytes.
+pub const ROW_LEAF_DOMAIN: &[u8] = b"masa/row/v2";
+
 impl Record {
     /// The bytes a row contributes to its batch's Merkle tree: the fields that identify
-    /// who contributed which content from where, length-prefixed.
+    /// who contributed which content from where and under which consent. Canonical form:
+    /// the domain `masa/row/v2`, then each of record id, content hash, uri, source,
+    /// contributor, batch id and the consent evidence (compact JSON, fields in declaration
+    /// order) as a big-endian u64 length and its bytes, then `fetched_at` and
+    /// `row_in_batch` as big-endian i64.
     pub fn leaf_bytes(&self) -> Vec<u8> {
-        let mut out = b"masa/row/v1".to_vec();
+        let mut out = ROW_LEAF_DOMAIN.to_vec();
+        let consent = serde_json::to_vec(&self.consent).expect("consent serializes");
         for part in [
             self.record_id.as_bytes(),
             self.content_hash.as_bytes(),
@@ -50,6 +58,7 @@ impl Record {
             self.source.as_bytes(),
             self.contributor.as_bytes(),
             self.batch_id.as_bytes(),
+            &consent,
         ] {
             out.extend_from_slice(&(part.len() as u64).to_be_bytes());
             out.extend_from_slice(part);

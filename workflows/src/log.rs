@@ -81,6 +81,17 @@ fn parse_entry(path: &str, bytes: &[u8]) -> Result<LogEntry, WorkflowError> {
     serde_json::from_slice(bytes).map_err(|e| corrupt(path, format!("not a log entry: {e}")))
 }
 
+/// The log's latest signed checkpoint (verified), without reading the log itself.
+pub(crate) async fn latest_checkpoint(ds: &Dataset) -> Result<Option<Checkpoint>, WorkflowError> {
+    let Some(b) = ds.get(CHECKPOINT_PATH).await? else {
+        return Ok(None);
+    };
+    let note = std::str::from_utf8(&b).map_err(|_| corrupt(CHECKPOINT_PATH, "not UTF-8 text"))?;
+    Checkpoint::open(note)
+        .map(|(c, _)| Some(c))
+        .map_err(|e| corrupt(CHECKPOINT_PATH, e.to_string()))
+}
+
 /// Reads the whole log: tiles up to the checkpoint (checked against its root), then any
 /// claimed leaves past it.
 pub async fn read_log(ds: &Dataset) -> Result<Log, WorkflowError> {

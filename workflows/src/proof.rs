@@ -254,8 +254,7 @@ pub fn verify_proof(text: &str, origin: Option<&str>) -> Result<VerifiedProof, W
     )
     .map_err(|e| bad(format!("row path: {e}")))?;
     // The row's leaf data must be this record of this batch.
-    let expected_prefix = b"masa/row/v1";
-    if !row_data.starts_with(expected_prefix)
+    if !row_data.starts_with(masa_record::ROW_LEAF_DOMAIN)
         || !contains(&row_data, p.record_id.as_bytes())
         || !contains(&row_data, m.batch_id.as_bytes())
     {
