@@ -490,3 +490,51 @@ fn claims_are_exclusive_locally_and_on_s3() {
     .collect();
     conditional_create_is_exclusive(&url, &options);
 }
+
+#[test]
+fn sharded_audits_cover_every_batch_once_and_bad_checkpoints_are_refused() {
+    let env = Env::new();
+    let ds = dataset(&env);
+    let shard = |s: &str| {
+        env.json(&["audit", "--dataset", &ds, "--shard", s, "--no-publish"])["batches_audited"]
+            .as_u64()
+            .unwrap()
+    };
+    assert_eq!(shard("0/2") + shard("1/2"), 3);
+    // The shard can come from a Slurm array task.
+    let out = env
+        .command(&["audit", "--dataset", &ds, "--no-publish", "--json"])
+        .env("SLURM_ARRAY_TASK_ID", "2")
+        .env("SLURM_ARRAY_TASK_COUNT", "3")
+        .output()
+        .unwrap();
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["shard"], "2/3");
+    assert_eq!(r["batches_audited"], 1);
+
+    for (name, body, want) in [
+        (
+            "junk.txt",
+            "not a checkpoint at all",
+            "not a checkpoint note",
+        ),
+        ("other.json", "{\"size\": 3}", "without a \"note\" field"),
+        (
+            "unsigned.txt",
+            "masa/dataset/x\n3\nAAAA\n\n",
+            "not a checkpoint note",
+        ),
+    ] {
+        let p = env.path(name);
+        std::fs::write(&p, body).unwrap();
+        let err = env.fails(&[
+            "log",
+            "verify",
+            "--dataset",
+            &ds,
+            "--since",
+            p.to_str().unwrap(),
+        ]);
+        assert!(err.contains(want), "{name}: {err}");
+    }
+}
