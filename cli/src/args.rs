@@ -115,6 +115,10 @@ pub struct AuditArgs {
     /// Audit only N batches, chosen by a hash of their ids.
     #[arg(long, value_name = "N")]
     pub sample: Option<usize>,
+    /// Fetch N records' http(s) URIs again and check the pages still give the contributed
+    /// text (a mismatch flags an altered or fabricated record).
+    #[arg(long, value_name = "N")]
+    pub refetch: Option<usize>,
     /// This task's share of the batches, as i/N (else from SLURM_ARRAY_TASK_ID/COUNT or
     /// JOB_COMPLETION_INDEX with MASA_SHARD_COUNT).
     #[arg(long, value_name = "i/N", value_parser = masa_workflows::Shard::parse)]

@@ -200,6 +200,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 home: home.clone(),
                 since,
                 sample: a.sample,
+                refetch: a.refetch,
                 shard,
                 publish: !a.no_publish,
             })

@@ -265,6 +265,13 @@ pub fn audit(r: &AuditReport, json: bool) -> anyhow::Result<()> {
     for (k, n) in &r.duplicates {
         println!("  duplicate  {k}  {n} records (an earlier leaf holds them)");
     }
+    if r.refetched > 0 || !r.refetch_unreachable.is_empty() {
+        println!(
+            "refetched  {} pages ({} unreachable)",
+            r.refetched,
+            r.refetch_unreachable.len()
+        );
+    }
     if r.findings.is_empty() {
         println!("findings   none");
     }

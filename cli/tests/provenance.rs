@@ -538,3 +538,89 @@ fn sharded_audits_cover_every_batch_once_and_bad_checkpoints_are_refused() {
         assert!(err.contains(want), "{name}: {err}");
     }
 }
+
+/// A tiny HTTP server on 127.0.0.1 serving fixed plain-text pages; 404 for anything else.
+fn serve(pages: Vec<(&'static str, String)>) -> u16 {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut request = String::new();
+            if reader.read_line(&mut request).is_err() {
+                continue;
+            }
+            // Drain the headers.
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                line.clear();
+            }
+            let path = request.split(' ').nth(1).unwrap_or("/");
+            let mut stream = stream;
+            let (status, body) = match pages.iter().find(|(p, _)| *p == path) {
+                Some((_, b)) => ("200 OK", b.clone()),
+                None => ("404 Not Found", "not here".to_owned()),
+            };
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status}\r\ncontent-type: text/plain\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    port
+}
+
+#[test]
+fn refetching_flags_records_whose_pages_say_otherwise() {
+    let honest = common::doc(31);
+    let port = serve(vec![
+        ("/honest", honest.clone()),
+        (
+            "/fabricated",
+            "The page really says something else entirely.".to_owned(),
+        ),
+    ]);
+    let env = Env::new();
+    let input = env.path("web.jsonl");
+    let line = |path: &str, text: &str| {
+        serde_json::json!({"url": format!("http://127.0.0.1:{port}{path}"), "text": text})
+            .to_string()
+    };
+    std::fs::write(
+        &input,
+        [
+            line("/honest", &honest),
+            line("/fabricated", &common::doc(32)),
+            line("/gone", &common::doc(33)),
+        ]
+        .join("\n"),
+    )
+    .unwrap();
+    let ds = env.path("data").display().to_string();
+    env.ok(&[
+        "contribute",
+        "--files",
+        input.to_str().unwrap(),
+        "--dataset",
+        &ds,
+        "-q",
+    ]);
+    let out = env.masa(&["audit", "--dataset", &ds, "--refetch", "10", "--json"]);
+    assert!(!out.status.success());
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["refetched"], 2, "{report}");
+    assert_eq!(
+        report["refetch_unreachable"].as_array().unwrap().len(),
+        1,
+        "{report}"
+    );
+    let f = findings(&report);
+    assert_eq!(f.len(), 1, "{report}");
+    assert_eq!(f[0]["check"], "refetch");
+    assert!(
+        f[0]["file"].as_str().unwrap().ends_with("/fabricated"),
+        "{report}"
+    );
+}

@@ -32,6 +32,8 @@ pub struct AuditOptions {
     pub since: Option<String>,
     /// Audit only this many batches, chosen by a hash of their ids.
     pub sample: Option<usize>,
+    /// Fetch this many records' `http(s)` URIs again and compare their text.
+    pub refetch: Option<usize>,
     pub shard: Shard,
     /// Store the signed report and append it to the log.
     pub publish: bool,
@@ -62,6 +64,10 @@ pub struct AuditReport {
     /// Records whose content an earlier leaf already holds, per contributor.
     pub duplicates: BTreeMap<String, u64>,
     pub checkpoints_checked: Vec<u64>,
+    /// Records fetched again, and those whose URI could not be fetched (not a finding: a
+    /// page may be gone for innocent reasons).
+    pub refetched: u64,
+    pub refetch_unreachable: Vec<String>,
     pub findings: Vec<Finding>,
     pub validator: String,
     /// Where the signed report was stored, and its log leaf.
@@ -97,8 +103,11 @@ struct BatchResult {
     findings: Vec<Finding>,
     records: u64,
     bytes: u64,
-    /// (content hash, contributor) of every row, for the duplicate pass.
+    /// The content hash of every row, for the duplicate pass.
     contents: Vec<String>,
+    /// Rows with a web URI, for re-fetching: (uri, content hash, row).
+    web: Vec<(String, String, u64)>,
+    batch_id: String,
     contributor: String,
     log_index: Option<u64>,
 }
@@ -195,6 +204,11 @@ pub async fn audit(opts: AuditOptions) -> Result<AuditReport, WorkflowError> {
         }
     }
 
+    let (refetched, refetch_unreachable) = match opts.refetch {
+        Some(n) if n > 0 => refetch(&results, n, &mut findings).await?,
+        _ => (0, Vec::new()),
+    };
+
     let mut report = AuditReport {
         dataset: ds.url().to_string(),
         origin: log.origin.clone(),
@@ -207,6 +221,8 @@ pub async fn audit(opts: AuditOptions) -> Result<AuditReport, WorkflowError> {
         credited,
         duplicates,
         checkpoints_checked,
+        refetched,
+        refetch_unreachable,
         findings,
         validator: key.public_hex(),
         published: None,
@@ -390,6 +406,12 @@ async fn audit_batch(
     r.findings.extend(row_findings);
     r.records = rows.len() as u64;
     r.contents = rows.iter().map(|x| x.content_hash.clone()).collect();
+    r.batch_id = batch.clone();
+    r.web = rows
+        .iter()
+        .filter(|x| x.uri.starts_with("http://") || x.uri.starts_with("https://"))
+        .map(|x| (x.uri.clone(), x.content_hash.clone(), x.row_in_batch as u64))
+        .collect();
 
     // A file `masa dedup` put in the original's place may only hold the original's rows.
     if committed.path != file {
@@ -500,4 +522,76 @@ fn check_rows(m: &masa_record::BatchManifest, file: &str, rows: &[Record]) -> Ve
         ));
     }
     out
+}
+
+/// Fetches a sample of web records again (chosen by a hash of their URIs) and checks that
+/// each page still yields the text that was contributed: a mismatch means the record was
+/// altered or fabricated (or the page changed, which the contributor's evidence must then
+/// explain).
+async fn refetch(
+    results: &[BatchResult],
+    n: usize,
+    findings: &mut Vec<Finding>,
+) -> Result<(u64, Vec<String>), WorkflowError> {
+    let mut web: Vec<(&str, &str, &str, u64)> = results
+        .iter()
+        .flat_map(|r| {
+            r.web
+                .iter()
+                .map(move |(u, h, row)| (r.batch_id.as_str(), u.as_str(), h.as_str(), *row))
+        })
+        .collect();
+    web.sort_by_key(|(_, u, _, _)| masa_record::sha256_hex(u.as_bytes()));
+    web.truncate(n);
+    let client = reqwest::Client::builder()
+        .user_agent(concat!("masa-audit/", env!("CARGO_PKG_VERSION")))
+        .timeout(std::time::Duration::from_secs(20))
+        .build()
+        .map_err(|e| WorkflowError::Other(format!("HTTP client: {e}")))?;
+    let mut unreachable = Vec::new();
+    let mut fetched = 0;
+    for (batch, uri, hash, row) in web {
+        let resp = match client
+            .get(uri)
+            .send()
+            .await
+            .and_then(|r| r.error_for_status())
+        {
+            Ok(r) => r,
+            Err(e) => {
+                unreachable.push(format!("{uri}: {e}"));
+                continue;
+            }
+        };
+        let html = resp
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|t| t.contains("html"));
+        let body = match resp.bytes().await {
+            Ok(b) => String::from_utf8_lossy(&b).into_owned(),
+            Err(e) => {
+                unreachable.push(format!("{uri}: {e}"));
+                continue;
+            }
+        };
+        fetched += 1;
+        let text = if html {
+            masa_ingest::extract_html(&body).text
+        } else {
+            body
+        };
+        if masa_record::content_hash(&masa_record::normalize_text(&text)) != hash {
+            findings.push(Finding {
+                check: "refetch",
+                batch_id: Some(batch.to_owned()),
+                file: Some(uri.to_owned()),
+                row: Some(row),
+                message:
+                    "the page's text today is not the text contributed (altered or fabricated)"
+                        .into(),
+            });
+        }
+    }
+    Ok((fetched, unreachable))
 }

@@ -48,6 +48,13 @@ impl Env {
             .env("MASA_HOME", self.path("home"))
             .env("MASA_CACHE_DIR", self.path("cache"))
             .env_remove("MASA_LOG")
+            // Tests talk only to servers on loopback that they started: never via a proxy.
+            .env_remove("HTTP_PROXY")
+            .env_remove("http_proxy")
+            .env_remove("HTTPS_PROXY")
+            .env_remove("https_proxy")
+            .env_remove("ALL_PROXY")
+            .env_remove("all_proxy")
             .envs(self.vars.iter().map(|(k, v)| (k, v)));
         c
     }
