@@ -70,7 +70,7 @@ fn near_duplicates_are_removed_across_runs_and_contributors() {
     let ds = alice.path("data");
     across_runs_and_contributors(&alice, &bob, ds.to_str().unwrap());
     // One signature file per committed batch.
-    let sigs: Vec<_> = walk(&ds.join("dedup/minhash"))
+    let sigs: Vec<_> = common::walk(&ds.join("dedup/minhash"))
         .into_iter()
         .filter(|p| p.extension().is_some_and(|e| e == "sig"))
         .collect();
@@ -84,19 +84,6 @@ fn near_duplicates_are_removed_across_contributors_on_s3() {
     across_runs_and_contributors(&Env::for_s3(&s3), &Env::for_s3(&s3), &url);
 }
 
-fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
-}
-
 #[test]
 fn missing_signatures_are_rebuilt_and_corrupt_ones_are_reported() {
     let env = Env::new();
@@ -107,7 +94,7 @@ fn missing_signatures_are_rebuilt_and_corrupt_ones_are_reported() {
         write_file(&run1, &format!("doc{i}.txt"), &doc(i));
     }
     assert_eq!(contribute(&env, &run1, ds_s)["rows_committed"], 5);
-    let sig = walk(&ds.join("dedup/minhash"))
+    let sig = common::walk(&ds.join("dedup/minhash"))
         .pop()
         .expect("a signature file");
 

@@ -100,7 +100,7 @@ fn proofs_verify_offline_and_bad_proofs_are_refused() {
 
     // A missing tile: the log cannot be read, and says which object is missing.
     let tiles = PathBuf::from(&ds).join("log/tile/0");
-    let tile = walk(&tiles)
+    let tile = common::walk(&tiles)
         .into_iter()
         .find(|p| p.ends_with("000.p/3"))
         .unwrap();
@@ -112,24 +112,11 @@ fn proofs_verify_offline_and_bad_proofs_are_refused() {
     );
 }
 
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
-}
-
 /// Replaces leaf 0 of the log and recomputes everything after it, as an operator rewriting
 /// history would: tiles, entry bundle, claim objects and a freshly signed checkpoint.
 fn rewrite_first_leaf(ds: &str) {
     let root = PathBuf::from(ds).join("log");
-    let size = walk(&root.join("seq")).len() as u64;
+    let size = common::walk(&root.join("seq")).len() as u64;
     let mut entries: Vec<Vec<u8>> = (0..size)
         .map(|i| std::fs::read(root.join(format!("seq/{i:020}"))).unwrap())
         .collect();
@@ -245,7 +232,7 @@ fn a_forged_checkpoint_signature_is_refused() {
 /// The rows of the dataset's first batch file, and that file's path.
 fn first_batch(ds: &str) -> (PathBuf, Vec<masa_record::Record>) {
     let table = PathBuf::from(ds).join("table");
-    let mut files: Vec<PathBuf> = walk(&table)
+    let mut files: Vec<PathBuf> = common::walk(&table)
         .into_iter()
         .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
         .collect();
@@ -317,7 +304,7 @@ fn audit_names_each_kind_of_tampering() {
             "manifest signed by another key",
             |ds| {
                 let dir = PathBuf::from(ds).join("provenance/batches");
-                let path = walk(&dir).remove(0);
+                let path = common::walk(&dir).remove(0);
                 let signed: masa_record::SignedManifest =
                     serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
                 let forged = ContributorKey::from_seed([9; 32]).sign(signed.manifest);

@@ -275,3 +275,17 @@ pub fn unique_s3_url(s3: &S3, name: &str) -> String {
         .as_nanos();
     format!("s3://{}/{name}-{}-{nanos}", s3.bucket, std::process::id())
 }
+
+/// Every file below `dir`, recursively.
+pub fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
