@@ -94,9 +94,13 @@ pub struct ProofArgs {
 pub struct VerifyProofArgs {
     /// The proof file (`-` for standard input).
     pub proof: PathBuf,
-    /// Also require the proof to be about this dataset's log.
+    /// Also check the proof against this dataset: same log, and its log really had the
+    /// proof's checkpoint root (so a checkpoint signed by some other key cannot pass).
     #[arg(long, value_name = "LOCATION")]
     pub dataset: Option<String>,
+    /// Require the checkpoint to be signed by this hex public key (repeatable).
+    #[arg(long = "trust", value_name = "KEY")]
+    pub trusted: Vec<String>,
     #[arg(long)]
     pub json: bool,
 }

@@ -163,16 +163,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 std::fs::read_to_string(&v.proof)
                     .with_context(|| format!("reading {}", v.proof.display()))?
             };
-            let origin = match &v.dataset {
-                Some(d) => Some(
-                    masa_workflows::dataset_origin(d, &Default::default())
+            let ok = match &v.dataset {
+                Some(d) => {
+                    masa_workflows::verify_proof_in(d, &Default::default(), &text, &v.trusted)
                         .await
-                        .with_context(|| format!("reading {d}"))?,
-                ),
-                None => None,
+                        .with_context(|| format!("verifying {} against {d}", v.proof.display()))?
+                }
+                None => masa_workflows::verify_proof(&text, &v.trusted)
+                    .with_context(|| format!("verifying {}", v.proof.display()))?,
             };
-            let ok = masa_workflows::verify_proof(&text, origin.as_deref())
-                .with_context(|| format!("verifying {}", v.proof.display()))?;
             output::verified(&ok, v.json)?;
         }
         Command::Audit(a) => {

@@ -229,6 +229,11 @@ pub fn verified(v: &VerifiedProof, json: bool) -> anyhow::Result<()> {
             "valid: record {} is row {} of batch {} signed by {}, leaf {} of log {} at size {}",
             v.record_id, v.row, v.batch_id, v.contributor, v.log_index, v.origin, v.log_size
         );
+        println!(
+            "checkpoint signed by {} (trust it as far as you trust that key, or check it \
+             with --dataset)",
+            v.checkpoint_signers.join(", ")
+        );
     }
     Ok(())
 }

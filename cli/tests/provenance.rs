@@ -254,11 +254,11 @@ fn rewrite(file: &Path, rows: &[masa_record::Record]) {
 
 #[test]
 fn audit_names_each_kind_of_tampering() {
-    type Tamper = fn(&str);
-    let cases: [(&str, Tamper, &str, Option<u64>); 5] = [
+    type Tamper = fn(&str, &Path);
+    let cases: [(&str, Tamper, &str, Option<u64>); 6] = [
         (
             "byte changed",
-            |ds| {
+            |ds, _| {
                 let (file, _) = first_batch(ds);
                 let mut b = std::fs::read(&file).unwrap();
                 let mid = b.len() / 2;
@@ -270,7 +270,7 @@ fn audit_names_each_kind_of_tampering() {
         ),
         (
             "row deleted",
-            |ds| {
+            |ds, _| {
                 let (file, mut rows) = first_batch(ds);
                 rows.remove(1);
                 rewrite(&file, &rows);
@@ -280,7 +280,7 @@ fn audit_names_each_kind_of_tampering() {
         ),
         (
             "rows reordered",
-            |ds| {
+            |ds, _| {
                 let (file, mut rows) = first_batch(ds);
                 rows.swap(0, 2);
                 rewrite(&file, &rows);
@@ -290,7 +290,7 @@ fn audit_names_each_kind_of_tampering() {
         ),
         (
             "text edited, content hash recomputed",
-            |ds| {
+            |ds, _| {
                 let (file, mut rows) = first_batch(ds);
                 rows[2].text.push_str(" and one sentence more");
                 rows[2].content_hash =
@@ -302,7 +302,7 @@ fn audit_names_each_kind_of_tampering() {
         ),
         (
             "manifest signed by another key",
-            |ds| {
+            |ds, _| {
                 let dir = PathBuf::from(ds).join("provenance/batches");
                 let path = common::walk(&dir).remove(0);
                 let signed: masa_record::SignedManifest =
@@ -313,11 +313,38 @@ fn audit_names_each_kind_of_tampering() {
             "manifest signature",
             None,
         ),
+        (
+            "file and manifest replaced, re-signed by the contributor after logging",
+            |ds, home| {
+                let (file, mut rows) = first_batch(ds);
+                let r = &mut rows[2];
+                r.text.push_str(" and one sentence more");
+                r.content_hash = masa_record::content_hash(&r.text);
+                r.record_id = masa_record::record_id(&r.contributor, &r.uri, &r.content_hash);
+                rewrite(&file, &rows);
+                let bytes = std::fs::read(&file).unwrap();
+                let path =
+                    PathBuf::from(ds).join(format!("provenance/batches/{}.json", rows[0].batch_id));
+                let signed: masa_record::SignedManifest =
+                    serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+                let mut m = signed.manifest;
+                m.files[0].sha256 = masa_record::sha256_hex(&bytes);
+                m.files[0].size = bytes.len() as u64;
+                let leaves: Vec<[u8; 32]> =
+                    rows.iter().map(|r| leaf_hash(&r.leaf_bytes())).collect();
+                m.rows_root = hex::encode(masa_provenance::merkle_root(&leaves));
+                let key = ContributorKey::load(&home.join("contributor.key")).unwrap();
+                let resigned = key.sign(m);
+                std::fs::write(&path, serde_json::to_vec_pretty(&resigned).unwrap()).unwrap();
+            },
+            "log inclusion",
+            None,
+        ),
     ];
     for (name, tamper, check, row) in cases {
         let env = Env::new();
         let ds = dataset(&env);
-        tamper(&ds);
+        tamper(&ds, &env.path("home"));
         let (ok, report) = audit(&env, &ds);
         assert!(!ok, "{name}: the audit passed");
         let f = findings(&report);

@@ -69,6 +69,59 @@ impl Record {
     }
 }
 
+/// The identifying fields of a row leaf, read back from [`Record::leaf_bytes`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeafFields {
+    pub record_id: String,
+    pub content_hash: String,
+    pub uri: String,
+    pub source: String,
+    pub contributor: String,
+    pub batch_id: String,
+    pub consent_json: String,
+    pub fetched_at_micros: i64,
+    pub row_in_batch: i64,
+}
+
+impl LeafFields {
+    /// Parses leaf bytes exactly (domain, seven length-prefixed fields, two integers,
+    /// nothing after); `None` for anything else.
+    pub fn parse(bytes: &[u8]) -> Option<LeafFields> {
+        let mut rest = bytes.strip_prefix(ROW_LEAF_DOMAIN)?;
+        let mut field = || -> Option<String> {
+            let len = u64::from_be_bytes(rest.get(..8)?.try_into().ok()?);
+            let len = usize::try_from(len).ok()?;
+            let value = rest.get(8..8usize.checked_add(len)?)?;
+            let s = String::from_utf8(value.to_vec()).ok()?;
+            rest = &rest[8 + len..];
+            Some(s)
+        };
+        let (record_id, content_hash, uri, source, contributor, batch_id, consent_json) = (
+            field()?,
+            field()?,
+            field()?,
+            field()?,
+            field()?,
+            field()?,
+            field()?,
+        );
+        if rest.len() != 16 {
+            return None;
+        }
+        Some(LeafFields {
+            record_id,
+            content_hash,
+            uri,
+            source,
+            contributor,
+            batch_id,
+            consent_json,
+            fetched_at_micros: i64::from_be_bytes(rest[..8].try_into().ok()?),
+            row_in_batch: i64::from_be_bytes(rest[8..].try_into().ok()?),
+        })
+    }
+}
+
 /// Errors turning Arrow data into records.
 #[derive(Debug, thiserror::Error)]
 pub enum RecordError {
@@ -290,6 +343,27 @@ pub fn records_from_batch(b: &RecordBatch) -> Result<Vec<Record>, RecordError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn leaf_bytes_parse_back_exactly_and_nothing_else_does() {
+        let r = sample(3);
+        let bytes = r.leaf_bytes();
+        let f = LeafFields::parse(&bytes).unwrap();
+        assert_eq!(f.record_id, r.record_id);
+        assert_eq!(f.batch_id, r.batch_id);
+        assert_eq!(f.contributor, r.contributor);
+        assert_eq!(f.row_in_batch, r.row_in_batch);
+        assert_eq!(f.uri, r.uri);
+        assert!(LeafFields::parse(&bytes[..bytes.len() - 1]).is_none());
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert!(LeafFields::parse(&longer).is_none());
+        assert!(LeafFields::parse(b"masa/row/v2").is_none());
+        assert!(LeafFields::parse(b"").is_none());
+        let mut huge = ROW_LEAF_DOMAIN.to_vec();
+        huge.extend_from_slice(&u64::MAX.to_be_bytes());
+        assert!(LeafFields::parse(&huge).is_none());
+    }
 
     fn sample(i: i64) -> Record {
         let text = format!("document number {i}");

@@ -291,19 +291,27 @@ impl Dataset {
         Ok(version as i64)
     }
 
-    /// The value of commit metadata `key` of every commit that has it, oldest first.
-    /// Commits that left the log's retained history are not seen.
-    pub async fn commit_metadata(&self, key: &str) -> Result<Vec<serde_json::Value>, StorageError> {
+    /// The `commitInfo` metadata of every commit in the log's retained history, oldest
+    /// first. Commits that left the retained history are not seen.
+    pub async fn commit_infos(
+        &self,
+    ) -> Result<Vec<HashMap<String, serde_json::Value>>, StorageError> {
         let infos: Vec<_> = self
             .table
             .history(None)
             .try_collect()
             .await
             .map_err(|e| delta_err("reading the table history", e))?;
-        Ok(infos
+        Ok(infos.into_iter().rev().map(|i| i.info).collect())
+    }
+
+    /// The value of commit metadata `key` of every commit that has it, oldest first.
+    pub async fn commit_metadata(&self, key: &str) -> Result<Vec<serde_json::Value>, StorageError> {
+        Ok(self
+            .commit_infos()
+            .await?
             .into_iter()
-            .rev()
-            .filter_map(|mut i| i.info.remove(key))
+            .filter_map(|mut i| i.remove(key))
             .collect())
     }
 

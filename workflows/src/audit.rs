@@ -173,8 +173,26 @@ pub async fn audit(opts: AuditOptions) -> Result<AuditReport, WorkflowError> {
     let parallel = std::thread::available_parallelism().map_or(2, |n| n.get());
     let mut done = 0;
     let mut results = Vec::with_capacity(total);
+    // The leaf each batch's Delta commit names: the one its audit must find.
+    let committed_leaf: HashMap<String, u64> = ds
+        .commit_infos()
+        .await?
+        .into_iter()
+        .filter_map(|i| {
+            Some((
+                i.get("masa.batch_id")?.as_str()?.to_owned(),
+                i.get("masa.log_index")?.as_u64()?,
+            ))
+        })
+        .collect();
     let mut stream = futures::stream::iter(chosen.iter())
-        .map(|f| audit_batch(&ds, &log, cp.size, f))
+        .map(|f| {
+            let leaf = f
+                .batch_id
+                .as_ref()
+                .and_then(|b| committed_leaf.get(b).copied());
+            audit_batch(&ds, &log, cp.size, f, leaf)
+        })
         .buffer_unordered(parallel);
     while let Some(r) = stream.try_next().await? {
         results.push(r);
@@ -269,6 +287,7 @@ async fn audit_batch(
     log: &Log,
     signed_size: u64,
     committed: &CommittedFile,
+    committed_leaf: Option<u64>,
 ) -> Result<BatchResult, WorkflowError> {
     let batch = committed.batch_id.clone().expect("filtered above");
     let mut r = BatchResult::default();
@@ -318,30 +337,47 @@ async fn audit_batch(
     }
     // The log must hold exactly this manifest, under the signed checkpoint.
     let sha = masa_record::sha256_hex(&mbytes);
-    r.log_index = log
-        .entries
-        .iter()
-        .position(|e| {
-            matches!(e, LogEntry::Batch { batch_id, manifest_sha256, contributor }
+    let is_this = |e: &LogEntry| {
+        matches!(e, LogEntry::Batch { batch_id, manifest_sha256, contributor }
             if *batch_id == batch && *manifest_sha256 == sha && *contributor == m.contributor)
-        })
-        .map(|i| i as u64);
-    match r.log_index {
-        None => r.findings.push(finding(
+    };
+    // The batch's commit names its leaf; only when the table's history no longer holds that
+    // commit does any leaf of this manifest do.
+    r.log_index = match committed_leaf {
+        Some(i) => log
+            .entries
+            .get(i as usize)
+            .filter(|e| is_this(e))
+            .map(|_| i),
+        None => log.entries.iter().position(is_this).map(|i| i as u64),
+    };
+    let problem = match (r.log_index, committed_leaf) {
+        (None, Some(i)) => Some(format!(
+            "the commit names leaf {i}, which is not this manifest (the manifest was replaced \
+             after the batch committed, or the leaf was)"
+        )),
+        (None, None) => Some("the manifest is not in the log".to_owned()),
+        (Some(i), _) if i >= signed_size => Some(format!(
+            "the manifest is leaf {i}, past the signed checkpoint (size {signed_size})"
+        )),
+        (Some(i), _) => log.entries[i as usize + 1..]
+            .iter()
+            .position(|e| matches!(e, LogEntry::Batch { batch_id, .. } if *batch_id == batch))
+            .map(|later| {
+                format!(
+                    "leaf {} logs another manifest for this batch after its commit",
+                    i as usize + 1 + later
+                )
+            }),
+    };
+    if let Some(message) = problem {
+        r.findings.push(finding(
             "log inclusion",
             &batch,
             Some(&mpath),
             None,
-            "the manifest is not in the log (altered after it was logged, or never logged)".into(),
-        )),
-        Some(i) if i >= signed_size => r.findings.push(finding(
-            "log inclusion",
-            &batch,
-            Some(&mpath),
-            None,
-            format!("the manifest is leaf {i}, past the signed checkpoint (size {signed_size})"),
-        )),
-        Some(_) => {}
+            message,
+        ));
     }
 
     let mut rows: Vec<Record> = Vec::new();

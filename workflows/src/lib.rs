@@ -26,6 +26,6 @@ pub use dedup_job::{DedupOptions, DedupReport, KeepPolicy, KeptDoc, Removal, Sha
 pub use error::WorkflowError;
 pub use log::{CheckpointInfo, Consistency, LogEntry, dataset_origin, log_checkpoint, log_verify};
 pub use masa_dedup::MinHashParams;
-pub use proof::{PROOF_FORMAT, RecordProof, VerifiedProof, prove, verify_proof};
+pub use proof::{PROOF_FORMAT, RecordProof, VerifiedProof, prove, verify_proof, verify_proof_in};
 pub use search::{SearchOptions, search};
 pub use stats::{DatasetStats, dataset_stats};

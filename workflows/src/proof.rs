@@ -45,6 +45,7 @@ pub struct VerifiedProof {
     pub contributor: String,
     pub log_index: u64,
     pub log_size: u64,
+    pub log_root: String,
     pub checkpoint_signers: Vec<String>,
 }
 
@@ -105,6 +106,7 @@ pub async fn prove(
                 && let Some(i) = (0..b.num_rows()).find(|i| ids.value(*i) == record_id)
             {
                 found = Some(batches.value(i).to_owned());
+                break;
             }
         }
         if found.is_some() {
@@ -196,8 +198,12 @@ fn parse_hashes(what: &str, hs: &[String]) -> Result<Vec<Hash>, WorkflowError> {
 
 /// Checks a proof offline: the checkpoint's signature, the manifest's signature, the row's
 /// path to the manifest's root, and the manifest's leaf path to the checkpoint's root.
-/// `origin`, when given, is the log the proof must be about.
-pub fn verify_proof(text: &str, origin: Option<&str>) -> Result<VerifiedProof, WorkflowError> {
+///
+/// That shows the proof is internally sound and who signed it, not that the log is the real
+/// one: anyone can sign a checkpoint. Trust comes from `trusted` (the checkpoint must be
+/// signed by one of these hex keys) or from [`verify_proof_in`], which compares the
+/// checkpoint with the dataset's own log.
+pub fn verify_proof(text: &str, trusted: &[String]) -> Result<VerifiedProof, WorkflowError> {
     let v: serde_json::Value = serde_json::from_str(text).map_err(|e| {
         bad(format!(
             "not a complete JSON document ({e}); is the file truncated?"
@@ -217,13 +223,14 @@ pub fn verify_proof(text: &str, origin: Option<&str>) -> Result<VerifiedProof, W
         }
     }
     let p: RecordProof = serde_json::from_value(v).map_err(|e| bad(e.to_string()))?;
-    if let Some(o) = origin
-        && o != p.origin
-    {
-        return Err(bad(format!("it is about log {:?}, not {o:?}", p.origin)));
-    }
     let (cp, signers) =
         Checkpoint::open(&p.checkpoint).map_err(|e| bad(format!("checkpoint: {e}")))?;
+    if !trusted.is_empty() && !signers.iter().any(|s| trusted.contains(s)) {
+        return Err(bad(format!(
+            "its checkpoint is signed by {}, none of them a trusted key",
+            signers.join(", ")
+        )));
+    }
     if cp.origin != p.origin {
         return Err(bad(format!(
             "its checkpoint is of log {:?}, not {:?}",
@@ -253,13 +260,17 @@ pub fn verify_proof(text: &str, origin: Option<&str>) -> Result<VerifiedProof, W
         &root,
     )
     .map_err(|e| bad(format!("row path: {e}")))?;
-    // The row's leaf data must be this record of this batch.
-    if !row_data.starts_with(masa_record::ROW_LEAF_DOMAIN)
-        || !contains(&row_data, p.record_id.as_bytes())
-        || !contains(&row_data, m.batch_id.as_bytes())
+    // The row's leaf must be exactly this record, in this batch, of this contributor, at
+    // this position.
+    let leaf = masa_record::LeafFields::parse(&row_data)
+        .ok_or_else(|| bad("row_leaf_data is not a row leaf"))?;
+    if leaf.record_id != p.record_id
+        || leaf.batch_id != m.batch_id
+        || leaf.contributor != m.contributor
+        || u64::try_from(leaf.row_in_batch).ok() != Some(p.row_index)
     {
         return Err(bad(
-            "row_leaf_data is not the leaf of this record in this batch",
+            "row_leaf_data is not the leaf of this record at this row of this batch",
         ));
     }
     let entry: LogEntry =
@@ -268,8 +279,9 @@ pub fn verify_proof(text: &str, origin: Option<&str>) -> Result<VerifiedProof, W
         LogEntry::Batch {
             batch_id,
             manifest_sha256,
-            ..
+            contributor,
         } if *batch_id == m.batch_id
+            && *contributor == m.contributor
             && *manifest_sha256 == masa_record::sha256_hex(p.manifest_json.as_bytes()) => {}
         _ => return Err(bad("the log entry is not this manifest's")),
     }
@@ -289,10 +301,35 @@ pub fn verify_proof(text: &str, origin: Option<&str>) -> Result<VerifiedProof, W
         contributor: m.contributor.clone(),
         log_index: p.log_index,
         log_size: cp.size,
+        log_root: hex::encode(cp.root),
         checkpoint_signers: signers,
     })
 }
 
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
+/// Verifies a proof and that it is about the dataset at `location`: same log, and the
+/// dataset's log has the proof's checkpoint root at that size (so the proof is of this log's
+/// real history, whoever signed the checkpoint).
+pub async fn verify_proof_in(
+    location: &str,
+    storage: &StorageOptions,
+    text: &str,
+    trusted: &[String],
+) -> Result<VerifiedProof, WorkflowError> {
+    let v = verify_proof(text, trusted)?;
+    let ds = Dataset::open(location, storage).await?;
+    let log = read_log(&ds).await?;
+    if v.origin != log.origin {
+        return Err(bad(format!(
+            "it is about log {:?}, not {:?}",
+            v.origin, log.origin
+        )));
+    }
+    match log.tree.root_at(v.log_size) {
+        Ok(root) if hex::encode(root) == v.log_root => Ok(v),
+        _ => Err(bad(format!(
+            "the dataset's log does not have this checkpoint's root at size {}: the proof is \
+             not of its history",
+            v.log_size
+        ))),
+    }
 }
