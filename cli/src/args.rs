@@ -123,6 +123,10 @@ pub struct AuditArgs {
     /// text (a mismatch flags an altered or fabricated record).
     #[arg(long, value_name = "N")]
     pub refetch: Option<usize>,
+    /// Let --refetch reach private, loopback and link-local addresses (refused by default:
+    /// the dataset chooses the URIs).
+    #[arg(long)]
+    pub allow_private: bool,
     /// This task's share of the batches, as i/N (else from SLURM_ARRAY_TASK_ID/COUNT or
     /// JOB_COMPLETION_INDEX with MASA_SHARD_COUNT).
     #[arg(long, value_name = "i/N", value_parser = masa_workflows::Shard::parse)]

@@ -200,6 +200,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 since,
                 sample: a.sample,
                 refetch: a.refetch,
+                allow_private: a.allow_private,
                 shard,
                 publish: !a.no_publish,
             })

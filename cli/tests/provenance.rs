@@ -621,7 +621,30 @@ fn refetching_flags_records_whose_pages_say_otherwise() {
         &ds,
         "-q",
     ]);
-    let out = env.masa(&["audit", "--dataset", &ds, "--refetch", "10", "--json"]);
+    // Loopback is refused unless allowed: the dataset chose these addresses.
+    let refused = env.masa(&["audit", "--dataset", &ds, "--refetch", "10", "--json"]);
+    let report: serde_json::Value = serde_json::from_slice(&refused.stdout).unwrap();
+    assert_eq!(report["refetched"], 0, "{report}");
+    assert_eq!(
+        report["refetch_unreachable"].as_array().unwrap().len(),
+        3,
+        "{report}"
+    );
+    assert!(
+        report["refetch_unreachable"][0]
+            .as_str()
+            .unwrap()
+            .contains("--allow-private")
+    );
+    let out = env.masa(&[
+        "audit",
+        "--dataset",
+        &ds,
+        "--refetch",
+        "10",
+        "--allow-private",
+        "--json",
+    ]);
     assert!(!out.status.success());
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["refetched"], 2, "{report}");

@@ -13,7 +13,7 @@ pub use keys::{ContributorKey, KeyError, verify_manifest};
 pub use merkle::{leaf_hash, merkle_root, node_hash};
 pub use note::{Checkpoint, NoteError};
 pub use tiles::{
-    TILE_WIDTH, changed_tiles, decode_entries, encode_entries, entries_path, leaf_tiles,
+    TILE_WIDTH, changed_tiles, decode_entries, encode_entries, entries_path, leaf_tile,
     tile_hashes, tile_path,
 };
 pub use tree::{Hash, ProofError, Tree, verify_consistency, verify_inclusion};

@@ -68,8 +68,10 @@ impl Checkpoint {
             .next()
             .filter(|l| !l.is_empty())
             .ok_or_else(|| fmt("no origin line"))?;
+        // Plain decimal: no sign, no leading zeros (one spelling per size).
         let size: u64 = lines
             .next()
+            .filter(|l| l.bytes().all(|b| b.is_ascii_digit()) && (*l == "0" || !l.starts_with('0')))
             .and_then(|l| l.parse().ok())
             .ok_or_else(|| fmt("the second line is not a tree size"))?;
         let root: Hash = lines
@@ -180,6 +182,8 @@ mod tests {
             "hello",
             "a\nb\nc\n\n",
             "origin\n12\nnot base64!\n\n\u{2014} x y\n",
+            "origin\n+12\nAAAA\n\n",
+            "origin\n012\nAAAA\n\n",
         ] {
             assert!(
                 matches!(Checkpoint::open(junk), Err(NoteError::Format(_))),

@@ -75,15 +75,11 @@ pub fn changed_tiles(tree: &Tree, old: u64) -> Vec<(String, Vec<u8>)> {
     out
 }
 
-/// The level-0 tiles (path and width) that together hold the leaf hashes of a tree of
-/// `size` leaves.
-pub fn leaf_tiles(size: u64) -> Vec<(String, u64)> {
-    (0..size.div_ceil(TILE_WIDTH))
-        .map(|t| {
-            let width = (size - t * TILE_WIDTH).min(TILE_WIDTH);
-            (tile_path(0, t, width), width)
-        })
-        .collect()
+/// Level-0 tile `index` (path and width) of a tree of `size` leaves; tiles
+/// `0..size.div_ceil(TILE_WIDTH)` together hold every leaf hash.
+pub fn leaf_tile(index: u64, size: u64) -> (String, u64) {
+    let width = (size - index * TILE_WIDTH).min(TILE_WIDTH);
+    (tile_path(0, index, width), width)
 }
 
 /// Reads the hashes of a tile's bytes, checking its width.
@@ -160,7 +156,8 @@ mod tests {
                 store.insert(path, bytes);
             }
             let mut back = Tree::new();
-            for (path, width) in leaf_tiles(tree.size()) {
+            for t in 0..tree.size().div_ceil(TILE_WIDTH) {
+                let (path, width) = leaf_tile(t, tree.size());
                 for h in tile_hashes(&store[&path], width).unwrap() {
                     back.push(h);
                 }

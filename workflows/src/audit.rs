@@ -34,6 +34,8 @@ pub struct AuditOptions {
     pub sample: Option<usize>,
     /// Fetch this many records' `http(s)` URIs again and compare their text.
     pub refetch: Option<usize>,
+    /// Let re-fetching reach private, loopback and link-local addresses (tests, intranets).
+    pub allow_private: bool,
     pub shard: Shard,
     /// Store the signed report and append it to the log.
     pub publish: bool,
@@ -64,6 +66,8 @@ pub struct AuditReport {
     /// Records whose content an earlier leaf already holds, per contributor.
     pub duplicates: BTreeMap<String, u64>,
     pub checkpoints_checked: Vec<u64>,
+    /// The random salt the samples were drawn with (hex), to reproduce them.
+    pub sample_salt: String,
     /// Records fetched again, and those whose URI could not be fetched (not a finding: a
     /// page may be gone for innocent reasons).
     pub refetched: u64,
@@ -160,10 +164,12 @@ pub async fn audit(opts: AuditOptions) -> Result<AuditReport, WorkflowError> {
         .filter(|(i, _)| opts.shard.owns(*i))
         .map(|(_, f)| f)
         .collect();
+    // Samples are drawn with a fresh random salt (reported), so no contributor can know in
+    // advance which batches or pages will be checked.
+    let mut salt = [0u8; 16];
+    getrandom::fill(&mut salt).map_err(|e| WorkflowError::Other(format!("random salt: {e}")))?;
     if let Some(n) = opts.sample {
-        chosen.sort_by_key(|f| {
-            masa_record::sha256_hex(f.batch_id.as_deref().unwrap_or("").as_bytes())
-        });
+        chosen.sort_by_key(|f| salted(&salt, f.batch_id.as_deref().unwrap_or("")));
         chosen.truncate(n);
     }
 
@@ -223,7 +229,7 @@ pub async fn audit(opts: AuditOptions) -> Result<AuditReport, WorkflowError> {
     }
 
     let (refetched, refetch_unreachable) = match opts.refetch {
-        Some(n) if n > 0 => refetch(&results, n, &mut findings).await?,
+        Some(n) if n > 0 => refetch(&results, n, &salt, opts.allow_private, &mut findings).await?,
         _ => (0, Vec::new()),
     };
 
@@ -239,6 +245,7 @@ pub async fn audit(opts: AuditOptions) -> Result<AuditReport, WorkflowError> {
         credited,
         duplicates,
         checkpoints_checked,
+        sample_salt: hex::encode(salt),
         refetched,
         refetch_unreachable,
         findings,
@@ -248,7 +255,7 @@ pub async fn audit(opts: AuditOptions) -> Result<AuditReport, WorkflowError> {
     };
     // The validator remembers this checkpoint only when the log was consistent with what
     // it saw before, so a later rewrite is caught against it.
-    if !report.findings.iter().any(|f| f.check.starts_with("log")) {
+    if !report.findings.iter().any(|f| f.check == "log consistency") {
         if let Some(dir) = state.parent() {
             std::fs::create_dir_all(dir)
                 .map_err(|e| WorkflowError::Other(format!("{}: {e}", dir.display())))?;
@@ -483,9 +490,9 @@ async fn audit_batch(
 fn check_rows(m: &masa_record::BatchManifest, file: &str, rows: &[Record]) -> Vec<Finding> {
     let batch = &m.batch_id;
     let mut out = Vec::new();
-    let mut first: HashMap<&'static str, ()> = HashMap::new();
+    let mut first: HashSet<&'static str> = HashSet::new();
     let mut once = |check: &'static str, row: u64, message: String, out: &mut Vec<Finding>| {
-        if first.insert(check, ()).is_none() {
+        if first.insert(check) {
             out.push(finding(check, batch, Some(file), Some(row), message));
         }
     };
@@ -564,9 +571,56 @@ fn check_rows(m: &masa_record::BatchManifest, file: &str, rows: &[Record]) -> Ve
 /// each page still yields the text that was contributed: a mismatch means the record was
 /// altered or fabricated (or the page changed, which the contributor's evidence must then
 /// explain).
+fn salted(salt: &[u8; 16], value: &str) -> String {
+    let mut bytes = salt.to_vec();
+    bytes.extend_from_slice(value.as_bytes());
+    masa_record::sha256_hex(&bytes)
+}
+
+/// Bodies larger than this are not compared.
+const REFETCH_MAX_BYTES: usize = 16 << 20;
+
+/// Whether `uri`'s host resolves only to public addresses. A dataset chooses the URIs a
+/// validator fetches, so without this an audit could be made to probe the validator's own
+/// network.
+async fn public_host(uri: &str) -> Result<(), String> {
+    let url = url::Url::parse(uri).map_err(|e| e.to_string())?;
+    let host = url.host_str().ok_or("no host")?;
+    let port = url.port_or_known_default().unwrap_or(80);
+    let addrs: Vec<std::net::SocketAddr> = tokio::net::lookup_host((host, port))
+        .await
+        .map_err(|e| e.to_string())?
+        .collect();
+    let private = |ip: std::net::IpAddr| match ip {
+        std::net::IpAddr::V4(v4) => {
+            v4.is_private()
+                || v4.is_loopback()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.octets()[0] == 100 && (v4.octets()[1] & 0xc0) == 64
+        }
+        std::net::IpAddr::V6(v6) => {
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || (v6.segments()[0] & 0xfe00) == 0xfc00
+                || (v6.segments()[0] & 0xffc0) == 0xfe80
+                || v6
+                    .to_ipv4_mapped()
+                    .is_some_and(|v4| v4.is_private() || v4.is_loopback())
+        }
+    };
+    if addrs.is_empty() || addrs.iter().any(|a| private(a.ip())) {
+        return Err("refused: a private, loopback or link-local address (--allow-private)".into());
+    }
+    Ok(())
+}
+
 async fn refetch(
     results: &[BatchResult],
     n: usize,
+    salt: &[u8; 16],
+    allow_private: bool,
     findings: &mut Vec<Finding>,
 ) -> Result<(u64, Vec<String>), WorkflowError> {
     let mut web: Vec<(&str, &str, &str, u64)> = results
@@ -577,16 +631,22 @@ async fn refetch(
                 .map(move |(u, h, row)| (r.batch_id.as_str(), u.as_str(), h.as_str(), *row))
         })
         .collect();
-    web.sort_by_key(|(_, u, _, _)| masa_record::sha256_hex(u.as_bytes()));
+    web.sort_by_key(|(_, u, _, _)| salted(salt, u));
     web.truncate(n);
+    // Redirects are not followed: each hop would need the address check again.
     let client = reqwest::Client::builder()
         .user_agent(concat!("masa-audit/", env!("CARGO_PKG_VERSION")))
+        .redirect(reqwest::redirect::Policy::none())
         .timeout(std::time::Duration::from_secs(20))
         .build()
         .map_err(|e| WorkflowError::Other(format!("HTTP client: {e}")))?;
     let mut unreachable = Vec::new();
     let mut fetched = 0;
     for (batch, uri, hash, row) in web {
+        if !allow_private && let Err(e) = public_host(uri).await {
+            unreachable.push(format!("{uri}: {e}"));
+            continue;
+        }
         let resp = match client
             .get(uri)
             .send()
@@ -604,7 +664,18 @@ async fn refetch(
             .get(reqwest::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|t| t.contains("html"));
+        if resp
+            .content_length()
+            .is_some_and(|l| l > REFETCH_MAX_BYTES as u64)
+        {
+            unreachable.push(format!("{uri}: larger than {REFETCH_MAX_BYTES} bytes"));
+            continue;
+        }
         let body = match resp.bytes().await {
+            Ok(b) if b.len() > REFETCH_MAX_BYTES => {
+                unreachable.push(format!("{uri}: larger than {REFETCH_MAX_BYTES} bytes"));
+                continue;
+            }
             Ok(b) => String::from_utf8_lossy(&b).into_owned(),
             Err(e) => {
                 unreachable.push(format!("{uri}: {e}"));

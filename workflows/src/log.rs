@@ -11,8 +11,8 @@
 
 use crate::WorkflowError;
 use masa_provenance::{
-    Checkpoint, ContributorKey, Tree, changed_tiles, decode_entries, encode_entries, entries_path,
-    leaf_hash, leaf_tiles, tile_hashes,
+    Checkpoint, ContributorKey, TILE_WIDTH, Tree, changed_tiles, decode_entries, encode_entries,
+    entries_path, leaf_hash, leaf_tile, tile_hashes,
 };
 use masa_storage::Dataset;
 use serde::{Deserialize, Serialize};
@@ -81,43 +81,56 @@ fn parse_entry(path: &str, bytes: &[u8]) -> Result<LogEntry, WorkflowError> {
     serde_json::from_slice(bytes).map_err(|e| corrupt(path, format!("not a log entry: {e}")))
 }
 
-/// The log's latest signed checkpoint (verified), without reading the log itself.
-pub(crate) async fn latest_checkpoint(ds: &Dataset) -> Result<Option<Checkpoint>, WorkflowError> {
-    let Some(b) = ds.get(CHECKPOINT_PATH).await? else {
+/// Reads and verifies a stored checkpoint note; it must be of `origin`.
+async fn load_note(
+    ds: &Dataset,
+    path: &str,
+    origin: &str,
+) -> Result<Option<(Checkpoint, String)>, WorkflowError> {
+    let Some(b) = ds.get(path).await? else {
         return Ok(None);
     };
-    let note = std::str::from_utf8(&b).map_err(|_| corrupt(CHECKPOINT_PATH, "not UTF-8 text"))?;
-    Checkpoint::open(note)
-        .map(|(c, _)| Some(c))
-        .map_err(|e| corrupt(CHECKPOINT_PATH, e.to_string()))
+    let note = String::from_utf8(b.to_vec()).map_err(|_| corrupt(path, "not UTF-8 text"))?;
+    let (cp, _) = Checkpoint::open(&note).map_err(|e| corrupt(path, e.to_string()))?;
+    if cp.origin != origin {
+        return Err(corrupt(
+            path,
+            format!(
+                "is the checkpoint of log {:?}, not of this dataset ({origin})",
+                cp.origin
+            ),
+        ));
+    }
+    Ok(Some((cp, note)))
+}
+
+/// The log's latest signed checkpoint, verified. The `checkpoint` pointer is written by
+/// whichever writer published last and may trail; every signed size also has its immutable
+/// `checkpoints/<size>`, so the newest is found by looking past the pointer.
+pub(crate) async fn latest_checkpoint(
+    ds: &Dataset,
+    origin: &str,
+) -> Result<Option<(Checkpoint, String)>, WorkflowError> {
+    let mut best = load_note(ds, CHECKPOINT_PATH, origin).await?;
+    loop {
+        let next = best.as_ref().map_or(1, |(c, _)| c.size + 1);
+        match load_note(ds, &checkpoint_history_path(next), origin).await? {
+            Some(found) => best = Some(found),
+            None => return Ok(best),
+        }
+    }
 }
 
 /// Reads the whole log: tiles up to the checkpoint (checked against its root), then any
 /// claimed leaves past it.
 pub async fn read_log(ds: &Dataset) -> Result<Log, WorkflowError> {
     let origin = origin(ds)?;
-    let checkpoint = match ds.get(CHECKPOINT_PATH).await? {
-        None => None,
-        Some(b) => {
-            let note = String::from_utf8(b.to_vec())
-                .map_err(|_| corrupt(CHECKPOINT_PATH, "not UTF-8 text"))?;
-            let (cp, _) =
-                Checkpoint::open(&note).map_err(|e| corrupt(CHECKPOINT_PATH, e.to_string()))?;
-            if cp.origin != origin {
-                return Err(corrupt(
-                    CHECKPOINT_PATH,
-                    format!(
-                        "is the checkpoint of log {:?}, not of this dataset ({origin})",
-                        cp.origin
-                    ),
-                ));
-            }
-            Some((cp, note))
-        }
-    };
+    let checkpoint = latest_checkpoint(ds, &origin).await?;
     let size = checkpoint.as_ref().map_or(0, |(c, _)| c.size);
     let mut tree = Tree::new();
-    for (path, width) in leaf_tiles(size) {
+    // Tile by tile, never sized by the checkpoint up front: a forged size fails at the first
+    // missing tile instead of exhausting memory.
+    for (path, width) in (0..size.div_ceil(TILE_WIDTH)).map(|t| leaf_tile(t, size)) {
         let full = format!("log/{path}");
         let bytes = ds
             .get(&full)
@@ -138,10 +151,10 @@ pub async fn read_log(ds: &Dataset) -> Result<Log, WorkflowError> {
             ),
         ));
     }
-    let mut entries = Vec::with_capacity(size as usize);
-    let mut raw = Vec::with_capacity(size as usize);
-    for t in 0..size.div_ceil(masa_provenance::TILE_WIDTH) {
-        let width = (size - t * masa_provenance::TILE_WIDTH).min(masa_provenance::TILE_WIDTH);
+    let mut entries = Vec::new();
+    let mut raw = Vec::new();
+    for t in 0..size.div_ceil(TILE_WIDTH) {
+        let width = (size - t * TILE_WIDTH).min(TILE_WIDTH);
         let path = format!("log/{}", entries_path(t, width));
         let bytes = ds
             .get(&path)
@@ -152,7 +165,7 @@ pub async fn read_log(ds: &Dataset) -> Result<Log, WorkflowError> {
             .into_iter()
             .enumerate()
         {
-            let index = t * masa_provenance::TILE_WIDTH + i as u64;
+            let index = t * TILE_WIDTH + i as u64;
             if leaf_hash(&e) != tree.level(0)[index as usize] {
                 return Err(corrupt(
                     &path,
@@ -169,6 +182,9 @@ pub async fn read_log(ds: &Dataset) -> Result<Log, WorkflowError> {
         let Some(bytes) = ds.get(&path).await? else {
             break;
         };
+        if bytes.len() > usize::from(u16::MAX) {
+            return Err(corrupt(&path, "a log entry over 64 KiB"));
+        }
         entries.push(parse_entry(&path, &bytes)?);
         tree.push(leaf_hash(&bytes));
         raw.push(bytes.to_vec());
@@ -222,7 +238,7 @@ async fn publish(
         ds.put(&format!("log/{path}"), bytes.into()).await?;
     }
     let size = log.tree.size();
-    let width = masa_provenance::TILE_WIDTH;
+    let width = TILE_WIDTH;
     for t in from / width..size.div_ceil(width) {
         let end = ((t + 1) * width).min(size);
         let entries = &log.raw[(t * width) as usize..end as usize];

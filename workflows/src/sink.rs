@@ -2,7 +2,7 @@
 //! manifest + run record, then one Delta commit that makes them visible together.
 
 use crate::layout::{batch_manifest_path, run_path, sig_path, split_dir};
-use crate::log::{LogEntry, append, latest_checkpoint};
+use crate::log::{LogEntry, append, latest_checkpoint, origin};
 use crate::runs::RunRecord;
 use crate::splits::{store_split, write_manifest};
 use masa_index::Manifest;
@@ -113,9 +113,9 @@ impl BatchSink for DatasetSink {
                 rows_root: hex::encode(root),
                 consent_summary,
                 created_at_micros: masa_record::now_micros(),
-                log_checkpoint: latest_checkpoint(ds)
+                log_checkpoint: latest_checkpoint(ds, &origin(ds)?)
                     .await?
-                    .map(|c| format!("{} {}", c.size, hex::encode(c.root))),
+                    .map(|(c, _)| format!("{} {}", c.size, hex::encode(c.root))),
             };
             let signed = self.key.sign(manifest);
             let manifest_bytes = serde_json::to_vec_pretty(&signed)?;
