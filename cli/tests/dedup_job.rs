@@ -104,6 +104,11 @@ fn dry_run_then_filter(alice: &Env, bob: &Env, ds: &str) {
     ]);
     assert_eq!(hits.as_array().unwrap().len(), 1, "{hits}");
 
+    // A validator accepts the filtered table: each replaced file holds only rows of its
+    // signed original, and the removed copies are no longer credited.
+    let audit = alice.json(&["audit", "--dataset", ds, "--no-publish"]);
+    assert_eq!(audit["findings"], serde_json::json!([]), "{audit}");
+    assert_eq!(audit["records_audited"], 25, "{audit}");
     // Nothing left to find; the same filter again changes nothing.
     let again = alice.json(&["dedup", "--dataset", ds, "--dry-run"]);
     assert_eq!(again["clusters"], 0, "{again}");
