@@ -332,6 +332,11 @@ pub struct Consistency {
     pub old_size: u64,
     pub new_size: u64,
     pub proof_hashes: usize,
+    /// The roots and the RFC 9162 consistency proof between them (hex), so anyone holding
+    /// both signed checkpoints can check it again.
+    pub old_root: String,
+    pub new_root: String,
+    pub proof: Vec<String>,
 }
 
 /// Checks that the log only grew since the checkpoint `old` (a saved note): same origin,
@@ -384,6 +389,9 @@ pub(crate) fn check_consistency(log: &Log, old: &Checkpoint) -> Result<Consisten
         old_size: old.size,
         new_size,
         proof_hashes: proof.len(),
+        old_root: hex::encode(old.root),
+        new_root: hex::encode(new_root),
+        proof: proof.iter().map(hex::encode).collect(),
     })
 }
 
