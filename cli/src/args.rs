@@ -64,6 +64,7 @@ pub enum LogCommand {
     Checkpoint {
         #[command(flatten)]
         dataset: DatasetArgs,
+        /// Print origin, size, root, signers and the note as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -74,6 +75,7 @@ pub enum LogCommand {
         /// A checkpoint saved earlier: the note, or `masa log checkpoint --json` output.
         #[arg(long, value_name = "FILE")]
         since: PathBuf,
+        /// Print the result, with both roots and the consistency proof, as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -101,6 +103,7 @@ pub struct VerifyProofArgs {
     /// Require the checkpoint to be signed by this hex public key (repeatable).
     #[arg(long = "trust", value_name = "KEY")]
     pub trusted: Vec<String>,
+    /// Print what the proof establishes as JSON.
     #[arg(long)]
     pub json: bool,
 }
@@ -116,11 +119,11 @@ pub struct AuditArgs {
     /// by earlier audits are checked too, from the masa home).
     #[arg(long, value_name = "FILE")]
     pub since: Option<PathBuf>,
-    /// Audit only N batches, chosen by a hash of their ids.
+    /// Audit only N batches, drawn at random (the report gives the salt).
     #[arg(long, value_name = "N")]
     pub sample: Option<usize>,
-    /// Fetch N records' http(s) URIs again and check the pages still give the contributed
-    /// text (a mismatch flags an altered or fabricated record).
+    /// Fetch N records' http(s) URIs again, drawn at random, and check the pages still give
+    /// the contributed text (a mismatch flags an altered or fabricated record).
     #[arg(long, value_name = "N")]
     pub refetch: Option<usize>,
     /// Let --refetch reach private, loopback and link-local addresses (refused by default:
@@ -134,6 +137,7 @@ pub struct AuditArgs {
     /// Do not store the signed report or append it to the log.
     #[arg(long)]
     pub no_publish: bool,
+    /// Print the report as JSON (it is printed even when the audit fails).
     #[arg(long)]
     pub json: bool,
 }
