@@ -6,6 +6,7 @@
 mod extract;
 mod pipeline;
 mod progress;
+pub mod quality;
 mod stats;
 
 pub use extract::{ExtractedText, extract_html, to_record};

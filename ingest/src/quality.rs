@@ -1,0 +1,532 @@
+//! Quality signals and a keep/drop decision, after the published heuristics: Gopher's
+//! quality and repetition rules (Rae et al., 2021), C4's document rules (Raffel et al., 2020)
+//! and FineWeb's line rules (Penedo et al., 2024). Signals are stored with every record
+//! (`quality_signals`, JSON), with a score in [0, 1] and the first rule a text fails.
+//!
+//! The score is the share of rules passed, each rule weighted equally; a text that passes
+//! all of them scores 1. It orders texts for `masa dedup --keep quality` and for rewards;
+//! the keep/drop decision is the rules themselves.
+
+use std::collections::{HashMap, HashSet};
+
+/// Thresholds, defaulting to the published values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QualityThresholds {
+    pub min_words: usize,
+    pub max_words: usize,
+    pub min_mean_word_len: f64,
+    pub max_mean_word_len: f64,
+    pub max_symbol_word_ratio: f64,
+    pub max_bullet_line_ratio: f64,
+    pub max_ellipsis_line_ratio: f64,
+    pub min_alpha_word_ratio: f64,
+    pub min_stop_words: usize,
+    pub max_dup_line_ratio: f64,
+    pub max_dup_para_ratio: f64,
+    pub max_dup_line_char_ratio: f64,
+    pub max_dup_para_char_ratio: f64,
+    /// Top 2-, 3- and 4-gram character fractions.
+    pub max_top_ngram_char_ratio: [f64; 3],
+    /// Duplicate 5- to 10-gram character fractions.
+    pub max_dup_ngram_char_ratio: [f64; 6],
+    pub min_terminal_punct_line_ratio: f64,
+    pub max_short_line_ratio: f64,
+    pub max_newline_word_ratio: f64,
+    pub min_sentences: usize,
+}
+
+impl Default for QualityThresholds {
+    fn default() -> Self {
+        QualityThresholds {
+            min_words: 50,
+            max_words: 100_000,
+            min_mean_word_len: 3.0,
+            max_mean_word_len: 10.0,
+            max_symbol_word_ratio: 0.1,
+            max_bullet_line_ratio: 0.9,
+            max_ellipsis_line_ratio: 0.3,
+            min_alpha_word_ratio: 0.8,
+            min_stop_words: 2,
+            max_dup_line_ratio: 0.3,
+            max_dup_para_ratio: 0.3,
+            max_dup_line_char_ratio: 0.2,
+            max_dup_para_char_ratio: 0.2,
+            max_top_ngram_char_ratio: [0.20, 0.18, 0.16],
+            max_dup_ngram_char_ratio: [0.15, 0.14, 0.13, 0.12, 0.11, 0.10],
+            min_terminal_punct_line_ratio: 0.12,
+            max_short_line_ratio: 0.67,
+            max_newline_word_ratio: 0.3,
+            min_sentences: 3,
+        }
+    }
+}
+
+/// The measured signals of one text, named as stored.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct QualitySignals {
+    pub words: usize,
+    pub mean_word_len: f64,
+    pub symbol_word_ratio: f64,
+    pub bullet_line_ratio: f64,
+    pub ellipsis_line_ratio: f64,
+    pub alpha_word_ratio: f64,
+    pub stop_words: usize,
+    pub dup_line_ratio: f64,
+    pub dup_para_ratio: f64,
+    pub dup_line_char_ratio: f64,
+    pub dup_para_char_ratio: f64,
+    pub top_ngram_char_ratio: [f64; 3],
+    pub dup_ngram_char_ratio: [f64; 6],
+    pub terminal_punct_line_ratio: f64,
+    pub short_line_ratio: f64,
+    pub newline_word_ratio: f64,
+    pub sentences: usize,
+    pub lorem_ipsum: bool,
+    pub curly_brace: bool,
+    pub javascript_lines: usize,
+    pub policy_lines: usize,
+}
+
+/// A text's quality: its signals, a score, and the first rule it fails (`None`: keep).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Quality {
+    pub signals: QualitySignals,
+    pub score: f64,
+    pub failed: Option<&'static str>,
+}
+
+const STOP_WORDS: [&str; 8] = ["the", "be", "to", "of", "and", "that", "have", "with"];
+const POLICY: [&str; 6] = [
+    "terms of use",
+    "privacy policy",
+    "cookie policy",
+    "uses cookies",
+    "use of cookies",
+    "use cookies",
+];
+
+fn ratio(a: usize, b: usize) -> f64 {
+    if b == 0 { 0.0 } else { a as f64 / b as f64 }
+}
+
+/// Fraction of items (and of their characters) that repeat an earlier item.
+fn duplicates<'a>(items: impl Iterator<Item = &'a str>) -> (f64, f64) {
+    let mut seen = HashSet::new();
+    let (mut n, mut dup, mut chars, mut dup_chars) = (0, 0, 0, 0);
+    for it in items {
+        n += 1;
+        chars += it.len();
+        if !seen.insert(it) {
+            dup += 1;
+            dup_chars += it.len();
+        }
+    }
+    (ratio(dup, n), ratio(dup_chars, chars))
+}
+
+/// Gopher's n-gram signals over lowercased words: the character share of the most frequent
+/// n-gram (n = 2..4), and of all words covered by n-grams seen before (n = 5..10).
+fn ngram_signals(words: &[String]) -> ([f64; 3], [f64; 6]) {
+    let total: usize = words.iter().map(String::len).sum();
+    let mut top = [0.0; 3];
+    for (k, n) in (2..=4).enumerate() {
+        if words.len() < n {
+            continue;
+        }
+        let mut counts: HashMap<&[String], usize> = HashMap::new();
+        for w in words.windows(n) {
+            *counts.entry(w).or_default() += 1;
+        }
+        if let Some((gram, count)) = counts.iter().max_by_key(|(g, c)| (**c, g.concat()))
+            && *count > 1
+        {
+            let len: usize = gram.iter().map(String::len).sum();
+            top[k] = ratio(len * count, total);
+        }
+    }
+    let mut dup = [0.0; 6];
+    for (k, n) in (5..=10).enumerate() {
+        if words.len() < n {
+            continue;
+        }
+        let mut seen = HashSet::new();
+        let mut covered = vec![false; words.len()];
+        for (i, w) in words.windows(n).enumerate() {
+            if !seen.insert(w) {
+                covered[i..i + n].iter_mut().for_each(|c| *c = true);
+            }
+        }
+        let dup_chars: usize = words
+            .iter()
+            .zip(&covered)
+            .filter(|(_, c)| **c)
+            .map(|(w, _)| w.len())
+            .sum();
+        dup[k] = ratio(dup_chars, total);
+    }
+    (top, dup)
+}
+
+/// Measures `text` (any string; never panics).
+pub fn signals(text: &str) -> QualitySignals {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let lower: Vec<String> = words.iter().map(|w| w.to_lowercase()).collect();
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let paras: Vec<&str> = text
+        .split("\n\n")
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .collect();
+    let stripped: Vec<String> = lower
+        .iter()
+        .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric()).to_owned())
+        .collect();
+    let stop: HashSet<&str> = stripped
+        .iter()
+        .map(String::as_str)
+        .filter(|w| STOP_WORDS.contains(w))
+        .collect();
+    let symbols =
+        text.matches('#').count() + text.matches("...").count() + text.matches('…').count();
+    let terminal = |l: &str| l.ends_with(['.', '!', '?', '"', '\u{201d}', '\'']);
+    let (dup_line_ratio, dup_line_char_ratio) = duplicates(lines.iter().copied());
+    let (dup_para_ratio, dup_para_char_ratio) = duplicates(paras.iter().copied());
+    let (top_ngram_char_ratio, dup_ngram_char_ratio) = ngram_signals(&stripped);
+    let lower_text = text.to_lowercase();
+    QualitySignals {
+        words: words.len(),
+        mean_word_len: ratio(words.iter().map(|w| w.chars().count()).sum(), words.len()),
+        symbol_word_ratio: ratio(symbols, words.len()),
+        bullet_line_ratio: ratio(
+            lines
+                .iter()
+                .filter(|l| l.starts_with(['•', '-', '*', '\u{2022}', '\u{2023}', '\u{25e6}']))
+                .count(),
+            lines.len(),
+        ),
+        ellipsis_line_ratio: ratio(
+            lines
+                .iter()
+                .filter(|l| l.ends_with("...") || l.ends_with('…'))
+                .count(),
+            lines.len(),
+        ),
+        alpha_word_ratio: ratio(
+            words
+                .iter()
+                .filter(|w| w.chars().any(char::is_alphabetic))
+                .count(),
+            words.len(),
+        ),
+        stop_words: stop.len(),
+        dup_line_ratio,
+        dup_para_ratio,
+        dup_line_char_ratio,
+        dup_para_char_ratio,
+        top_ngram_char_ratio,
+        dup_ngram_char_ratio,
+        terminal_punct_line_ratio: ratio(lines.iter().filter(|l| terminal(l)).count(), lines.len()),
+        short_line_ratio: ratio(
+            lines.iter().filter(|l| l.chars().count() < 30).count(),
+            lines.len(),
+        ),
+        newline_word_ratio: ratio(text.matches('\n').count(), words.len()),
+        sentences: text
+            .split(['.', '!', '?'])
+            .filter(|s| s.split_whitespace().count() >= 3)
+            .count(),
+        lorem_ipsum: lower_text.contains("lorem ipsum"),
+        curly_brace: text.contains('{'),
+        javascript_lines: lines
+            .iter()
+            .filter(|l| l.to_lowercase().contains("javascript"))
+            .count(),
+        policy_lines: lines
+            .iter()
+            .filter(|l| {
+                let l = l.to_lowercase();
+                POLICY.iter().any(|p| l.contains(p))
+            })
+            .count(),
+    }
+}
+
+/// The rules, in the order they are reported, as (name, passed).
+fn rules(s: &QualitySignals, t: &QualityThresholds) -> Vec<(&'static str, bool)> {
+    let mut r = vec![
+        (
+            "gopher_word_count",
+            (t.min_words..=t.max_words).contains(&s.words),
+        ),
+        (
+            "gopher_mean_word_length",
+            (t.min_mean_word_len..=t.max_mean_word_len).contains(&s.mean_word_len),
+        ),
+        (
+            "gopher_symbol_ratio",
+            s.symbol_word_ratio <= t.max_symbol_word_ratio,
+        ),
+        (
+            "gopher_bullet_lines",
+            s.bullet_line_ratio <= t.max_bullet_line_ratio,
+        ),
+        (
+            "gopher_ellipsis_lines",
+            s.ellipsis_line_ratio <= t.max_ellipsis_line_ratio,
+        ),
+        (
+            "gopher_alpha_words",
+            s.alpha_word_ratio >= t.min_alpha_word_ratio,
+        ),
+        ("gopher_stop_words", s.stop_words >= t.min_stop_words),
+        ("gopher_dup_lines", s.dup_line_ratio <= t.max_dup_line_ratio),
+        (
+            "gopher_dup_paragraphs",
+            s.dup_para_ratio <= t.max_dup_para_ratio,
+        ),
+        (
+            "gopher_dup_line_chars",
+            s.dup_line_char_ratio <= t.max_dup_line_char_ratio,
+        ),
+        (
+            "gopher_dup_paragraph_chars",
+            s.dup_para_char_ratio <= t.max_dup_para_char_ratio,
+        ),
+    ];
+    for (k, name) in ["gopher_top_2gram", "gopher_top_3gram", "gopher_top_4gram"]
+        .into_iter()
+        .enumerate()
+    {
+        r.push((
+            name,
+            s.top_ngram_char_ratio[k] <= t.max_top_ngram_char_ratio[k],
+        ));
+    }
+    for (k, name) in [
+        "gopher_dup_5gram",
+        "gopher_dup_6gram",
+        "gopher_dup_7gram",
+        "gopher_dup_8gram",
+        "gopher_dup_9gram",
+        "gopher_dup_10gram",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        r.push((
+            name,
+            s.dup_ngram_char_ratio[k] <= t.max_dup_ngram_char_ratio[k],
+        ));
+    }
+    r.extend([
+        ("c4_lorem_ipsum", !s.lorem_ipsum),
+        ("c4_curly_brace", !s.curly_brace),
+        ("c4_min_sentences", s.sentences >= t.min_sentences),
+        (
+            "fineweb_terminal_punctuation",
+            s.terminal_punct_line_ratio >= t.min_terminal_punct_line_ratio,
+        ),
+        (
+            "fineweb_short_lines",
+            s.short_line_ratio <= t.max_short_line_ratio,
+        ),
+        (
+            "fineweb_newlines",
+            s.newline_word_ratio <= t.max_newline_word_ratio,
+        ),
+    ]);
+    r
+}
+
+/// Scores `text` against `t`.
+pub fn assess(text: &str, t: &QualityThresholds) -> Quality {
+    let signals = signals(text);
+    let results = rules(&signals, t);
+    let passed = results.iter().filter(|(_, ok)| *ok).count();
+    Quality {
+        score: ratio(passed, results.len()),
+        failed: results.iter().find(|(_, ok)| !ok).map(|(name, _)| *name),
+        signals,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `n` distinct ordinary words, in sentences of ten ending with a full stop, with the
+    /// stop words Gopher looks for.
+    fn prose(n: usize) -> String {
+        let mut out = String::new();
+        for i in 0..n {
+            let w = match i % 10 {
+                0 => "the".to_owned(),
+                3 => "and".to_owned(),
+                6 => "with".to_owned(),
+                _ => format!("word{}", letters(i)),
+            };
+            out.push_str(&w);
+            out.push(if i % 10 == 9 { '.' } else { ' ' });
+            if i % 10 == 9 {
+                out.push(' ');
+            }
+        }
+        out.trim_end().to_owned()
+    }
+
+    fn letters(mut i: usize) -> String {
+        let mut s = String::new();
+        loop {
+            s.push((b'a' + (i % 26) as u8) as char);
+            i /= 26;
+            if i == 0 {
+                return s;
+            }
+        }
+    }
+
+    fn failed(text: &str) -> Option<&'static str> {
+        assess(text, &QualityThresholds::default()).failed
+    }
+
+    #[test]
+    fn ordinary_prose_passes_every_rule() {
+        let q = assess(&prose(200), &QualityThresholds::default());
+        assert_eq!(q.failed, None, "{:?}", q.signals);
+        assert_eq!(q.score, 1.0);
+    }
+
+    #[test]
+    fn word_count_threshold_is_fifty() {
+        assert_eq!(failed(&prose(49)), Some("gopher_word_count"));
+        assert_ne!(failed(&prose(50)), Some("gopher_word_count"));
+    }
+
+    #[test]
+    fn mean_word_length_bounds() {
+        let short = "a b c d e f g h i j. ".repeat(10);
+        assert_eq!(
+            failed(&format!("the and {short}")),
+            Some("gopher_mean_word_length")
+        );
+        let long = format!("the and with {}", "extraordinarilyy ".repeat(60));
+        assert_eq!(failed(&long), Some("gopher_mean_word_length"));
+    }
+
+    #[test]
+    fn stop_words_are_required() {
+        let no_stop: String = prose(200)
+            .replace("the ", "wordx ")
+            .replace("and ", "wordy ")
+            .replace("with ", "wordz ");
+        assert_eq!(failed(&no_stop), Some("gopher_stop_words"));
+    }
+
+    #[test]
+    fn duplicate_lines_at_and_above_thirty_percent() {
+        // 10 lines, 3 of them repeats: exactly at the threshold passes, 4 fails.
+        let line = |i: usize| format!("the line number {} and with words here.", letters(i));
+        let make = |dups: usize| {
+            let mut lines: Vec<String> = (0..10 - dups).map(line).collect();
+            lines.extend((0..dups).map(|_| line(0)));
+            format!("{}\n\n{}", prose(60), lines.join("\n"))
+        };
+        let s3 = signals(&make(3));
+        assert!(s3.dup_line_ratio <= 0.3 + 1e-9, "{}", s3.dup_line_ratio);
+        let s5 = signals(&make(5));
+        assert!(s5.dup_line_ratio > 0.3);
+        assert_eq!(
+            rules(&s5, &QualityThresholds::default())
+                .iter()
+                .find(|(n, _)| *n == "gopher_dup_lines")
+                .map(|(_, ok)| *ok),
+            Some(false)
+        );
+    }
+
+    #[test]
+    fn repeated_phrases_fail_the_ngram_rules() {
+        let spam = "buy cheap watches now ".repeat(40);
+        let q = assess(
+            &format!("the and with {spam}."),
+            &QualityThresholds::default(),
+        );
+        assert!(
+            q.signals.top_ngram_char_ratio[0] > 0.2,
+            "{:?}",
+            q.signals.top_ngram_char_ratio
+        );
+        assert!(q.failed.is_some());
+        assert!(q.score < 1.0);
+    }
+
+    #[test]
+    fn c4_rules() {
+        assert_eq!(
+            failed(&format!("{} Lorem ipsum dolor.", prose(100))),
+            Some("c4_lorem_ipsum")
+        );
+        assert_eq!(
+            failed(&format!("{} if (x) {{ y }}.", prose(100))),
+            Some("c4_curly_brace")
+        );
+        let two_sentences = format!("the and with {}", "word ".repeat(60));
+        assert_eq!(
+            rules(&signals(&two_sentences), &QualityThresholds::default())
+                .iter()
+                .find(|(n, _)| *n == "c4_min_sentences")
+                .map(|(_, ok)| *ok),
+            Some(false)
+        );
+    }
+
+    #[test]
+    fn fineweb_line_rules() {
+        // Every line short and without terminal punctuation: a menu, not prose.
+        let menu: String = (0..80).map(|i| format!("item {}\n", letters(i))).collect();
+        let s = signals(&menu);
+        assert_eq!(s.terminal_punct_line_ratio, 0.0);
+        assert!(s.short_line_ratio > 0.67);
+        assert!(s.newline_word_ratio > 0.3);
+        assert!(failed(&menu).is_some());
+    }
+
+    #[test]
+    fn thresholds_are_configurable() {
+        let t = QualityThresholds {
+            min_words: 10,
+            ..QualityThresholds::default()
+        };
+        assert_ne!(assess(&prose(20), &t).failed, Some("gopher_word_count"));
+    }
+}
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+
+        /// Any string at all: no panic, a score in [0, 1], the same answer twice.
+        #[test]
+        fn scoring_never_panics_and_is_deterministic(text in "\\PC{0,600}|[a-z .\n#*-]{0,600}") {
+            let t = QualityThresholds::default();
+            let a = assess(&text, &t);
+            prop_assert!((0.0..=1.0).contains(&a.score));
+            prop_assert_eq!(a, assess(&text, &t));
+        }
+
+        #[test]
+        fn arbitrary_bytes_lossily_decoded_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..800)) {
+            let text = String::from_utf8_lossy(&bytes);
+            let q = assess(&text, &QualityThresholds::default());
+            prop_assert!((0.0..=1.0).contains(&q.score));
+        }
+    }
+}
