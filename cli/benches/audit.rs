@@ -63,7 +63,7 @@ fn main() {
         return;
     }
     let masa = env!("CARGO_BIN_EXE_masa");
-    let dir = tempfile::tempdir_in(concat!(env!("CARGO_MANIFEST_DIR"), "/..")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
     let corpus = dir.path().join("corpus.jsonl");
     {
         let mut c = Corpus::new();

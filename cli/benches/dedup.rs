@@ -204,7 +204,7 @@ fn write_scale_corpus(path: &Path, n: usize) -> (u64, usize) {
 
 fn scale(n: usize) {
     let masa = env!("CARGO_BIN_EXE_masa");
-    let dir = tempfile::tempdir_in(ROOT).unwrap();
+    let dir = tempfile::tempdir().unwrap();
     let corpus = dir.path().join("corpus.jsonl");
     let (bytes, copies) = write_scale_corpus(&corpus, n);
     let home = dir.path().join("home");

@@ -87,21 +87,14 @@ fn dry_run_then_filter(alice: &Env, bob: &Env, ds: &str) {
 
     // The index follows the table: a removed copy is gone, its original and Bob's new
     // documents are found.
-    let words = |t: &str| t.split(' ').skip(100).take(6).collect::<Vec<_>>().join(" ");
-    let hits = alice.json(&[
-        "search",
-        &format!("\"{}\"", words(&doc(9))),
-        "--dataset",
-        ds,
-    ]);
+    let search_phrase_of = |t: &str| {
+        let phrase = t.split(' ').skip(100).take(6).collect::<Vec<_>>().join(" ");
+        alice.json(&["search", &format!("\"{phrase}\""), "--dataset", ds])
+    };
+    let hits = search_phrase_of(&doc(9));
     assert_eq!(hits.as_array().unwrap().len(), 1, "{hits}");
     assert_eq!(hits[0]["contributor"], alice_key.as_str(), "{hits}");
-    let hits = alice.json(&[
-        "search",
-        &format!("\"{}\"", words(&doc(1002))),
-        "--dataset",
-        ds,
-    ]);
+    let hits = search_phrase_of(&doc(1002));
     assert_eq!(hits.as_array().unwrap().len(), 1, "{hits}");
 
     // A validator accepts the filtered table: each replaced file holds only rows of its

@@ -64,40 +64,6 @@ impl Tree {
         self.levels.get(l).map_or(&[], Vec::as_slice)
     }
 
-    pub fn height(&self) -> usize {
-        self.levels.len()
-    }
-
-    /// Rebuilds a tree from its levels (as read back from tiles). Every parent is checked
-    /// against its children, so inconsistent levels are refused.
-    pub fn from_levels(levels: Vec<Vec<Hash>>) -> Result<Tree, String> {
-        for l in 1..levels.len() {
-            if levels[l].len() != levels[l - 1].len() / 2 {
-                return Err(format!(
-                    "level {l} has {} hashes, level {} implies {}",
-                    levels[l].len(),
-                    l - 1,
-                    levels[l - 1].len() / 2
-                ));
-            }
-            for (i, parent) in levels[l].iter().enumerate() {
-                if *parent != node_hash(&levels[l - 1][2 * i], &levels[l - 1][2 * i + 1]) {
-                    return Err(format!(
-                        "level {l} hash {i} is not the hash of its children"
-                    ));
-                }
-            }
-        }
-        if levels.last().is_some_and(|l| l.len() > 1) {
-            return Err("the top level holds more than one complete subtree".into());
-        }
-        let mut t = Tree { levels };
-        while t.levels.last().is_some_and(Vec::is_empty) && t.levels.len() > 1 {
-            t.levels.pop();
-        }
-        Ok(t)
-    }
-
     /// The Merkle Tree Hash of leaves `[start, end)` (RFC 6962 §2.1).
     fn subtree(&self, start: u64, end: u64) -> Hash {
         let n = end - start;
@@ -374,16 +340,6 @@ mod tests {
             t.push(leaf_hash(d));
             assert_eq!(hex::encode(t.root()), want, "size {}", t.size());
         }
-    }
-
-    #[test]
-    fn levels_round_trip_and_bad_levels_are_refused() {
-        let t = tree(13);
-        let levels: Vec<Vec<Hash>> = (0..t.height()).map(|l| t.level(l).to_vec()).collect();
-        assert_eq!(Tree::from_levels(levels.clone()).unwrap(), t);
-        let mut bad = levels;
-        bad[1][2][0] ^= 1;
-        assert!(Tree::from_levels(bad).is_err());
     }
 
     proptest! {

@@ -16,6 +16,6 @@ pub use manifest::{BatchManifest, DataFileRef, MANIFEST_DOMAIN, SignedManifest};
 pub use normalize::{content_hash, normalize_text};
 pub use raw::RawItem;
 pub use schema::{
-    LeafFields, ROW_LEAF_DOMAIN, Record, RecordError, SCHEMA_VERSION, arrow_schema,
+    LeafFields, ROW_LEAF_DOMAIN, Record, RecordError, SCHEMA_VERSION, arrow_schema, column,
     records_from_batch, records_to_batch,
 };

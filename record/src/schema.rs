@@ -240,7 +240,12 @@ pub fn records_to_batch(records: &[Record]) -> Result<RecordBatch, RecordError> 
     Ok(RecordBatch::try_new(arrow_schema(), columns)?)
 }
 
-fn col<'a, T: 'static>(b: &'a RecordBatch, name: &'static str) -> Result<&'a T, RecordError> {
+/// Column `name` of `b` as array type `T`; an error names a column that is missing or of
+/// another type.
+pub fn column<'a, T: 'static>(
+    b: &'a RecordBatch,
+    name: &'static str,
+) -> Result<&'a T, RecordError> {
     b.column_by_name(name)
         .and_then(|c| c.as_any().downcast_ref::<T>())
         .ok_or(RecordError::Column(name))
@@ -271,21 +276,21 @@ fn opt_bool(a: &BooleanArray, i: usize) -> Option<bool> {
 /// Reads records back from a `RecordBatch` in the table schema (as written or as read from
 /// Parquet). Columns are found by name, so a projection that keeps every column works.
 pub fn records_from_batch(b: &RecordBatch) -> Result<Vec<Record>, RecordError> {
-    let record_id = col::<StringArray>(b, "record_id")?;
-    let content_hash = col::<StringArray>(b, "content_hash")?;
-    let source = col::<StringArray>(b, "source")?;
-    let uri = col::<StringArray>(b, "uri")?;
-    let fetched_at = col::<TimestampMicrosecondArray>(b, "fetched_at")?;
-    let http_status = col::<Int32Array>(b, "http_status")?;
-    let content_type = col::<StringArray>(b, "content_type")?;
-    let title = col::<StringArray>(b, "title")?;
-    let text = col::<StringArray>(b, "text")?;
-    let lang = col::<StringArray>(b, "lang")?;
-    let lang_score = col::<Float64Array>(b, "lang_score")?;
-    let quality_score = col::<Float64Array>(b, "quality_score")?;
-    let quality_signals = col::<StringArray>(b, "quality_signals")?;
-    let licence = col::<StringArray>(b, "licence")?;
-    let consent = col::<StructArray>(b, "consent")?;
+    let record_id = column::<StringArray>(b, "record_id")?;
+    let content_hash = column::<StringArray>(b, "content_hash")?;
+    let source = column::<StringArray>(b, "source")?;
+    let uri = column::<StringArray>(b, "uri")?;
+    let fetched_at = column::<TimestampMicrosecondArray>(b, "fetched_at")?;
+    let http_status = column::<Int32Array>(b, "http_status")?;
+    let content_type = column::<StringArray>(b, "content_type")?;
+    let title = column::<StringArray>(b, "title")?;
+    let text = column::<StringArray>(b, "text")?;
+    let lang = column::<StringArray>(b, "lang")?;
+    let lang_score = column::<Float64Array>(b, "lang_score")?;
+    let quality_score = column::<Float64Array>(b, "quality_score")?;
+    let quality_signals = column::<StringArray>(b, "quality_signals")?;
+    let licence = column::<StringArray>(b, "licence")?;
+    let consent = column::<StructArray>(b, "consent")?;
     let c_basis = field::<StringArray>(consent, "basis")?;
     let c_robots = field::<StringArray>(consent, "robots")?;
     let c_rule = field::<StringArray>(consent, "robots_rule")?;
@@ -294,10 +299,10 @@ pub fn records_from_batch(b: &RecordBatch) -> Result<Vec<Record>, RecordError> {
     let c_noai = field::<BooleanArray>(consent, "noai")?;
     let c_decl = field::<StringArray>(consent, "declaration")?;
     let c_over = field::<BooleanArray>(consent, "overridden")?;
-    let contributor = col::<StringArray>(b, "contributor")?;
-    let batch_id = col::<StringArray>(b, "batch_id")?;
-    let row_in_batch = col::<Int64Array>(b, "row_in_batch")?;
-    let near_dup_of = col::<StringArray>(b, "near_dup_of")?;
+    let contributor = column::<StringArray>(b, "contributor")?;
+    let batch_id = column::<StringArray>(b, "batch_id")?;
+    let row_in_batch = column::<Int64Array>(b, "row_in_batch")?;
+    let near_dup_of = column::<StringArray>(b, "near_dup_of")?;
 
     (0..b.num_rows())
         .map(|i| {

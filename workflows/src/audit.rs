@@ -282,6 +282,7 @@ pub async fn audit(opts: AuditOptions) -> Result<AuditReport, WorkflowError> {
                 validator: key.public_hex(),
                 report_sha256: sha,
             },
+            log,
         )
         .await?;
         report.published = Some((path, index));
@@ -509,10 +510,8 @@ fn check_texts(
         .as_any()
         .downcast_ref::<StringArray>()
         .ok_or("the text column is not a string column")?;
-    let hashes = b
-        .column_by_name("content_hash")
-        .and_then(|c| c.as_any().downcast_ref::<StringArray>())
-        .ok_or("no content_hash string column")?;
+    let hashes =
+        masa_record::column::<StringArray>(b, "content_hash").map_err(|e| e.to_string())?;
     for i in 0..b.num_rows() {
         if masa_record::content_hash(text.value(i)) != hashes.value(i) {
             bad.push((offset + i) as u64);

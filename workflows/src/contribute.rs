@@ -98,14 +98,14 @@ pub async fn contribute(opts: ContributeOptions) -> Result<ContributeSummary, Wo
     let mut exact = ExactDedup::new();
     for file in dataset.committed_files()? {
         for batch in dataset.read_file(&file, Some(&["content_hash"])).await? {
-            let col = batch
-                .column(0)
-                .as_any()
-                .downcast_ref::<masa_storage::arrow::array::StringArray>()
-                .ok_or_else(|| WorkflowError::Corrupt {
-                    path: file.path.clone(),
-                    reason: "content_hash is not a string column".into(),
-                })?;
+            let col = masa_record::column::<masa_storage::arrow::array::StringArray>(
+                &batch,
+                "content_hash",
+            )
+            .map_err(|e| WorkflowError::Corrupt {
+                path: file.path.clone(),
+                reason: e.to_string(),
+            })?;
             for h in col.iter().flatten() {
                 exact.insert(h).map_err(|e| WorkflowError::Corrupt {
                     path: file.path.clone(),

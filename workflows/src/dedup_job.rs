@@ -23,6 +23,7 @@ use crate::layout::sig_path;
 use crate::neardup::batch_signatures;
 use crate::splits::repair_index;
 use masa_dedup::{Blob, MinHashParams, SigFile, SigValue, UnionFind, band_key, estimated_jaccard};
+use masa_record::column;
 use masa_storage::arrow::array::{Array, Float64Array, Int64Array, StringArray};
 use masa_storage::{CommittedFile, Dataset, StorageOptions};
 use serde::{Deserialize, Serialize};
@@ -612,20 +613,11 @@ async fn row_facts(
     let cols = ["record_id", "contributor", "quality_score", "row_in_batch"];
     let mut out = HashMap::new();
     for rb in ds.read_file(&b.file(), Some(&cols)).await? {
-        let s = |name: &str| {
-            rb.column_by_name(name)
-                .and_then(|c| c.as_any().downcast_ref::<StringArray>())
-                .ok_or_else(|| corrupt(&b.path, format!("no {name} column")))
-        };
-        let (ids, contributors) = (s("record_id")?, s("contributor")?);
-        let quality = rb
-            .column_by_name("quality_score")
-            .and_then(|c| c.as_any().downcast_ref::<Float64Array>())
-            .ok_or_else(|| corrupt(&b.path, "no quality_score column"))?;
-        let rows = rb
-            .column_by_name("row_in_batch")
-            .and_then(|c| c.as_any().downcast_ref::<Int64Array>())
-            .ok_or_else(|| corrupt(&b.path, "no row_in_batch column"))?;
+        let bad = |e: masa_record::RecordError| corrupt(&b.path, e.to_string());
+        let ids = column::<StringArray>(&rb, "record_id").map_err(bad)?;
+        let contributors = column::<StringArray>(&rb, "contributor").map_err(bad)?;
+        let quality = column::<Float64Array>(&rb, "quality_score").map_err(bad)?;
+        let rows = column::<Int64Array>(&rb, "row_in_batch").map_err(bad)?;
         for i in 0..rb.num_rows() {
             let row = u32::try_from(rows.value(i))
                 .map_err(|_| corrupt(&b.path, "row_in_batch out of range"))?;

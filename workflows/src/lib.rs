@@ -24,7 +24,7 @@ pub use contribute::{
 };
 pub use dedup_job::{DedupOptions, DedupReport, KeepPolicy, KeptDoc, Removal, Shard, Stage, dedup};
 pub use error::WorkflowError;
-pub use log::{CheckpointInfo, Consistency, LogEntry, dataset_origin, log_checkpoint, log_verify};
+pub use log::{CheckpointInfo, Consistency, LogEntry, log_checkpoint, log_verify};
 pub use masa_dedup::MinHashParams;
 pub use proof::{PROOF_FORMAT, RecordProof, VerifiedProof, prove, verify_proof, verify_proof_in};
 pub use search::{SearchOptions, search};

@@ -107,7 +107,7 @@ async fn load_note(
 /// The log's latest signed checkpoint, verified. The `checkpoint` pointer is written by
 /// whichever writer published last and may trail; every signed size also has its immutable
 /// `checkpoints/<size>`, so the newest is found by looking past the pointer.
-pub(crate) async fn latest_checkpoint(
+async fn latest_checkpoint(
     ds: &Dataset,
     origin: &str,
 ) -> Result<Option<(Checkpoint, String)>, WorkflowError> {
@@ -198,22 +198,25 @@ pub async fn read_log(ds: &Dataset) -> Result<Log, WorkflowError> {
     })
 }
 
-/// Appends `entry` as the next leaf; returns its index and the signed checkpoint that
-/// includes it. Retries when another writer takes the index first.
+/// Appends `entry` as the next leaf of `log` (the log as the caller last read it); returns
+/// its index and the signed checkpoint that includes it. When another writer took the index
+/// first, reads the log again and retries.
 pub async fn append(
     ds: &Dataset,
     key: &ContributorKey,
     entry: &LogEntry,
+    mut log: Log,
 ) -> Result<(u64, Checkpoint), WorkflowError> {
     let bytes = entry.bytes();
     for _ in 0..1000 {
-        let mut log = read_log(ds).await?;
         let index = log.tree.size();
         if !ds
             .put_if_absent(&seq_path(index), bytes.clone().into())
             .await?
         {
-            continue; // Another writer claimed this index: read again, take the next.
+            // Another writer claimed this index: read again, take the next.
+            log = read_log(ds).await?;
+            continue;
         }
         log.tree.push(leaf_hash(&bytes));
         log.entries.push(entry.clone());
@@ -393,12 +396,4 @@ pub(crate) fn check_consistency(log: &Log, old: &Checkpoint) -> Result<Consisten
         new_root: hex::encode(new_root),
         proof: proof.iter().map(hex::encode).collect(),
     })
-}
-
-/// The log origin of the dataset at `location`.
-pub async fn dataset_origin(
-    location: &str,
-    storage: &masa_storage::StorageOptions,
-) -> Result<String, WorkflowError> {
-    origin(&Dataset::open(location, storage).await?)
 }

@@ -7,6 +7,7 @@ use crate::WorkflowError;
 use crate::layout::sig_path;
 use futures::{StreamExt, TryStreamExt};
 use masa_dedup::{LshIndex, MinHashParams, MinHasher, SigFile, SigRow};
+use masa_record::column;
 use masa_storage::arrow::array::{Array, Int64Array, StringArray};
 use masa_storage::{CommittedFile, Dataset};
 
@@ -53,23 +54,17 @@ async fn compute_signatures(
     batch: &str,
     params: MinHashParams,
 ) -> Result<SigFile, WorkflowError> {
-    let corrupt = |reason: &str| WorkflowError::Corrupt {
+    let corrupt = |reason: String| WorkflowError::Corrupt {
         path: file.path.clone(),
-        reason: reason.into(),
+        reason,
     };
     let mut texts = Vec::new();
     for b in ds.read_file(file, Some(&["text", "row_in_batch"])).await? {
-        let text = b
-            .column_by_name("text")
-            .and_then(|c| c.as_any().downcast_ref::<StringArray>())
-            .ok_or_else(|| corrupt("no text column"))?;
-        let row = b
-            .column_by_name("row_in_batch")
-            .and_then(|c| c.as_any().downcast_ref::<Int64Array>())
-            .ok_or_else(|| corrupt("no row_in_batch column"))?;
+        let text = column::<StringArray>(&b, "text").map_err(|e| corrupt(e.to_string()))?;
+        let row = column::<Int64Array>(&b, "row_in_batch").map_err(|e| corrupt(e.to_string()))?;
         for i in 0..b.num_rows() {
-            let r =
-                u32::try_from(row.value(i)).map_err(|_| corrupt("row_in_batch out of range"))?;
+            let r = u32::try_from(row.value(i))
+                .map_err(|_| corrupt("row_in_batch out of range".into()))?;
             texts.push((
                 r,
                 if text.is_valid(i) {

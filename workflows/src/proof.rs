@@ -5,7 +5,8 @@ use crate::WorkflowError;
 use crate::layout::batch_manifest_path;
 use crate::log::{LogEntry, read_log};
 use masa_provenance::{Checkpoint, Hash, Tree, leaf_hash, verify_inclusion, verify_manifest};
-use masa_record::{Record, SignedManifest};
+use masa_record::{Record, SignedManifest, column};
+use masa_storage::arrow::array::StringArray;
 use masa_storage::{CommittedFile, Dataset, StorageOptions};
 use serde::{Deserialize, Serialize};
 
@@ -94,17 +95,13 @@ pub async fn prove(
     let mut found = None;
     for f in ds.committed_files()? {
         for b in ds.read_file(&f, Some(&["record_id", "batch_id"])).await? {
-            let ids = b
-                .column(0)
-                .as_any()
-                .downcast_ref::<masa_storage::arrow::array::StringArray>();
-            let batches = b
-                .column(1)
-                .as_any()
-                .downcast_ref::<masa_storage::arrow::array::StringArray>();
-            if let (Some(ids), Some(batches)) = (ids, batches)
-                && let Some(i) = (0..b.num_rows()).find(|i| ids.value(*i) == record_id)
-            {
+            let bad = |e: masa_record::RecordError| WorkflowError::Corrupt {
+                path: f.path.clone(),
+                reason: e.to_string(),
+            };
+            let ids = column::<StringArray>(&b, "record_id").map_err(bad)?;
+            let batches = column::<StringArray>(&b, "batch_id").map_err(bad)?;
+            if let Some(i) = (0..b.num_rows()).find(|i| ids.value(*i) == record_id) {
                 found = Some(batches.value(i).to_owned());
                 break;
             }

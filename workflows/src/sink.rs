@@ -2,7 +2,7 @@
 //! manifest + run record, then one Delta commit that makes them visible together.
 
 use crate::layout::{batch_manifest_path, run_path, sig_path, split_dir};
-use crate::log::{LogEntry, append, latest_checkpoint, origin};
+use crate::log::{LogEntry, append, read_log};
 use crate::runs::RunRecord;
 use crate::splits::{store_split, write_manifest};
 use masa_index::Manifest;
@@ -94,6 +94,9 @@ impl BatchSink for DatasetSink {
                 ds.put(&sig_path(&params, &batch_id), sigs.encode().into())
                     .await?;
             }
+            // Read once: the manifest names the checkpoint it follows, and the append starts
+            // from this state.
+            let log = read_log(ds).await?;
             let manifest = BatchManifest {
                 batch_id: batch_id.clone(),
                 app_id: self.app_id.clone(),
@@ -113,8 +116,9 @@ impl BatchSink for DatasetSink {
                 rows_root: hex::encode(root),
                 consent_summary,
                 created_at_micros: masa_record::now_micros(),
-                log_checkpoint: latest_checkpoint(ds, &origin(ds)?)
-                    .await?
+                log_checkpoint: log
+                    .checkpoint
+                    .as_ref()
                     .map(|(c, _)| format!("{} {}", c.size, hex::encode(c.root))),
             };
             let signed = self.key.sign(manifest);
@@ -134,6 +138,7 @@ impl BatchSink for DatasetSink {
                     contributor: self.key.public_hex(),
                     manifest_sha256,
                 },
+                log,
             )
             .await?;
             log_index = Some(index);
