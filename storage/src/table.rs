@@ -49,6 +49,24 @@ pub struct CommittedFile {
     pub num_records: Option<u64>,
     /// The batch that wrote it, from its file name.
     pub batch_id: Option<String>,
+    /// The file replaces its batch's original (a revision name: rows removed by dedup).
+    pub revised: bool,
+}
+
+impl CommittedFile {
+    /// A data file at `path` (relative to the dataset root); batch and revision are read
+    /// from its name.
+    pub fn new(path: &str, size: u64, num_records: Option<u64>) -> CommittedFile {
+        let name = path.rsplit('/').next().unwrap_or(path);
+        let parsed = parse_name(name);
+        CommittedFile {
+            path: path.to_owned(),
+            size,
+            num_records,
+            revised: parsed.as_ref().is_some_and(|(_, revised)| *revised),
+            batch_id: parsed.map(|(batch, _)| batch),
+        }
+    }
 }
 
 /// `part-<batch>.zstd.parquet`, or `part-<batch>-<revision>.zstd.parquet` for a file that
@@ -61,11 +79,14 @@ fn data_file_name(batch_id: &str, revision: Option<&str>) -> String {
     }
 }
 
-fn batch_of(name: &str) -> Option<String> {
+/// The batch id in a data file's name, and whether the name is a revision's.
+fn parse_name(name: &str) -> Option<(String, bool)> {
     let stem = name.strip_prefix("part-")?.strip_suffix(".zstd.parquet")?;
-    let batch = stem.split_once('-').map_or(stem, |(b, _)| b);
+    let (batch, revised) = stem
+        .split_once('-')
+        .map_or((stem, false), |(b, _)| (b, true));
     let is_batch_id = batch.len() == 32 && batch.bytes().all(|c| c.is_ascii_hexdigit());
-    is_batch_id.then(|| batch.to_owned())
+    is_batch_id.then(|| (batch.to_owned(), revised))
 }
 
 pub(crate) async fn create_table(
@@ -374,13 +395,11 @@ impl Dataset {
             .log_data()
             .iter()
             .map(|f| {
-                let name = f.path().into_owned();
-                CommittedFile {
-                    batch_id: batch_of(&name),
-                    path: format!("table/{name}"),
-                    size: f.size() as u64,
-                    num_records: f.num_records().map(|n| n as u64),
-                }
+                CommittedFile::new(
+                    &format!("table/{}", f.path()),
+                    f.size() as u64,
+                    f.num_records().map(|n| n as u64),
+                )
             })
             .collect();
         out.sort_by(|a, b| a.path.cmp(&b.path));
@@ -423,12 +442,17 @@ mod tests {
     #[test]
     fn batch_ids_round_trip_through_file_names() {
         let id = "0123456789abcdef0123456789abcdef";
-        assert_eq!(batch_of(&data_file_name(id, None)).as_deref(), Some(id));
-        let revised = data_file_name(id, Some("dedup-1"));
-        assert_eq!(batch_of(&revised).as_deref(), Some(id));
-        assert_eq!(batch_of("part-00000-x.snappy.parquet"), None);
         assert_eq!(
-            batch_of("part-00000-x.zstd.parquet"),
+            parse_name(&data_file_name(id, None)),
+            Some((id.to_owned(), false))
+        );
+        let revised = data_file_name(id, Some("dedup-1"));
+        assert_eq!(parse_name(&revised), Some((id.to_owned(), true)));
+        let file = CommittedFile::new(&format!("table/{revised}"), 1, None);
+        assert_eq!((file.batch_id.as_deref(), file.revised), (Some(id), true));
+        assert_eq!(parse_name("part-00000-x.snappy.parquet"), None);
+        assert_eq!(
+            parse_name("part-00000-x.zstd.parquet"),
             None,
             "not written by masa"
         );

@@ -194,12 +194,7 @@ struct PlannedBatch {
 
 impl PlannedBatch {
     fn file(&self) -> CommittedFile {
-        CommittedFile {
-            path: self.path.clone(),
-            size: self.size,
-            num_records: Some(self.rows),
-            batch_id: Some(self.batch_id.clone()),
-        }
+        CommittedFile::new(&self.path, self.size, Some(self.rows))
     }
 }
 

@@ -66,12 +66,7 @@ pub(crate) async fn manifest_rows(
 ) -> Result<Vec<Record>, WorkflowError> {
     let mut rows = Vec::new();
     for f in &m.manifest.files {
-        let file = CommittedFile {
-            path: f.path.clone(),
-            size: f.size,
-            num_records: None,
-            batch_id: Some(m.manifest.batch_id.clone()),
-        };
+        let file = CommittedFile::new(&f.path, f.size, None);
         for b in ds.read_file(&file, None).await? {
             rows.extend(masa_record::records_from_batch(&b).map_err(|e| {
                 WorkflowError::Corrupt {

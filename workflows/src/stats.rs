@@ -52,7 +52,7 @@ pub async fn dataset_stats(
         )
         .await?;
         let rows = f.num_records.unwrap_or(m.manifest.rows);
-        if f.path.ends_with(&format!("/part-{batch}.zstd.parquet")) {
+        if !f.revised {
             s.text_bytes += m.manifest.text_bytes;
         } else {
             // A file rewritten by `masa dedup`: the manifest describes the original.
