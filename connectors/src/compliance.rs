@@ -37,8 +37,8 @@ async fn events(
 
 fn key(e: &SourceEvent) -> (String, serde_json::Value) {
     match e {
-        SourceEvent::Item(i) => (i.uri.clone(), i.checkpoint.clone()),
-        SourceEvent::Skip(s) => (s.uri.clone(), s.checkpoint.clone()),
+        SourceEvent::Item(i) => (i.uri.clone(), i.checkpoint.to_value()),
+        SourceEvent::Skip(s) => (s.uri.clone(), s.checkpoint.to_value()),
     }
 }
 

@@ -4,6 +4,7 @@ use crate::ItemSender;
 use masa_record::RawItem;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// What a connector emits, in order. Every input the connector looked at becomes exactly one
 /// event, so nothing is dropped without a reason.
@@ -32,7 +33,7 @@ pub struct Skip {
     /// Human detail for the log (line number, parse error).
     pub detail: String,
     /// The connector checkpoint after this input.
-    pub checkpoint: serde_json::Value,
+    pub checkpoint: masa_record::Checkpoint,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -90,6 +91,15 @@ pub trait Connector: Send {
     /// fails here, with the table untouched.
     async fn check(&mut self) -> Result<(), ConnectorError>;
 
+    /// Told the final checkpoint of the previous run of this source when that run
+    /// completed, so a new run can build on it (the crawler sends conditional requests).
+    fn previous_run(&mut self, _last: serde_json::Value) {}
+
+    /// Live progress beyond the pipeline's counters, if the connector has any.
+    fn progress(&self) -> Option<Arc<dyn SourceProgress>> {
+        None
+    }
+
     /// Emits events in a deterministic order, starting just after `resume` (a checkpoint
     /// from an earlier event) when given.
     async fn run(
@@ -99,18 +109,28 @@ pub trait Connector: Send {
     ) -> Result<(), ConnectorError>;
 }
 
+/// Live progress a connector reports beside the pipeline's counters.
+pub trait SourceProgress: Send + Sync {
+    /// One short line for the progress display.
+    fn line(&self) -> String;
+    /// The end-of-run summary (the crawler's per-host statistics).
+    fn summary(&self) -> serde_json::Value;
+}
+
 /// The registry: one variant per connector kind. Adding a connector is one line here and
 /// one arm in [`SourceConfig::build`].
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum SourceConfig {
     Files(crate::FilesConfig),
+    Web(crate::WebConfig),
 }
 
 impl SourceConfig {
     pub fn build(&self, ctx: &BuildContext) -> Result<Box<dyn Connector>, ConnectorError> {
         match self {
             SourceConfig::Files(c) => Ok(Box::new(c.build(ctx)?)),
+            SourceConfig::Web(c) => Ok(Box::new(c.build(ctx)?)),
         }
     }
 }

@@ -7,7 +7,11 @@ mod connector;
 mod files;
 mod lines;
 mod sender;
+pub mod web;
 
-pub use connector::{BuildContext, Connector, ConnectorError, Skip, SourceConfig, SourceEvent};
+pub use connector::{
+    BuildContext, Connector, ConnectorError, Skip, SourceConfig, SourceEvent, SourceProgress,
+};
 pub use files::{DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_LINE_BYTES, FilesConfig, FilesConnector};
 pub use sender::{BudgetShare, Budgeted, Closed, ItemSender};
+pub use web::{WebConfig, WebConnector};

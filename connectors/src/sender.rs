@@ -107,7 +107,7 @@ mod tests {
             body: vec![b'x'; len],
             consent: Consent::declared("d"),
             licence: None,
-            checkpoint: serde_json::Value::Null,
+            checkpoint: serde_json::Value::Null.into(),
         })
     }
 

@@ -295,7 +295,7 @@ mod tests {
             body: body.as_bytes().to_vec(),
             consent: masa_record::Consent::declared("mine"),
             licence: None,
-            checkpoint: serde_json::Value::Null,
+            checkpoint: serde_json::Value::Null.into(),
         }
     }
 

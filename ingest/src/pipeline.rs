@@ -8,7 +8,7 @@ use crate::progress::{ProgressMode, Reporter};
 use crate::{RunStats, StatsSnapshot, to_record};
 use masa_connectors::{BudgetShare, Budgeted, Connector, ConnectorError, ItemSender, SourceEvent};
 use masa_dedup::{Dedup, MinHasher, SigValue};
-use masa_record::Record;
+use masa_record::{Checkpoint, Record};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -99,8 +99,8 @@ pub enum PipelineError {
 }
 
 enum Flow {
-    Row(Box<Record>, Option<Vec<SigValue>>, serde_json::Value),
-    Drop(String, serde_json::Value),
+    Row(Box<Record>, Option<Vec<SigValue>>, Checkpoint),
+    Drop(String, Checkpoint),
 }
 
 /// Inputs per chunk handed to an extract worker: large enough to make channel hand-offs
@@ -182,7 +182,7 @@ struct Batcher {
     signatures: Vec<Option<Vec<SigValue>>>,
     bytes: usize,
     drops: BTreeMap<String, u64>,
-    checkpoint: Option<serde_json::Value>,
+    checkpoint: Option<Checkpoint>,
 }
 
 impl Batcher {
@@ -197,7 +197,7 @@ impl Batcher {
             records: std::mem::take(&mut self.records),
             signatures: std::mem::take(&mut self.signatures),
             drops: std::mem::take(&mut self.drops),
-            checkpoint: self.checkpoint.clone(),
+            checkpoint: self.checkpoint.as_ref().map(Checkpoint::to_value),
             complete,
         }
     }

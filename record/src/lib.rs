@@ -14,7 +14,7 @@ pub use consent::{Consent, ConsentBasis};
 pub use ids::{batch_id, now_micros, record_id, sha256_hex};
 pub use manifest::{BatchManifest, DataFileRef, MANIFEST_DOMAIN, SignedManifest};
 pub use normalize::{content_hash, normalize_text};
-pub use raw::RawItem;
+pub use raw::{Checkpoint, RawItem};
 pub use schema::{
     LeafFields, ROW_LEAF_DOMAIN, Record, RecordError, SCHEMA_VERSION, arrow_schema, column,
     records_from_batch, records_to_batch,

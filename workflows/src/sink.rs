@@ -166,14 +166,13 @@ impl BatchSink for DatasetSink {
             )
             .await?;
 
-        // The commit itself also carries the run position, so the Delta log alone tells
-        // where a run stood.
+        // The commit names the run record it accounts for; the connector position stays in
+        // that record (a crawler's frontier is too large for every Delta log entry).
         let metadata = HashMap::from([
             ("masa.app_id".to_owned(), self.app_id.clone().into()),
             ("masa.version".to_owned(), version.into()),
             ("masa.batch_id".to_owned(), run.batch_id.clone().into()),
             ("masa.rows".to_owned(), rows.into()),
-            ("masa.checkpoint".to_owned(), run.checkpoint.clone().into()),
             ("masa.complete".to_owned(), run.complete.into()),
             ("masa.log_index".to_owned(), log_index.into()),
         ]);

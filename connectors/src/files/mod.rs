@@ -214,7 +214,7 @@ impl FilesConnector {
             body,
             consent: Consent::declared(self.declaration.clone()),
             licence: None,
-            checkpoint: cp,
+            checkpoint: cp.into(),
         }
     }
 
@@ -289,7 +289,7 @@ impl FilesConnector {
                     uri: format!("{file_uri}#line={line}"),
                     reason,
                     detail,
-                    checkpoint: cp.clone(),
+                    checkpoint: cp.clone().into(),
                 })
             };
             let event = match outcome {
@@ -365,7 +365,7 @@ impl FilesConnector {
                     uri: file_uri(&e.abs),
                     reason: "type:unsupported",
                     detail: format!("{}: not one of {SUPPORTED}", e.abs.display()),
-                    checkpoint: done,
+                    checkpoint: done.clone().into(),
                 }),
                 Kind::NotAFile => SourceEvent::Skip(Skip {
                     uri: file_uri(&e.abs),
@@ -374,7 +374,7 @@ impl FilesConnector {
                         "{}: not a regular file (a broken link, a link to a folder, a FIFO or a socket)",
                         e.abs.display()
                     ),
-                    checkpoint: done,
+                    checkpoint: done.clone().into(),
                 }),
                 kind => {
                     let text = self.read_whole(e)?;

@@ -1,0 +1,275 @@
+//! One URL's visit: robots.txt, the host's turn, the request (redirects followed with loop,
+//! limit and scope checks), then the page's own signals and the consent decision.
+
+use super::fetch::{Accept, Http};
+use super::frontier::{Next, Validators};
+use super::origin::{Origins, RobotsTxt, fetch_tdmrep, origin};
+use super::page::{self, PageFacts};
+use super::signals::{Directives, Overrides, RobotsVerdict, Tdm, decide};
+use super::urls::{Scope, normalize};
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use masa_record::Consent;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use url::Url;
+
+/// What the visits of one crawl share.
+pub(super) struct Ctx {
+    pub http: Http,
+    pub origins: Origins,
+    pub scope: Arc<Scope>,
+    pub agents: Arc<Vec<String>>,
+    pub overrides: Overrides,
+    pub max_redirects: usize,
+    /// Minimum gap between requests to one host, before robots.txt `Crawl-delay`.
+    pub rate: Option<Duration>,
+    pub limiters: Mutex<HashMap<String, Option<Arc<DefaultDirectRateLimiter>>>>,
+    /// Validators of the previous completed crawl, by URL.
+    pub previous: HashMap<String, Validators>,
+}
+
+/// A page that passed every check.
+pub(super) struct Page {
+    pub status: u16,
+    pub content_type: String,
+    pub text: String,
+    pub title: Option<String>,
+    pub consent: Consent,
+    pub licence: Option<String>,
+}
+
+pub(super) enum Outcome {
+    Page(Page),
+    Skip { reason: &'static str, detail: String },
+}
+
+/// The result of a visit, handed back to the coordinator.
+pub(super) struct Visit {
+    pub outcome: Outcome,
+    /// The URL the content came from, when redirects led elsewhere.
+    pub redirected_to: Option<Url>,
+    pub links: Vec<Url>,
+    /// A page request was made.
+    pub fetched: bool,
+    pub bytes: u64,
+    pub validators: Validators,
+}
+
+impl Visit {
+    fn skip(reason: &'static str, detail: impl Into<String>, fetched: bool) -> Visit {
+        Visit {
+            outcome: Outcome::Skip {
+                reason,
+                detail: detail.into(),
+            },
+            redirected_to: None,
+            links: Vec::new(),
+            fetched,
+            bytes: 0,
+            validators: Validators::default(),
+        }
+    }
+}
+
+fn is_html(ct: &str) -> bool {
+    ct.is_empty() || ct == "text/html" || ct == "application/xhtml+xml"
+}
+
+fn media_type(headers: &HeaderMap) -> String {
+    headers
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
+impl Ctx {
+    async fn robots(&self, url: &Url) -> Arc<RobotsTxt> {
+        self.origins
+            .robots
+            .get(&origin(url), || RobotsTxt::fetch(&self.http, url, &self.agents))
+            .await
+    }
+
+    /// Waits for the host's turn: the crawl rate, or robots.txt `Crawl-delay` if longer.
+    async fn wait_turn(&self, url: &Url, crawl_delay: Option<Duration>) {
+        let limiter = {
+            let mut m = self.limiters.lock().unwrap_or_else(|e| e.into_inner());
+            m.entry(origin(url))
+                .or_insert_with(|| {
+                    let gap = match (self.rate, crawl_delay) {
+                        (Some(a), Some(b)) => Some(a.max(b)),
+                        (a, b) => a.or(b),
+                    }?;
+                    let quota = Quota::with_period(gap.max(Duration::from_micros(1)))?;
+                    Some(Arc::new(RateLimiter::direct(quota)))
+                })
+                .clone()
+        };
+        if let Some(l) = limiter {
+            l.until_ready().await;
+        }
+    }
+
+    fn conditional(&self, url: &Url) -> Vec<(HeaderName, HeaderValue)> {
+        let Some(v) = self.previous.get(url.as_str()) else {
+            return Vec::new();
+        };
+        let mut h = Vec::new();
+        if let Some(e) = v.etag.as_deref().and_then(|e| HeaderValue::from_str(e).ok()) {
+            h.push((reqwest::header::IF_NONE_MATCH, e));
+        }
+        if let Some(d) = v.last_modified.as_deref().and_then(|d| HeaderValue::from_str(d).ok()) {
+            h.push((reqwest::header::IF_MODIFIED_SINCE, d));
+        }
+        h
+    }
+}
+
+/// Visits one queued URL.
+pub(super) async fn visit(ctx: Arc<Ctx>, next: Next) -> (Next, Visit) {
+    let v = visit_inner(&ctx, &next).await;
+    (next, v)
+}
+
+async fn visit_inner(ctx: &Ctx, next: &Next) -> Visit {
+    let mut url = next.url.clone();
+    let mut chain = vec![url.clone()];
+    loop {
+        let robots = ctx.robots(&url).await;
+        let verdict = robots.verdict(&url);
+        if !verdict.allowed() && !ctx.overrides.robots {
+            return Visit::skip("robots", format!("{url}: robots.txt {}: {}", verdict.state, verdict.rule), false);
+        }
+        ctx.wait_turn(&url, robots.crawl_delay()).await;
+        let headers = ctx.conditional(&url);
+        let resp = ctx
+            .http
+            .get(&url, &headers, |status, h| {
+                let ct = media_type(h);
+                if (200..300).contains(&status) && (is_html(&ct) || ct == "text/plain") {
+                    Accept::Body
+                } else {
+                    Accept::HeadersOnly
+                }
+            })
+            .await;
+        let resp = match resp {
+            Ok(r) => r,
+            Err(e) => return Visit::skip(e.reason(), e.detail(), true),
+        };
+        match resp.status {
+            304 => return Visit::skip("unchanged", format!("{url}: not modified since the last crawl"), true),
+            300..=399 => {
+                let Some(to) = resp.location(&url).and_then(|u| normalize(&u)) else {
+                    return Visit::skip("error:redirect", format!("{url}: {} without a usable Location", resp.status), true);
+                };
+                if chain.contains(&to) {
+                    let hops: Vec<&str> = chain.iter().map(Url::as_str).collect();
+                    return Visit::skip("error:redirect_loop", format!("{} -> {to}", hops.join(" -> ")), true);
+                }
+                if chain.len() > ctx.max_redirects {
+                    return Visit::skip("error:redirect_limit", format!("{}: more than {} redirects", next.url, ctx.max_redirects), true);
+                }
+                if !ctx.scope.contains(&to) {
+                    return Visit::skip("scope", format!("{url} redirects out of scope to {to}"), true);
+                }
+                chain.push(to.clone());
+                url = to;
+                continue;
+            }
+            200..=299 => {}
+            400..=499 => return Visit::skip("error:http_4xx", format!("{url}: HTTP {}", resp.status), true),
+            s => return Visit::skip("error:http_5xx", format!("{url}: HTTP {s} after {} attempts", resp.attempts), true),
+        }
+        let ct = media_type(&resp.headers);
+        if !(is_html(&ct) || ct == "text/plain") {
+            return Visit::skip("type", format!("{url}: content type {ct:?}"), true);
+        }
+        let mut v = page_visit(ctx, &url, &verdict, resp, ct).await;
+        if url != next.url {
+            v.redirected_to = Some(url);
+        }
+        return v;
+    }
+}
+
+/// Applies the page's signals to a fetched 2xx HTML or text response.
+async fn page_visit(
+    ctx: &Ctx,
+    url: &Url,
+    verdict: &RobotsVerdict,
+    resp: super::fetch::Response,
+    ct: String,
+) -> Visit {
+    let tdm_file = ctx
+        .origins
+        .tdm
+        .get(&origin(url), || fetch_tdmrep(&ctx.http, url))
+        .await;
+    let path = match url.query() {
+        Some(q) => format!("{}?{q}", url.path()),
+        None => url.path().to_owned(),
+    };
+    let header_reservation = resp.header("tdm-reservation").map(|v| v.trim() == "1");
+    let header_policy = resp.header("tdm-policy").map(|v| v.trim().to_owned());
+    let mut tdm = Tdm::from_file(tdm_file.lookup(&path)).statement(header_reservation, header_policy, "header");
+    let mut directives = Directives::default();
+    for v in resp.headers.get_all("x-robots-tag") {
+        if let Ok(v) = v.to_str() {
+            directives.add_header(v, &ctx.agents);
+        }
+    }
+    let validators = Validators {
+        etag: resp.header("etag").map(str::to_owned),
+        last_modified: resp.header("last-modified").map(str::to_owned),
+    };
+    let bytes = resp.body.len() as u64;
+    let status = resp.status;
+    let charset_header = resp.header("content-type").map(str::to_owned);
+    let html = is_html(&ct);
+    let (base, agents) = (url.clone(), ctx.agents.clone());
+    // Decoding and parsing are CPU work: off the I/O threads.
+    let parsed = tokio::task::spawn_blocking(move || {
+        let text = page::decode(&resp.body, charset_header.as_deref());
+        let facts = if html {
+            page::parse(&text, &base, &agents)
+        } else {
+            PageFacts::default()
+        };
+        (text, facts)
+    })
+    .await;
+    let (text, facts) = match parsed {
+        Ok(p) => p,
+        Err(e) => return Visit::skip("error:parse", format!("{url}: {e}"), true),
+    };
+    tdm = tdm.statement(facts.tdm_reservation, facts.tdm_policy.clone(), "meta");
+    directives = directives.merge(facts.directives);
+    let links = if directives.nofollow { Vec::new() } else { facts.links };
+    let outcome = match decide(verdict, &tdm, directives, ctx.overrides) {
+        Ok(consent) => Outcome::Page(Page {
+            status,
+            content_type: if html { "text/html".into() } else { "text/plain".into() },
+            text,
+            title: facts.title,
+            consent,
+            licence: facts.licence,
+        }),
+        Err(r) => Outcome::Skip {
+            reason: r.reason,
+            detail: format!("{url}: {}", r.detail),
+        },
+    };
+    Visit {
+        outcome,
+        redirected_to: None,
+        links,
+        fetched: true,
+        bytes,
+        validators,
+    }
+}
