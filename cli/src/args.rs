@@ -37,6 +37,10 @@ pub enum Command {
     },
     /// Contribute local files to a dataset (created if new). Resumes an interrupted run.
     Contribute(ContributeArgs),
+    /// Crawl websites into a dataset, honouring robots.txt (ours and AI-training agents),
+    /// TDMRep and noai. Resumes a killed crawl with `--resume`.
+    #[command(long_about = CRAWL_ABOUT)]
+    Crawl(Box<CrawlArgs>),
     /// Search a dataset: ranked hits with title, uri, snippet and contributor.
     Search(SearchArgs),
     /// Show what a dataset holds: records, bytes, contributors, drops by reason.
@@ -303,6 +307,158 @@ pub struct ContributeArgs {
     /// No progress display.
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+const CRAWL_ABOUT: &str = "Crawl websites into a dataset (created if new).
+
+Permissions are on by default and recorded in every record's consent column: robots.txt \
+(RFC 9309) for our agent and for AI-training agents (GPTBot, CCBot, ...); W3C TDMRep \
+(/.well-known/tdmrep.json, tdm-reservation headers and meta); X-Robots-Tag and robots meta \
+(noai, noimageai, noindex, none exclude a page; nofollow stops link following). Each \
+--ignore-* flag overrides one of them, and the records say so.
+
+Politeness: --per-host requests in flight and --rate per host (a longer robots.txt \
+Crawl-delay wins); retries with backoff on 5xx, 408, 429 and network errors, honouring \
+Retry-After. Private, loopback and link-local addresses are refused unless --allow-private.
+
+Every batch commits with the frontier and seen-set; after a crash, `masa crawl --resume \
+--dataset D` continues where the last commit left it. Skipped URLs are counted by reason \
+(robots, tdm, noai, noindex, scope, depth, size, type, duplicate, unchanged, error:<kind>).
+
+Examples:
+  masa crawl https://docs.example.org/ --dataset ./masa-data --max-pages 500
+  masa crawl https://example.org/blog/ --scope prefix --exclude '\\?page=' --dataset D
+  masa crawl --resume --dataset ./masa-data";
+
+#[derive(Debug, Args)]
+pub struct CrawlArgs {
+    /// Start URLs.
+    #[arg(value_name = "URL", required_unless_present = "resume")]
+    pub seeds: Vec<String>,
+    /// Continue this contributor's interrupted crawl of the dataset, with its settings.
+    #[arg(long, conflicts_with = "seeds")]
+    pub resume: bool,
+    #[command(flatten)]
+    pub dataset: DatasetArgs,
+    /// How far from the seeds: the same host, the same registrable domain, or URLs under a
+    /// seed URL.
+    #[arg(long, value_enum, default_value_t = ScopeArg::Host)]
+    pub scope: ScopeArg,
+    /// Only URLs matching one of these regular expressions (repeatable).
+    #[arg(long, value_name = "RE")]
+    pub include: Vec<String>,
+    /// Never URLs matching these regular expressions (repeatable).
+    #[arg(long, value_name = "RE")]
+    pub exclude: Vec<String>,
+    /// Page requests in the whole crawl.
+    #[arg(long, value_name = "N")]
+    pub max_pages: Option<u64>,
+    /// Link hops from a seed.
+    #[arg(long, value_name = "N")]
+    pub max_depth: Option<u16>,
+    /// Requests in flight in total.
+    #[arg(long, default_value_t = 16, value_name = "N")]
+    pub concurrency: usize,
+    /// Requests in flight per host.
+    #[arg(long, default_value_t = 2, value_name = "N")]
+    pub per_host: usize,
+    /// Requests per host: N/s, N/m or N/h; 0 lifts the limit.
+    #[arg(long, default_value = "2/s", value_name = "RATE")]
+    pub rate: String,
+    /// Our robots.txt product token and User-Agent name.
+    #[arg(long, default_value = "masa", value_name = "NAME")]
+    pub user_agent: String,
+    /// Obey robots.txt rules for this agent too (repeatable; replaces the default list of
+    /// AI-training agents).
+    #[arg(long, value_name = "TOKEN")]
+    pub ai_agent: Vec<String>,
+    /// Crawl pages robots.txt disallows (recorded as overridden).
+    #[arg(long)]
+    pub ignore_robots: bool,
+    /// Contribute pages whose TDM rights are reserved (recorded as overridden).
+    #[arg(long)]
+    pub ignore_tdm: bool,
+    /// Contribute pages marked noai, noimageai, noindex or none (recorded as overridden).
+    #[arg(long)]
+    pub ignore_noai: bool,
+    /// Allow private, loopback and link-local addresses (intranets, tests).
+    #[arg(long)]
+    pub allow_private: bool,
+    /// Do not read sitemaps.
+    #[arg(long)]
+    pub no_sitemaps: bool,
+    /// Seconds for a whole request, body included.
+    #[arg(long, default_value_t = 30.0, value_name = "SECS")]
+    pub timeout: f64,
+    /// Largest page kept, after decompression.
+    #[arg(long, default_value_t = 10 << 20, value_name = "BYTES")]
+    pub max_body_bytes: usize,
+    /// Retries for 5xx, 408, 429 and network errors.
+    #[arg(long, default_value_t = 3, value_name = "N")]
+    pub retries: u32,
+    /// Rows per commit.
+    #[arg(long, default_value_t = masa_ingest::DEFAULT_BATCH_ROWS, value_name = "N")]
+    pub batch_rows: usize,
+    /// Bytes of text per commit, whichever limit comes first.
+    #[arg(long, default_value_t = masa_ingest::DEFAULT_BATCH_BYTES, value_name = "BYTES")]
+    pub batch_bytes: usize,
+    #[command(flatten)]
+    pub near_dup: NearDupArgs,
+    /// Keep near-duplicates (exact duplicates are still removed).
+    #[arg(long)]
+    pub no_near_dup: bool,
+    /// Print the run summary (with per-host statistics) as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// No progress display.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ScopeArg {
+    Host,
+    Domain,
+    Prefix,
+}
+
+impl CrawlArgs {
+    /// The `web` source these flags describe.
+    pub fn web_config(&self) -> anyhow::Result<masa_connectors::WebConfig> {
+        use masa_connectors::web::{signals::Overrides, urls::ScopeKind};
+        let mut c = masa_connectors::WebConfig::new(self.seeds.clone());
+        c.scope = match self.scope {
+            ScopeArg::Host => ScopeKind::Host,
+            ScopeArg::Domain => ScopeKind::Domain,
+            ScopeArg::Prefix => ScopeKind::Prefix,
+        };
+        c.include = self.include.clone();
+        c.exclude = self.exclude.clone();
+        c.max_pages = self.max_pages;
+        c.max_depth = self.max_depth;
+        c.concurrency = self.concurrency;
+        c.per_host = self.per_host;
+        c.rate = self.rate.clone();
+        c.user_agent = self.user_agent.clone();
+        if !self.ai_agent.is_empty() {
+            c.ai_agents = self.ai_agent.clone();
+        }
+        c.overrides = Overrides {
+            robots: self.ignore_robots,
+            tdm: self.ignore_tdm,
+            noai: self.ignore_noai,
+        };
+        c.allow_private = self.allow_private;
+        c.sitemaps = !self.no_sitemaps;
+        if !(self.timeout.is_finite() && self.timeout > 0.0) {
+            bail!("--timeout must be a positive number of seconds");
+        }
+        c.timeout_ms = (self.timeout * 1000.0) as u64;
+        c.connect_timeout_ms = c.connect_timeout_ms.min(c.timeout_ms);
+        c.max_body_bytes = self.max_body_bytes;
+        c.retries = self.retries;
+        Ok(c)
+    }
 }
 
 #[derive(Debug, Args)]

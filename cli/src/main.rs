@@ -77,6 +77,35 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             })?;
             output::contribute(&summary, c.json)?;
         }
+        Command::Crawl(c) => {
+            let storage = c.dataset.storage_options()?;
+            let source = if c.resume {
+                masa_workflows::interrupted_source(&c.dataset.location, &storage, &home, "web")
+                    .await
+                    .context("masa crawl --resume")?
+            } else {
+                SourceConfig::Web(c.web_config()?)
+            };
+            let progress = if c.quiet {
+                ProgressMode::Quiet
+            } else {
+                ProgressMode::detect()
+            };
+            let opts = ContributeOptions {
+                source,
+                dataset: c.dataset.location.clone(),
+                storage,
+                home,
+                batch_rows: c.batch_rows,
+                batch_bytes: c.batch_bytes,
+                progress,
+                near_dup: (!c.no_near_dup).then(|| c.near_dup.options()),
+            };
+            let summary = masa_workflows::contribute(opts)
+                .await
+                .with_context(|| format!("crawling into {}", c.dataset.location))?;
+            output::crawl(&summary, c.json)?;
+        }
         Command::Search(s) => {
             let query = s.query()?;
             let hits = masa_workflows::search(SearchOptions {

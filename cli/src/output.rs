@@ -53,6 +53,45 @@ pub fn contribute(s: &ContributeSummary, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A crawl's summary: the contribution, then the crawl totals and a line per host.
+pub fn crawl(s: &ContributeSummary, json: bool) -> anyhow::Result<()> {
+    contribute(s, json)?;
+    if json {
+        return Ok(());
+    }
+    let Some(src) = &s.stats.source else {
+        return Ok(());
+    };
+    let n = |v: &serde_json::Value, k: &str| v[k].as_u64().unwrap_or(0);
+    println!(
+        "crawl: {} pages fetched, {} queued, {} in {:.1} s",
+        n(src, "fetched"),
+        n(src, "queued"),
+        mb(n(src, "bytes")),
+        src["seconds"].as_f64().unwrap_or(0.0)
+    );
+    if let Some(hosts) = src["hosts"].as_object() {
+        for (host, h) in hosts {
+            let skipped: Vec<String> = h["skipped"]
+                .as_object()
+                .map(|m| m.iter().map(|(r, c)| format!("{r} {c}")).collect())
+                .unwrap_or_default();
+            println!(
+                "  {host}: {} fetched, {} records, {}{}",
+                n(h, "fetched"),
+                n(h, "records"),
+                mb(n(h, "bytes")),
+                if skipped.is_empty() {
+                    String::new()
+                } else {
+                    format!(", skipped {}", skipped.join(", "))
+                }
+            );
+        }
+    }
+    Ok(())
+}
+
 fn micros_to_rfc3339(m: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp_nanos(m as i128 * 1000)
         .ok()

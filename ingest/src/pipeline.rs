@@ -215,7 +215,8 @@ pub async fn run<S: BatchSink + 'static>(
     config: PipelineConfig,
 ) -> Result<(StatsSnapshot, S), PipelineError> {
     let stats = Arc::new(RunStats::default());
-    let reporter = Reporter::start(config.progress, stats.clone());
+    let source_progress = connector.progress();
+    let reporter = Reporter::start(config.progress, stats.clone(), source_progress.clone());
     let cap = config.channel_capacity.max(1);
 
     let (src_tx, src_rx) = ItemSender::channel(cap, config.budget_bytes);
@@ -352,7 +353,9 @@ pub async fn run<S: BatchSink + 'static>(
         }
         other => other?,
     }
-    Ok((stats.snapshot(), sink))
+    let mut snapshot = stats.snapshot();
+    snapshot.source = source_progress.map(|p| p.summary());
+    Ok((snapshot, sink))
 }
 
 #[cfg(test)]

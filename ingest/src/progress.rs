@@ -2,6 +2,7 @@
 
 use crate::RunStats;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use masa_connectors::SourceProgress;
 use std::io::IsTerminal;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -27,11 +28,14 @@ impl ProgressMode {
     }
 }
 
-fn line(stats: &RunStats, started: Instant) -> String {
+fn line(stats: &RunStats, source: Option<&dyn SourceProgress>, started: Instant) -> String {
     let s = stats.snapshot();
     let secs = started.elapsed().as_secs_f64().max(1e-3);
+    let source = source
+        .map(|p| format!("; {}", p.line()))
+        .unwrap_or_default();
     format!(
-        "{} inputs, {} rows in {} commits ({:.1} MB), {} dropped, {:.0} inputs/s",
+        "{} inputs, {} rows in {} commits ({:.1} MB), {} dropped, {:.0} inputs/s{source}",
         s.items,
         s.rows_committed,
         s.commits,
@@ -48,7 +52,11 @@ pub(crate) struct Reporter {
 }
 
 impl Reporter {
-    pub(crate) fn start(mode: ProgressMode, stats: Arc<RunStats>) -> Self {
+    pub(crate) fn start(
+        mode: ProgressMode,
+        stats: Arc<RunStats>,
+        source: Option<Arc<dyn SourceProgress>>,
+    ) -> Self {
         let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
         let started = Instant::now();
         let task = match mode {
@@ -60,7 +68,7 @@ impl Reporter {
                         .expect("static template"),
                 );
                 loop {
-                    bar.set_message(line(&stats, started));
+                    bar.set_message(line(&stats, source.as_deref(), started));
                     bar.tick();
                     tokio::select! {
                         _ = &mut stopped => break,
@@ -74,7 +82,7 @@ impl Reporter {
                     tokio::select! {
                         _ = &mut stopped => break,
                         _ = tokio::time::sleep(Duration::from_secs(5)) => {
-                            tracing::info!("{}", line(&stats, started));
+                            tracing::info!("{}", line(&stats, source.as_deref(), started));
                         }
                     }
                 }

@@ -26,6 +26,9 @@ pub struct StatsSnapshot {
     pub commits: u64,
     /// Dropped inputs by reason (`dedup:exact`, `input:malformed_jsonl`, ...).
     pub drops: BTreeMap<String, u64>,
+    /// The connector's own summary (the crawler's per-host statistics), if it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<serde_json::Value>,
 }
 
 impl StatsSnapshot {
@@ -59,6 +62,7 @@ impl RunStats {
             bytes_committed: self.bytes_committed.load(Ordering::Relaxed),
             commits: self.commits.load(Ordering::Relaxed),
             drops: self.drops.lock().unwrap_or_else(|e| e.into_inner()).clone(),
+            source: None,
         }
     }
 }

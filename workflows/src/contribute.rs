@@ -86,6 +86,9 @@ pub async fn contribute(opts: ContributeOptions) -> Result<ContributeSummary, Wo
         Some(v) => {
             let last = read_run(&dataset, &app_id, v).await?;
             if last.complete {
+                if let Some(cp) = last.checkpoint {
+                    connector.previous_run(cp);
+                }
                 (None, v + 1)
             } else {
                 tracing::info!(app_id = %app_id, version = v, "resuming an interrupted run after its last commit");
@@ -134,6 +137,8 @@ pub async fn contribute(opts: ContributeOptions) -> Result<ContributeSummary, Wo
         next_version,
         manifest,
         minhash: opts.near_dup.map(|nd| nd.params),
+        // Plain data with string keys: serializing cannot fail.
+        source: serde_json::to_value(&opts.source).expect("a source config serializes"),
     };
     let mut pc = PipelineConfig::new(contributor.clone());
     pc.batch_rows = opts.batch_rows.max(1);
@@ -149,4 +154,50 @@ pub async fn contribute(opts: ContributeOptions) -> Result<ContributeSummary, Wo
         stats,
         table_version,
     })
+}
+
+/// The source of this contributor's interrupted run of connector `kind` in the dataset:
+/// what `masa crawl --resume` continues. Fails when there is none, or more than one.
+pub async fn interrupted_source(
+    dataset: &str,
+    storage: &StorageOptions,
+    home: &std::path::Path,
+    kind: &str,
+) -> Result<SourceConfig, WorkflowError> {
+    let config = Config::load(home)?;
+    let contributor = config.load_key(home)?.public_hex();
+    let ds = Dataset::open(dataset, storage).await?;
+    let mut found = Vec::new();
+    let prefix = format!("masa-{kind}-");
+    let mut apps: Vec<String> = ds
+        .list("runs")
+        .await?
+        .iter()
+        .filter_map(|p| p.split('/').nth(1).map(str::to_owned))
+        .filter(|a| a.starts_with(&prefix))
+        .collect();
+    apps.dedup();
+    for app in apps {
+        let Some(v) = ds.txn_version(&app).await? else {
+            continue;
+        };
+        let last = read_run(&ds, &app, v).await?;
+        if last.complete || last.contributor != contributor {
+            continue;
+        }
+        if let Some(src) = last.source {
+            found.push(serde_json::from_value::<SourceConfig>(src).map_err(|e| {
+                WorkflowError::Other(format!("run {app}: unreadable source configuration: {e}"))
+            })?);
+        }
+    }
+    match found.len() {
+        1 => Ok(found.remove(0)),
+        0 => Err(WorkflowError::Other(format!(
+            "{dataset}: no interrupted {kind} run of yours to resume (finished runs start again when given their seeds)"
+        ))),
+        n => Err(WorkflowError::Other(format!(
+            "{dataset}: {n} interrupted {kind} runs of yours; resume one by giving its seeds and scope again"
+        ))),
+    }
 }

@@ -17,6 +17,10 @@ pub(crate) struct RunRecord {
     pub contributor: String,
     /// Connector checkpoint after the last input this commit accounts for.
     pub checkpoint: Option<serde_json::Value>,
+    /// The source configuration the run was started with (`kind` plus options), so an
+    /// interrupted run can be resumed without restating it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<serde_json::Value>,
     /// The source was exhausted at this commit.
     pub complete: bool,
     pub rows: u64,

@@ -22,6 +22,8 @@ pub(crate) struct DatasetSink {
     pub manifest: Manifest,
     /// Where batches' MinHash signatures go, when near-duplicate removal is on.
     pub minhash: Option<masa_dedup::MinHashParams>,
+    /// The run's source configuration, kept in each run record.
+    pub source: serde_json::Value,
 }
 
 /// The CPU-heavy part of a commit, off the async runtime: Parquet encoding and split
@@ -153,6 +155,7 @@ impl BatchSink for DatasetSink {
             connector: self.connector.clone(),
             contributor: self.key.public_hex(),
             checkpoint: batch.checkpoint,
+            source: Some(self.source.clone()),
             complete: batch.complete,
             rows,
             text_bytes,

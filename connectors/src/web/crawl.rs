@@ -27,29 +27,32 @@ pub(super) async fn run(
     resume: Option<serde_json::Value>,
     out: ItemSender,
 ) -> Result<(), ConnectorError> {
-    let mut frontier = match resume {
-        Some(v) => Frontier::restore(CrawlState::from_value(v).map_err(|e| ConnectorError::Config {
-            kind: "web",
-            message: format!("cannot resume: unreadable crawl checkpoint: {e}"),
-        })?),
-        None => {
-            let mut f = Frontier::default();
-            for s in &c.seeds {
-                f.add(s, 0);
-            }
-            // A new crawl of a completed one asks again for every page it fetched, with
-            // that page's validators, so unchanged pages cost a 304.
-            for d in c.previous.iter().flat_map(|p| &p.done) {
-                if let Ok(u) = Url::parse(&d.url)
-                    && d.fetched
-                    && c.scope.contains(&u)
-                {
-                    f.add(&u, d.depth);
+    let mut frontier =
+        match resume {
+            Some(v) => Frontier::restore(CrawlState::from_value(v).map_err(|e| {
+                ConnectorError::Config {
+                    kind: "web",
+                    message: format!("cannot resume: unreadable crawl checkpoint: {e}"),
                 }
+            })?),
+            None => {
+                let mut f = Frontier::default();
+                for s in &c.seeds {
+                    f.add(s, 0);
+                }
+                // A new crawl of a completed one asks again for every page it fetched, with
+                // that page's validators, so unchanged pages cost a 304.
+                for d in c.previous.iter().flat_map(|p| &p.done) {
+                    if let Ok(u) = Url::parse(&d.url)
+                        && d.fetched
+                        && c.scope.contains(&u)
+                    {
+                        f.add(&u, d.depth);
+                    }
+                }
+                f
             }
-            f
-        }
-    };
+        };
     let previous: HashMap<String, Validators> = c
         .previous
         .iter()
@@ -121,7 +124,10 @@ async fn handle(
             Some((_, false)) => {
                 v.outcome = Outcome::Skip {
                     reason: "duplicate",
-                    detail: format!("{} redirects to {to}, which the crawl fetches itself", next.url),
+                    detail: format!(
+                        "{} redirects to {to}, which the crawl fetches itself",
+                        next.url
+                    ),
                 };
             }
         }
@@ -141,7 +147,8 @@ async fn handle(
             continue;
         };
         frontier.add_done(&link, depth);
-        c.stats.record(link.host_str().unwrap_or(""), false, 0, Some(reason));
+        c.stats
+            .record(link.host_str().unwrap_or(""), false, 0, Some(reason));
         let detail = format!("linked from {uri}");
         send(
             out,
@@ -204,7 +211,8 @@ async fn discover_sitemaps(ctx: &Ctx, seeds: &[Url], frontier: &mut Frontier) {
         let listed: Vec<Url> = robots
             .sitemaps()
             .iter()
-            .filter_map(|s| Url::parse(s).ok())
+            // Relative locations are a common mistake; read them against the site.
+            .filter_map(|s| seed.join(s.trim()).ok())
             .collect();
         if listed.is_empty() {
             if let Ok(u) = seed.join("/sitemap.xml") {
@@ -248,7 +256,7 @@ async fn discover_sitemaps(ctx: &Ctx, seeds: &[Url], frontier: &mut Frontier) {
             }
         };
         for p in parsed.pages {
-            if let Some(u) = Url::parse(&p).ok().and_then(|u| normalize(&u))
+            if let Some(u) = url.join(p.trim()).ok().and_then(|u| normalize(&u))
                 && ctx.scope.contains(&u)
             {
                 frontier.add(&u, 1);
@@ -256,7 +264,7 @@ async fn discover_sitemaps(ctx: &Ctx, seeds: &[Url], frontier: &mut Frontier) {
         }
         if nesting < MAX_SITEMAP_NESTING {
             for s in parsed.sitemaps {
-                if let Ok(u) = Url::parse(&s) {
+                if let Ok(u) = url.join(s.trim()) {
                     todo.push_back((u, nesting + 1));
                 }
             }

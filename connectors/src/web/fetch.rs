@@ -62,7 +62,9 @@ impl reqwest::dns::Resolve for GuardedResolver {
                 .filter(|a| is_public_ip(a.ip()))
                 .collect();
             if addrs.is_empty() {
-                return Err(Box::new(PrivateAddress(host)) as Box<dyn std::error::Error + Send + Sync>);
+                return Err(
+                    Box::new(PrivateAddress(host)) as Box<dyn std::error::Error + Send + Sync>
+                );
             }
             Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
         })
@@ -253,7 +255,11 @@ impl Http {
         base + jitter
     }
 
-    async fn read_body(&self, url: &Url, mut resp: reqwest::Response) -> Result<Vec<u8>, FetchError> {
+    async fn read_body(
+        &self,
+        url: &Url,
+        mut resp: reqwest::Response,
+    ) -> Result<Vec<u8>, FetchError> {
         let max = self.opts.max_body;
         let too_large = |n: String| {
             FetchError::TooLarge(format!("{url}: body over the {max}-byte limit ({n})"))
@@ -290,7 +296,8 @@ fn fastrand_unit() -> f64 {
         .duration_since(SystemTime::UNIX_EPOCH)
         .map(|d| d.as_nanos() as u64)
         .unwrap_or(0);
-    let x = xxhash_rust::xxh3::xxh3_64_with_seed(&N.fetch_add(1, Ordering::Relaxed).to_le_bytes(), t);
+    let x =
+        xxhash_rust::xxh3::xxh3_64_with_seed(&N.fetch_add(1, Ordering::Relaxed).to_le_bytes(), t);
     (x >> 11) as f64 / (1u64 << 53) as f64
 }
 
@@ -300,7 +307,11 @@ fn retryable(status: u16) -> bool {
 
 /// `Retry-After` as seconds or an HTTP-date, as a wait from `now`.
 pub fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
-    let v = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim();
+    let v = headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
     if let Ok(secs) = v.parse::<u64>() {
         return Some(Duration::from_secs(secs));
     }
@@ -341,7 +352,19 @@ mod tests {
 
     #[test]
     fn public_and_private_addresses() {
-        for ip in ["127.0.0.1", "10.1.2.3", "192.168.0.1", "172.16.5.5", "169.254.1.1", "100.64.0.1", "0.0.0.0", "::1", "fe80::1", "fd00::1", "::ffff:127.0.0.1"] {
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "192.168.0.1",
+            "172.16.5.5",
+            "169.254.1.1",
+            "100.64.0.1",
+            "0.0.0.0",
+            "::1",
+            "fe80::1",
+            "fd00::1",
+            "::ffff:127.0.0.1",
+        ] {
             assert!(!is_public_ip(ip.parse().unwrap()), "{ip}");
         }
         for ip in ["93.184.216.34", "8.8.8.8", "2606:4700::1111", "100.128.0.1"] {
@@ -355,10 +378,20 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert("retry-after", HeaderValue::from_static("7"));
         assert_eq!(retry_after(&h, now), Some(Duration::from_secs(7)));
-        h.insert("retry-after", HeaderValue::from_static("Wed, 21 Oct 2015 07:28:30 GMT"));
+        h.insert(
+            "retry-after",
+            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:30 GMT"),
+        );
         assert_eq!(retry_after(&h, now), Some(Duration::from_secs(30)));
-        h.insert("retry-after", HeaderValue::from_static("Wed, 21 Oct 2015 07:27:00 GMT"));
-        assert_eq!(retry_after(&h, now), Some(Duration::ZERO), "a past date means now");
+        h.insert(
+            "retry-after",
+            HeaderValue::from_static("Wed, 21 Oct 2015 07:27:00 GMT"),
+        );
+        assert_eq!(
+            retry_after(&h, now),
+            Some(Duration::ZERO),
+            "a past date means now"
+        );
         h.insert("retry-after", HeaderValue::from_static("soon"));
         assert_eq!(retry_after(&h, now), None);
     }

@@ -56,7 +56,11 @@ impl CrawlState {
     pub fn from_value(v: serde_json::Value) -> Result<CrawlState, String> {
         let s: CrawlState = serde_json::from_value(v).map_err(|e| e.to_string())?;
         if s.v != Self::VERSION {
-            return Err(format!("checkpoint version {} (this build reads {})", s.v, Self::VERSION));
+            return Err(format!(
+                "checkpoint version {} (this build reads {})",
+                s.v,
+                Self::VERSION
+            ));
         }
         Ok(s)
     }
@@ -142,7 +146,11 @@ pub struct Frontier {
 }
 
 fn host_key(u: &Url) -> String {
-    format!("{}:{}", u.host_str().unwrap_or(""), u.port_or_known_default().unwrap_or(0))
+    format!(
+        "{}:{}",
+        u.host_str().unwrap_or(""),
+        u.port_or_known_default().unwrap_or(0)
+    )
 }
 
 impl Frontier {
@@ -338,7 +346,14 @@ mod tests {
         let n = f.next(1).unwrap();
         f.add(&u("http://a.test/3"), 1);
         f.add_done(&u("http://b.test/out"), 1);
-        f.mark_done(n.idx, true, Validators { etag: Some("\"e\"".into()), last_modified: None });
+        f.mark_done(
+            n.idx,
+            true,
+            Validators {
+                etag: Some("\"e\"".into()),
+                last_modified: None,
+            },
+        );
         f.release(&n.url);
         let cp = f.checkpoint();
         // Later progress does not change the earlier checkpoint.
@@ -350,7 +365,13 @@ mod tests {
         assert_eq!(done, ["http://b.test/out", "http://a.test/1"]);
         assert_eq!(s.done[1].validators.etag.as_deref(), Some("\"e\""));
         assert!(s.done[1].fetched && !s.done[0].fetched);
-        assert_eq!(s.queue, [("http://a.test/2".to_owned(), 0), ("http://a.test/3".to_owned(), 1)]);
+        assert_eq!(
+            s.queue,
+            [
+                ("http://a.test/2".to_owned(), 0),
+                ("http://a.test/3".to_owned(), 1)
+            ]
+        );
     }
 
     #[test]
@@ -366,8 +387,18 @@ mod tests {
         assert_eq!(g.fetched(), 1);
         assert_eq!(g.queued(), 4);
         assert_eq!(g.add(&u("http://a.test/0"), 0), Added::AlreadySeen);
-        let order: Vec<String> = std::iter::from_fn(|| g.next(8)).map(|n| n.url.to_string()).collect();
-        assert_eq!(order, ["http://a.test/1", "http://a.test/2", "http://a.test/3", "http://a.test/4"]);
+        let order: Vec<String> = std::iter::from_fn(|| g.next(8))
+            .map(|n| n.url.to_string())
+            .collect();
+        assert_eq!(
+            order,
+            [
+                "http://a.test/1",
+                "http://a.test/2",
+                "http://a.test/3",
+                "http://a.test/4"
+            ]
+        );
     }
 
     #[test]
@@ -381,7 +412,10 @@ mod tests {
         let second = f.next(1).unwrap();
         assert_eq!(first.url.host_str(), Some("a.test"));
         assert_eq!(second.url.host_str(), Some("b.test"));
-        assert!(f.next(1).is_none(), "a.test is at its limit, b.test is empty");
+        assert!(
+            f.next(1).is_none(),
+            "a.test is at its limit, b.test is empty"
+        );
         f.release(&first.url);
         assert_eq!(f.next(1).unwrap().url.as_str(), "http://a.test/1");
     }
@@ -402,7 +436,11 @@ mod tests {
     #[test]
     fn an_unknown_checkpoint_version_is_refused() {
         let v = serde_json::json!({"v": 99, "sitemaps_done": false, "done": [], "queue": []});
-        assert!(CrawlState::from_value(v).unwrap_err().contains("version 99"));
+        assert!(
+            CrawlState::from_value(v)
+                .unwrap_err()
+                .contains("version 99")
+        );
         assert!(CrawlState::from_value(serde_json::json!({"line": 3})).is_err());
     }
 }

@@ -145,8 +145,7 @@ pub struct WebConfig {
 impl WebConfig {
     /// A crawl of `seeds` with every default.
     pub fn new(seeds: Vec<String>) -> WebConfig {
-        serde_json::from_value(serde_json::json!({ "seeds": seeds }))
-            .expect("defaults deserialize")
+        serde_json::from_value(serde_json::json!({ "seeds": seeds })).expect("defaults deserialize")
     }
 
     pub fn build(&self, _ctx: &BuildContext) -> Result<WebConnector, ConnectorError> {
@@ -163,7 +162,9 @@ impl WebConfig {
             .map(|s| {
                 let u = Url::parse(s.trim()).map_err(|e| bad(format!("seed {s:?}: {e}")))?;
                 urls::normalize(&u).ok_or_else(|| {
-                    bad(format!("seed {s:?}: only http and https URLs without user info can be crawled"))
+                    bad(format!(
+                        "seed {s:?}: only http and https URLs without user info can be crawled"
+                    ))
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
@@ -173,7 +174,11 @@ impl WebConfig {
         }
         let rate = parse_rate(&self.rate).map_err(bad)?;
         let token = self.user_agent.trim();
-        if token.is_empty() || !token.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+        if token.is_empty()
+            || !token
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
             return Err(bad(format!(
                 "--user-agent {token:?}: a product token is letters, digits, '-' and '_'"
             )));
@@ -272,7 +277,9 @@ pub struct WebConnector {
 
 impl std::fmt::Debug for WebConnector {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WebConnector").field("seeds", &self.seeds).finish()
+        f.debug_struct("WebConnector")
+            .field("seeds", &self.seeds)
+            .finish()
     }
 }
 
@@ -314,7 +321,9 @@ impl Connector for WebConnector {
     fn previous_run(&mut self, last: serde_json::Value) {
         match frontier::CrawlState::from_value(last) {
             Ok(s) => self.previous = Some(s),
-            Err(e) => tracing::warn!(error = %e, "the previous crawl's position is unreadable; crawling without conditional requests"),
+            Err(e) => {
+                tracing::warn!(error = %e, "the previous crawl's position is unreadable; crawling without conditional requests")
+            }
         }
     }
 

@@ -138,7 +138,10 @@ impl RobotsTxt {
                 Err(e) => return RobotsTxt::Unavailable(format!("robots.txt unparsable: {e}")),
             }
         }
-        let sitemaps = parsed.first().map(|(_, r)| r.sitemaps.clone()).unwrap_or_default();
+        let sitemaps = parsed
+            .first()
+            .map(|(_, r)| r.sitemaps.clone())
+            .unwrap_or_default();
         RobotsTxt::Rules {
             agents: parsed,
             sitemaps,
@@ -165,19 +168,33 @@ impl RobotsTxt {
                 Err(FetchError::TooLarge(_)) => {
                     return RobotsTxt::Unavailable("robots.txt larger than the body limit".into());
                 }
-                Err(e) => return RobotsTxt::Unavailable(format!("robots.txt unreachable: {}", e.detail())),
+                Err(e) => {
+                    return RobotsTxt::Unavailable(format!(
+                        "robots.txt unreachable: {}",
+                        e.detail()
+                    ));
+                }
             };
             match resp.status {
                 200..=299 => return RobotsTxt::parse(&resp.body, agents),
                 300..=399 => match resp.location(&at) {
                     Some(next) => at = next,
-                    None => return RobotsTxt::AllowAll(format!("robots.txt {} without Location", resp.status)),
+                    None => {
+                        return RobotsTxt::AllowAll(format!(
+                            "robots.txt {} without Location",
+                            resp.status
+                        ));
+                    }
                 },
-                400..=499 => return RobotsTxt::AllowAll(format!("no robots.txt ({})", resp.status)),
+                400..=499 => {
+                    return RobotsTxt::AllowAll(format!("no robots.txt ({})", resp.status));
+                }
                 s => return RobotsTxt::Unavailable(format!("robots.txt unavailable ({s})")),
             }
         }
-        RobotsTxt::AllowAll(format!("robots.txt: more than {ROBOTS_REDIRECTS} redirects"))
+        RobotsTxt::AllowAll(format!(
+            "robots.txt: more than {ROBOTS_REDIRECTS} redirects"
+        ))
     }
 }
 
@@ -238,18 +255,26 @@ mod tests {
         let u = |p: &str| Url::parse(&format!("http://s.test{p}")).unwrap();
         assert_eq!(r.verdict(&u("/public")).state, "allowed");
         let v = r.verdict(&u("/private/x"));
-        assert_eq!((v.state, v.rule.as_str()), ("disallowed", "gptbot: disallow"));
+        assert_eq!(
+            (v.state, v.rule.as_str()),
+            ("disallowed", "gptbot: disallow")
+        );
         assert_eq!(r.sitemaps(), ["http://s.test/sitemap.xml"]);
     }
 
     #[test]
     fn our_group_gives_the_crawl_delay_and_star_applies_to_agents_without_a_group() {
-        let txt = b"User-agent: masa\nCrawl-delay: 2\nDisallow: /a\n\nUser-agent: *\nDisallow: /b\n";
+        let txt =
+            b"User-agent: masa\nCrawl-delay: 2\nDisallow: /a\n\nUser-agent: *\nDisallow: /b\n";
         let r = RobotsTxt::parse(txt, &agents());
         assert_eq!(r.crawl_delay(), Some(Duration::from_secs(2)));
         let u = |p: &str| Url::parse(&format!("http://s.test{p}")).unwrap();
         assert_eq!(r.verdict(&u("/a")).rule, "masa: disallow");
-        assert_eq!(r.verdict(&u("/b")).rule, "gptbot: disallow", "gptbot falls under *");
+        assert_eq!(
+            r.verdict(&u("/b")).rule,
+            "gptbot: disallow",
+            "gptbot falls under *"
+        );
         assert_eq!(r.verdict(&u("/c")).state, "allowed");
     }
 

@@ -58,18 +58,23 @@ fn meta_charset(head: &[u8]) -> Option<&'static encoding_rs::Encoding> {
     while let Some(i) = memchr::memmem::find(&lower[at..], b"charset=") {
         let start = at + i + b"charset=".len();
         let rest = &lower[start..];
-        let rest = rest.strip_prefix(b"\"").or_else(|| rest.strip_prefix(b"'")).unwrap_or(rest);
+        let rest = rest
+            .strip_prefix(b"\"")
+            .or_else(|| rest.strip_prefix(b"'"))
+            .unwrap_or(rest);
         let end = rest
             .iter()
             .position(|b| matches!(b, b'"' | b'\'' | b';' | b'>' | b' ' | b'/'))
             .unwrap_or(rest.len());
         if let Some(e) = encoding_rs::Encoding::for_label(&rest[..end]) {
             // A page that says it is UTF-16 in ASCII bytes is not UTF-16 (HTML spec).
-            return Some(if e == encoding_rs::UTF_16LE || e == encoding_rs::UTF_16BE {
-                encoding_rs::UTF_8
-            } else {
-                e
-            });
+            return Some(
+                if e == encoding_rs::UTF_16LE || e == encoding_rs::UTF_16BE {
+                    encoding_rs::UTF_8
+                } else {
+                    e
+                },
+            );
         }
         at = start;
     }
@@ -91,7 +96,10 @@ pub fn parse(html: &str, url: &Url, agents: &[String]) -> PageFacts {
         };
         let attr = |n: &str| el.attr(n);
         let rel_has = |word: &str| {
-            attr("rel").is_some_and(|r| r.split_ascii_whitespace().any(|w| w.eq_ignore_ascii_case(word)))
+            attr("rel").is_some_and(|r| {
+                r.split_ascii_whitespace()
+                    .any(|w| w.eq_ignore_ascii_case(word))
+            })
         };
         match el.name() {
             "base" => {
@@ -134,7 +142,10 @@ pub fn parse(html: &str, url: &Url, agents: &[String]) -> PageFacts {
                     facts.title = Some(t);
                 }
             }
-            "script" if attr("type").is_some_and(|t| t.trim().eq_ignore_ascii_case("application/ld+json")) => {
+            "script"
+                if attr("type")
+                    .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/ld+json")) =>
+            {
                 let t: String = node
                     .children()
                     .filter_map(|c| c.value().as_text().map(|t| t.to_string()))
@@ -211,7 +222,11 @@ mod tests {
     }
 
     fn page(html: &str) -> PageFacts {
-        parse(html, &Url::parse("http://site.test/dir/page.html").unwrap(), &agents())
+        parse(
+            html,
+            &Url::parse("http://site.test/dir/page.html").unwrap(),
+            &agents(),
+        )
     }
 
     #[test]
@@ -225,7 +240,11 @@ mod tests {
         let links: Vec<&str> = f.links.iter().map(Url::as_str).collect();
         assert_eq!(
             links,
-            ["http://site.test/dir/b.html", "http://site.test/c", "http://other.test/"]
+            [
+                "http://site.test/dir/b.html",
+                "http://site.test/c",
+                "http://other.test/"
+            ]
         );
         assert_eq!(f.title.as_deref(), Some("A page"));
     }
@@ -255,37 +274,60 @@ mod tests {
             r#"<meta name="tdm-reservation" content="1"><meta name="tdm-policy" content="https://site.test/policy.json">"#,
         );
         assert_eq!(f.tdm_reservation, Some(true));
-        assert_eq!(f.tdm_policy.as_deref(), Some("https://site.test/policy.json"));
-        assert_eq!(page(r#"<meta name="tdm-reservation" content="0">"#).tdm_reservation, Some(false));
+        assert_eq!(
+            f.tdm_policy.as_deref(),
+            Some("https://site.test/policy.json")
+        );
+        assert_eq!(
+            page(r#"<meta name="tdm-reservation" content="0">"#).tdm_reservation,
+            Some(false)
+        );
     }
 
     #[test]
     fn licence_from_rel_license_creative_commons_link_or_json_ld() {
         let f = page(r#"<a rel="license" href="/licence.html">licence</a>"#);
         assert_eq!(f.licence.as_deref(), Some("http://site.test/licence.html"));
-        let f = page(r#"<p>Text under <a href="https://creativecommons.org/licenses/by-sa/4.0/">CC BY-SA</a></p>"#);
-        assert_eq!(f.licence.as_deref(), Some("https://creativecommons.org/licenses/by-sa/4.0/"));
+        let f = page(
+            r#"<p>Text under <a href="https://creativecommons.org/licenses/by-sa/4.0/">CC BY-SA</a></p>"#,
+        );
+        assert_eq!(
+            f.licence.as_deref(),
+            Some("https://creativecommons.org/licenses/by-sa/4.0/")
+        );
         let f = page(
             r#"<script type="application/ld+json">{"@graph":[{"@type":"Article","license":{"url":"https://creativecommons.org/publicdomain/zero/1.0/"}}]}</script>"#,
         );
-        assert_eq!(f.licence.as_deref(), Some("https://creativecommons.org/publicdomain/zero/1.0/"));
+        assert_eq!(
+            f.licence.as_deref(),
+            Some("https://creativecommons.org/publicdomain/zero/1.0/")
+        );
         let f = page(r#"<script type="application/ld+json">{"license": "MIT"}</script>"#);
         assert_eq!(f.licence.as_deref(), Some("MIT"));
         assert_eq!(page("<p>no licence</p>").licence, None);
-        assert_eq!(page(r#"<script type="application/ld+json">{not json</script>"#).licence, None);
+        assert_eq!(
+            page(r#"<script type="application/ld+json">{not json</script>"#).licence,
+            None
+        );
     }
 
     #[test]
     fn bodies_decode_by_bom_header_meta_or_fallback() {
         // "café" in ISO-8859-1 declared in the header.
-        assert_eq!(decode(b"caf\xe9", Some("text/html; charset=ISO-8859-1")), "café");
+        assert_eq!(
+            decode(b"caf\xe9", Some("text/html; charset=ISO-8859-1")),
+            "café"
+        );
         // Declared in a meta tag.
         let html = b"<meta charset=\"windows-1251\"><p>\xcf\xf0\xe8\xe2\xe5\xf2</p>";
         assert!(decode(html, Some("text/html")).contains("Привет"));
         let html = b"<meta http-equiv=\"Content-Type\" content=\"text/html; charset=shift_jis\">\x93\xfa\x96\x7b";
         assert!(decode(html, None).ends_with("日本"));
         // A BOM wins over the header.
-        assert_eq!(decode(b"\xef\xbb\xbfok", Some("text/html; charset=latin1")), "ok");
+        assert_eq!(
+            decode(b"\xef\xbb\xbfok", Some("text/html; charset=latin1")),
+            "ok"
+        );
         // Undeclared and not UTF-8: windows-1252, never a panic.
         assert_eq!(decode(b"\x93hi\x94", None), "\u{201c}hi\u{201d}");
         assert_eq!(decode(b"", None), "");

@@ -108,7 +108,9 @@ impl TdmFile {
 
     /// The first rule whose location matches `path` (a URL path with its query).
     pub fn lookup(&self, path: &str) -> Option<&TdmRule> {
-        self.rules.iter().find(|r| location_matches(&r.location, path))
+        self.rules
+            .iter()
+            .find(|r| location_matches(&r.location, path))
     }
 }
 
@@ -255,7 +257,12 @@ pub fn decide(
         ),
     )?;
     let noai = directives.noai || directives.noimageai;
-    check(noai, overrides.noai, "noai", "noai/noimageai directive".into())?;
+    check(
+        noai,
+        overrides.noai,
+        "noai",
+        "noai/noimageai directive".into(),
+    )?;
     check(
         directives.noindex,
         overrides.noai,
@@ -341,7 +348,10 @@ mod tests {
         let header = file.clone().statement(Some(false), None, "header");
         assert!(!header.reserved && header.policy.is_none());
         let meta = header.statement(Some(true), Some("m".into()), "meta");
-        assert_eq!((meta.reserved, meta.policy.as_deref(), meta.source), (true, Some("m"), Some("meta")));
+        assert_eq!(
+            (meta.reserved, meta.policy.as_deref(), meta.source),
+            (true, Some("m"), Some("meta"))
+        );
         assert_eq!(file.clone().statement(None, None, "meta"), file);
     }
 

@@ -114,13 +114,17 @@ mod tests {
         assert!(s.sitemaps.is_empty());
         let index = br#"<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">
   <sitemap><loc>http://s.test/s1.xml.gz</loc></sitemap></sitemapindex>"#;
-        assert_eq!(parse(index, 1 << 20).unwrap().sitemaps, ["http://s.test/s1.xml.gz"]);
+        assert_eq!(
+            parse(index, 1 << 20).unwrap().sitemaps,
+            ["http://s.test/s1.xml.gz"]
+        );
     }
 
     #[test]
     fn gzipped_sitemaps_inflate_under_the_cap() {
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-        gz.write_all(b"<urlset><url><loc>http://s.test/z</loc></url></urlset>").unwrap();
+        gz.write_all(b"<urlset><url><loc>http://s.test/z</loc></url></urlset>")
+            .unwrap();
         let body = gz.finish().unwrap();
         assert_eq!(parse(&body, 1 << 20).unwrap().pages, ["http://s.test/z"]);
         let mut bomb = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());

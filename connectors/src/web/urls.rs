@@ -145,7 +145,8 @@ impl Scope {
         }
         self.seeds.iter().any(|seed| match self.kind {
             ScopeKind::Host => {
-                seed.host_str() == u.host_str() && seed.port_or_known_default() == u.port_or_known_default()
+                seed.host_str() == u.host_str()
+                    && seed.port_or_known_default() == u.port_or_known_default()
             }
             ScopeKind::Domain => match (seed.host_str(), u.host_str()) {
                 (Some(a), Some(b)) => site(a) == site(b),
@@ -192,14 +193,29 @@ mod tests {
         for s in same {
             assert_eq!(n(s), want, "{s}");
         }
-        assert_eq!(n("https://example.com"), Some("https://example.com/".into()));
-        assert_eq!(n("https://example.com/?"), Some("https://example.com/".into()));
-        assert_eq!(n("https://example.com:443/x"), Some("https://example.com/x".into()));
-        assert_eq!(n("https://example.com:8443/x"), Some("https://example.com:8443/x".into()));
+        assert_eq!(
+            n("https://example.com"),
+            Some("https://example.com/".into())
+        );
+        assert_eq!(
+            n("https://example.com/?"),
+            Some("https://example.com/".into())
+        );
+        assert_eq!(
+            n("https://example.com:443/x"),
+            Some("https://example.com/x".into())
+        );
+        assert_eq!(
+            n("https://example.com:8443/x"),
+            Some("https://example.com:8443/x".into())
+        );
         assert_eq!(n("http://e.com/%7euser"), Some("http://e.com/~user".into()));
         assert_eq!(n("http://e.com/a%2fb"), Some("http://e.com/a%2Fb".into()));
         // Repeated keys keep their order; the sort is by key only.
-        assert_eq!(n("http://e.com/?b=1&a=2&a=1"), Some("http://e.com/?a=2&a=1&b=1".into()));
+        assert_eq!(
+            n("http://e.com/?b=1&a=2&a=1"),
+            Some("http://e.com/?a=2&a=1&b=1".into())
+        );
     }
 
     #[test]
@@ -219,7 +235,10 @@ mod tests {
     fn relative_links_resolve_against_the_page_and_fragments_are_not_links() {
         let base = Url::parse("http://e.com/docs/page.html").unwrap();
         let r = |h| resolve(&base, h).map(|u| u.to_string());
-        assert_eq!(r("other.html#x"), Some("http://e.com/docs/other.html".into()));
+        assert_eq!(
+            r("other.html#x"),
+            Some("http://e.com/docs/other.html".into())
+        );
         assert_eq!(r("../up"), Some("http://e.com/up".into()));
         assert_eq!(r("//cdn.e.com/a"), Some("http://cdn.e.com/a".into()));
         assert_eq!(r("#top"), None);

@@ -42,7 +42,10 @@ pub(super) struct Page {
 
 pub(super) enum Outcome {
     Page(Page),
-    Skip { reason: &'static str, detail: String },
+    Skip {
+        reason: &'static str,
+        detail: String,
+    },
 }
 
 /// The result of a visit, handed back to the coordinator.
@@ -90,7 +93,9 @@ impl Ctx {
     async fn robots(&self, url: &Url) -> Arc<RobotsTxt> {
         self.origins
             .robots
-            .get(&origin(url), || RobotsTxt::fetch(&self.http, url, &self.agents))
+            .get(&origin(url), || {
+                RobotsTxt::fetch(&self.http, url, &self.agents)
+            })
             .await
     }
 
@@ -119,10 +124,18 @@ impl Ctx {
             return Vec::new();
         };
         let mut h = Vec::new();
-        if let Some(e) = v.etag.as_deref().and_then(|e| HeaderValue::from_str(e).ok()) {
+        if let Some(e) = v
+            .etag
+            .as_deref()
+            .and_then(|e| HeaderValue::from_str(e).ok())
+        {
             h.push((reqwest::header::IF_NONE_MATCH, e));
         }
-        if let Some(d) = v.last_modified.as_deref().and_then(|d| HeaderValue::from_str(d).ok()) {
+        if let Some(d) = v
+            .last_modified
+            .as_deref()
+            .and_then(|d| HeaderValue::from_str(d).ok())
+        {
             h.push((reqwest::header::IF_MODIFIED_SINCE, d));
         }
         h
@@ -142,7 +155,11 @@ async fn visit_inner(ctx: &Ctx, next: &Next) -> Visit {
         let robots = ctx.robots(&url).await;
         let verdict = robots.verdict(&url);
         if !verdict.allowed() && !ctx.overrides.robots {
-            return Visit::skip("robots", format!("{url}: robots.txt {}: {}", verdict.state, verdict.rule), false);
+            return Visit::skip(
+                "robots",
+                format!("{url}: robots.txt {}: {}", verdict.state, verdict.rule),
+                false,
+            );
         }
         ctx.wait_turn(&url, robots.crawl_delay()).await;
         let headers = ctx.conditional(&url);
@@ -162,28 +179,62 @@ async fn visit_inner(ctx: &Ctx, next: &Next) -> Visit {
             Err(e) => return Visit::skip(e.reason(), e.detail(), true),
         };
         match resp.status {
-            304 => return Visit::skip("unchanged", format!("{url}: not modified since the last crawl"), true),
+            304 => {
+                return Visit::skip(
+                    "unchanged",
+                    format!("{url}: not modified since the last crawl"),
+                    true,
+                );
+            }
             300..=399 => {
                 let Some(to) = resp.location(&url).and_then(|u| normalize(&u)) else {
-                    return Visit::skip("error:redirect", format!("{url}: {} without a usable Location", resp.status), true);
+                    return Visit::skip(
+                        "error:redirect",
+                        format!("{url}: {} without a usable Location", resp.status),
+                        true,
+                    );
                 };
                 if chain.contains(&to) {
                     let hops: Vec<&str> = chain.iter().map(Url::as_str).collect();
-                    return Visit::skip("error:redirect_loop", format!("{} -> {to}", hops.join(" -> ")), true);
+                    return Visit::skip(
+                        "error:redirect_loop",
+                        format!("{} -> {to}", hops.join(" -> ")),
+                        true,
+                    );
                 }
                 if chain.len() > ctx.max_redirects {
-                    return Visit::skip("error:redirect_limit", format!("{}: more than {} redirects", next.url, ctx.max_redirects), true);
+                    return Visit::skip(
+                        "error:redirect_limit",
+                        format!("{}: more than {} redirects", next.url, ctx.max_redirects),
+                        true,
+                    );
                 }
                 if !ctx.scope.contains(&to) {
-                    return Visit::skip("scope", format!("{url} redirects out of scope to {to}"), true);
+                    return Visit::skip(
+                        "scope",
+                        format!("{url} redirects out of scope to {to}"),
+                        true,
+                    );
                 }
                 chain.push(to.clone());
                 url = to;
                 continue;
             }
             200..=299 => {}
-            400..=499 => return Visit::skip("error:http_4xx", format!("{url}: HTTP {}", resp.status), true),
-            s => return Visit::skip("error:http_5xx", format!("{url}: HTTP {s} after {} attempts", resp.attempts), true),
+            400..=499 => {
+                return Visit::skip(
+                    "error:http_4xx",
+                    format!("{url}: HTTP {}", resp.status),
+                    true,
+                );
+            }
+            s => {
+                return Visit::skip(
+                    "error:http_5xx",
+                    format!("{url}: HTTP {s} after {} attempts", resp.attempts),
+                    true,
+                );
+            }
         }
         let ct = media_type(&resp.headers);
         if !(is_html(&ct) || ct == "text/plain") {
@@ -216,7 +267,11 @@ async fn page_visit(
     };
     let header_reservation = resp.header("tdm-reservation").map(|v| v.trim() == "1");
     let header_policy = resp.header("tdm-policy").map(|v| v.trim().to_owned());
-    let mut tdm = Tdm::from_file(tdm_file.lookup(&path)).statement(header_reservation, header_policy, "header");
+    let mut tdm = Tdm::from_file(tdm_file.lookup(&path)).statement(
+        header_reservation,
+        header_policy,
+        "header",
+    );
     let mut directives = Directives::default();
     for v in resp.headers.get_all("x-robots-tag") {
         if let Ok(v) = v.to_str() {
@@ -249,11 +304,19 @@ async fn page_visit(
     };
     tdm = tdm.statement(facts.tdm_reservation, facts.tdm_policy.clone(), "meta");
     directives = directives.merge(facts.directives);
-    let links = if directives.nofollow { Vec::new() } else { facts.links };
+    let links = if directives.nofollow {
+        Vec::new()
+    } else {
+        facts.links
+    };
     let outcome = match decide(verdict, &tdm, directives, ctx.overrides) {
         Ok(consent) => Outcome::Page(Page {
             status,
-            content_type: if html { "text/html".into() } else { "text/plain".into() },
+            content_type: if html {
+                "text/html".into()
+            } else {
+                "text/plain".into()
+            },
             text,
             title: facts.title,
             consent,
