@@ -279,8 +279,17 @@ impl DatasetArgs {
 pub struct ContributeArgs {
     /// A folder (walked recursively) or one file: .txt, .md, .html, or .jsonl with a `text`
     /// field (optional `url` or `id` becomes the record's uri, optional `title`).
-    #[arg(long, value_name = "PATH")]
-    pub files: PathBuf,
+    #[arg(
+        long,
+        value_name = "PATH",
+        required_unless_present = "source",
+        conflicts_with = "source"
+    )]
+    pub files: Option<PathBuf>,
+    /// A source described in a TOML workflow file: `kind = "web"` (or `"files"`) and that
+    /// connector's options, e.g. `seeds = ["https://docs.example.org/"]`, `rate = "1/s"`.
+    #[arg(long, value_name = "FILE")]
+    pub source: Option<PathBuf>,
     #[command(flatten)]
     pub dataset: DatasetArgs,
     /// Rows per commit (one Parquet file and one index split each).

@@ -27,6 +27,18 @@ fn init_logging(verbose: u8, progress: ProgressMode) {
         .init();
 }
 
+/// A source from a TOML workflow file (`kind` plus the connector's options).
+fn read_source(file: &std::path::Path) -> anyhow::Result<SourceConfig> {
+    let text = std::fs::read_to_string(file)
+        .with_context(|| format!("{}: cannot read the workflow file", file.display()))?;
+    toml::from_str(&text).with_context(|| {
+        format!(
+            "{}: not a source description (kind = \"web\" or \"files\" and their options)",
+            file.display()
+        )
+    })
+}
+
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let home = match &cli.home {
         Some(h) => h.clone(),
@@ -46,20 +58,27 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("contributor public key: {}", out.public_key);
         }
         Command::Contribute(c) => {
-            let mut files = FilesConfig::new(&c.files);
-            if let Some(n) = c.max_file_bytes {
-                files.max_file_bytes = n;
-            }
-            if let Some(n) = c.max_line_bytes {
-                files.max_line_bytes = n;
-            }
+            let (source, what) = match (&c.source, &c.files) {
+                (Some(file), _) => (read_source(file)?, file.display().to_string()),
+                (None, Some(path)) => {
+                    let mut files = FilesConfig::new(path);
+                    if let Some(n) = c.max_file_bytes {
+                        files.max_file_bytes = n;
+                    }
+                    if let Some(n) = c.max_line_bytes {
+                        files.max_line_bytes = n;
+                    }
+                    (SourceConfig::Files(files), path.display().to_string())
+                }
+                (None, None) => anyhow::bail!("give --files PATH or --source FILE"),
+            };
             let progress = if c.quiet {
                 ProgressMode::Quiet
             } else {
                 ProgressMode::detect()
             };
             let opts = ContributeOptions {
-                source: SourceConfig::Files(files),
+                source,
                 dataset: c.dataset.location.clone(),
                 storage: c.dataset.storage_options()?,
                 home,
@@ -68,13 +87,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 progress,
                 near_dup: (!c.no_near_dup).then(|| c.near_dup.options()),
             };
-            let summary = masa_workflows::contribute(opts).await.with_context(|| {
-                format!(
-                    "contributing {} to {}",
-                    c.files.display(),
-                    c.dataset.location
-                )
-            })?;
+            let summary = masa_workflows::contribute(opts)
+                .await
+                .with_context(|| format!("contributing {what} to {}", c.dataset.location))?;
             output::contribute(&summary, c.json)?;
         }
         Command::Crawl(c) => {

@@ -62,7 +62,7 @@ pub(super) async fn run(
         .collect();
     let ctx = Arc::new(Ctx {
         http: c.http.clone(),
-        origins: Origins::new(),
+        origins: Origins::default(),
         scope: c.scope.clone(),
         agents: c.agents.clone(),
         overrides: c.config.overrides,

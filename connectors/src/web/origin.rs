@@ -29,9 +29,12 @@ pub fn origin(u: &Url) -> String {
     )
 }
 
+/// A cache slot: when it was created, and its value once filled.
+type Slot<T> = (Instant, Arc<OnceCell<Arc<T>>>);
+
 /// A cache filled once per key, with at most one fill in flight per key.
 pub struct PerOrigin<T> {
-    cells: Mutex<HashMap<String, (Instant, Arc<OnceCell<Arc<T>>>)>>,
+    cells: Mutex<HashMap<String, Slot<T>>>,
     ttl: Duration,
 }
 
@@ -231,8 +234,8 @@ pub struct Origins {
     pub tdm: PerOrigin<TdmFile>,
 }
 
-impl Origins {
-    pub fn new() -> Self {
+impl Default for Origins {
+    fn default() -> Self {
         Origins {
             robots: PerOrigin::new(ROBOTS_TTL),
             tdm: PerOrigin::new(ROBOTS_TTL),
