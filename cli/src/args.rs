@@ -347,6 +347,9 @@ pub struct CrawlArgs {
     /// Continue this contributor's interrupted crawl of the dataset, with its settings.
     #[arg(long, conflicts_with = "seeds")]
     pub resume: bool,
+    /// Crawl without writing anything: print what would be fetched, kept and skipped.
+    #[arg(long, conflicts_with = "resume")]
+    pub dry_run: bool,
     #[command(flatten)]
     pub dataset: DatasetArgs,
     /// How far from the seeds: the same host, the same registrable domain, or URLs under a

@@ -92,6 +92,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .with_context(|| format!("contributing {what} to {}", c.dataset.location))?;
             output::contribute(&summary, c.json)?;
         }
+        Command::Crawl(c) if c.dry_run => {
+            let summary = masa_workflows::preview(&SourceConfig::Web(c.web_config()?))
+                .await
+                .context("masa crawl --dry-run")?;
+            output::preview(&summary, c.json)?;
+        }
         Command::Crawl(c) => {
             let storage = c.dataset.storage_options()?;
             let source = if c.resume {

@@ -53,15 +53,39 @@ pub fn contribute(s: &ContributeSummary, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A dry run's counts, then the crawl totals and a line per host.
+pub fn preview(s: &masa_workflows::PreviewSummary, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(s)?);
+        return Ok(());
+    }
+    println!(
+        "dry run: {} pages would be contributed ({}), nothing written",
+        s.items,
+        mb(s.bytes)
+    );
+    if !s.skips.is_empty() {
+        println!("skipped: {}", drops_line(&s.skips));
+    }
+    if let Some(src) = &s.source {
+        crawl_lines(src);
+    }
+    Ok(())
+}
+
 /// A crawl's summary: the contribution, then the crawl totals and a line per host.
 pub fn crawl(s: &ContributeSummary, json: bool) -> anyhow::Result<()> {
     contribute(s, json)?;
     if json {
         return Ok(());
     }
-    let Some(src) = &s.stats.source else {
-        return Ok(());
-    };
+    if let Some(src) = &s.stats.source {
+        crawl_lines(src);
+    }
+    Ok(())
+}
+
+fn crawl_lines(src: &serde_json::Value) {
     let n = |v: &serde_json::Value, k: &str| v[k].as_u64().unwrap_or(0);
     println!(
         "crawl: {} pages fetched, {} queued, {} in {:.1} s",
@@ -89,7 +113,6 @@ pub fn crawl(s: &ContributeSummary, json: bool) -> anyhow::Result<()> {
             );
         }
     }
-    Ok(())
 }
 
 fn micros_to_rfc3339(m: i64) -> String {

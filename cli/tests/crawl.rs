@@ -98,6 +98,19 @@ fn a_crawl_lands_in_the_dataset_with_consent_evidence_and_is_searchable() {
     let hits = env.json(&["search", &phrase, "--dataset", &ds]);
     assert_eq!(hits[0]["uri"], site.url("/p/7"), "{hits}");
 
+    // A dry run counts the same pages and skips, and writes nothing.
+    let dry_ds = env.path("dry").display().to_string();
+    let mut dry = crawl_args(&seed, &dry_ds);
+    dry.push("--dry-run");
+    let preview = env.json(&dry);
+    assert_eq!(preview["items"], 19, "{preview}");
+    assert_eq!(
+        preview["skips"],
+        serde_json::json!({"robots": 1, "scope": 1}),
+        "{preview}"
+    );
+    assert!(!env.path("dry").exists(), "a dry run wrote the dataset");
+
     // Bad input: a clear error, nothing written.
     let err = env.fails(&[
         "crawl",

@@ -201,3 +201,48 @@ pub async fn interrupted_source(
         ))),
     }
 }
+
+/// What a source yields, read to the end without writing anything (`masa crawl --dry-run`).
+#[derive(Debug, Clone, Serialize)]
+pub struct PreviewSummary {
+    pub items: u64,
+    /// Bytes of item bodies (decoded pages, for the crawler).
+    pub bytes: u64,
+    /// Skipped inputs by reason.
+    pub skips: std::collections::BTreeMap<String, u64>,
+    /// The connector's own summary (the crawler's per-host statistics).
+    pub source: Option<serde_json::Value>,
+}
+
+/// Runs a source to the end and counts what it yields; nothing is extracted or written.
+pub async fn preview(source: &SourceConfig) -> Result<PreviewSummary, WorkflowError> {
+    let ctx = BuildContext {
+        declaration: String::new(),
+    };
+    let mut connector = source.build(&ctx)?;
+    connector.check().await?;
+    let progress = connector.progress();
+    let (tx, mut rx) = masa_connectors::ItemSender::channel(256, 64 << 20);
+    let run = tokio::spawn(connector.run(None, tx));
+    let mut out = PreviewSummary {
+        items: 0,
+        bytes: 0,
+        skips: Default::default(),
+        source: None,
+    };
+    while let Some(e) = rx.recv().await {
+        match e.into_event() {
+            masa_connectors::SourceEvent::Item(i) => {
+                out.items += 1;
+                out.bytes += i.body.len() as u64;
+            }
+            masa_connectors::SourceEvent::Skip(s) => {
+                *out.skips.entry(s.reason.to_owned()).or_default() += 1;
+            }
+        }
+    }
+    run.await
+        .map_err(|e| WorkflowError::Other(format!("the source task failed: {e}")))??;
+    out.source = progress.map(|p| p.summary());
+    Ok(out)
+}

@@ -20,8 +20,8 @@ mod stats;
 pub use audit::{AuditOptions, AuditReport, Finding, audit};
 pub use config::{Config, DEFAULT_DECLARATION, InitOutcome, masa_home};
 pub use contribute::{
-    ContributeOptions, ContributeSummary, DEFAULT_NEAR_DUP_THRESHOLD, NearDupOptions, contribute,
-    interrupted_source,
+    ContributeOptions, ContributeSummary, DEFAULT_NEAR_DUP_THRESHOLD, NearDupOptions,
+    PreviewSummary, contribute, interrupted_source, preview,
 };
 pub use dedup_job::{DedupOptions, DedupReport, KeepPolicy, KeptDoc, Removal, Shard, Stage, dedup};
 pub use error::WorkflowError;

@@ -102,8 +102,20 @@ impl Corpus {
 }
 
 /// Runs a command to completion and returns its own peak RSS in KiB.
-#[allow(clippy::zombie_processes)] // reaped by wait4 below, not by Child::wait
 pub fn run_measured(cmd: &mut std::process::Command) -> i64 {
+    run_rusage(cmd).rss_kib
+}
+
+/// What a finished child used.
+pub struct Usage {
+    pub rss_kib: i64,
+    /// User plus system CPU time.
+    pub cpu_secs: f64,
+}
+
+/// Runs a command to completion and returns its own peak RSS and CPU time.
+#[allow(clippy::zombie_processes)] // reaped by wait4 below, not by Child::wait
+pub fn run_rusage(cmd: &mut std::process::Command) -> Usage {
     let child = cmd.spawn().unwrap();
     let pid = child.id() as libc::pid_t;
     // SAFETY: wait4 reaps exactly our child and writes only into the plain-data structs we
@@ -112,11 +124,15 @@ pub fn run_measured(cmd: &mut std::process::Command) -> i64 {
         let mut status = 0;
         let mut u: libc::rusage = std::mem::zeroed();
         assert_eq!(libc::wait4(pid, &mut status, 0, &mut u), pid);
-        (status, u.ru_maxrss)
+        (status, u)
     };
     assert!(
         libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
         "masa failed"
     );
-    rss
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    Usage {
+        rss_kib: rss.ru_maxrss,
+        cpu_secs: secs(rss.ru_utime) + secs(rss.ru_stime),
+    }
 }

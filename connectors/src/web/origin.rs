@@ -294,4 +294,19 @@ mod tests {
         assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
         assert_eq!(*cache.get("other", || async { 9 }).await, 9);
     }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_robots_files_never_panic(
+            body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..2048),
+            path in "/[ -~]{0,30}",
+        ) {
+            let r = RobotsTxt::parse(&body, &agents());
+            if let Ok(u) = Url::parse(&format!("http://s.test{path}")) {
+                let v = r.verdict(&u);
+                proptest::prop_assert!(matches!(v.state, "allowed" | "disallowed" | "unavailable"));
+            }
+            let _ = r.crawl_delay();
+        }
+    }
 }

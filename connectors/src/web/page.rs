@@ -332,4 +332,28 @@ mod tests {
         assert_eq!(decode(b"\x93hi\x94", None), "\u{201c}hi\u{201d}");
         assert_eq!(decode(b"", None), "");
     }
+
+    proptest::proptest! {
+        /// Untrusted bytes never panic the decoder or the parser, and parsing is
+        /// deterministic.
+        #[test]
+        fn arbitrary_bytes_decode_and_parse_without_panicking(
+            body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..2048),
+            ct in proptest::option::of("[ -~]{0,40}"),
+        ) {
+            let text = decode(&body, ct.as_deref());
+            let url = Url::parse("http://site.test/a/b").unwrap();
+            let a = parse(&text, &url, &agents());
+            proptest::prop_assert_eq!(a, parse(&text, &url, &agents()));
+        }
+
+        #[test]
+        fn tag_soup_never_panics(html in "(<[a-z]{1,6}( [a-z]{1,5}=\"[^\"]{0,12}\")*>|</[a-z]{1,6}>|[^<]{0,12}){0,40}") {
+            let url = Url::parse("http://site.test/").unwrap();
+            let f = parse(&html, &url, &agents());
+            for l in &f.links {
+                proptest::prop_assert!(matches!(l.scheme(), "http" | "https"));
+            }
+        }
+    }
 }

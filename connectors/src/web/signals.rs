@@ -405,4 +405,25 @@ mod tests {
         let unused = decide(&allowed, &Tdm::default(), Directives::default(), all).unwrap();
         assert!(!unused.overridden);
     }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_tdmrep_files_and_directives_never_panic(
+            body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..1024),
+            path in "/[ -~]{0,30}",
+            header in "[ -~]{0,60}",
+        ) {
+            if let Ok(f) = TdmFile::parse(&body) {
+                let _ = f.lookup(&path);
+            }
+            let mut d = Directives::default();
+            d.add_header(&header, &agents());
+            d.add_list(&header);
+        }
+
+        #[test]
+        fn location_patterns_never_panic(pattern in "[/*$a-z]{0,12}", path in "/[a-z/]{0,12}") {
+            let _ = location_matches(&pattern, &path);
+        }
+    }
 }

@@ -140,4 +140,18 @@ mod tests {
         assert!(parse(b"\x1f\x8bnot gzip", 1 << 20).is_err());
         assert!(parse(b"", 1 << 20).is_err());
     }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_bytes_are_an_error_or_a_sitemap_never_a_panic(
+            body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..2048),
+        ) {
+            let _ = parse(&body, 1 << 16);
+        }
+
+        #[test]
+        fn xml_like_input_never_panics(xml in "(<(urlset|sitemapindex|url|sitemap|loc)>|</(urlset|sitemapindex|url|sitemap|loc)>|&amp;|[a-z:/.]{0,10}){0,30}") {
+            let _ = parse(xml.as_bytes(), 1 << 16);
+        }
+    }
 }

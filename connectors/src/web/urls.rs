@@ -273,4 +273,22 @@ mod tests {
         assert_eq!(site("a.b.example.co.uk"), "example.co.uk");
         assert_eq!(site("127.0.0.1"), "127.0.0.1");
     }
+
+    proptest::proptest! {
+        /// Normalizing is idempotent: a normalized URL is its own normal form.
+        #[test]
+        fn normalization_is_idempotent(
+            path in "(/[a-zA-Z0-9%._~-]{0,6}){0,4}",
+            query in proptest::option::of("[a-z]{1,3}=[a-z0-9%]{0,4}(&[a-z]{1,3}=[a-z0-9%]{0,4}){0,3}"),
+        ) {
+            let s = match &query {
+                Some(q) => format!("http://Host.test{path}?{q}#f"),
+                None => format!("http://Host.test{path}#f"),
+            };
+            if let Ok(u) = Url::parse(&s) {
+                let once = normalize(&u).unwrap();
+                proptest::prop_assert_eq!(normalize(&once).unwrap(), once);
+            }
+        }
+    }
 }
