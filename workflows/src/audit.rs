@@ -13,6 +13,7 @@ use crate::WorkflowError;
 use crate::dedup_job::Shard;
 use crate::layout::batch_manifest_path;
 use crate::log::{Log, LogEntry, append, check_consistency, parse_saved_checkpoint, read_log};
+use masa_connectors::web::fetch::{Accept, Http, HttpOptions};
 use masa_provenance::{ContributorKey, Tree, leaf_hash, verify_manifest};
 use masa_record::{Record, SignedManifest};
 use masa_storage::{CommittedFile, Dataset, StorageOptions};
@@ -623,42 +624,6 @@ fn salted(salt: &[u8; 16], value: &str) -> String {
 /// Bodies larger than this are not compared.
 const REFETCH_MAX_BYTES: usize = 16 << 20;
 
-/// Whether `uri`'s host resolves only to public addresses. A dataset chooses the URIs a
-/// validator fetches, so without this an audit could be made to probe the validator's own
-/// network.
-async fn public_host(uri: &str) -> Result<(), String> {
-    let url = url::Url::parse(uri).map_err(|e| e.to_string())?;
-    let host = url.host_str().ok_or("no host")?;
-    let port = url.port_or_known_default().unwrap_or(80);
-    let addrs: Vec<std::net::SocketAddr> = tokio::net::lookup_host((host, port))
-        .await
-        .map_err(|e| e.to_string())?
-        .collect();
-    let private = |ip: std::net::IpAddr| match ip {
-        std::net::IpAddr::V4(v4) => {
-            v4.is_private()
-                || v4.is_loopback()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.octets()[0] == 100 && (v4.octets()[1] & 0xc0) == 64
-        }
-        std::net::IpAddr::V6(v6) => {
-            v6.is_loopback()
-                || v6.is_unspecified()
-                || (v6.segments()[0] & 0xfe00) == 0xfc00
-                || (v6.segments()[0] & 0xffc0) == 0xfe80
-                || v6
-                    .to_ipv4_mapped()
-                    .is_some_and(|v4| v4.is_private() || v4.is_loopback())
-        }
-    };
-    if addrs.is_empty() || addrs.iter().any(|a| private(a.ip())) {
-        return Err("refused: a private, loopback or link-local address (--allow-private)".into());
-    }
-    Ok(())
-}
-
 async fn refetch(
     results: &[BatchResult],
     n: usize,
@@ -676,55 +641,43 @@ async fn refetch(
         .collect();
     web.sort_by_key(|(_, u, _, _)| salted(salt, u));
     web.truncate(n);
-    // Redirects are not followed: each hop would need the address check again.
-    let client = reqwest::Client::builder()
-        .user_agent(concat!("masa-audit/", env!("CARGO_PKG_VERSION")))
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(std::time::Duration::from_secs(20))
-        .build()
-        .map_err(|e| WorkflowError::Other(format!("HTTP client: {e}")))?;
+    // Redirects are not followed (a moved page is reported unreachable). The crawler's HTTP
+    // client refuses private addresses on the addresses it dials, unless allowed: a dataset
+    // chooses the URIs a validator fetches, so without it an audit could probe the
+    // validator's own network.
+    let http = Http::new(HttpOptions {
+        user_agent: concat!("masa-audit/", env!("CARGO_PKG_VERSION")).into(),
+        connect_timeout: std::time::Duration::from_secs(10),
+        timeout: std::time::Duration::from_secs(20),
+        max_body: REFETCH_MAX_BYTES,
+        retries: 1,
+        backoff: std::time::Duration::from_millis(500),
+        max_retry_after: std::time::Duration::from_secs(10),
+        allow_private,
+    })
+    .map_err(WorkflowError::Other)?;
     let mut unreachable = Vec::new();
     let mut fetched = 0;
     for (batch, uri, hash, row) in web {
-        if !allow_private && let Err(e) = public_host(uri).await {
-            unreachable.push(format!("{uri}: {e}"));
+        let Ok(url) = url::Url::parse(uri) else {
+            unreachable.push(format!("{uri}: not a URL"));
             continue;
-        }
-        let resp = match client
-            .get(uri)
-            .send()
-            .await
-            .and_then(|r| r.error_for_status())
-        {
-            Ok(r) => r,
+        };
+        let resp = match http.get(&url, &[], |_, _| Accept::Body).await {
+            Ok(r) if (200..300).contains(&r.status) => r,
+            Ok(r) => {
+                unreachable.push(format!("{uri}: HTTP {}", r.status));
+                continue;
+            }
             Err(e) => {
-                unreachable.push(format!("{uri}: {e}"));
+                unreachable.push(e.detail().to_owned());
                 continue;
             }
         };
-        let html = resp
-            .headers()
-            .get(reqwest::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|t| t.contains("html"));
-        if resp
-            .content_length()
-            .is_some_and(|l| l > REFETCH_MAX_BYTES as u64)
-        {
-            unreachable.push(format!("{uri}: larger than {REFETCH_MAX_BYTES} bytes"));
-            continue;
-        }
-        let body = match resp.bytes().await {
-            Ok(b) if b.len() > REFETCH_MAX_BYTES => {
-                unreachable.push(format!("{uri}: larger than {REFETCH_MAX_BYTES} bytes"));
-                continue;
-            }
-            Ok(b) => String::from_utf8_lossy(&b).into_owned(),
-            Err(e) => {
-                unreachable.push(format!("{uri}: {e}"));
-                continue;
-            }
-        };
+        let content_type = resp.header("content-type").map(str::to_owned);
+        let html = content_type.as_deref().is_some_and(|t| t.contains("html"));
+        // Decoded as the crawler decodes it, so a latin-1 page compares equal.
+        let body = masa_connectors::web::page::decode(&resp.body, content_type.as_deref());
         fetched += 1;
         let text = if html {
             masa_ingest::extract_html(&body).text
