@@ -539,3 +539,47 @@ async fn a_recrawl_sends_validators_and_skips_unchanged_pages() {
         ]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn robots_txt_redirects_are_followed_and_a_failing_robots_txt_disallows_everything() {
+    // robots.txt behind three redirects still applies.
+    let site = Server::start(|path, _h, _n| match path {
+        "/robots.txt" => Reply::redirect("/r1"),
+        "/r1" => Reply::redirect("/r2"),
+        "/r2" => Reply::redirect("/rules.txt"),
+        "/rules.txt" => Reply::typed("text/plain", b"User-agent: *\nDisallow: /x\n".to_vec()),
+        "/" => Reply::html(page("home", &links(&["/x", "/y"]))),
+        "/y" => Reply::html(page("y", "")),
+        _ => Reply::status(404),
+    });
+    let out = crawl(&site, config(site.url("/"))).await;
+    assert_eq!(out.item_paths(), ["/", "/y"]);
+    assert_eq!(out.skip_list(), [("/x", "robots")]);
+
+    // A robots.txt that fails with 5xx (after retries) is a full disallow: nothing is
+    // fetched, and the evidence says it was unavailable.
+    let down = Server::start(|path, _h, _n| match path {
+        "/robots.txt" => Reply::status(503),
+        _ => Reply::html(page("p", "")),
+    });
+    let mut c = config(down.url("/"));
+    c.sitemaps = false;
+    let out = crawl(&down, c).await;
+    assert!(out.items.is_empty());
+    assert_eq!(out.skip_list(), [("/", "robots")]);
+    assert_eq!(down.count("/"), 0);
+    assert_eq!(
+        down.count("/robots.txt"),
+        3,
+        "first attempt and two retries"
+    );
+    let mut c = config(down.url("/"));
+    c.sitemaps = false;
+    c.overrides.robots = true;
+    let out = crawl(&down, c).await;
+    let consent = &out.items["/"].consent;
+    assert_eq!(
+        (consent.robots.as_deref(), consent.overridden),
+        (Some("unavailable"), true)
+    );
+}
