@@ -9,7 +9,7 @@ mod progress;
 pub mod quality;
 mod stats;
 
-pub use extract::{ExtractedText, extract_html, to_record};
+pub use extract::{ExtractedText, Metadata, extract_html, to_record};
 pub use pipeline::{
     BatchSink, CommitInfo, DEFAULT_BATCH_BYTES, DEFAULT_BATCH_ROWS, PendingBatch, PipelineConfig,
     PipelineError, SinkError, run,

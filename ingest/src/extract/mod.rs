@@ -1,176 +1,43 @@
-//! Turning a raw item into a record: HTML to text (a simple structural extractor for now),
+//! Turning a raw item into a record: HTML to main text (light Markdown) and metadata,
 //! normalization, language identification, hashing.
 
-use ego_tree::iter::Edge;
-use masa_record::{RawItem, Record, content_hash, normalize_text, record_id};
-use scraper::{ElementRef, Html, Node};
+mod content;
+mod markdown;
+mod meta;
 
-/// Text and metadata found in an HTML page.
+use masa_record::{RawItem, Record, content_hash, normalize_text, record_id};
+use scraper::{ElementRef, Html};
+
+pub use meta::Metadata;
+
+/// What the extractor keeps of an HTML page.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ExtractedText {
     pub title: Option<String>,
+    /// The main content as light Markdown.
     pub text: String,
+    pub meta: Metadata,
 }
 
-/// Elements whose whole subtree is boilerplate or not text.
-const SKIP: &[&str] = &[
-    "script", "style", "noscript", "template", "svg", "nav", "header", "footer", "aside", "form",
-    "iframe", "button", "select", "head",
-];
-
-/// Elements set off by a blank line.
-const PARAGRAPH: &[&str] = &[
-    "p",
-    "h1",
-    "h2",
-    "h3",
-    "h4",
-    "h5",
-    "h6",
-    "pre",
-    "table",
-    "blockquote",
-];
-
-/// Other elements that start a new line.
-const LINE: &[&str] = &[
-    "div",
-    "section",
-    "article",
-    "main",
-    "li",
-    "ul",
-    "ol",
-    "dl",
-    "dt",
-    "dd",
-    "tr",
-    "figure",
-    "figcaption",
-    "hr",
-    "address",
-    "details",
-    "summary",
-];
-
-/// A block element's break before and after it: `Some(true)` for a blank line, `Some(false)`
-/// for a line break, `None` for inline elements.
-fn block_break(name: &str) -> Option<bool> {
-    if PARAGRAPH.contains(&name) {
-        Some(true)
-    } else if LINE.contains(&name) {
-        Some(false)
-    } else {
-        None
-    }
-}
-
-fn push_text(out: &mut String, s: &str, pre: bool) {
-    if pre {
-        out.push_str(s);
-        return;
-    }
-    for word in s.split_whitespace() {
-        if !out.is_empty() && !out.ends_with([' ', '\n']) {
-            out.push(' ');
-        }
-        out.push_str(word);
-    }
-    // Keep a separating space when the text node ends with whitespace.
-    if s.ends_with(char::is_whitespace) && !out.is_empty() && !out.ends_with([' ', '\n']) {
-        out.push(' ');
-    }
-}
-
-fn newline(out: &mut String, blank: bool) {
-    while out.ends_with(' ') {
-        out.pop();
-    }
-    if out.is_empty() {
-        return;
-    }
-    let want = if blank { "\n\n" } else { "\n" };
-    if !out.ends_with(want) {
-        if out.ends_with('\n') && blank {
-            out.push('\n');
-        } else if !out.ends_with('\n') {
-            out.push_str(want);
-        }
-    }
-}
-
-/// Walks the document without recursion (deeply nested markup must not overflow the
-/// stack), writing visible text to `out`. (Parsing itself slows down sharply past tens of
-/// thousands of nesting levels; bounding that is part of the extractor's own issue.)
-fn walk(root: ElementRef<'_>, out: &mut String) {
-    // Depth of open skipped and `<pre>` elements around the current node.
-    let mut skipping = 0usize;
-    let mut pre = 0usize;
-    for edge in root.traverse() {
-        match edge {
-            Edge::Open(node) => match node.value() {
-                Node::Text(t) if skipping == 0 => push_text(out, t, pre > 0),
-                Node::Element(e) => {
-                    let name = e.name();
-                    if skipping > 0 || SKIP.contains(&name) {
-                        skipping += 1;
-                        continue;
-                    }
-                    match name {
-                        "br" => newline(out, false),
-                        "pre" => pre += 1,
-                        "td" | "th" if !out.is_empty() && !out.ends_with(['\n', ' ']) => {
-                            out.push_str(" | ")
-                        }
-                        _ => {}
-                    }
-                    if let Some(blank) = block_break(name) {
-                        newline(out, blank);
-                    }
-                }
-                _ => {}
-            },
-            Edge::Close(node) => {
-                if let Node::Element(e) = node.value() {
-                    let name = e.name();
-                    if skipping > 0 {
-                        skipping -= 1;
-                        continue;
-                    }
-                    if name == "pre" {
-                        pre -= 1;
-                    }
-                    if let Some(blank) = block_break(name) {
-                        newline(out, blank);
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// Extracts the visible main text of an HTML document: scripts, styles, navigation, headers,
-/// footers, sidebars and forms are dropped; block elements become line breaks.
+/// Extracts the main content of an HTML document as light Markdown, with its metadata.
+/// Navigation, headers, footers, sidebars, cookie banners, comments and ads are pruned by
+/// what they say they are; of the rest, the container whose text blocks score best (long,
+/// with commas, few links) is kept with its content-bearing siblings. A page with no text
+/// block keeps its whole (pruned) body.
 pub fn extract_html(html: &str) -> ExtractedText {
     let doc = Html::parse_document(html);
-    let sel_title = scraper::Selector::parse("title").expect("static selector");
-    let sel_h1 = scraper::Selector::parse("h1").expect("static selector");
-    let clean = |s: String| {
-        let t = s.split_whitespace().collect::<Vec<_>>().join(" ");
-        (!t.is_empty()).then_some(t)
+    let meta = meta::read(&doc);
+    let analysis = content::analyse(&doc);
+    let roots: Vec<ElementRef<'_>> = match content::main_content(&doc, &analysis) {
+        Some(r) => r,
+        None => vec![doc.root_element()],
     };
-    let title = doc
-        .select(&sel_title)
-        .next()
-        .and_then(|t| clean(t.text().collect()))
-        .or_else(|| {
-            doc.select(&sel_h1)
-                .next()
-                .and_then(|t| clean(t.text().collect()))
-        });
-    let mut text = String::new();
-    walk(doc.root_element(), &mut text);
-    ExtractedText { title, text }
+    let text = markdown::render(&roots, &analysis);
+    ExtractedText {
+        title: meta.title.clone(),
+        text,
+        meta,
+    }
 }
 
 /// At most this many bytes of text are looked at to identify the language.
@@ -249,7 +116,7 @@ mod tests {
         assert_eq!(e.title.as_deref(), Some("The Page"));
         assert_eq!(
             e.text,
-            "Heading\n\nFirst bold paragraph.\n\none\ntwo\n\n  code  line\n  two\n\n"
+            "# Heading\n\nFirst bold paragraph.\n\n- one\n- two\n\n```\n  code  line\n  two\n```"
         );
         for gone in ["Home", "Site header", "var x", "footer", "p{}"] {
             assert!(!e.text.contains(gone), "{gone} should be removed");

@@ -1,0 +1,341 @@
+//! Finding a page's main content: boilerplate is pruned by what elements say they are (tag,
+//! ARIA role, class and id words, hidden), then text blocks score their ancestors by length,
+//! commas and link density, and the best-scoring container is kept together with the
+//! siblings that carry content of their own.
+
+use ego_tree::NodeId;
+use ego_tree::iter::Edge;
+use scraper::{ElementRef, Html, Node};
+use std::collections::HashMap;
+
+/// Elements never part of the main text.
+const DROP_TAGS: &[&str] = &[
+    "script", "style", "noscript", "template", "svg", "nav", "aside", "form", "iframe", "button",
+    "select", "input", "textarea", "head", "menu", "dialog", "object", "embed", "canvas", "audio",
+    "video", "map",
+];
+
+/// ARIA roles of page furniture.
+const DROP_ROLES: &[&str] = &[
+    "navigation",
+    "banner",
+    "contentinfo",
+    "complementary",
+    "search",
+    "menu",
+    "menubar",
+    "dialog",
+    "alertdialog",
+    "tablist",
+    "toolbar",
+];
+
+/// Class or id words that name page furniture; matched inside longer words too
+/// (`site-footer`, `navbar`, `cookieConsent`).
+const DROP_WORDS: &[&str] = &[
+    "navbar",
+    "navigation",
+    "footer",
+    "sidebar",
+    "breadcrumb",
+    "cookie",
+    "consent",
+    "gdpr",
+    "newsletter",
+    "subscribe",
+    "signup",
+    "advert",
+    "sponsor",
+    "social",
+    "sharing",
+    "share-",
+    "comment",
+    "disqus",
+    "related",
+    "recommend",
+    "popup",
+    "modal",
+    "masthead",
+    "pagination",
+    "pager",
+    "toolbar",
+    "widget",
+    "promo",
+    "banner",
+    "skip-link",
+    "skiplink",
+    "menu",
+    "docnav",
+    "navheader",
+    "navfooter",
+    "sphinxsidebar",
+    "toc-",
+    "byline-share",
+];
+
+/// Whole class or id words (split on `-` and `_`) that name page furniture.
+const DROP_EXACT: &[&str] = &[
+    "nav", "ad", "ads", "adsense", "share", "tags", "related", "top",
+];
+
+/// Class or id words of content containers.
+const KEEP_WORDS: &[&str] = &[
+    "content", "article", "main", "body", "post", "entry", "text", "story", "prose", "document",
+];
+
+fn words_of(el: &scraper::node::Element) -> impl Iterator<Item = String> + '_ {
+    el.attr("class")
+        .into_iter()
+        .chain(el.attr("id"))
+        .flat_map(|v| v.split_ascii_whitespace())
+        .map(|w| w.to_ascii_lowercase())
+}
+
+/// Whether an element (and all it holds) is page furniture rather than content.
+pub(super) fn is_boilerplate(el: &scraper::node::Element) -> bool {
+    let name = el.name();
+    if DROP_TAGS.contains(&name) {
+        return true;
+    }
+    if el.attr("hidden").is_some() || el.attr("aria-hidden").is_some_and(|v| v.trim() == "true") {
+        return true;
+    }
+    if let Some(style) = el.attr("style") {
+        let s: String = style.to_ascii_lowercase().split_whitespace().collect();
+        if s.contains("display:none") || s.contains("visibility:hidden") {
+            return true;
+        }
+    }
+    if let Some(role) = el.attr("role")
+        && DROP_ROLES.contains(&role.trim().to_ascii_lowercase().as_str())
+    {
+        return true;
+    }
+    // Content words win over furniture words (`article-footer` is furniture, but
+    // `post-content related` is not dropped for `related`).
+    let mut furniture = false;
+    for w in words_of(el) {
+        if KEEP_WORDS
+            .iter()
+            .any(|k| w == *k || w.ends_with(&format!("-{k}")) || w.starts_with(&format!("{k}-")))
+            && !w.contains("footer")
+            && !w.contains("sidebar")
+        {
+            return false;
+        }
+        if DROP_WORDS.iter().any(|d| w.contains(d))
+            || w.split(['-', '_']).any(|part| DROP_EXACT.contains(&part))
+        {
+            furniture = true;
+        }
+    }
+    furniture && !matches!(name, "body" | "html" | "main" | "article")
+}
+
+/// Per-element text measures over the unpruned subtree.
+#[derive(Debug, Default, Clone, Copy)]
+pub(super) struct Mass {
+    /// Characters of text (whitespace runs count once).
+    pub text: u32,
+    /// Characters of text inside links.
+    pub links: u32,
+    /// Content score accumulated from text blocks below.
+    pub score: f32,
+}
+
+impl Mass {
+    pub fn link_density(&self) -> f32 {
+        if self.text == 0 {
+            0.0
+        } else {
+            self.links as f32 / self.text as f32
+        }
+    }
+}
+
+/// Elements whose own text makes a text block that scores its ancestors.
+const BLOCKS: &[&str] = &[
+    "p",
+    "pre",
+    "blockquote",
+    "td",
+    "dd",
+    "li",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "figcaption",
+];
+
+fn text_len(s: &str) -> (u32, u32) {
+    let mut n = 0u32;
+    let mut commas = 0u32;
+    let mut space = true;
+    for c in s.chars() {
+        if c.is_whitespace() {
+            if !space {
+                n += 1;
+                space = true;
+            }
+        } else {
+            n += 1;
+            space = false;
+            if matches!(c, ',' | '，' | '、' | '،') {
+                commas += 1;
+            }
+        }
+    }
+    (n, commas)
+}
+
+/// What the analysis found: the pruned elements and the text measures of the others.
+pub(super) struct Analysis {
+    pub pruned: std::collections::HashSet<NodeId>,
+    pub mass: HashMap<NodeId, Mass>,
+}
+
+/// Measures every element in one pass without recursion, and prunes boilerplate.
+pub(super) fn analyse(doc: &Html) -> Analysis {
+    let mut pruned = std::collections::HashSet::new();
+    let mut mass: HashMap<NodeId, Mass> = HashMap::new();
+    // Open elements: (id, own text chars, own commas, accumulated mass).
+    let mut stack: Vec<(NodeId, u32, u32, Mass)> = Vec::new();
+    let mut skipping = 0usize;
+    let mut in_link = 0usize;
+    // Open `<article>`/`<main>` elements: a `<header>` or `<footer>` inside one holds the
+    // title, byline or notes of the content, elsewhere it is the site's.
+    let mut in_article = 0usize;
+    for edge in doc.root_element().traverse() {
+        match edge {
+            Edge::Open(node) => match node.value() {
+                Node::Element(el) => {
+                    let site_furniture =
+                        matches!(el.name(), "header" | "footer") && in_article == 0;
+                    if skipping > 0 || site_furniture || is_boilerplate(el) {
+                        if skipping == 0 {
+                            pruned.insert(node.id());
+                        }
+                        skipping += 1;
+                        continue;
+                    }
+                    match el.name() {
+                        "a" => in_link += 1,
+                        "article" | "main" => in_article += 1,
+                        _ => {}
+                    }
+                    stack.push((node.id(), 0, 0, Mass::default()));
+                }
+                Node::Text(t) if skipping == 0 => {
+                    let (n, commas) = text_len(t);
+                    if let Some(top) = stack.last_mut() {
+                        top.1 += n;
+                        top.2 += commas;
+                        top.3.text += n;
+                        if in_link > 0 {
+                            top.3.links += n;
+                        }
+                    }
+                }
+                _ => {}
+            },
+            Edge::Close(node) => {
+                let Node::Element(el) = node.value() else {
+                    continue;
+                };
+                if skipping > 0 {
+                    skipping -= 1;
+                    continue;
+                }
+                match el.name() {
+                    "a" => in_link -= 1,
+                    "article" | "main" => in_article -= 1,
+                    _ => {}
+                }
+                let Some((id, own, commas, m)) = stack.pop() else {
+                    continue;
+                };
+                let n = stack.len();
+                if n > 0 {
+                    let parent = &mut stack[n - 1].3;
+                    parent.text += m.text;
+                    parent.links += m.links;
+                }
+                // A text block scores its parent fully and the two levels above by half and
+                // a third, as long as it has some substance.
+                let block = BLOCKS.contains(&el.name()) || (el.name() == "div" && own >= 25);
+                if block && m.text >= 25 {
+                    let s = (1.0 + commas as f32 + (m.text as f32 / 100.0).min(3.0))
+                        * (1.0 - m.link_density());
+                    for (k, w) in [(1, 1.0), (2, 0.5), (3, 1.0 / 3.0)] {
+                        if n >= k {
+                            stack[n - k].3.score += s * w;
+                        }
+                    }
+                }
+                mass.insert(id, m);
+            }
+        }
+    }
+    Analysis { pruned, mass }
+}
+
+fn bonus(el: &scraper::node::Element) -> f32 {
+    let mut b = match el.name() {
+        "article" | "main" => 1.3,
+        "td" | "blockquote" | "pre" => 0.9,
+        "ul" | "ol" | "dl" | "form" | "li" => 0.6,
+        "body" => 0.8,
+        _ => 1.0,
+    };
+    if words_of(el).any(|w| KEEP_WORDS.iter().any(|k| w.contains(k))) {
+        b *= 1.25;
+    }
+    b
+}
+
+/// The elements holding the main content, in document order: the best-scoring container
+/// and those of its siblings that score well or are text paragraphs of their own. `None`
+/// when nothing scored (a page without text blocks): the caller keeps the whole body.
+pub(super) fn main_content<'a>(doc: &'a Html, a: &Analysis) -> Option<Vec<ElementRef<'a>>> {
+    let mut best: Option<(ElementRef<'a>, f32)> = None;
+    for el in doc
+        .root_element()
+        .descendants()
+        .filter_map(ElementRef::wrap)
+    {
+        let Some(m) = a.mass.get(&el.id()) else {
+            continue;
+        };
+        if m.score <= 0.0 {
+            continue;
+        }
+        let s = m.score * (1.0 - m.link_density()) * bonus(el.value());
+        if best.is_none_or(|(_, b)| s > b) {
+            best = Some((el, s));
+        }
+    }
+    let (top, top_score) = best?;
+    let Some(parent) = top.parent().and_then(ElementRef::wrap) else {
+        return Some(vec![top]);
+    };
+    let threshold = (top_score * 0.2).max(10.0);
+    let mut out = Vec::new();
+    for sib in parent.children().filter_map(ElementRef::wrap) {
+        if sib.id() == top.id() {
+            out.push(sib);
+            continue;
+        }
+        let Some(m) = a.mass.get(&sib.id()) else {
+            continue;
+        };
+        let s = m.score * (1.0 - m.link_density()) * bonus(sib.value());
+        let paragraph = sib.value().name() == "p" && m.text > 80 && m.link_density() < 0.25;
+        let heading = matches!(sib.value().name(), "h1" | "h2" | "h3") && m.link_density() < 0.5;
+        if s >= threshold || paragraph || heading {
+            out.push(sib);
+        }
+    }
+    Some(out)
+}

@@ -1,0 +1,281 @@
+//! Rendering the kept elements as light Markdown: headings, paragraphs, lists, code blocks,
+//! block quotes and tables keep their structure; links keep their text. Iterative, so deeply
+//! nested markup cannot overflow the stack.
+
+use super::content::Analysis;
+use ego_tree::iter::Edge;
+use scraper::{ElementRef, Node};
+
+/// Blocks set off by a blank line.
+const PARAGRAPH: &[&str] = &[
+    "p",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "pre",
+    "table",
+    "blockquote",
+    "ul",
+    "ol",
+    "dl",
+    "figure",
+    "hr",
+    "address",
+    "details",
+];
+
+/// Blocks that start a new line.
+const LINE: &[&str] = &[
+    "div",
+    "section",
+    "article",
+    "main",
+    "header",
+    "footer",
+    "li",
+    "dt",
+    "dd",
+    "tr",
+    "figcaption",
+    "summary",
+    "caption",
+    "center",
+    "body",
+];
+
+#[derive(Default)]
+struct Writer {
+    out: String,
+    /// Prefix of each new line: block-quote markers and list indentation.
+    prefix: String,
+    /// Open `<pre>` elements.
+    pre: usize,
+    /// Open lists: ordered, and the next number.
+    lists: Vec<(bool, u32)>,
+    /// In a table: cells written on the current row, rows written.
+    table: Vec<(usize, usize)>,
+    /// Text was written since the last line start.
+    dirty: bool,
+}
+
+impl Writer {
+    fn line(&mut self, blank: bool) {
+        while self.out.ends_with(' ') {
+            self.out.pop();
+        }
+        if !self.dirty {
+            // Turn a line break into a blank line when asked, never more.
+            if blank && !self.out.is_empty() && !self.out.ends_with("\n\n") {
+                self.out.push('\n');
+            }
+            return;
+        }
+        self.out.push('\n');
+        if blank {
+            self.out.push('\n');
+        }
+        self.dirty = false;
+    }
+
+    fn start_text(&mut self) {
+        if !self.dirty {
+            self.out.push_str(&self.prefix);
+            self.dirty = true;
+        }
+    }
+
+    fn text(&mut self, s: &str) {
+        if self.pre > 0 {
+            for (i, part) in s.split('\n').enumerate() {
+                if i > 0 {
+                    self.out.push('\n');
+                    self.dirty = false;
+                }
+                if !part.is_empty() {
+                    self.start_text();
+                    self.out.push_str(part);
+                }
+            }
+            return;
+        }
+        let lead = s.starts_with(char::is_whitespace);
+        let mut first = true;
+        for w in s.split_whitespace() {
+            if self.dirty && (!first || lead) && !self.out.ends_with([' ', '(', '\n']) {
+                self.out.push(' ');
+            }
+            self.start_text();
+            self.out.push_str(w);
+            first = false;
+        }
+        if s.ends_with(char::is_whitespace) && self.dirty && !self.out.ends_with(' ') {
+            self.out.push(' ');
+        }
+    }
+
+    fn raw(&mut self, s: &str) {
+        self.start_text();
+        self.out.push_str(s);
+    }
+}
+
+/// Link-heavy blocks inside the content (tables of contents, tag lists, "see also" link
+/// rows) are left out unless they carry real text.
+fn link_block(a: &Analysis, el: &ElementRef<'_>) -> bool {
+    if !matches!(
+        el.value().name(),
+        "ul" | "ol" | "div" | "table" | "p" | "section" | "dl"
+    ) {
+        return false;
+    }
+    a.mass
+        .get(&el.id())
+        .is_some_and(|m| m.link_density() > 0.6 && m.text < 400)
+}
+
+/// Writes `roots` (and what they hold, minus pruned and link-heavy parts) as Markdown.
+pub(super) fn render(roots: &[ElementRef<'_>], a: &Analysis) -> String {
+    let mut w = Writer::default();
+    for root in roots {
+        write_tree(&mut w, *root, a);
+        w.line(true);
+    }
+    let mut out = w.out;
+    let trimmed = out.trim_end().len();
+    out.truncate(trimmed);
+    out
+}
+
+fn write_tree(w: &mut Writer, root: ElementRef<'_>, a: &Analysis) {
+    let mut skipping = 0usize;
+    for edge in root.traverse() {
+        match edge {
+            Edge::Open(node) => match node.value() {
+                Node::Text(t) if skipping == 0 => w.text(t),
+                Node::Element(el) => {
+                    if skipping > 0
+                        || a.pruned.contains(&node.id())
+                        || ElementRef::wrap(node).is_some_and(|e| link_block(a, &e))
+                    {
+                        skipping += 1;
+                        continue;
+                    }
+                    open(w, el.name());
+                }
+                _ => {}
+            },
+            Edge::Close(node) => {
+                if let Node::Element(el) = node.value() {
+                    if skipping > 0 {
+                        skipping -= 1;
+                        continue;
+                    }
+                    close(w, el.name());
+                }
+            }
+        }
+    }
+}
+
+fn open(w: &mut Writer, name: &str) {
+    if PARAGRAPH.contains(&name) {
+        w.line(true);
+    } else if LINE.contains(&name) {
+        w.line(false);
+    }
+    match name {
+        "h1" | "h2" | "h3" | "h4" | "h5" | "h6" => {
+            let level = (name.as_bytes()[1] - b'0') as usize;
+            w.raw(&format!("{} ", "#".repeat(level)));
+        }
+        "pre" => {
+            w.raw("```");
+            w.line(false);
+            w.pre += 1;
+        }
+        "code" | "kbd" | "samp" if w.pre == 0 => w.text(" `"),
+        "br" => w.line(false),
+        "blockquote" => w.prefix.push_str("> "),
+        "ul" | "ol" => {
+            w.lists.push((name == "ol", 1));
+        }
+        "li" => {
+            let depth = w.lists.len().saturating_sub(1);
+            let marker = match w.lists.last_mut() {
+                Some((true, n)) => {
+                    *n += 1;
+                    format!("{}. ", *n - 1)
+                }
+                _ => "- ".to_owned(),
+            };
+            w.raw(&format!("{}{marker}", "  ".repeat(depth)));
+        }
+        "table" => w.table.push((0, 0)),
+        "td" | "th" => {
+            if let Some((cells, _)) = w.table.last_mut() {
+                let first = *cells == 0;
+                *cells += 1;
+                w.raw(if first { "| " } else { " | " });
+            }
+        }
+        "hr" => {
+            w.raw("---");
+            w.line(true);
+        }
+        _ => {}
+    }
+}
+
+fn close(w: &mut Writer, name: &str) {
+    match name {
+        "pre" => {
+            w.pre = w.pre.saturating_sub(1);
+            w.line(false);
+            w.raw("```");
+        }
+        "code" | "kbd" | "samp" if w.pre == 0 => {
+            while w.out.ends_with(' ') {
+                w.out.pop();
+            }
+            w.out.push_str("` ");
+        }
+        "blockquote" => {
+            let n = w.prefix.len().saturating_sub(2);
+            w.prefix.truncate(n);
+        }
+        "ul" | "ol" => {
+            w.lists.pop();
+        }
+        "tr" => {
+            let row = match w.table.last_mut() {
+                Some((cells, rows)) if *cells > 0 => {
+                    let n = *cells;
+                    *cells = 0;
+                    *rows += 1;
+                    Some((n, *rows == 1))
+                }
+                _ => None,
+            };
+            if let Some((n, first)) = row {
+                w.raw(" |");
+                if first {
+                    w.line(false);
+                    let sep = vec!["---"; n].join(" | ");
+                    w.raw(&format!("| {sep} |"));
+                }
+            }
+        }
+        "table" => {
+            w.table.pop();
+        }
+        _ => {}
+    }
+    if PARAGRAPH.contains(&name) {
+        w.line(true);
+    } else if LINE.contains(&name) {
+        w.line(false);
+    }
+}
