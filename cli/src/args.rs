@@ -41,6 +41,9 @@ pub enum Command {
     /// TDMRep and noai. Resumes a killed crawl with `--resume`.
     #[command(long_about = CRAWL_ABOUT)]
     Crawl(Box<CrawlArgs>),
+    /// Show what the extractor keeps of an HTML page: the main text as light Markdown, or
+    /// with --json also its metadata, language and quality signals and decision.
+    Extract(ExtractArgs),
     /// Search a dataset: ranked hits with title, uri, snippet and contributor.
     Search(SearchArgs),
     /// Show what a dataset holds: records, bytes, contributors, drops by reason.
@@ -310,6 +313,8 @@ pub struct ContributeArgs {
     /// Keep near-duplicates (exact duplicates are still removed).
     #[arg(long)]
     pub no_near_dup: bool,
+    #[command(flatten)]
+    pub quality: QualityArgs,
     /// Print the run summary as JSON.
     #[arg(long)]
     pub json: bool,
@@ -419,6 +424,8 @@ pub struct CrawlArgs {
     /// Keep near-duplicates (exact duplicates are still removed).
     #[arg(long)]
     pub no_near_dup: bool,
+    #[command(flatten)]
+    pub quality: QualityArgs,
     /// Print the run summary (with per-host statistics) as JSON.
     #[arg(long)]
     pub json: bool,
@@ -471,6 +478,37 @@ impl CrawlArgs {
         c.retries = self.retries;
         Ok(c)
     }
+}
+
+#[derive(Debug, Args)]
+pub struct QualityArgs {
+    /// Drop texts that fail a quality rule (Gopher, C4, FineWeb), counted as
+    /// `quality:<rule>`. Without it every text is scored and kept.
+    #[arg(long)]
+    pub drop_low_quality: bool,
+    /// Quality settings from a TOML file: `drop`, `[thresholds]` and
+    /// `[languages.<iso 639-3>]` tables (defaults: the published values).
+    #[arg(long, value_name = "FILE")]
+    pub quality: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExtractArgs {
+    /// An HTML file (any charset it declares), or `-` for standard input.
+    #[arg(value_name = "FILE", default_value = "-")]
+    pub file: String,
+    /// Print text, metadata, language and quality (signals, score, keep or the failing
+    /// rule) as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Many pages in one process: JSON lines `{"id": ..., "html": "..."}` on standard
+    /// input, one JSON line per input on standard output, in order.
+    #[arg(long)]
+    pub jsonl: bool,
+    /// Quality settings from a TOML file: `drop`, `[thresholds]` and
+    /// `[languages.<iso 639-3>]` tables (defaults: the published Gopher/C4/FineWeb values).
+    #[arg(long, value_name = "FILE")]
+    pub quality: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

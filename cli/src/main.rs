@@ -27,6 +27,88 @@ fn init_logging(verbose: u8, progress: ProgressMode) {
         .init();
 }
 
+/// Quality settings from a TOML file, or the defaults.
+fn read_quality(file: Option<&std::path::Path>) -> anyhow::Result<masa_ingest::QualityConfig> {
+    let Some(file) = file else {
+        return Ok(Default::default());
+    };
+    let text = std::fs::read_to_string(file)
+        .with_context(|| format!("{}: cannot read the quality settings", file.display()))?;
+    toml::from_str(&text).with_context(|| format!("{}: not quality settings", file.display()))
+}
+
+fn quality_config(q: &args::QualityArgs) -> anyhow::Result<masa_ingest::QualityConfig> {
+    let mut c = read_quality(q.quality.as_deref())?;
+    c.drop |= q.drop_low_quality;
+    Ok(c)
+}
+
+/// `masa extract`: one page from a file or stdin, or JSON lines of pages.
+fn extract(e: &args::ExtractArgs) -> anyhow::Result<()> {
+    use std::io::{BufRead, Read, Write};
+    let quality = read_quality(e.quality.as_deref())?;
+    if e.jsonl {
+        if e.file != "-" {
+            anyhow::bail!("--jsonl reads standard input; drop the FILE argument");
+        }
+        let stdout = std::io::stdout();
+        let mut out = std::io::BufWriter::new(stdout.lock());
+        let mut failed = 0usize;
+        for (n, line) in std::io::stdin().lock().lines().enumerate() {
+            let line = line.context("reading standard input")?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            let v = match serde_json::from_str::<serde_json::Value>(&line) {
+                Ok(serde_json::Value::Object(mut o)) => {
+                    let id = o.remove("id").unwrap_or(serde_json::Value::Null);
+                    match o.remove("html") {
+                        Some(serde_json::Value::String(html)) => {
+                            let mut r =
+                                serde_json::to_value(masa_ingest::describe(&html, &quality))?;
+                            r["id"] = id;
+                            r
+                        }
+                        _ => {
+                            failed += 1;
+                            serde_json::json!({"id": id, "error": format!("line {}: no \"html\" string", n + 1)})
+                        }
+                    }
+                }
+                Ok(_) | Err(_) => {
+                    failed += 1;
+                    serde_json::json!({"id": null, "error": format!("line {}: not a JSON object", n + 1)})
+                }
+            };
+            serde_json::to_writer(&mut out, &v)?;
+            out.write_all(b"\n")?;
+        }
+        out.flush()?;
+        if failed > 0 {
+            anyhow::bail!(
+                "{failed} input line(s) could not be read; their output lines carry an \"error\""
+            );
+        }
+        return Ok(());
+    }
+    let mut bytes = Vec::new();
+    if e.file == "-" {
+        std::io::stdin()
+            .read_to_end(&mut bytes)
+            .context("reading standard input")?;
+    } else {
+        bytes = std::fs::read(&e.file).with_context(|| format!("{}: cannot read", e.file))?;
+    }
+    let html = masa_connectors::web::page::decode(&bytes, None);
+    let report = masa_ingest::describe(&html, &quality);
+    if e.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!("{}", report.text);
+    }
+    Ok(())
+}
+
 /// A source from a TOML workflow file (`kind` plus the connector's options).
 fn read_source(file: &std::path::Path) -> anyhow::Result<SourceConfig> {
     let text = std::fs::read_to_string(file)
@@ -86,6 +168,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 batch_bytes: c.batch_bytes,
                 progress,
                 near_dup: (!c.no_near_dup).then(|| c.near_dup.options()),
+                quality: quality_config(&c.quality)?,
             };
             let summary = masa_workflows::contribute(opts)
                 .await
@@ -121,12 +204,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 batch_bytes: c.batch_bytes,
                 progress,
                 near_dup: (!c.no_near_dup).then(|| c.near_dup.options()),
+                quality: quality_config(&c.quality)?,
             };
             let summary = masa_workflows::contribute(opts)
                 .await
                 .with_context(|| format!("crawling into {}", c.dataset.location))?;
             output::crawl(&summary, c.json)?;
         }
+        Command::Extract(e) => extract(&e)?,
         Command::Search(s) => {
             let query = s.query()?;
             let hits = masa_workflows::search(SearchOptions {

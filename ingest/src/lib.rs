@@ -9,10 +9,13 @@ mod progress;
 pub mod quality;
 mod stats;
 
-pub use extract::{ExtractedText, Metadata, extract_html, to_record};
+pub use extract::{
+    ExtractedText, Metadata, PageReport, QualityReport, describe, extract_html, to_record,
+};
 pub use pipeline::{
     BatchSink, CommitInfo, DEFAULT_BATCH_BYTES, DEFAULT_BATCH_ROWS, PendingBatch, PipelineConfig,
     PipelineError, SinkError, run,
 };
 pub use progress::ProgressMode;
+pub use quality::{QualityConfig, QualityThresholds};
 pub use stats::{RunStats, StatsSnapshot};

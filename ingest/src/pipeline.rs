@@ -5,7 +5,7 @@
 //! the last input it accounts for, and resuming from it loses nothing and repeats nothing.
 
 use crate::progress::{ProgressMode, Reporter};
-use crate::{RunStats, StatsSnapshot, to_record};
+use crate::{QualityConfig, RunStats, StatsSnapshot, to_record};
 use masa_connectors::{BudgetShare, Budgeted, Connector, ConnectorError, ItemSender, SourceEvent};
 use masa_dedup::{Dedup, MinHasher, SigValue};
 use masa_record::{Checkpoint, Record};
@@ -33,6 +33,8 @@ pub struct PipelineConfig {
     /// Bytes of item bodies that may be in flight between the connector and extraction.
     pub budget_bytes: u32,
     pub progress: ProgressMode,
+    /// Quality thresholds, and whether failing texts are dropped.
+    pub quality: Arc<QualityConfig>,
 }
 
 impl PipelineConfig {
@@ -45,6 +47,7 @@ impl PipelineConfig {
             budget_bytes: DEFAULT_BUDGET_BYTES,
             extract_workers: std::thread::available_parallelism().map_or(2, |n| n.get().min(4)),
             progress: ProgressMode::Quiet,
+            quality: Arc::default(),
         }
     }
 }
@@ -136,6 +139,7 @@ fn extract_worker(
     mut rx: mpsc::Receiver<Vec<Budgeted>>,
     tx: mpsc::Sender<(Vec<Flow>, Vec<BudgetShare>)>,
     contributor: String,
+    quality: Arc<QualityConfig>,
     hasher: Option<MinHasher>,
     stats: Arc<RunStats>,
 ) {
@@ -157,14 +161,14 @@ fn extract_worker(
                     SourceEvent::Item(item) => {
                         let cp = item.checkpoint.clone();
                         let uri = item.uri.clone();
-                        match to_record(item, &contributor) {
+                        match to_record(item, &contributor, &quality) {
                             Ok(r) => {
                                 let sig = hasher.as_ref().and_then(|h| h.signature(&r.text));
                                 Flow::Row(Box::new(r), sig, cp)
                             }
                             Err(reason) => {
                                 tracing::debug!(uri = %uri, reason, "item dropped");
-                                Flow::Drop(reason.to_owned(), cp)
+                                Flow::Drop(reason, cp)
                             }
                         }
                     }
@@ -233,9 +237,10 @@ pub async fn run<S: BatchSink + 'static>(
         let (out_tx, out_rx) = mpsc::channel(2);
         let stats = stats.clone();
         let contributor = config.contributor.clone();
+        let quality = config.quality.clone();
         let hasher = dedup.near.as_ref().map(|i| MinHasher::new(*i.params()));
         extract.push(tokio::task::spawn_blocking(move || {
-            extract_worker(in_rx, out_tx, contributor, hasher, stats)
+            extract_worker(in_rx, out_tx, contributor, quality, hasher, stats)
         }));
         worker_txs.push(in_tx);
         outputs.push(out_rx);

@@ -9,8 +9,9 @@
 
 use std::collections::{HashMap, HashSet};
 
-/// Thresholds, defaulting to the published values.
-#[derive(Debug, Clone, PartialEq)]
+/// Thresholds, defaulting to the published values; a workflow file may set any of them.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct QualityThresholds {
     pub min_words: usize,
     pub max_words: usize,
@@ -57,6 +58,50 @@ impl Default for QualityThresholds {
             max_short_line_ratio: 0.67,
             max_newline_word_ratio: 0.3,
             min_sentences: 3,
+        }
+    }
+}
+
+/// How quality applies to a run: thresholds (per language where the published English
+/// defaults do not fit) and whether failing texts are dropped or only scored.
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QualityConfig {
+    /// Drop texts that fail a rule (counted as `quality:<rule>`); otherwise score only.
+    #[serde(default)]
+    pub drop: bool,
+    #[serde(default)]
+    pub thresholds: QualityThresholds,
+    /// Thresholds for texts identified as one language (ISO 639-3 code, e.g. `jpn`).
+    #[serde(default)]
+    pub languages: std::collections::BTreeMap<String, QualityThresholds>,
+}
+
+/// Languages written without spaces between words, where word-based rules do not apply.
+const UNSPACED: [&str; 5] = ["cmn", "jpn", "tha", "khm", "mya"];
+
+impl QualityConfig {
+    /// The thresholds for a text in `lang` (ISO 639-3): the language's own entry when the
+    /// configuration has one; otherwise the general thresholds, with the stop-word rule
+    /// (an English word list) only for English, and the word-count and word-length rules
+    /// off for languages written without spaces.
+    pub fn thresholds(&self, lang: Option<&str>) -> std::borrow::Cow<'_, QualityThresholds> {
+        use std::borrow::Cow;
+        if let Some(t) = lang.and_then(|l| self.languages.get(l)) {
+            return Cow::Borrowed(t);
+        }
+        match lang {
+            None | Some("eng") => Cow::Borrowed(&self.thresholds),
+            Some(l) => {
+                let mut t = self.thresholds.clone();
+                t.min_stop_words = 0;
+                if UNSPACED.contains(&l) {
+                    t.min_words = 0;
+                    t.min_mean_word_len = 0.0;
+                    t.max_mean_word_len = f64::INFINITY;
+                }
+                Cow::Owned(t)
+            }
         }
     }
 }
@@ -528,5 +573,32 @@ mod props {
             let q = assess(&text, &QualityThresholds::default());
             prop_assert!((0.0..=1.0).contains(&q.score));
         }
+    }
+
+    #[test]
+    fn thresholds_follow_the_language() {
+        let c = QualityConfig::default();
+        assert_eq!(c.thresholds(Some("eng")).min_stop_words, 2);
+        assert_eq!(c.thresholds(None).min_stop_words, 2);
+        let fra = c.thresholds(Some("fra"));
+        assert_eq!((fra.min_stop_words, fra.min_words), (0, 50));
+        let jpn = c.thresholds(Some("jpn"));
+        assert_eq!((jpn.min_stop_words, jpn.min_words), (0, 0));
+        let mut own = c.clone();
+        let t = QualityThresholds {
+            min_words: 7,
+            ..Default::default()
+        };
+        own.languages.insert("fra".into(), t);
+        assert_eq!(own.thresholds(Some("fra")).min_words, 7);
+        // A workflow file sets any threshold; unknown names are refused.
+        let parsed: QualityConfig = toml::from_str(
+            "drop = true\n[thresholds]\nmin_words = 20\n[languages.deu]\nmin_words = 30\n",
+        )
+        .unwrap();
+        assert!(parsed.drop);
+        assert_eq!(parsed.thresholds(None).min_words, 20);
+        assert_eq!(parsed.thresholds(Some("deu")).min_words, 30);
+        assert!(toml::from_str::<QualityConfig>("[thresholds]\nmin_wordz = 1\n").is_err());
     }
 }

@@ -26,6 +26,8 @@ pub struct ContributeOptions {
     /// Near-duplicate removal against everything committed and the run itself; `None`
     /// turns it off (exact dedup always runs).
     pub near_dup: Option<NearDupOptions>,
+    /// Quality thresholds, and whether failing texts are dropped.
+    pub quality: masa_ingest::QualityConfig,
 }
 
 /// MinHash LSH settings for near-duplicate removal.
@@ -144,6 +146,7 @@ pub async fn contribute(opts: ContributeOptions) -> Result<ContributeSummary, Wo
     pc.batch_rows = opts.batch_rows.max(1);
     pc.batch_bytes = opts.batch_bytes.max(1);
     pc.progress = opts.progress;
+    pc.quality = Arc::new(opts.quality);
     let (stats, sink) = masa_ingest::run(connector, resume, dedup, sink, pc).await?;
     let table_version = sink.dataset.table_version();
     Ok(ContributeSummary {

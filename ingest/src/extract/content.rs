@@ -38,7 +38,12 @@ const DROP_WORDS: &[&str] = &[
     "footer",
     "sidebar",
     "breadcrumb",
-    "cookie",
+    "cookie-",
+    "cookie_",
+    "cookiebanner",
+    "cookieconsent",
+    "cookienotice",
+    "cookiebar",
     "consent",
     "gdpr",
     "newsletter",
@@ -81,7 +86,22 @@ const DROP_EXACT: &[&str] = &[
 /// Class or id words of content containers.
 const KEEP_WORDS: &[&str] = &[
     "content", "article", "main", "body", "post", "entry", "text", "story", "prose", "document",
+    "section",
 ];
+
+/// Furniture words that documentation also uses for boxed notes inside the content
+/// (DocBook's `sidebar`): an element named only by these is kept when it reads as prose.
+const SOFT_WORDS: &[&str] = &["sidebar"];
+
+/// What an element's own markup says it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Verdict {
+    Content,
+    /// Page furniture, with all it holds.
+    Furniture,
+    /// Furniture by name only (`sidebar`): kept if it turns out to hold prose.
+    MaybeFurniture,
+}
 
 fn words_of(el: &scraper::node::Element) -> impl Iterator<Item = String> + '_ {
     el.attr("class")
@@ -92,28 +112,28 @@ fn words_of(el: &scraper::node::Element) -> impl Iterator<Item = String> + '_ {
 }
 
 /// Whether an element (and all it holds) is page furniture rather than content.
-pub(super) fn is_boilerplate(el: &scraper::node::Element) -> bool {
+pub(super) fn verdict(el: &scraper::node::Element) -> Verdict {
     let name = el.name();
     if DROP_TAGS.contains(&name) {
-        return true;
+        return Verdict::Furniture;
     }
     if el.attr("hidden").is_some() || el.attr("aria-hidden").is_some_and(|v| v.trim() == "true") {
-        return true;
+        return Verdict::Furniture;
     }
     if let Some(style) = el.attr("style") {
         let s: String = style.to_ascii_lowercase().split_whitespace().collect();
         if s.contains("display:none") || s.contains("visibility:hidden") {
-            return true;
+            return Verdict::Furniture;
         }
     }
     if let Some(role) = el.attr("role")
         && DROP_ROLES.contains(&role.trim().to_ascii_lowercase().as_str())
     {
-        return true;
+        return Verdict::Furniture;
     }
     // Content words win over furniture words (`article-footer` is furniture, but
     // `post-content related` is not dropped for `related`).
-    let mut furniture = false;
+    let (mut hard, mut soft) = (false, false);
     for w in words_of(el) {
         if KEEP_WORDS
             .iter()
@@ -121,15 +141,25 @@ pub(super) fn is_boilerplate(el: &scraper::node::Element) -> bool {
             && !w.contains("footer")
             && !w.contains("sidebar")
         {
-            return false;
+            return Verdict::Content;
         }
-        if DROP_WORDS.iter().any(|d| w.contains(d))
+        if SOFT_WORDS.contains(&w.as_str()) {
+            soft = true;
+        } else if DROP_WORDS.iter().any(|d| w.contains(d))
             || w.split(['-', '_']).any(|part| DROP_EXACT.contains(&part))
         {
-            furniture = true;
+            hard = true;
         }
     }
-    furniture && !matches!(name, "body" | "html" | "main" | "article")
+    if matches!(name, "body" | "html" | "main" | "article") {
+        Verdict::Content
+    } else if hard {
+        Verdict::Furniture
+    } else if soft {
+        Verdict::MaybeFurniture
+    } else {
+        Verdict::Content
+    }
 }
 
 /// Per-element text measures over the unpruned subtree.
@@ -199,6 +229,7 @@ pub(super) struct Analysis {
 /// Measures every element in one pass without recursion, and prunes boilerplate.
 pub(super) fn analyse(doc: &Html) -> Analysis {
     let mut pruned = std::collections::HashSet::new();
+    let mut maybe = std::collections::HashSet::new();
     let mut mass: HashMap<NodeId, Mass> = HashMap::new();
     // Open elements: (id, own text chars, own commas, accumulated mass).
     let mut stack: Vec<(NodeId, u32, u32, Mass)> = Vec::new();
@@ -213,12 +244,20 @@ pub(super) fn analyse(doc: &Html) -> Analysis {
                 Node::Element(el) => {
                     let site_furniture =
                         matches!(el.name(), "header" | "footer") && in_article == 0;
-                    if skipping > 0 || site_furniture || is_boilerplate(el) {
+                    let v = if skipping > 0 || site_furniture {
+                        Verdict::Furniture
+                    } else {
+                        verdict(el)
+                    };
+                    if v == Verdict::Furniture {
                         if skipping == 0 {
                             pruned.insert(node.id());
                         }
                         skipping += 1;
                         continue;
+                    }
+                    if v == Verdict::MaybeFurniture {
+                        maybe.insert(node.id());
                     }
                     match el.name() {
                         "a" => in_link += 1,
@@ -257,6 +296,11 @@ pub(super) fn analyse(doc: &Html) -> Analysis {
                     continue;
                 };
                 let n = stack.len();
+                // Named furniture that holds no prose is pruned now that its text is known.
+                if maybe.contains(&id) && !(m.text >= 150 && m.link_density() < 0.15) {
+                    pruned.insert(id);
+                    continue;
+                }
                 if n > 0 {
                     let parent = &mut stack[n - 1].3;
                     parent.text += m.text;
@@ -316,7 +360,44 @@ pub(super) fn main_content<'a>(doc: &'a Html, a: &Analysis) -> Option<Vec<Elemen
             best = Some((el, s));
         }
     }
-    let (top, top_score) = best?;
+    let (mut top, top_score) = best?;
+    // Content split over several blocks (posts of a thread, sections of a page) makes
+    // several near-equal candidates: when two others score close to the best, their lowest
+    // common container with it holds the content.
+    let close: Vec<ElementRef<'a>> = doc
+        .root_element()
+        .descendants()
+        .filter_map(ElementRef::wrap)
+        .filter(|el| {
+            el.id() != top.id()
+                && a.mass.get(&el.id()).is_some_and(|m| {
+                    m.score * (1.0 - m.link_density()) * bonus(el.value()) >= 0.75 * top_score
+                })
+                && !top.ancestors().any(|a| a.id() == el.id())
+                && !el.ancestors().any(|a| a.id() == top.id())
+        })
+        .collect();
+    if close.len() >= 2
+        && let Some(common) = top.ancestors().filter_map(ElementRef::wrap).find(|anc| {
+            close
+                .iter()
+                .filter(|c| c.ancestors().any(|x| x.id() == anc.id()))
+                .count()
+                >= 2
+        })
+    {
+        top = common;
+    }
+    // A container holding less than half the page's unlinked text is a fragment of the
+    // content (one definition of a list, one section of a reference page): climb.
+    let unlinked = |el: &ElementRef<'_>| a.mass.get(&el.id()).map_or(0, |m| m.text - m.links);
+    let page = unlinked(&doc.root_element());
+    while unlinked(&top) * 2 < page {
+        match top.parent().and_then(ElementRef::wrap) {
+            Some(p) if a.mass.contains_key(&p.id()) && p.value().name() != "html" => top = p,
+            _ => break,
+        }
+    }
     let Some(parent) = top.parent().and_then(ElementRef::wrap) else {
         return Some(vec![top]);
     };
@@ -331,7 +412,7 @@ pub(super) fn main_content<'a>(doc: &'a Html, a: &Analysis) -> Option<Vec<Elemen
             continue;
         };
         let s = m.score * (1.0 - m.link_density()) * bonus(sib.value());
-        let paragraph = sib.value().name() == "p" && m.text > 80 && m.link_density() < 0.25;
+        let paragraph = m.text >= 40 && m.link_density() < 0.25;
         let heading = matches!(sib.value().name(), "h1" | "h2" | "h3") && m.link_density() < 0.5;
         if s >= threshold || paragraph || heading {
             out.push(sib);

@@ -127,7 +127,7 @@ impl Writer {
 fn link_block(a: &Analysis, el: &ElementRef<'_>) -> bool {
     if !matches!(
         el.value().name(),
-        "ul" | "ol" | "div" | "table" | "p" | "section" | "dl"
+        "ul" | "ol" | "div" | "table" | "section" | "dl"
     ) {
         return false;
     }
@@ -196,7 +196,7 @@ fn open(w: &mut Writer, name: &str) {
             w.line(false);
             w.pre += 1;
         }
-        "code" | "kbd" | "samp" if w.pre == 0 => w.text(" `"),
+        "code" | "kbd" | "samp" if w.pre == 0 => w.raw("`"),
         "br" => w.line(false),
         "blockquote" => w.prefix.push_str("> "),
         "ul" | "ol" => {
@@ -240,7 +240,7 @@ fn close(w: &mut Writer, name: &str) {
             while w.out.ends_with(' ') {
                 w.out.pop();
             }
-            w.out.push_str("` ");
+            w.out.push('`');
         }
         "blockquote" => {
             let n = w.prefix.len().saturating_sub(2);

@@ -5,6 +5,7 @@ mod content;
 mod markdown;
 mod meta;
 
+use crate::quality::QualityConfig;
 use masa_record::{RawItem, Record, content_hash, normalize_text, record_id};
 use scraper::{ElementRef, Html};
 
@@ -40,6 +41,59 @@ pub fn extract_html(html: &str) -> ExtractedText {
     }
 }
 
+/// A text's language as an ISO 639-3 code, with whatlang's confidence.
+fn detect_lang(text: &str) -> (Option<String>, Option<f64>) {
+    match whatlang::detect(prefix(text, LANG_SAMPLE_BYTES)) {
+        Some(info) => (Some(info.lang().code().to_owned()), Some(info.confidence())),
+        None => (None, None),
+    }
+}
+
+/// Everything masa keeps and measures of one HTML page: what `masa extract` shows a
+/// contributor so they can see why a page scored as it did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PageReport {
+    pub title: Option<String>,
+    /// The main content as light Markdown.
+    pub text: String,
+    #[serde(flatten)]
+    pub meta: Metadata,
+    pub lang: Option<String>,
+    pub lang_score: Option<f64>,
+    pub quality: QualityReport,
+}
+
+/// A text's quality as a keep/drop decision, a score and its signals.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct QualityReport {
+    pub keep: bool,
+    /// The first rule the text fails.
+    pub failed: Option<&'static str>,
+    pub score: f64,
+    pub signals: crate::quality::QualitySignals,
+}
+
+/// Extracts, identifies the language of and scores one HTML page.
+pub fn describe(html: &str, quality: &QualityConfig) -> PageReport {
+    let e = extract_html(html);
+    let text = normalize_text(&e.text);
+    let (lang, lang_score) = detect_lang(&text);
+    let q = crate::quality::assess(&text, &quality.thresholds(lang.as_deref()));
+    PageReport {
+        title: e.title,
+        text,
+        meta: e.meta,
+        lang,
+        lang_score,
+        quality: QualityReport {
+            keep: q.failed.is_none(),
+            failed: q.failed,
+            score: q.score,
+            signals: q.signals,
+        },
+    }
+}
+
 /// At most this many bytes of text are looked at to identify the language.
 const LANG_SAMPLE_BYTES: usize = 512;
 
@@ -54,14 +108,19 @@ fn prefix(s: &str, max: usize) -> &str {
     &s[..end]
 }
 
-/// Turns a raw item into a record for `contributor`, or the reason it is dropped. The
-/// record's `batch_id` and `row_in_batch` are filled in when its batch is committed.
-pub fn to_record(item: RawItem, contributor: &str) -> Result<Record, &'static str> {
+/// Turns a raw item into a record for `contributor`, or the reason it is dropped
+/// (`extract:empty`, `quality:<rule>` when `quality` drops failing texts). The record's
+/// `batch_id` and `row_in_batch` are filled in when its batch is committed.
+pub fn to_record(
+    item: RawItem,
+    contributor: &str,
+    quality: &QualityConfig,
+) -> Result<Record, String> {
     let is_html = item
         .content_type
         .as_deref()
         .is_some_and(|c| c.starts_with("text/html") || c.starts_with("application/xhtml"));
-    let raw = String::from_utf8(item.body).map_err(|_| "extract:not_utf8")?;
+    let raw = String::from_utf8(item.body).map_err(|_| "extract:not_utf8".to_owned())?;
     let (title, text) = if is_html {
         let e = extract_html(&raw);
         (item.title.or(e.title), e.text)
@@ -70,12 +129,16 @@ pub fn to_record(item: RawItem, contributor: &str) -> Result<Record, &'static st
     };
     let text = normalize_text(&text);
     if text.is_empty() {
-        return Err("extract:empty");
+        return Err("extract:empty".into());
     }
-    let (lang, lang_score) = match whatlang::detect(prefix(&text, LANG_SAMPLE_BYTES)) {
-        Some(info) => (Some(info.lang().code().to_owned()), Some(info.confidence())),
-        None => (None, None),
-    };
+    let (lang, lang_score) = detect_lang(&text);
+    let q = crate::quality::assess(&text, &quality.thresholds(lang.as_deref()));
+    if quality.drop
+        && let Some(rule) = q.failed
+    {
+        return Err(format!("quality:{rule}"));
+    }
+    let signals = serde_json::to_string(&q.signals).expect("signals serialize");
     let hash = content_hash(&text);
     Ok(Record {
         record_id: record_id(contributor, &item.uri, &hash),
@@ -89,8 +152,8 @@ pub fn to_record(item: RawItem, contributor: &str) -> Result<Record, &'static st
         text,
         lang,
         lang_score,
-        quality_score: None,
-        quality_signals: None,
+        quality_score: Some(q.score),
+        quality_signals: Some(signals),
         licence: item.licence,
         consent: item.consent,
         contributor: contributor.to_owned(),
@@ -171,7 +234,12 @@ mod tests {
 
     #[test]
     fn record_carries_hash_id_lang_and_consent() {
-        let r = to_record(item(ENGLISH_CRLF, "text/plain"), "key").unwrap();
+        let r = to_record(
+            item(ENGLISH_CRLF, "text/plain"),
+            "key",
+            &QualityConfig::default(),
+        )
+        .unwrap();
         assert_eq!(r.text, ENGLISH_CRLF.replace("  \r\n", "\n").trim_end());
         assert_eq!(r.content_hash, masa_record::content_hash(&r.text));
         assert_eq!(
@@ -185,11 +253,16 @@ mod tests {
     #[test]
     fn empty_text_is_dropped_with_a_reason() {
         assert_eq!(
-            to_record(item("  \n ", "text/plain"), "k").unwrap_err(),
+            to_record(item("  \n ", "text/plain"), "k", &QualityConfig::default()).unwrap_err(),
             "extract:empty"
         );
         assert_eq!(
-            to_record(item("<script>x</script>", "text/html"), "k").unwrap_err(),
+            to_record(
+                item("<script>x</script>", "text/html"),
+                "k",
+                &QualityConfig::default()
+            )
+            .unwrap_err(),
             "extract:empty"
         );
     }
