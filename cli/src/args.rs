@@ -486,10 +486,14 @@ pub struct QualityArgs {
     /// `quality:<rule>`. Without it every text is scored and kept.
     #[arg(long)]
     pub drop_low_quality: bool,
-    /// Quality settings from a TOML file: `drop`, `[thresholds]` and
+    /// Quality settings from a TOML file: `drop`, `keep_rejects`, `[thresholds]` and
     /// `[languages.<iso 639-3>]` tables (defaults: the published values).
     #[arg(long, value_name = "FILE")]
     pub quality: Option<PathBuf>,
+    /// Keep dropped records (quality and duplicates) for inspection, as Parquet files under
+    /// the dataset's `rejects/` with a `reject_reason` column.
+    #[arg(long)]
+    pub keep_rejects: bool,
 }
 
 #[derive(Debug, Args)]

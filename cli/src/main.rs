@@ -40,6 +40,7 @@ fn read_quality(file: Option<&std::path::Path>) -> anyhow::Result<masa_ingest::Q
 fn quality_config(q: &args::QualityArgs) -> anyhow::Result<masa_ingest::QualityConfig> {
     let mut c = read_quality(q.quality.as_deref())?;
     c.drop |= q.drop_low_quality;
+    c.keep_rejects |= q.keep_rejects;
     Ok(c)
 }
 

@@ -10,7 +10,7 @@ pub mod quality;
 mod stats;
 
 pub use extract::{
-    ExtractedText, Metadata, PageReport, QualityReport, describe, extract_html, to_record,
+    Dropped, ExtractedText, Metadata, PageReport, QualityReport, describe, extract_html, to_record,
 };
 pub use pipeline::{
     BatchSink, CommitInfo, DEFAULT_BATCH_BYTES, DEFAULT_BATCH_ROWS, PendingBatch, PipelineConfig,

@@ -67,6 +67,8 @@ pub struct PendingBatch {
     pub checkpoint: Option<serde_json::Value>,
     /// The source is exhausted: this is the run's last batch.
     pub complete: bool,
+    /// Dropped records with their reason, when the run keeps rejects for inspection.
+    pub rejects: Vec<(Record, String)>,
 }
 
 /// What a sink reports for a commit.
@@ -103,7 +105,8 @@ pub enum PipelineError {
 
 enum Flow {
     Row(Box<Record>, Option<Vec<SigValue>>, Checkpoint),
-    Drop(String, Checkpoint),
+    /// A dropped input: its reason, and its record when it got that far.
+    Drop(String, Option<Box<Record>>, Checkpoint),
 }
 
 /// Inputs per chunk handed to an extract worker: large enough to make channel hand-offs
@@ -156,7 +159,7 @@ fn extract_worker(
                 match ev {
                     SourceEvent::Skip(s) => {
                         tracing::warn!(uri = %s.uri, reason = s.reason, "{}", s.detail);
-                        Flow::Drop(s.reason.to_owned(), s.checkpoint)
+                        Flow::Drop(s.reason.to_owned(), None, s.checkpoint)
                     }
                     SourceEvent::Item(item) => {
                         let cp = item.checkpoint.clone();
@@ -166,9 +169,9 @@ fn extract_worker(
                                 let sig = hasher.as_ref().and_then(|h| h.signature(&r.text));
                                 Flow::Row(Box::new(r), sig, cp)
                             }
-                            Err(reason) => {
-                                tracing::debug!(uri = %uri, reason, "item dropped");
-                                Flow::Drop(reason, cp)
+                            Err(dropped) => {
+                                tracing::debug!(uri = %uri, reason = %dropped.reason, "item dropped");
+                                Flow::Drop(dropped.reason, dropped.record, cp)
                             }
                         }
                     }
@@ -187,12 +190,22 @@ struct Batcher {
     bytes: usize,
     drops: BTreeMap<String, u64>,
     checkpoint: Option<Checkpoint>,
+    /// Dropped records, kept only when the run writes rejects.
+    rejects: Option<Vec<(Record, String)>>,
 }
 
 impl Batcher {
     fn drop_input(&mut self, reason: &str, stats: &RunStats) {
         stats.dropped(reason);
         *self.drops.entry(reason.to_owned()).or_default() += 1;
+    }
+
+    /// Drops a record, keeping it as a reject when asked to.
+    fn reject(&mut self, r: Record, reason: &str, stats: &RunStats) {
+        self.drop_input(reason, stats);
+        if let Some(rejects) = &mut self.rejects {
+            rejects.push((r, reason.to_owned()));
+        }
     }
 
     fn take(&mut self, complete: bool) -> PendingBatch {
@@ -203,6 +216,11 @@ impl Batcher {
             drops: std::mem::take(&mut self.drops),
             checkpoint: self.checkpoint.as_ref().map(Checkpoint::to_value),
             complete,
+            rejects: self
+                .rejects
+                .as_mut()
+                .map(std::mem::take)
+                .unwrap_or_default(),
         }
     }
 }
@@ -267,6 +285,7 @@ pub async fn run<S: BatchSink + 'static>(
         bytes: 0,
         drops: BTreeMap::new(),
         checkpoint: None,
+        rejects: config.quality.keep_rejects.then(Vec::new),
     };
     let mut result: Result<(), PipelineError> = Ok(());
     let mut turn = 0;
@@ -275,8 +294,11 @@ pub async fn run<S: BatchSink + 'static>(
         turn += 1;
         for flow in chunk {
             match flow {
-                Flow::Drop(reason, cp) => {
-                    b.drop_input(&reason, &stats);
+                Flow::Drop(reason, record, cp) => {
+                    match record {
+                        Some(r) => b.reject(*r, &reason, &stats),
+                        None => b.drop_input(&reason, &stats),
+                    }
                     b.checkpoint = Some(cp);
                 }
                 Flow::Row(r, sig, cp) => {
@@ -286,7 +308,7 @@ pub async fn run<S: BatchSink + 'static>(
                             result = Err(e.into());
                             break 'chunks;
                         }
-                        Ok(false) => b.drop_input("dedup:exact", &stats),
+                        Ok(false) => b.reject(*r, "dedup:exact", &stats),
                         Ok(true) => {
                             let near = match (&mut dedup.near, &sig) {
                                 (Some(index), Some(sig)) => {
@@ -296,7 +318,7 @@ pub async fn run<S: BatchSink + 'static>(
                             };
                             if let Some((doc, j)) = near {
                                 tracing::debug!(uri = %r.uri, of_doc = doc, jaccard = j, "near-duplicate dropped");
-                                b.drop_input("dedup:near", &stats);
+                                b.reject(*r, "dedup:near", &stats);
                             } else {
                                 b.bytes += r.text.len();
                                 b.records.push(*r);

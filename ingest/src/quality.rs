@@ -75,6 +75,9 @@ pub struct QualityConfig {
     /// Thresholds for texts identified as one language (ISO 639-3 code, e.g. `jpn`).
     #[serde(default)]
     pub languages: std::collections::BTreeMap<String, QualityThresholds>,
+    /// Keep dropped records (quality and duplicates) in the dataset's rejects folder.
+    #[serde(default)]
+    pub keep_rejects: bool,
 }
 
 /// Languages written without spaces between words, where word-based rules do not apply.

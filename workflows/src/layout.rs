@@ -14,6 +14,12 @@ pub(crate) fn batch_manifest_path(batch_id: &str) -> String {
     format!("provenance/batches/{batch_id}.json")
 }
 
+/// Records a run dropped (quality, duplicates), kept for inspection when asked: one Parquet
+/// file per commit, the record columns plus `reject_reason`.
+pub(crate) fn rejects_path(app_id: &str, version: i64) -> String {
+    format!("rejects/{app_id}-{version:020}.zstd.parquet")
+}
+
 pub(crate) fn run_path(app_id: &str, version: i64) -> String {
     format!("runs/{app_id}/{version:020}.json")
 }

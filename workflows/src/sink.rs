@@ -1,7 +1,8 @@
 //! The dataset sink: commits one pipeline batch as Parquet file + index split + signed
 //! manifest + run record, then one Delta commit that makes them visible together.
 
-use crate::layout::{batch_manifest_path, run_path, sig_path, split_dir};
+use crate::WorkflowError;
+use crate::layout::{batch_manifest_path, rejects_path, run_path, sig_path, split_dir};
 use crate::log::{LogEntry, append, read_log};
 use crate::runs::RunRecord;
 use crate::splits::{store_split, write_manifest};
@@ -24,6 +25,32 @@ pub(crate) struct DatasetSink {
     pub minhash: Option<masa_dedup::MinHashParams>,
     /// The run's source configuration, kept in each run record.
     pub source: serde_json::Value,
+}
+
+/// Rejected records as Parquet: the record columns and `reject_reason`.
+fn encode_rejects(rejects: &[(Record, String)]) -> Result<Vec<u8>, SinkError> {
+    use masa_storage::arrow::array::{ArrayRef, RecordBatch, StringArray};
+    use masa_storage::arrow::datatypes::{Field, Schema};
+    let records: Vec<Record> = rejects.iter().map(|(r, _)| r.clone()).collect();
+    let rb = masa_record::records_to_batch(&records)?;
+    let mut fields: Vec<Field> = rb
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
+    fields.push(Field::new(
+        "reject_reason",
+        masa_storage::arrow::datatypes::DataType::Utf8,
+        false,
+    ));
+    let mut columns: Vec<ArrayRef> = rb.columns().to_vec();
+    columns.push(std::sync::Arc::new(StringArray::from_iter_values(
+        rejects.iter().map(|(_, why)| why.as_str()),
+    )));
+    let rb = RecordBatch::try_new(std::sync::Arc::new(Schema::new(fields)), columns)
+        .map_err(|e| WorkflowError::Other(format!("rejects batch: {e}")))?;
+    Ok(masa_storage::encode_parquet(&rb)?)
 }
 
 /// The CPU-heavy part of a commit, off the async runtime: Parquet encoding and split
@@ -146,6 +173,15 @@ impl BatchSink for DatasetSink {
             log_index = Some(index);
             files.push(file);
             split = Some(meta);
+        }
+
+        if !batch.rejects.is_empty() {
+            // Written before the commit, under a name the commit's version fixes: a rerun
+            // after a crash writes the same object again.
+            let bytes = encode_rejects(&batch.rejects)?;
+            self.dataset
+                .put(&rejects_path(&self.app_id, version), bytes.into())
+                .await?;
         }
 
         let run = RunRecord {

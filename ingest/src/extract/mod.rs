@@ -108,19 +108,36 @@ fn prefix(s: &str, max: usize) -> &str {
     &s[..end]
 }
 
-/// Turns a raw item into a record for `contributor`, or the reason it is dropped
-/// (`extract:empty`, `quality:<rule>` when `quality` drops failing texts). The record's
-/// `batch_id` and `row_in_batch` are filled in when its batch is committed.
+/// An item that does not become a record: why, and the record when it got that far (a text
+/// that failed a quality rule).
+#[derive(Debug)]
+pub struct Dropped {
+    pub reason: String,
+    pub record: Option<Box<Record>>,
+}
+
+impl Dropped {
+    fn early(reason: &str) -> Dropped {
+        Dropped {
+            reason: reason.to_owned(),
+            record: None,
+        }
+    }
+}
+
+/// Turns a raw item into a record for `contributor`, or why it is dropped (`extract:empty`,
+/// `quality:<rule>` when `quality` drops failing texts). The record's `batch_id` and
+/// `row_in_batch` are filled in when its batch is committed.
 pub fn to_record(
     item: RawItem,
     contributor: &str,
     quality: &QualityConfig,
-) -> Result<Record, String> {
+) -> Result<Record, Dropped> {
     let is_html = item
         .content_type
         .as_deref()
         .is_some_and(|c| c.starts_with("text/html") || c.starts_with("application/xhtml"));
-    let raw = String::from_utf8(item.body).map_err(|_| "extract:not_utf8".to_owned())?;
+    let raw = String::from_utf8(item.body).map_err(|_| Dropped::early("extract:not_utf8"))?;
     let (title, text) = if is_html {
         let e = extract_html(&raw);
         (item.title.or(e.title), e.text)
@@ -129,18 +146,13 @@ pub fn to_record(
     };
     let text = normalize_text(&text);
     if text.is_empty() {
-        return Err("extract:empty".into());
+        return Err(Dropped::early("extract:empty"));
     }
     let (lang, lang_score) = detect_lang(&text);
     let q = crate::quality::assess(&text, &quality.thresholds(lang.as_deref()));
-    if quality.drop
-        && let Some(rule) = q.failed
-    {
-        return Err(format!("quality:{rule}"));
-    }
     let signals = serde_json::to_string(&q.signals).expect("signals serialize");
     let hash = content_hash(&text);
-    Ok(Record {
+    let record = Record {
         record_id: record_id(contributor, &item.uri, &hash),
         content_hash: hash,
         source: item.source.to_owned(),
@@ -160,7 +172,14 @@ pub fn to_record(
         batch_id: String::new(),
         row_in_batch: 0,
         near_dup_of: None,
-    })
+    };
+    match q.failed {
+        Some(rule) if quality.drop => Err(Dropped {
+            reason: format!("quality:{rule}"),
+            record: Some(Box::new(record)),
+        }),
+        _ => Ok(record),
+    }
 }
 
 #[cfg(test)]
@@ -253,7 +272,9 @@ mod tests {
     #[test]
     fn empty_text_is_dropped_with_a_reason() {
         assert_eq!(
-            to_record(item("  \n ", "text/plain"), "k", &QualityConfig::default()).unwrap_err(),
+            to_record(item("  \n ", "text/plain"), "k", &QualityConfig::default())
+                .unwrap_err()
+                .reason,
             "extract:empty"
         );
         assert_eq!(
@@ -262,8 +283,26 @@ mod tests {
                 "k",
                 &QualityConfig::default()
             )
-            .unwrap_err(),
+            .unwrap_err()
+            .reason,
             "extract:empty"
         );
+    }
+
+    #[test]
+    fn a_failing_text_is_scored_kept_or_dropped_with_its_record() {
+        let short = item("Too short to be a document.", "text/plain");
+        let kept = to_record(short.clone(), "k", &QualityConfig::default()).unwrap();
+        assert!(kept.quality_score.unwrap() < 1.0);
+        let signals: serde_json::Value =
+            serde_json::from_str(kept.quality_signals.as_deref().unwrap()).unwrap();
+        assert_eq!(signals["words"], 6);
+        let strict = QualityConfig {
+            drop: true,
+            ..Default::default()
+        };
+        let d = to_record(short, "k", &strict).unwrap_err();
+        assert_eq!(d.reason, "quality:gopher_word_count");
+        assert_eq!(d.record.unwrap().text, "Too short to be a document.");
     }
 }
