@@ -305,4 +305,20 @@ mod tests {
         assert_eq!(d.reason, "quality:gopher_word_count");
         assert_eq!(d.record.unwrap().text, "Too short to be a document.");
     }
+
+    proptest::proptest! {
+        /// Extraction of arbitrary tag soup never panics and is deterministic.
+        #[test]
+        fn tag_soup_extracts_deterministically(html in "(<(p|div|a|ul|li|table|tr|td|pre|h1|nav|article|code)( class=\"(nav|content|post|footer|sidebar|x)\")?>|</(p|div|a|ul|li|table|tr|td|pre|h1|nav|article|code)>|[a-z ,.]{0,20}){0,60}") {
+            let a = extract_html(&html);
+            proptest::prop_assert_eq!(&a, &extract_html(&html));
+            let r = describe(&html, &QualityConfig::default());
+            proptest::prop_assert!((0.0..=1.0).contains(&r.quality.score));
+        }
+
+        #[test]
+        fn arbitrary_text_never_panics(html in "\\PC{0,300}") {
+            let _ = extract_html(&html);
+        }
+    }
 }
