@@ -7,7 +7,8 @@
 //! navigation (tables of contents, prev/next bars), chosen by hand once per template
 //! (below), never by an extractor. Each candidate's output and the
 //! truth are compared as multisets of word shingles (1 and 3 words), giving precision,
-//! recall and F1 per page, averaged per site. Candidates: masa's extractor, `dom_smoothie`
+//! recall and F1 per page, averaged per site. Candidates: masa's extractor (alone, and with
+//! normalization, language identification and quality scoring: `masa+quality`), `dom_smoothie`
 //! (a Rust port of Mozilla's Readability), and trafilatura (Python, when installed in
 //! `.venv`; its CPU time is measured inside Python, around extraction alone).
 //!
@@ -295,6 +296,9 @@ fn main() {
                 println!("    F1 {f:.2} {}: missed {missed:?}", paths[*i].display());
             }
         }
+        run("masa+quality", &|h: &str| {
+            masa_ingest::describe(h, &masa_ingest::QualityConfig::default()).text
+        });
         run("dom_smoothie", &smoothie);
         if let Some((texts, secs)) = trafilatura(&paths) {
             let mut score = Score::default();
@@ -310,7 +314,7 @@ fn main() {
         "all sites ({all_pages} pages, {:.1} MB of HTML), mean over pages:",
         all_bytes as f64 / 1e6
     );
-    for name in ["masa", "dom_smoothie", "trafilatura"] {
+    for name in ["masa", "masa+quality", "dom_smoothie", "trafilatura"] {
         if let (Some(s), Some(c)) = (totals.get(name), cpu.get(name)) {
             println!(
                 "  {name:<12} {}; {:.0} pages/s, {:.1} MB/s of HTML per core",

@@ -172,43 +172,74 @@ fn duplicates<'a>(items: impl Iterator<Item = &'a str>) -> (f64, f64) {
     (ratio(dup, n), ratio(dup_chars, chars))
 }
 
-/// Gopher's n-gram signals over lowercased words: the character share of the most frequent
-/// n-gram (n = 2..4), and of all words covered by n-grams seen before (n = 5..10).
-fn ngram_signals(words: &[String]) -> ([f64; 3], [f64; 6]) {
-    let total: usize = words.iter().map(String::len).sum();
+/// A hasher for keys that are already hashes.
+#[derive(Default)]
+struct Prehashed(u64);
+
+impl std::hash::Hasher for Prehashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 << 8) ^ u64::from(*b);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
+}
+
+type PrehashedBuild = std::hash::BuildHasherDefault<Prehashed>;
+
+/// The key of the n-gram starting at `i`: the word hashes mixed in order.
+fn gram_key(hashes: &[u64], i: usize, n: usize) -> u64 {
+    hashes[i..i + n]
+        .iter()
+        .fold(0x9e37_79b9_7f4a_7c15u64, |k, h| {
+            (k ^ h).wrapping_mul(0xbf58_476d_1ce4_e5b9).rotate_left(31)
+        })
+}
+
+/// Gopher's n-gram signals over lowercased words (given as hashes and character lengths):
+/// the character share of the most frequent n-gram (n = 2..4; ties go to the longer), and
+/// of all words covered by n-grams seen before (n = 5..10).
+fn ngram_signals(hashes: &[u64], lens: &[usize]) -> ([f64; 3], [f64; 6]) {
+    let total: usize = lens.iter().sum();
     let mut top = [0.0; 3];
     for (k, n) in (2..=4).enumerate() {
-        if words.len() < n {
+        if hashes.len() < n {
             continue;
         }
-        let mut counts: HashMap<&[String], usize> = HashMap::new();
-        for w in words.windows(n) {
-            *counts.entry(w).or_default() += 1;
+        let mut counts: HashMap<u64, (usize, usize), PrehashedBuild> = HashMap::default();
+        for i in 0..=hashes.len() - n {
+            let e = counts.entry(gram_key(hashes, i, n)).or_insert((0, 0));
+            e.0 += 1;
+            e.1 = lens[i..i + n].iter().sum();
         }
-        if let Some((gram, count)) = counts.iter().max_by_key(|(g, c)| (**c, g.concat()))
-            && *count > 1
+        if let Some(&(count, len)) = counts.values().max()
+            && count > 1
         {
-            let len: usize = gram.iter().map(String::len).sum();
             top[k] = ratio(len * count, total);
         }
     }
     let mut dup = [0.0; 6];
     for (k, n) in (5..=10).enumerate() {
-        if words.len() < n {
+        if hashes.len() < n {
             continue;
         }
-        let mut seen = HashSet::new();
-        let mut covered = vec![false; words.len()];
-        for (i, w) in words.windows(n).enumerate() {
-            if !seen.insert(w) {
+        let mut seen: HashSet<u64, PrehashedBuild> = HashSet::default();
+        let mut covered = vec![false; hashes.len()];
+        for i in 0..=hashes.len() - n {
+            if !seen.insert(gram_key(hashes, i, n)) {
                 covered[i..i + n].iter_mut().for_each(|c| *c = true);
             }
         }
-        let dup_chars: usize = words
+        let dup_chars: usize = lens
             .iter()
             .zip(&covered)
             .filter(|(_, c)| **c)
-            .map(|(w, _)| w.len())
+            .map(|(l, _)| l)
             .sum();
         dup[k] = ratio(dup_chars, total);
     }
@@ -218,7 +249,6 @@ fn ngram_signals(words: &[String]) -> ([f64; 3], [f64; 6]) {
 /// Measures `text` (any string; never panics).
 pub fn signals(text: &str) -> QualitySignals {
     let words: Vec<&str> = text.split_whitespace().collect();
-    let lower: Vec<String> = words.iter().map(|w| w.to_lowercase()).collect();
     let lines: Vec<&str> = text
         .lines()
         .map(str::trim)
@@ -229,21 +259,32 @@ pub fn signals(text: &str) -> QualitySignals {
         .map(str::trim)
         .filter(|p| !p.is_empty())
         .collect();
-    let stripped: Vec<String> = lower
-        .iter()
-        .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric()).to_owned())
-        .collect();
-    let stop: HashSet<&str> = stripped
-        .iter()
-        .map(String::as_str)
-        .filter(|w| STOP_WORDS.contains(w))
-        .collect();
+    // Each word lowercased and stripped of surrounding punctuation, kept only as a hash and
+    // a length (one buffer, no allocation per word).
+    let mut hashes = Vec::with_capacity(words.len());
+    let mut lens = Vec::with_capacity(words.len());
+    let mut stop: HashSet<&str> = HashSet::new();
+    let mut buf = String::new();
+    for w in &words {
+        buf.clear();
+        let core = w.trim_matches(|c: char| !c.is_alphanumeric());
+        if core.is_ascii() {
+            buf.extend(core.chars().map(|c| c.to_ascii_lowercase()));
+        } else {
+            buf.push_str(&core.to_lowercase());
+        }
+        if let Some(sw) = STOP_WORDS.iter().find(|s| **s == buf) {
+            stop.insert(sw);
+        }
+        hashes.push(xxhash_rust::xxh3::xxh3_64(buf.as_bytes()));
+        lens.push(buf.len());
+    }
     let symbols =
         text.matches('#').count() + text.matches("...").count() + text.matches('…').count();
     let terminal = |l: &str| l.ends_with(['.', '!', '?', '"', '\u{201d}', '\'']);
     let (dup_line_ratio, dup_line_char_ratio) = duplicates(lines.iter().copied());
     let (dup_para_ratio, dup_para_char_ratio) = duplicates(paras.iter().copied());
-    let (top_ngram_char_ratio, dup_ngram_char_ratio) = ngram_signals(&stripped);
+    let (top_ngram_char_ratio, dup_ngram_char_ratio) = ngram_signals(&hashes, &lens);
     let lower_text = text.to_lowercase();
     QualitySignals {
         words: words.len(),
