@@ -584,6 +584,111 @@ mod tests {
         assert!(failed(&menu).is_some());
     }
 
+    /// Whether rule `name` passes for the signals of ordinary prose changed by `change`.
+    fn passes(name: &str, change: impl Fn(&mut QualitySignals)) -> bool {
+        let mut s = signals(&prose(200));
+        change(&mut s);
+        let r = rules(&s, &QualityThresholds::default());
+        r.iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, ok)| *ok)
+            .unwrap()
+    }
+
+    #[test]
+    fn every_rule_at_and_just_past_its_published_threshold() {
+        let e = 1e-9;
+        // (rule, value at the threshold passes, value just past it fails)
+        type Set = fn(&mut QualitySignals, f64);
+        let cases: Vec<(&str, f64, f64, Set)> = vec![
+            ("gopher_word_count", 50.0, 49.0, |s, v| s.words = v as usize),
+            ("gopher_word_count", 100_000.0, 100_001.0, |s, v| {
+                s.words = v as usize
+            }),
+            ("gopher_mean_word_length", 3.0, 3.0 - e, |s, v| {
+                s.mean_word_len = v
+            }),
+            ("gopher_mean_word_length", 10.0, 10.0 + e, |s, v| {
+                s.mean_word_len = v
+            }),
+            ("gopher_symbol_ratio", 0.1, 0.1 + e, |s, v| {
+                s.symbol_word_ratio = v
+            }),
+            ("gopher_bullet_lines", 0.9, 0.9 + e, |s, v| {
+                s.bullet_line_ratio = v
+            }),
+            ("gopher_ellipsis_lines", 0.3, 0.3 + e, |s, v| {
+                s.ellipsis_line_ratio = v
+            }),
+            ("gopher_alpha_words", 0.8, 0.8 - e, |s, v| {
+                s.alpha_word_ratio = v
+            }),
+            ("gopher_stop_words", 2.0, 1.0, |s, v| {
+                s.stop_words = v as usize
+            }),
+            ("gopher_dup_lines", 0.3, 0.3 + e, |s, v| {
+                s.dup_line_ratio = v
+            }),
+            ("gopher_dup_paragraphs", 0.3, 0.3 + e, |s, v| {
+                s.dup_para_ratio = v
+            }),
+            ("gopher_dup_line_chars", 0.2, 0.2 + e, |s, v| {
+                s.dup_line_char_ratio = v
+            }),
+            ("gopher_dup_paragraph_chars", 0.2, 0.2 + e, |s, v| {
+                s.dup_para_char_ratio = v
+            }),
+            ("gopher_top_2gram", 0.20, 0.20 + e, |s, v| {
+                s.top_ngram_char_ratio[0] = v
+            }),
+            ("gopher_top_3gram", 0.18, 0.18 + e, |s, v| {
+                s.top_ngram_char_ratio[1] = v
+            }),
+            ("gopher_top_4gram", 0.16, 0.16 + e, |s, v| {
+                s.top_ngram_char_ratio[2] = v
+            }),
+            ("gopher_dup_5gram", 0.15, 0.15 + e, |s, v| {
+                s.dup_ngram_char_ratio[0] = v
+            }),
+            ("gopher_dup_6gram", 0.14, 0.14 + e, |s, v| {
+                s.dup_ngram_char_ratio[1] = v
+            }),
+            ("gopher_dup_7gram", 0.13, 0.13 + e, |s, v| {
+                s.dup_ngram_char_ratio[2] = v
+            }),
+            ("gopher_dup_8gram", 0.12, 0.12 + e, |s, v| {
+                s.dup_ngram_char_ratio[3] = v
+            }),
+            ("gopher_dup_9gram", 0.11, 0.11 + e, |s, v| {
+                s.dup_ngram_char_ratio[4] = v
+            }),
+            ("gopher_dup_10gram", 0.10, 0.10 + e, |s, v| {
+                s.dup_ngram_char_ratio[5] = v
+            }),
+            ("c4_min_sentences", 3.0, 2.0, |s, v| {
+                s.sentences = v as usize
+            }),
+            ("fineweb_terminal_punctuation", 0.12, 0.12 - e, |s, v| {
+                s.terminal_punct_line_ratio = v
+            }),
+            ("fineweb_short_lines", 0.67, 0.67 + e, |s, v| {
+                s.short_line_ratio = v
+            }),
+            ("fineweb_newlines", 0.3, 0.3 + e, |s, v| {
+                s.newline_word_ratio = v
+            }),
+        ];
+        for (name, at, past, set) in cases {
+            assert!(passes(name, |s| set(s, at)), "{name} at {at} must pass");
+            assert!(
+                !passes(name, |s| set(s, past)),
+                "{name} at {past} must fail"
+            );
+        }
+        assert!(!passes("c4_lorem_ipsum", |s| s.lorem_ipsum = true));
+        assert!(!passes("c4_curly_brace", |s| s.curly_brace = true));
+    }
+
     #[test]
     fn thresholds_are_configurable() {
         let t = QualityThresholds {
