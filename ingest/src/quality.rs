@@ -211,16 +211,17 @@ fn ngram_signals(hashes: &[u64], lens: &[usize]) -> ([f64; 3], [f64; 6]) {
         if hashes.len() < n {
             continue;
         }
-        let mut counts: HashMap<u64, (usize, usize), PrehashedBuild> = HashMap::default();
+        let mut counts: HashMap<u64, (usize, usize), PrehashedBuild> =
+            HashMap::with_capacity_and_hasher(hashes.len(), PrehashedBuild::default());
         for i in 0..=hashes.len() - n {
             let e = counts.entry(gram_key(hashes, i, n)).or_insert((0, 0));
             e.0 += 1;
             e.1 = lens[i..i + n].iter().sum();
         }
-        if let Some(&(count, len)) = counts.values().max()
-            && count > 1
-        {
-            top[k] = ratio(len * count, total);
+        match counts.values().max() {
+            Some(&(count, len)) if count > 1 => top[k] = ratio(len * count, total),
+            // No n-gram repeats, so no longer one does either.
+            _ => break,
         }
     }
     let mut dup = [0.0; 6];
@@ -228,12 +229,19 @@ fn ngram_signals(hashes: &[u64], lens: &[usize]) -> ([f64; 3], [f64; 6]) {
         if hashes.len() < n {
             continue;
         }
-        let mut seen: HashSet<u64, PrehashedBuild> = HashSet::default();
+        let mut seen: HashSet<u64, PrehashedBuild> =
+            HashSet::with_capacity_and_hasher(hashes.len(), PrehashedBuild::default());
         let mut covered = vec![false; hashes.len()];
+        let mut any = false;
         for i in 0..=hashes.len() - n {
             if !seen.insert(gram_key(hashes, i, n)) {
                 covered[i..i + n].iter_mut().for_each(|c| *c = true);
+                any = true;
             }
+        }
+        if !any {
+            // No n-gram is repeated, so no longer one is either: the rest stay 0.
+            break;
         }
         let dup_chars: usize = lens
             .iter()
@@ -279,13 +287,35 @@ pub fn signals(text: &str) -> QualitySignals {
         hashes.push(xxhash_rust::xxh3::xxh3_64(buf.as_bytes()));
         lens.push(buf.len());
     }
-    let symbols =
-        text.matches('#').count() + text.matches("...").count() + text.matches('…').count();
+    // One pass for `#`, `...` and `…`.
+    let mut symbols = 0;
+    let mut dots = 0;
+    for c in text.chars() {
+        match c {
+            '#' | '…' => symbols += 1,
+            '.' => {
+                dots += 1;
+                if dots == 3 {
+                    symbols += 1;
+                    dots = 0;
+                }
+                continue;
+            }
+            _ => {}
+        }
+        dots = 0;
+    }
     let terminal = |l: &str| l.ends_with(['.', '!', '?', '"', '\u{201d}', '\'']);
     let (dup_line_ratio, dup_line_char_ratio) = duplicates(lines.iter().copied());
     let (dup_para_ratio, dup_para_char_ratio) = duplicates(paras.iter().copied());
     let (top_ngram_char_ratio, dup_ngram_char_ratio) = ngram_signals(&hashes, &lens);
+    // Lowercased once; its lines are the text's lines (lowercasing keeps line breaks).
     let lower_text = text.to_lowercase();
+    let lower_lines: Vec<&str> = lower_text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
     QualitySignals {
         words: words.len(),
         mean_word_len: ratio(words.iter().map(|w| w.chars().count()).sum(), words.len()),
@@ -330,16 +360,13 @@ pub fn signals(text: &str) -> QualitySignals {
             .count(),
         lorem_ipsum: lower_text.contains("lorem ipsum"),
         curly_brace: text.contains('{'),
-        javascript_lines: lines
+        javascript_lines: lower_lines
             .iter()
-            .filter(|l| l.to_lowercase().contains("javascript"))
+            .filter(|l| l.contains("javascript"))
             .count(),
-        policy_lines: lines
+        policy_lines: lower_lines
             .iter()
-            .filter(|l| {
-                let l = l.to_lowercase();
-                POLICY.iter().any(|p| l.contains(p))
-            })
+            .filter(|l| POLICY.iter().any(|p| l.contains(p)))
             .count(),
     }
 }
