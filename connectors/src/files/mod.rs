@@ -244,6 +244,11 @@ impl FilesConnector {
                 limit: self.config.max_file_bytes,
             });
         }
+        if e.kind == Kind::Html {
+            // A page states its own charset (`<meta charset>`, or a byte-order mark) and is
+            // decoded as a browser would; it never fails.
+            return Ok(crate::web::page::decode(&bytes, None));
+        }
         if bytes.starts_with(BOM) {
             // A byte-order mark is not text: it must not change the hash or hide a title.
             bytes.drain(..BOM.len());

@@ -172,3 +172,27 @@ async fn bad_sources_fail_the_check_with_the_path_named() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn html_files_are_decoded_by_their_declared_charset_and_text_files_must_be_utf8() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(
+        d.path().join("page.html"),
+        b"<meta charset=\"windows-1252\"><p>Caf\xe9 cr\xe8me</p>",
+    )
+    .unwrap();
+    let events = collect(&FilesConfig::new(d.path()), None).await.unwrap();
+    let SourceEvent::Item(i) = &events[0] else {
+        panic!("the page is an item")
+    };
+    assert!(
+        String::from_utf8(i.body.clone())
+            .unwrap()
+            .contains("Café crème")
+    );
+    std::fs::write(d.path().join("notes.txt"), b"caf\xe9").unwrap();
+    let err = collect(&FilesConfig::new(d.path()), None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ConnectorError::NotUtf8 { .. }), "{err}");
+}
