@@ -47,6 +47,8 @@ fn extract_shows_text_metadata_language_and_quality() {
         "{text}"
     );
 
+    let raw = env.ok(&["extract", file.to_str().unwrap(), "--json"]);
+    assert_eq!(raw.matches("\"title\"").count(), 1, "one title key: {raw}");
     let v = env.json(&["extract", file.to_str().unwrap()]);
     assert_eq!(v["title"], "Tide tables");
     assert_eq!(v["author"], "Harbour Office");

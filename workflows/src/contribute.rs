@@ -179,6 +179,7 @@ pub async fn interrupted_source(
         .filter_map(|p| p.split('/').nth(1).map(str::to_owned))
         .filter(|a| a.starts_with(&prefix))
         .collect();
+    apps.sort();
     apps.dedup();
     for app in apps {
         let Some(v) = ds.txn_version(&app).await? else {

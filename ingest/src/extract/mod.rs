@@ -53,9 +53,9 @@ fn detect_lang(text: &str) -> (Option<String>, Option<f64>) {
 /// contributor so they can see why a page scored as it did.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct PageReport {
-    pub title: Option<String>,
     /// The main content as light Markdown.
     pub text: String,
+    /// Title, canonical URL, description, author, date, declared language, licence.
     #[serde(flatten)]
     pub meta: Metadata,
     pub lang: Option<String>,
@@ -80,7 +80,6 @@ pub fn describe(html: &str, quality: &QualityConfig) -> PageReport {
     let (lang, lang_score) = detect_lang(&text);
     let q = crate::quality::assess(&text, &quality.thresholds(lang.as_deref()));
     PageReport {
-        title: e.title,
         text,
         meta: e.meta,
         lang,
