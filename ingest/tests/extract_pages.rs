@@ -48,7 +48,7 @@ fn news_article_keeps_the_story_and_drops_banners_menus_comments_and_sidebars() 
     );
     let m = &e.meta;
     assert_eq!(
-        e.title.as_deref(),
+        e.meta.title.as_deref(),
         Some("Harbour bridge reopens after two-year repair | Coastal Times")
     );
     assert_eq!(

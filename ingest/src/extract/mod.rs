@@ -14,9 +14,9 @@ pub use meta::Metadata;
 /// What the extractor keeps of an HTML page.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ExtractedText {
-    pub title: Option<String>,
     /// The main content as light Markdown.
     pub text: String,
+    /// Title, canonical URL, description, author, date, declared language, licence.
     pub meta: Metadata,
 }
 
@@ -34,11 +34,7 @@ pub fn extract_html(html: &str) -> ExtractedText {
         None => vec![doc.root_element()],
     };
     let text = markdown::render(&roots, &analysis);
-    ExtractedText {
-        title: meta.title.clone(),
-        text,
-        meta,
-    }
+    ExtractedText { text, meta }
 }
 
 /// A text's language as an ISO 639-3 code, with whatlang's confidence.
@@ -139,7 +135,7 @@ pub fn to_record(
     let raw = String::from_utf8(item.body).map_err(|_| Dropped::early("extract:not_utf8"))?;
     let (title, text) = if is_html {
         let e = extract_html(&raw);
-        (item.title.or(e.title), e.text)
+        (item.title.or(e.meta.title), e.text)
     } else {
         (item.title, raw)
     };
@@ -194,7 +190,7 @@ mod tests {
             <pre>  code  line
   two</pre></article><footer>(c) footer</footer></body></html>"#;
         let e = extract_html(html);
-        assert_eq!(e.title.as_deref(), Some("The Page"));
+        assert_eq!(e.meta.title.as_deref(), Some("The Page"));
         assert_eq!(
             e.text,
             "# Heading\n\nFirst bold paragraph.\n\n- one\n- two\n\n```\n  code  line\n  two\n```"
@@ -227,7 +223,7 @@ mod tests {
     #[test]
     fn title_falls_back_to_first_h1_and_broken_markup_does_not_panic() {
         let e = extract_html("<body><h1>Only <i>heading</i></h1><p>text <div>unclosed");
-        assert_eq!(e.title.as_deref(), Some("Only heading"));
+        assert_eq!(e.meta.title.as_deref(), Some("Only heading"));
         assert!(e.text.contains("unclosed"));
         assert_eq!(extract_html("").text, "");
     }
