@@ -14,7 +14,8 @@ use std::path::PathBuf;
     long_about = "Masa turns contributed data into a Delta Lake table of Parquet files with a \
 tantivy search index and signed per-contributor provenance.\n\n\
 Start with `masa init` (creates your contributor key), then `masa contribute --files DIR \
---dataset ./masa-data`, then `masa search \"words\" --dataset ./masa-data`."
+--dataset ./masa-data` (or `masa crawl https://site/ --dataset ./masa-data`), then `masa search \
+\"words\" --dataset ./masa-data`."
 )]
 pub struct Cli {
     /// Folder holding masa's configuration and contributor key.
@@ -35,7 +36,8 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
-    /// Contribute local files to a dataset (created if new). Resumes an interrupted run.
+    /// Contribute local files, or a source described in a TOML workflow file, to a dataset
+    /// (created if new). Resumes an interrupted run.
     Contribute(ContributeArgs),
     /// Crawl websites into a dataset, honouring robots.txt (ours and AI-training agents),
     /// TDMRep and noai. Resumes a killed crawl with `--resume`.
