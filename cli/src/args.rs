@@ -2,6 +2,7 @@
 
 use anyhow::bail;
 use clap::{Args, Parser, Subcommand};
+use masa_connectors::WebConfig;
 use masa_index::SearchQuery;
 use masa_storage::StorageOptions;
 use std::path::PathBuf;
@@ -297,12 +298,6 @@ pub struct ContributeArgs {
     pub source: Option<PathBuf>,
     #[command(flatten)]
     pub dataset: DatasetArgs,
-    /// Rows per commit (one Parquet file and one index split each).
-    #[arg(long, default_value_t = masa_ingest::DEFAULT_BATCH_ROWS, value_name = "N")]
-    pub batch_rows: usize,
-    /// Bytes of text per commit, whichever limit comes first.
-    #[arg(long, default_value_t = masa_ingest::DEFAULT_BATCH_BYTES, value_name = "BYTES")]
-    pub batch_bytes: usize,
     /// Largest .txt/.md/.html file taken whole [default: 64 MiB]; larger files stop the run
     /// before anything is written.
     #[arg(long, value_name = "BYTES")]
@@ -311,13 +306,26 @@ pub struct ContributeArgs {
     #[arg(long, value_name = "BYTES")]
     pub max_line_bytes: Option<usize>,
     #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// How a contribution runs, whatever its source: batching, deduplication, quality, output.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Rows per commit (one Parquet file and one index split each).
+    #[arg(long, default_value_t = masa_ingest::DEFAULT_BATCH_ROWS, value_name = "N")]
+    pub batch_rows: usize,
+    /// Bytes of text per commit, whichever limit comes first.
+    #[arg(long, default_value_t = masa_ingest::DEFAULT_BATCH_BYTES, value_name = "BYTES")]
+    pub batch_bytes: usize,
+    #[command(flatten)]
     pub near_dup: NearDupArgs,
     /// Keep near-duplicates (exact duplicates are still removed).
     #[arg(long)]
     pub no_near_dup: bool,
     #[command(flatten)]
     pub quality: QualityArgs,
-    /// Print the run summary as JSON.
+    /// Print the run summary (with a crawl's per-host statistics) as JSON.
     #[arg(long)]
     pub json: bool,
     /// No progress display.
@@ -376,16 +384,16 @@ pub struct CrawlArgs {
     #[arg(long, value_name = "N")]
     pub max_depth: Option<u16>,
     /// Requests in flight in total.
-    #[arg(long, default_value_t = 16, value_name = "N")]
+    #[arg(long, default_value_t = WebConfig::default().concurrency, value_name = "N")]
     pub concurrency: usize,
     /// Requests in flight per host.
-    #[arg(long, default_value_t = 2, value_name = "N")]
+    #[arg(long, default_value_t = WebConfig::default().per_host, value_name = "N")]
     pub per_host: usize,
     /// Requests per host: N/s, N/m or N/h; 0 lifts the limit.
-    #[arg(long, default_value = "2/s", value_name = "RATE")]
+    #[arg(long, default_value_t = WebConfig::default().rate, value_name = "RATE")]
     pub rate: String,
     /// Our robots.txt product token and User-Agent name.
-    #[arg(long, default_value = "masa", value_name = "NAME")]
+    #[arg(long, default_value_t = WebConfig::default().user_agent, value_name = "NAME")]
     pub user_agent: String,
     /// Obey robots.txt rules for this agent too (repeatable; replaces the default list of
     /// AI-training agents).
@@ -407,33 +415,26 @@ pub struct CrawlArgs {
     #[arg(long)]
     pub no_sitemaps: bool,
     /// Seconds for a whole request, body included.
-    #[arg(long, default_value_t = 30.0, value_name = "SECS")]
+    #[arg(long, default_value_t = WebConfig::default().timeout_ms as f64 / 1000.0, value_name = "SECS")]
     pub timeout: f64,
     /// Largest page kept, after decompression.
-    #[arg(long, default_value_t = 10 << 20, value_name = "BYTES")]
+    #[arg(long, default_value_t = WebConfig::default().max_body_bytes, value_name = "BYTES")]
     pub max_body_bytes: usize,
     /// Retries for 5xx, 408, 429 and network errors.
-    #[arg(long, default_value_t = 3, value_name = "N")]
+    #[arg(long, default_value_t = WebConfig::default().retries, value_name = "N")]
     pub retries: u32,
-    /// Rows per commit.
-    #[arg(long, default_value_t = masa_ingest::DEFAULT_BATCH_ROWS, value_name = "N")]
-    pub batch_rows: usize,
-    /// Bytes of text per commit, whichever limit comes first.
-    #[arg(long, default_value_t = masa_ingest::DEFAULT_BATCH_BYTES, value_name = "BYTES")]
-    pub batch_bytes: usize,
     #[command(flatten)]
-    pub near_dup: NearDupArgs,
-    /// Keep near-duplicates (exact duplicates are still removed).
-    #[arg(long)]
-    pub no_near_dup: bool,
-    #[command(flatten)]
-    pub quality: QualityArgs,
-    /// Print the run summary (with per-host statistics) as JSON.
-    #[arg(long)]
-    pub json: bool,
-    /// No progress display.
-    #[arg(long, short)]
-    pub quiet: bool,
+    pub run: RunArgs,
+}
+
+impl RunArgs {
+    pub fn progress(&self) -> masa_ingest::ProgressMode {
+        if self.quiet {
+            masa_ingest::ProgressMode::Quiet
+        } else {
+            masa_ingest::ProgressMode::detect()
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -445,9 +446,9 @@ pub enum ScopeArg {
 
 impl CrawlArgs {
     /// The `web` source these flags describe.
-    pub fn web_config(&self) -> anyhow::Result<masa_connectors::WebConfig> {
+    pub fn web_config(&self) -> anyhow::Result<WebConfig> {
         use masa_connectors::web::{signals::Overrides, urls::ScopeKind};
-        let mut c = masa_connectors::WebConfig::new(self.seeds.clone());
+        let mut c = WebConfig::new(self.seeds.clone());
         c.scope = match self.scope {
             ScopeArg::Host => ScopeKind::Host,
             ScopeArg::Domain => ScopeKind::Domain,

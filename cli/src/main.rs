@@ -37,11 +37,28 @@ fn read_quality(file: Option<&std::path::Path>) -> anyhow::Result<masa_ingest::Q
     toml::from_str(&text).with_context(|| format!("{}: not quality settings", file.display()))
 }
 
-fn quality_config(q: &args::QualityArgs) -> anyhow::Result<masa_ingest::QualityConfig> {
-    let mut c = read_quality(q.quality.as_deref())?;
-    c.drop |= q.drop_low_quality;
-    c.keep_rejects |= q.keep_rejects;
-    Ok(c)
+/// The options of a contribution of `source`, shared by `contribute` and `crawl`.
+fn contribute_options(
+    run: &args::RunArgs,
+    source: SourceConfig,
+    dataset: &args::DatasetArgs,
+    storage: masa_storage::StorageOptions,
+    home: std::path::PathBuf,
+) -> anyhow::Result<ContributeOptions> {
+    let mut quality = read_quality(run.quality.quality.as_deref())?;
+    quality.drop |= run.quality.drop_low_quality;
+    quality.keep_rejects |= run.quality.keep_rejects;
+    Ok(ContributeOptions {
+        source,
+        dataset: dataset.location.clone(),
+        storage,
+        home,
+        batch_rows: run.batch_rows,
+        batch_bytes: run.batch_bytes,
+        progress: run.progress(),
+        near_dup: (!run.no_near_dup).then(|| run.near_dup.options()),
+        quality,
+    })
 }
 
 /// `masa extract`: one page from a file or stdin, or JSON lines of pages.
@@ -155,32 +172,23 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
                 (None, None) => anyhow::bail!("give --files PATH or --source FILE"),
             };
-            let progress = if c.quiet {
-                ProgressMode::Quiet
-            } else {
-                ProgressMode::detect()
-            };
-            let opts = ContributeOptions {
+            let opts = contribute_options(
+                &c.run,
                 source,
-                dataset: c.dataset.location.clone(),
-                storage: c.dataset.storage_options()?,
+                &c.dataset,
+                c.dataset.storage_options()?,
                 home,
-                batch_rows: c.batch_rows,
-                batch_bytes: c.batch_bytes,
-                progress,
-                near_dup: (!c.no_near_dup).then(|| c.near_dup.options()),
-                quality: quality_config(&c.quality)?,
-            };
+            )?;
             let summary = masa_workflows::contribute(opts)
                 .await
                 .with_context(|| format!("contributing {what} to {}", c.dataset.location))?;
-            output::contribute(&summary, c.json)?;
+            output::contribute(&summary, c.run.json)?;
         }
         Command::Crawl(c) if c.dry_run => {
             let summary = masa_workflows::preview(&SourceConfig::Web(c.web_config()?))
                 .await
                 .context("masa crawl --dry-run")?;
-            output::preview(&summary, c.json)?;
+            output::preview(&summary, c.run.json)?;
         }
         Command::Crawl(c) => {
             let storage = c.dataset.storage_options()?;
@@ -191,26 +199,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             } else {
                 SourceConfig::Web(c.web_config()?)
             };
-            let progress = if c.quiet {
-                ProgressMode::Quiet
-            } else {
-                ProgressMode::detect()
-            };
-            let opts = ContributeOptions {
-                source,
-                dataset: c.dataset.location.clone(),
-                storage,
-                home,
-                batch_rows: c.batch_rows,
-                batch_bytes: c.batch_bytes,
-                progress,
-                near_dup: (!c.no_near_dup).then(|| c.near_dup.options()),
-                quality: quality_config(&c.quality)?,
-            };
+            let opts = contribute_options(&c.run, source, &c.dataset, storage, home)?;
             let summary = masa_workflows::contribute(opts)
                 .await
                 .with_context(|| format!("crawling into {}", c.dataset.location))?;
-            output::crawl(&summary, c.json)?;
+            output::crawl(&summary, c.run.json)?;
         }
         Command::Extract(e) => extract(&e)?,
         Command::Search(s) => {
@@ -372,8 +365,8 @@ fn main() -> ExitCode {
     limit_malloc_arenas();
     let cli = Cli::parse();
     let progress = match &cli.command {
-        Command::Contribute(c) if c.quiet => ProgressMode::Quiet,
-        Command::Contribute(_) => ProgressMode::detect(),
+        Command::Contribute(c) => c.run.progress(),
+        Command::Crawl(c) => c.run.progress(),
         // Long audits report batches done as log lines.
         Command::Audit(a) if !a.json => ProgressMode::Log,
         _ => ProgressMode::Quiet,

@@ -10,7 +10,7 @@ mod site;
 use common::Env;
 use site::{Reply, Server};
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A site of `n` pages in a chain of sections: `/p/<i>` links to the next three pages, and
 /// each page has its own words so that search can find it.
@@ -174,16 +174,6 @@ fn a_web_source_in_a_workflow_file_crawls_like_the_command() {
     assert!(err.contains("sped"), "{err}");
 }
 
-fn commits(table: &std::path::Path) -> usize {
-    std::fs::read_dir(table.join("_delta_log"))
-        .map(|rd| {
-            rd.filter_map(Result::ok)
-                .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
-                .count()
-        })
-        .unwrap_or(0)
-}
-
 #[test]
 fn a_killed_crawl_resumes_without_refetching_committed_pages_or_losing_queued_ones() {
     let env = Env::new();
@@ -194,26 +184,7 @@ fn a_killed_crawl_resumes_without_refetching_committed_pages_or_losing_queued_on
     let ds = ds_path.display().to_string();
     let mut args = crawl_args(&seed, &ds);
     args.extend(["--batch-rows", "8", "--concurrency", "2"]);
-    let mut child = env
-        .command(&args)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let mut killed = false;
-    while Instant::now() < deadline {
-        if commits(&ds_path.join("table")) >= 5 {
-            child.kill().unwrap(); // SIGKILL
-            killed = true;
-            break;
-        }
-        if child.try_wait().unwrap().is_some() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    child.wait().unwrap();
+    let killed = env.kill_after_commits(&args, &ds_path, 5);
     assert!(killed, "the crawl ended before it could be killed");
     let before: Vec<String> = common::read_records(&ds, &Default::default())
         .into_values()

@@ -5,17 +5,6 @@ mod common;
 
 use common::Env;
 use std::io::Write;
-use std::time::{Duration, Instant};
-
-fn commits(table: &std::path::Path) -> usize {
-    std::fs::read_dir(table.join("_delta_log"))
-        .map(|rd| {
-            rd.filter_map(Result::ok)
-                .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
-                .count()
-        })
-        .unwrap_or(0)
-}
 
 #[test]
 fn killed_contribution_resumes_without_loss_or_duplicates() {
@@ -41,32 +30,13 @@ fn killed_contribution_resumes_without_loss_or_duplicates() {
         "500",
     ];
 
-    let mut child = env
-        .command(&args)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    // Kill once a few batches are committed (version 0 is the table's creation).
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let mut killed = false;
-    while Instant::now() < deadline {
-        if commits(&ds.join("table")) >= 4 {
-            child.kill().unwrap(); // SIGKILL
-            killed = true;
-            break;
-        }
-        if child.try_wait().unwrap().is_some() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    child.wait().unwrap();
+    // Kill once a few batches are committed.
+    let killed = env.kill_after_commits(&args, &ds, 4);
     assert!(
         killed,
         "the run ended before it could be killed; make the input larger"
     );
-    let committed_before = commits(&ds.join("table"));
+    let committed_before = common::commits(&ds.join("table"));
 
     let summary = env.json(&args);
     assert_eq!(summary["resumed"], true, "{summary}");
@@ -75,7 +45,7 @@ fn killed_contribution_resumes_without_loss_or_duplicates() {
         summary["stats"]["drops"].get("dedup:exact").is_none(),
         "{summary}"
     );
-    assert!(commits(&ds.join("table")) > committed_before);
+    assert!(common::commits(&ds.join("table")) > committed_before);
 
     let stats = env.json(&["stats", "--dataset", &ds_s]);
     assert_eq!(stats["records"], n);

@@ -1,7 +1,7 @@
 //! `masa contribute`: a connector's items into a dataset, resumable after a crash.
 
 use crate::neardup::load_index;
-use crate::runs::{app_id, read_run};
+use crate::runs::{app_id, app_id_prefix, read_run};
 use crate::sink::DatasetSink;
 use crate::splits::repair_index;
 use crate::{Config, WorkflowError};
@@ -171,7 +171,7 @@ pub async fn interrupted_source(
     let contributor = config.load_key(home)?.public_hex();
     let ds = Dataset::open(dataset, storage).await?;
     let mut found = Vec::new();
-    let prefix = format!("masa-{kind}-");
+    let prefix = app_id_prefix(kind);
     let mut apps: Vec<String> = ds
         .list("runs")
         .await?

@@ -32,7 +32,12 @@ pub(crate) struct RunRecord {
 /// The run's Delta `txn` app id: one per (contributor, source).
 pub(crate) fn app_id(kind: &str, contributor: &str, source_id: &str) -> String {
     let h = masa_record::sha256_hex(format!("{contributor}\n{source_id}").as_bytes());
-    format!("masa-{kind}-{}", &h[..16])
+    format!("{}{}", app_id_prefix(kind), &h[..16])
+}
+
+/// What every app id of connector `kind` starts with.
+pub(crate) fn app_id_prefix(kind: &str) -> String {
+    format!("masa-{kind}-")
 }
 
 pub(crate) async fn read_run(

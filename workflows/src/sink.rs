@@ -28,10 +28,10 @@ pub(crate) struct DatasetSink {
 }
 
 /// Rejected records as Parquet: the record columns and `reject_reason`.
-fn encode_rejects(rejects: &[(Record, String)]) -> Result<Vec<u8>, SinkError> {
+fn encode_rejects(rejects: Vec<(Record, String)>) -> Result<Vec<u8>, SinkError> {
     use masa_storage::arrow::array::{ArrayRef, RecordBatch, StringArray};
     use masa_storage::arrow::datatypes::{Field, Schema};
-    let records: Vec<Record> = rejects.iter().map(|(r, _)| r.clone()).collect();
+    let (records, reasons): (Vec<Record>, Vec<String>) = rejects.into_iter().unzip();
     let rb = masa_record::records_to_batch(&records)?;
     let mut fields: Vec<Field> = rb
         .schema()
@@ -46,7 +46,7 @@ fn encode_rejects(rejects: &[(Record, String)]) -> Result<Vec<u8>, SinkError> {
     ));
     let mut columns: Vec<ArrayRef> = rb.columns().to_vec();
     columns.push(std::sync::Arc::new(StringArray::from_iter_values(
-        rejects.iter().map(|(_, why)| why.as_str()),
+        reasons.iter().map(String::as_str),
     )));
     let rb = RecordBatch::try_new(std::sync::Arc::new(Schema::new(fields)), columns)
         .map_err(|e| WorkflowError::Other(format!("rejects batch: {e}")))?;
@@ -178,7 +178,7 @@ impl BatchSink for DatasetSink {
         if !batch.rejects.is_empty() {
             // Written before the commit, under a name the commit's version fixes: a rerun
             // after a crash writes the same object again.
-            let bytes = encode_rejects(&batch.rejects)?;
+            let bytes = encode_rejects(batch.rejects)?;
             self.dataset
                 .put(&rejects_path(&self.app_id, version), bytes.into())
                 .await?;

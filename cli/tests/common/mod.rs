@@ -38,6 +38,32 @@ impl Env {
         env
     }
 
+    /// Runs `masa args` and SIGKILLs it once the dataset's table has `n` commits (version 0
+    /// is the table's creation). Returns whether it was killed (false: it ended first).
+    pub fn kill_after_commits(&self, args: &[&str], dataset: &Path, n: usize) -> bool {
+        let mut child = self
+            .command(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        let mut killed = false;
+        while std::time::Instant::now() < deadline {
+            if commits(&dataset.join("table")) >= n {
+                child.kill().unwrap(); // SIGKILL
+                killed = true;
+                break;
+            }
+            if child.try_wait().unwrap().is_some() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        child.wait().unwrap();
+        killed
+    }
+
     pub fn path(&self, rel: &str) -> PathBuf {
         self.dir.path().join(rel)
     }
@@ -274,6 +300,17 @@ pub fn unique_s3_url(s3: &S3, name: &str) -> String {
         .unwrap()
         .as_nanos();
     format!("s3://{}/{name}-{}-{nanos}", s3.bucket, std::process::id())
+}
+
+/// Commits in a Delta table's log.
+pub fn commits(table: &Path) -> usize {
+    std::fs::read_dir(table.join("_delta_log"))
+        .map(|rd| {
+            rd.filter_map(Result::ok)
+                .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
+                .count()
+        })
+        .unwrap_or(0)
 }
 
 /// Every file below `dir`, recursively.

@@ -227,16 +227,7 @@ async fn discover_sitemaps(ctx: &Ctx, seeds: &[Url], frontier: &mut Frontier) {
         if read.len() >= MAX_SITEMAPS || !read.insert(url.clone()) {
             continue;
         }
-        let resp = ctx
-            .http
-            .get(&url, &[], |status, _| {
-                if (200..300).contains(&status) {
-                    Accept::Body
-                } else {
-                    Accept::HeadersOnly
-                }
-            })
-            .await;
+        let resp = ctx.http.get(&url, &[], Accept::if_success).await;
         let body = match resp {
             Ok(r) if (200..300).contains(&r.status) => r.body,
             Ok(r) => {

@@ -152,6 +152,22 @@ pub enum Accept {
     HeadersOnly,
 }
 
+impl Accept {
+    /// The body of a 2xx response only: the decision for files read whole (robots.txt,
+    /// TDMRep, sitemaps).
+    pub fn if_success(status: u16, _: &HeaderMap) -> Accept {
+        Accept::body_if((200..300).contains(&status))
+    }
+
+    pub fn body_if(keep: bool) -> Accept {
+        if keep {
+            Accept::Body
+        } else {
+            Accept::HeadersOnly
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Http {
     client: reqwest::Client,

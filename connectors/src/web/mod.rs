@@ -40,112 +40,84 @@ pub const DEFAULT_AI_AGENTS: [&str; 12] = [
     "Amazonbot",
 ];
 
-fn d_concurrency() -> usize {
-    16
-}
-fn d_per_host() -> usize {
-    2
-}
-fn d_rate() -> String {
-    "2/s".into()
-}
-fn d_agent() -> String {
-    "masa".into()
-}
-fn d_ai_agents() -> Vec<String> {
-    DEFAULT_AI_AGENTS.iter().map(|s| s.to_string()).collect()
-}
-fn d_true() -> bool {
-    true
-}
-fn d_connect_ms() -> u64 {
-    10_000
-}
-fn d_timeout_ms() -> u64 {
-    30_000
-}
-fn d_max_body() -> usize {
-    10 << 20
-}
-fn d_retries() -> u32 {
-    3
-}
-fn d_backoff_ms() -> u64 {
-    500
-}
-fn d_retry_after() -> u64 {
-    120
-}
-fn d_redirects() -> usize {
-    10
-}
-
 /// The `web` source: where to crawl and how politely.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct WebConfig {
     /// Start URLs (http or https).
     pub seeds: Vec<String>,
-    #[serde(default)]
     pub scope: ScopeKind,
     /// Regular expressions a URL must match one of (when any are given).
-    #[serde(default)]
     pub include: Vec<String>,
     /// Regular expressions that exclude a URL.
-    #[serde(default)]
     pub exclude: Vec<String>,
     /// Page requests in the whole crawl (resumed runs included).
-    #[serde(default)]
     pub max_pages: Option<u64>,
     /// Link hops from a seed (seeds are depth 0, sitemap URLs depth 1).
-    #[serde(default)]
     pub max_depth: Option<u16>,
     /// Requests in flight in total.
-    #[serde(default = "d_concurrency")]
     pub concurrency: usize,
     /// Requests in flight per host.
-    #[serde(default = "d_per_host")]
     pub per_host: usize,
     /// Requests per host, `N/s` or `N/m`; `0` lifts the limit. A longer robots.txt
     /// `Crawl-delay` wins.
-    #[serde(default = "d_rate")]
     pub rate: String,
     /// Our robots.txt product token, also the User-Agent name.
-    #[serde(default = "d_agent")]
     pub user_agent: String,
     /// Further robots.txt agents whose rules we obey ([`DEFAULT_AI_AGENTS`]).
-    #[serde(default = "d_ai_agents")]
     pub ai_agents: Vec<String>,
     /// Publisher signals overridden by explicit choice; recorded in each record's consent.
-    #[serde(default)]
     pub overrides: Overrides,
     /// Allow private, loopback and link-local addresses (tests, intranets).
-    #[serde(default)]
     pub allow_private: bool,
     /// Read sitemaps listed in robots.txt, or `/sitemap.xml`.
-    #[serde(default = "d_true")]
     pub sitemaps: bool,
-    #[serde(default = "d_connect_ms")]
     pub connect_timeout_ms: u64,
-    #[serde(default = "d_timeout_ms")]
     pub timeout_ms: u64,
-    #[serde(default = "d_max_body")]
     pub max_body_bytes: usize,
-    #[serde(default = "d_retries")]
     pub retries: u32,
-    #[serde(default = "d_backoff_ms")]
     pub backoff_ms: u64,
     /// The longest `Retry-After` waited for, in seconds.
-    #[serde(default = "d_retry_after")]
     pub max_retry_after_secs: u64,
-    #[serde(default = "d_redirects")]
     pub max_redirects: usize,
+}
+
+impl Default for WebConfig {
+    /// No seed (a config must name one), polite defaults and every check on.
+    fn default() -> Self {
+        WebConfig {
+            seeds: Vec::new(),
+            scope: ScopeKind::default(),
+            include: Vec::new(),
+            exclude: Vec::new(),
+            max_pages: None,
+            max_depth: None,
+            concurrency: 16,
+            per_host: 2,
+            rate: "2/s".into(),
+            user_agent: "masa".into(),
+            ai_agents: DEFAULT_AI_AGENTS.iter().map(|s| s.to_string()).collect(),
+            overrides: Overrides::default(),
+            allow_private: false,
+            sitemaps: true,
+            connect_timeout_ms: 10_000,
+            timeout_ms: 30_000,
+            max_body_bytes: 10 << 20,
+            retries: 3,
+            backoff_ms: 500,
+            max_retry_after_secs: 120,
+            max_redirects: 10,
+        }
+    }
 }
 
 impl WebConfig {
     /// A crawl of `seeds` with every default.
     pub fn new(seeds: Vec<String>) -> WebConfig {
-        serde_json::from_value(serde_json::json!({ "seeds": seeds })).expect("defaults deserialize")
+        WebConfig {
+            seeds,
+            ..Default::default()
+        }
     }
 
     pub fn build(&self, _ctx: &BuildContext) -> Result<WebConnector, ConnectorError> {

@@ -157,15 +157,7 @@ impl RobotsTxt {
             return RobotsTxt::AllowAll("no robots.txt URL".into());
         };
         for _ in 0..=ROBOTS_REDIRECTS {
-            let resp = http
-                .get(&at, &[], |status, _| {
-                    if (200..300).contains(&status) {
-                        Accept::Body
-                    } else {
-                        Accept::HeadersOnly
-                    }
-                })
-                .await;
+            let resp = http.get(&at, &[], Accept::if_success).await;
             let resp = match resp {
                 Ok(r) => r,
                 Err(FetchError::TooLarge(_)) => {
@@ -206,15 +198,7 @@ pub async fn fetch_tdmrep(http: &Http, url: &Url) -> TdmFile {
     let Ok(at) = url.join("/.well-known/tdmrep.json") else {
         return TdmFile::default();
     };
-    let resp = http
-        .get(&at, &[], |status, _| {
-            if (200..300).contains(&status) {
-                Accept::Body
-            } else {
-                Accept::HeadersOnly
-            }
-        })
-        .await;
+    let resp = http.get(&at, &[], Accept::if_success).await;
     match resp {
         Ok(r) if (200..300).contains(&r.status) => TdmFile::parse(&r.body).unwrap_or_else(|e| {
             tracing::warn!(url = %at, error = %e, "tdmrep.json ignored");

@@ -200,13 +200,11 @@ impl RobotsVerdict {
 
 /// Publisher signals the contributor chose to override, each with its own flag.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Overrides {
-    #[serde(default)]
     pub robots: bool,
-    #[serde(default)]
     pub tdm: bool,
     /// `noai`, `noimageai`, `noindex` and `none` (meta and `X-Robots-Tag`).
-    #[serde(default)]
     pub noai: bool,
 }
 

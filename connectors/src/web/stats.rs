@@ -15,6 +15,7 @@ pub struct HostStats {
     pub skipped: BTreeMap<String, u64>,
 }
 
+/// The whole crawl's totals: the sums over its hosts (listed in the summary only).
 #[derive(Debug, Default, Clone, Serialize)]
 struct Totals {
     fetched: u64,
@@ -25,55 +26,73 @@ struct Totals {
     hosts: BTreeMap<String, HostStats>,
 }
 
+#[derive(Debug, Default)]
+struct Counters {
+    queued: u64,
+    hosts: BTreeMap<String, HostStats>,
+}
+
+impl Counters {
+    fn totals(&self) -> Totals {
+        let mut t = Totals {
+            queued: self.queued,
+            ..Default::default()
+        };
+        for h in self.hosts.values() {
+            t.fetched += h.fetched;
+            t.records += h.records;
+            t.bytes += h.bytes;
+            for (r, n) in &h.skipped {
+                *t.skipped.entry(r.clone()).or_default() += n;
+            }
+        }
+        t
+    }
+}
+
 /// Live crawl statistics, shared with the progress display.
 #[derive(Debug)]
 pub struct CrawlStats {
     started: Instant,
-    totals: Mutex<Totals>,
+    counters: Mutex<Counters>,
 }
 
 impl Default for CrawlStats {
     fn default() -> Self {
         CrawlStats {
             started: Instant::now(),
-            totals: Mutex::new(Totals::default()),
+            counters: Mutex::new(Counters::default()),
         }
     }
 }
 
 impl CrawlStats {
-    fn totals(&self) -> std::sync::MutexGuard<'_, Totals> {
+    fn counters(&self) -> std::sync::MutexGuard<'_, Counters> {
         // Counters only: a poisoned lock still holds usable numbers.
-        self.totals.lock().unwrap_or_else(|e| e.into_inner())
+        self.counters.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// One handled URL: `fetched` when a page request was made, `skip` its reason if it
     /// did not become an item.
     pub(crate) fn record(&self, host: &str, fetched: bool, bytes: u64, skip: Option<&str>) {
-        let mut t = self.totals();
-        let h = t.hosts.entry(host.to_owned()).or_default();
+        let mut c = self.counters();
+        let h = c.hosts.entry(host.to_owned()).or_default();
         h.fetched += u64::from(fetched);
         h.bytes += bytes;
         match skip {
             Some(r) => *h.skipped.entry(r.to_owned()).or_default() += 1,
             None => h.records += 1,
         }
-        t.fetched += u64::from(fetched);
-        t.bytes += bytes;
-        match skip {
-            Some(r) => *t.skipped.entry(r.to_owned()).or_default() += 1,
-            None => t.records += 1,
-        }
     }
 
     pub(crate) fn set_queued(&self, n: u64) {
-        self.totals().queued = n;
+        self.counters().queued = n;
     }
 }
 
 impl SourceProgress for CrawlStats {
     fn line(&self) -> String {
-        let t = self.totals();
+        let t = self.counters().totals();
         let secs = self.started.elapsed().as_secs_f64().max(1e-3);
         let skipped: Vec<String> = t.skipped.iter().map(|(r, n)| format!("{r} {n}")).collect();
         format!(
@@ -91,7 +110,9 @@ impl SourceProgress for CrawlStats {
     }
 
     fn summary(&self) -> serde_json::Value {
-        let t = self.totals().clone();
+        let c = self.counters();
+        let mut t = c.totals();
+        t.hosts = c.hosts.clone();
         let mut v = serde_json::to_value(&t).expect("counters serialize");
         v["seconds"] = self.started.elapsed().as_secs_f64().into();
         v

@@ -167,11 +167,9 @@ async fn visit_inner(ctx: &Ctx, next: &Next) -> Visit {
             .http
             .get(&url, &headers, |status, h| {
                 let ct = media_type(h);
-                if (200..300).contains(&status) && (is_html(&ct) || ct == "text/plain") {
-                    Accept::Body
-                } else {
-                    Accept::HeadersOnly
-                }
+                Accept::body_if(
+                    (200..300).contains(&status) && (is_html(&ct) || ct == "text/plain"),
+                )
             })
             .await;
         let resp = match resp {

@@ -5,7 +5,7 @@ mod content;
 mod markdown;
 mod meta;
 
-use crate::quality::QualityConfig;
+use crate::quality::{Quality, QualityConfig};
 use masa_record::{RawItem, Record, content_hash, normalize_text, record_id};
 use scraper::{ElementRef, Html};
 
@@ -69,12 +69,19 @@ pub struct QualityReport {
     pub signals: crate::quality::QualitySignals,
 }
 
+/// A normalized text's language (with its confidence) and its quality under the
+/// thresholds for that language.
+fn judge(text: &str, quality: &QualityConfig) -> (Option<String>, Option<f64>, Quality) {
+    let (lang, lang_score) = detect_lang(text);
+    let q = crate::quality::assess(text, &quality.thresholds(lang.as_deref()));
+    (lang, lang_score, q)
+}
+
 /// Extracts, identifies the language of and scores one HTML page.
 pub fn describe(html: &str, quality: &QualityConfig) -> PageReport {
     let e = extract_html(html);
     let text = normalize_text(&e.text);
-    let (lang, lang_score) = detect_lang(&text);
-    let q = crate::quality::assess(&text, &quality.thresholds(lang.as_deref()));
+    let (lang, lang_score, q) = judge(&text, quality);
     PageReport {
         text,
         meta: e.meta,
@@ -143,8 +150,7 @@ pub fn to_record(
     if text.is_empty() {
         return Err(Dropped::early("extract:empty"));
     }
-    let (lang, lang_score) = detect_lang(&text);
-    let q = crate::quality::assess(&text, &quality.thresholds(lang.as_deref()));
+    let (lang, lang_score, q) = judge(&text, quality);
     let signals = serde_json::to_string(&q.signals).expect("signals serialize");
     let hash = content_hash(&text);
     let record = Record {
