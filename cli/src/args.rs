@@ -65,6 +65,205 @@ pub enum Command {
     /// Audit a dataset as a validator: signatures, file and row hashes, batch roots, log
     /// inclusion and consistency, consent evidence, duplicates; publish a signed report.
     Audit(AuditArgs),
+    /// Start the reward protocol on a dataset: a signed genesis event with the parameters
+    /// and the initial balances.
+    #[command(long_about = INIT_PROTOCOL_ABOUT)]
+    InitProtocol(InitProtocolArgs),
+    /// Stake MASA from your balance for a role (validator, worker, oracle).
+    Stake(StakeArgs),
+    /// Unstake: the amount unbonds (still slashable, earning nothing) for the parameters'
+    /// unbonding epochs, then returns to your balance.
+    Unstake(StakeArgs),
+    /// Send MASA from your balance to another key.
+    Transfer(TransferArgs),
+    /// Epochs: `masa epoch close` closes the oldest ended epoch (consensus and emission).
+    #[command(subcommand)]
+    Epoch(EpochCommand),
+    /// An epoch's results per participant (score, consensus, incentive, dividends,
+    /// emission, balance); `weights` for an on-chain set_weights; `consensus` runs Yuma
+    /// consensus alone on given numbers.
+    Rewards(RewardsArgs),
+    /// The protocol state folded from the log: balances, stakes, unbonding, parameters,
+    /// epoch, rejected events, and the state hash anyone can recompute.
+    State(StateArgs),
+    /// Slash an offender with evidence gathered from the dataset (the fold re-checks it).
+    #[command(long_about = SLASH_ABOUT)]
+    Slash(SlashArgs),
+}
+
+const INIT_PROTOCOL_ABOUT: &str = "Start the reward protocol on a dataset with a signed \
+genesis event: the parameters (defaults, changed by --params FILE and the flags) and the \
+initial balances (--allocate KEY=AMOUNT, repeatable). It can be done once per dataset.\n\n\
+Amounts are in MASA with up to 9 decimals. The parameters file is TOML or JSON with any \
+subset of the fields `masa state --json` shows under `params`, e.g. `epoch_length = 16` or \
+`[min_stake]\nvalidator = \"100000000000\"` (amounts there are in base units, 10^-9 MASA).";
+
+const SLASH_ABOUT: &str = "Slash an offender. Give the offence and what it is about; masa \
+gathers the evidence from the dataset and its log, and the fold re-checks it before the \
+slash counts:\n\n\
+  invalid-manifest --batch ID     the batch's manifest signature does not verify\n\
+  consent-violation --record ID   the record's consent is a refusal without an override\n\
+  content-mismatch --batch ID     audit reports of validators holding κ of stake found \
+rows that do not match their hashes\n\
+  fabrication --batch ID          audit reports of validators holding κ found refetched \
+pages that differ\n\
+  equivocation --validator KEY --epoch N   two different signed reports for one epoch";
+
+#[derive(Debug, Args)]
+pub struct ProtocolArgs {
+    #[command(flatten)]
+    pub dataset: DatasetArgs,
+    /// The signing key [default: the masa home's key].
+    #[arg(long, value_name = "FILE")]
+    pub key: Option<PathBuf>,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InitProtocolArgs {
+    #[command(flatten)]
+    pub target: ProtocolArgs,
+    /// Parameters file (TOML or JSON): any subset of the parameters; the rest are defaults.
+    #[arg(long, value_name = "FILE")]
+    pub params: Option<PathBuf>,
+    /// Epoch length in log leaves.
+    #[arg(long, value_name = "LEAVES")]
+    pub epoch_length: Option<u64>,
+    /// MASA minted when an epoch closes.
+    #[arg(long, value_name = "AMOUNT")]
+    pub emission: Option<String>,
+    /// An initial balance, KEY=AMOUNT (hex public key, MASA); repeatable.
+    #[arg(long = "allocate", value_name = "KEY=AMOUNT")]
+    pub allocations: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct StakeArgs {
+    /// Amount of MASA (up to 9 decimals).
+    pub amount: String,
+    /// validator, worker or oracle.
+    #[arg(long)]
+    pub role: String,
+    #[command(flatten)]
+    pub target: ProtocolArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct TransferArgs {
+    /// Amount of MASA (up to 9 decimals).
+    pub amount: String,
+    /// The recipient's hex public key.
+    #[arg(long, value_name = "KEY")]
+    pub to: String,
+    #[command(flatten)]
+    pub target: ProtocolArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EpochCommand {
+    /// Close the oldest epoch whose end the log has reached: Yuma consensus over the
+    /// permitted validators' reports, emission to contributors, validators and treasury,
+    /// unbonding released. Does nothing (and says when the epoch ends) if none has ended;
+    /// running it twice closes once.
+    Close(ProtocolArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct RewardsArgs {
+    #[command(subcommand)]
+    pub command: Option<RewardsCommand>,
+    #[command(flatten)]
+    pub show: RewardsShowArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RewardsShowArgs {
+    #[command(flatten)]
+    pub dataset: DatasetArgs,
+    /// The epoch [default: the latest closed].
+    #[arg(long, value_name = "N")]
+    pub epoch: Option<u64>,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RewardsCommand {
+    /// The contributors' incentive of an epoch as weights for an on-chain set_weights.
+    Weights(WeightsArgs),
+    /// Run the consensus step alone on a JSON file of stake, weights and bonds (the same
+    /// code the epoch close runs) and print its results as JSON.
+    #[command(long_about = CONSENSUS_ABOUT)]
+    Consensus(ConsensusArgs),
+}
+
+const CONSENSUS_ABOUT: &str = "Run Yuma consensus alone, as an epoch close runs it, on \
+given numbers. The input file is JSON: {\"stake\": [V], \"weights\": [[M] x V], \
+\"bonds_prev\": [[M] x V] (optional), \"permits\": [V] (optional booleans), \"kappa\": 0.5, \
+\"bond_alpha\": 0.1} for V validators and M contributors; numbers are raw and non-negative, \
+weight rows are normalised here. The output has consensus, ranks, trust and incentive per \
+contributor, validator_trust and dividends per validator, and the bonds to pass as \
+bonds_prev next time.";
+
+#[derive(Debug, Args)]
+pub struct WeightsArgs {
+    #[command(flatten)]
+    pub dataset: DatasetArgs,
+    /// The epoch [default: the latest closed].
+    #[arg(long, value_name = "N")]
+    pub epoch: Option<u64>,
+    /// `bittensor`: uids and u16 weights summing to 65535, as set_weights takes them;
+    /// `json`: each contributor key with its incentive (ppm).
+    #[arg(long, default_value = "json", value_parser = ["json", "bittensor"])]
+    pub format: String,
+    /// Contributor key → uid map: JSON {"KEY": uid} or lines `uid KEY` [default: uids
+    /// are positions in key order].
+    #[arg(long, value_name = "FILE")]
+    pub uids: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ConsensusArgs {
+    /// The input JSON file (`-` for standard input).
+    #[arg(long, value_name = "FILE")]
+    pub input: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct StateArgs {
+    #[command(flatten)]
+    pub dataset: DatasetArgs,
+    /// The state after the first N leaves of the log [default: all].
+    #[arg(long, value_name = "LOG_INDEX")]
+    pub at: Option<u64>,
+    /// Print the whole state as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SlashArgs {
+    /// invalid-manifest, consent-violation, content-mismatch, fabrication or equivocation.
+    #[arg(value_parser = ["invalid-manifest", "consent-violation", "content-mismatch", "fabrication", "equivocation"])]
+    pub offence: String,
+    /// The batch (invalid-manifest, content-mismatch, fabrication).
+    #[arg(long, value_name = "BATCH_ID")]
+    pub batch: Option<String>,
+    /// The record (consent-violation).
+    #[arg(long, value_name = "RECORD_ID")]
+    pub record: Option<String>,
+    /// The validator (equivocation).
+    #[arg(long, value_name = "KEY")]
+    pub validator: Option<String>,
+    /// The epoch (equivocation).
+    #[arg(long, value_name = "N")]
+    pub epoch: Option<u64>,
+    #[command(flatten)]
+    pub target: ProtocolArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -147,6 +346,10 @@ pub struct AuditArgs {
     /// Do not store the signed report or append it to the log.
     #[arg(long)]
     pub no_publish: bool,
+    /// Score contributors for this epoch in the report's weights [default: the oldest
+    /// ended epoch not yet closed]. Weights need a whole audit (no --sample, no --shard).
+    #[arg(long, value_name = "N")]
+    pub epoch: Option<u64>,
     /// Print the report as JSON (it is printed even when the audit fails).
     #[arg(long)]
     pub json: bool,

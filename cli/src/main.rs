@@ -2,6 +2,7 @@
 
 mod args;
 mod output;
+mod protocol;
 
 use anyhow::Context;
 use args::{Cli, Command, LogCommand};
@@ -332,6 +333,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 allow_private: a.allow_private,
                 shard,
                 publish: !a.no_publish,
+                epoch: a.epoch,
             })
             .await
             .with_context(|| format!("auditing {}", a.dataset.location))?;
@@ -340,6 +342,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 anyhow::bail!("the audit found {} problem(s)", report.findings.len());
             }
         }
+        other => protocol::run(other, &home).await?,
     }
     Ok(())
 }

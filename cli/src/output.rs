@@ -332,6 +332,18 @@ pub fn audit(r: &AuditReport, json: bool) -> anyhow::Result<()> {
     for (k, n) in &r.duplicates {
         println!("  duplicate  {k}  {n} records (an earlier leaf holds them)");
     }
+    match r.epoch {
+        Some(n) => {
+            println!("weights    epoch {n}, {} contributors", r.weights.len());
+            for (k, w) in &r.weights {
+                println!("  weight     {k}  {w}");
+            }
+        }
+        None => println!(
+            "weights    none ({})",
+            r.weights_note.as_deref().unwrap_or("no epoch to score")
+        ),
+    }
     if r.refetched > 0 || !r.refetch_unreachable.is_empty() {
         println!(
             "refetched  {} pages ({} unreachable)",

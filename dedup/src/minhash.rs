@@ -187,20 +187,24 @@ impl MinHasher {
 
     /// The signature from per-word hashes (exposed for benchmarks and tests).
     pub fn signature_of_word_hashes(&self, words: &[u64]) -> Vec<SigValue> {
-        let n = self.params.shingle_words.max(1);
-        let shingles = words.len().saturating_sub(n - 1).max(1);
-        let mut xs = Vec::with_capacity(shingles);
-        for start in 0..shingles {
-            let end = (start + n).min(words.len());
-            let mut h = (end - start) as u64;
-            for w in &words[start..end] {
-                h = mix64(h ^ w);
-            }
-            xs.push((h >> 32) as u32);
-        }
+        let mut xs = Vec::with_capacity(words.len());
+        shingle_hashes(words, self.params.shingle_words, |h| xs.push((h >> 32) as u32));
         let mut mins = vec![u32::MAX; self.params.permutations()];
         min_permutations(&self.seeds, &self.multipliers, &xs, &mut mins);
         mins.into_iter().map(|v| v as SigValue).collect()
+    }
+
+    /// The 64-bit hash of every word shingle of `text` (folded as for signatures), in text
+    /// order; empty for a text of fewer words than a shingle. Signatures keep the high 32
+    /// bits of each; the rewards' novelty sketch samples them whole.
+    pub fn shingles(&self, text: &str) -> Vec<u64> {
+        let mut words = Vec::with_capacity(text.len() / 5);
+        fold_words(text, |w| words.push(xxh3_64(w.as_bytes())));
+        let mut out = Vec::new();
+        if words.len() >= self.params.shingle_words {
+            shingle_hashes(&words, self.params.shingle_words, |h| out.push(h));
+        }
+        out
     }
 
     /// One hash per band: the key under which a document is bucketed in that band.
@@ -208,6 +212,21 @@ impl MinHasher {
         (0..self.params.bands)
             .map(|band| band_key(sig, band, self.params.rows))
             .collect()
+    }
+}
+
+/// Calls `f` with the hash of each `n`-word shingle of `words` (one shingle of all of
+/// them when there are fewer than `n`).
+fn shingle_hashes(words: &[u64], n: usize, mut f: impl FnMut(u64)) {
+    let n = n.max(1);
+    let shingles = words.len().saturating_sub(n - 1).max(1);
+    for start in 0..shingles {
+        let end = (start + n).min(words.len());
+        let mut h = (end - start) as u64;
+        for w in &words[start..end] {
+            h = mix64(h ^ w);
+        }
+        f(h);
     }
 }
 

@@ -1,21 +1,43 @@
-//! Rewards: epochs, contributor scores, stake-weighted consensus, staking, slashing and
-//! governance. Only the types other crates name exist yet; the logic arrives with its issue.
+//! Masa's protocol: signed protocol events in the dataset's log, and the state they fold
+//! into. Stake, epochs, contribution scores, Yuma consensus, emission, unbonding and
+//! slashing are all decided here, by a pure and deterministic fold: no IO, no clock, no
+//! randomness, integer money. Anyone holding the log reaches the same state and hash.
+//!
+//! - `event.rs`: the events, their canonical signed encoding, and the decoded [`Entry`]
+//!   the fold consumes;
+//! - `fold.rs`: [`State::apply`], validation and slashing evidence;
+//! - `epoch.rs`: closing an epoch (consensus, emission, bonds, releases);
+//! - `yuma.rs`: Yuma consensus as Bittensor's chain runs it;
+//! - `score.rs`: what validators score a contributor's records by;
+//! - `weights.rs`: weights for an on-chain `set_weights`.
 
-use serde::{Deserialize, Serialize};
+mod amount;
+pub mod epoch;
+pub mod event;
+mod fold;
+mod key;
+mod params;
+pub mod score;
+mod state;
+pub mod weights;
+pub mod yuma;
 
-/// A reward epoch: a half-open range of log positions `[start, end)`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Epoch {
-    pub number: u64,
-    pub start: u64,
-    pub end: u64,
-}
+pub use amount::{Amount, UNITS_PER_MASA};
+pub use event::{AuditClaims, Body, Entry, Event, Evidence};
+pub use fold::{CONTENT_CHECKS, FABRICATION_CHECK, Outcome};
+pub use key::Key;
+pub use params::{
+    MinStake, Offence, PARAMS_VERSION, Params, Role, ScoreRules, SlashBps, SlashDestination,
+};
+pub use state::{
+    Account, AuditRef, BatchRef, EpochResult, Payout, Rejection, Report, Span, State, Unbonding,
+};
 
-/// A normalized weight for one participant (a contributor or a validator), ready for an
-/// on-chain `set_weights`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Weight {
-    /// Hex ed25519 public key.
-    pub participant: String,
-    pub weight: f64,
+/// Folds a whole log from the empty state.
+pub fn fold<'a>(origin: &str, entries: impl IntoIterator<Item = &'a Entry>) -> State {
+    let mut s = State::new(origin);
+    for e in entries {
+        s.apply(e);
+    }
+    s
 }

@@ -18,6 +18,7 @@ use masa_provenance::{ContributorKey, Tree, leaf_hash, verify_manifest};
 use masa_record::{Record, SignedManifest};
 use masa_storage::{CommittedFile, Dataset, StorageOptions};
 use serde::Serialize;
+use masa_rewards::score::{Prepared, Preparer, Scorer};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 
@@ -40,6 +41,8 @@ pub struct AuditOptions {
     pub shard: Shard,
     /// Store the signed report and append it to the log.
     pub publish: bool,
+    /// The epoch to score contributors for (default: the oldest ended, unclosed epoch).
+    pub epoch: Option<u64>,
 }
 
 /// One failed check, precise enough to act on.
@@ -74,6 +77,14 @@ pub struct AuditReport {
     pub refetched: u64,
     pub refetch_unreachable: Vec<String>,
     pub findings: Vec<Finding>,
+    /// The epoch whose contributions `weights` scores (`None`: no weights, see
+    /// `weights_note`).
+    pub epoch: Option<u64>,
+    /// Each contributor's score for the epoch (`masa_rewards::score`): audited, first-seen,
+    /// unslashed records of the epoch, by novel content and quality.
+    pub weights: BTreeMap<String, u64>,
+    /// Why the report carries no weights, when it does not.
+    pub weights_note: Option<String>,
     pub validator: String,
     /// Where the signed report was stored, and its log leaf.
     pub published: Option<(String, u64)>,
@@ -112,6 +123,8 @@ struct BatchResult {
     contents: Vec<String>,
     /// Rows with a web URI, for re-fetching: (uri, content hash, row).
     web: Vec<(String, String, u64)>,
+    /// Each row's content hash, scoring preparation and quality, when scoring.
+    scored: Vec<(String, Prepared, Option<f64>)>,
     batch_id: String,
     contributor: String,
     log_index: Option<u64>,
@@ -129,6 +142,14 @@ pub async fn audit(opts: AuditOptions) -> Result<AuditReport, WorkflowError> {
         .checkpoint
         .clone()
         .ok_or_else(|| WorkflowError::Other("the log is empty: nothing to audit".into()))?;
+
+    let protocol = crate::protocol::fold_log(&ds, &log, None).await?;
+    let whole = opts.sample.is_none() && opts.shard.count == 1;
+    let (epoch, weights_note) = scoring_epoch(&protocol, opts.epoch, whole)?;
+    let preparer = match (&protocol.params, epoch) {
+        (Some(p), Some(_)) => Some(Preparer::new(&p.score)),
+        _ => None,
+    };
 
     let mut checkpoints_checked = Vec::new();
     let state = state_path(&opts.home, &log.origin);
@@ -198,7 +219,7 @@ pub async fn audit(opts: AuditOptions) -> Result<AuditReport, WorkflowError> {
                 .batch_id
                 .as_ref()
                 .and_then(|b| committed_leaf.get(b).copied());
-            audit_batch(&ds, &log, cp.size, f, leaf)
+            audit_batch(&ds, &log, cp.size, f, leaf, preparer.as_ref())
         })
         .buffer_unordered(parallel);
     while let Some(r) = stream.try_next().await? {
@@ -229,6 +250,11 @@ pub async fn audit(opts: AuditOptions) -> Result<AuditReport, WorkflowError> {
         }
     }
 
+    let weights = match (epoch, &protocol.params) {
+        (Some(n), Some(p)) => score_epoch(&protocol, n, &p.score, &results),
+        _ => BTreeMap::new(),
+    };
+
     let (refetched, refetch_unreachable) = match opts.refetch {
         Some(n) if n > 0 => refetch(&results, n, &salt, opts.allow_private, &mut findings).await?,
         _ => (0, Vec::new()),
@@ -250,6 +276,9 @@ pub async fn audit(opts: AuditOptions) -> Result<AuditReport, WorkflowError> {
         refetched,
         refetch_unreachable,
         findings,
+        epoch,
+        weights,
+        weights_note,
         validator: key.public_hex(),
         published: None,
         seconds: started.elapsed().as_secs_f64(),
@@ -265,30 +294,126 @@ pub async fn audit(opts: AuditOptions) -> Result<AuditReport, WorkflowError> {
             .map_err(|e| WorkflowError::Other(format!("{}: {e}", state.display())))?;
     }
     if opts.publish {
-        let body = serde_json::to_vec(&report).expect("report serializes");
-        let signature = hex::encode(key.sign_bytes(&body));
-        let signed = serde_json::json!({
-            "report": serde_json::from_slice::<serde_json::Value>(&body).expect("just serialized"),
-            "validator": key.public_hex(),
-            "signature": signature,
-        });
-        let bytes = serde_json::to_vec_pretty(&signed).expect("signed report serializes");
-        let sha = masa_record::sha256_hex(&bytes);
-        let path = format!("log/audits/{sha}.json");
-        ds.put(&path, bytes.into()).await?;
-        let (index, _) = append(
-            &ds,
-            &key,
-            &LogEntry::Audit {
-                validator: key.public_hex(),
-                report_sha256: sha,
-            },
-            log,
-        )
-        .await?;
-        report.published = Some((path, index));
+        report.published = Some(publish_report(&ds, &key, &report).await?);
     }
     Ok(report)
+}
+
+/// Signs and stores a report, and appends its leaf to `log`; returns the report's path and
+/// its leaf. (A validator running other software publishes through this too: the fold reads
+/// only `epoch`, `weights` and `findings` of the body.)
+pub async fn publish_report(
+    ds: &Dataset,
+    key: &ContributorKey,
+    report: &impl Serialize,
+) -> Result<(String, u64), WorkflowError> {
+    let (path, sha) = store_report(ds, key, report).await?;
+    let log = read_log(ds).await?;
+    let entry = LogEntry::Audit {
+        validator: key.public_hex(),
+        report_sha256: sha,
+    };
+    let (index, _) = append(ds, key, &entry, log).await?;
+    Ok((path, index))
+}
+
+/// Signs and stores a report under `log/audits/<sha256>.json`; returns its path and hash.
+async fn store_report(
+    ds: &Dataset,
+    key: &ContributorKey,
+    report: &impl Serialize,
+) -> Result<(String, String), WorkflowError> {
+    let body = serde_json::to_string(report).expect("report serializes");
+    let mut msg = crate::protocol::AUDIT_REPORT_DOMAIN.to_vec();
+    msg.extend_from_slice(body.as_bytes());
+    let signed = crate::protocol::SignedReport {
+        signature: hex::encode(key.sign_bytes(&msg)),
+        validator: key.public_hex(),
+        body,
+    };
+    let bytes = serde_json::to_vec_pretty(&signed).expect("signed report serializes");
+    let sha = masa_record::sha256_hex(&bytes);
+    let path = crate::protocol::audit_report_path(&sha);
+    ds.put(&path, bytes.into()).await?;
+    Ok((path, sha))
+}
+
+/// Which epoch this audit scores, or why it scores none.
+fn scoring_epoch(
+    state: &masa_rewards::State,
+    asked: Option<u64>,
+    whole: bool,
+) -> Result<(Option<u64>, Option<String>), WorkflowError> {
+    if state.params.is_none() {
+        return match asked {
+            Some(_) => Err(WorkflowError::Other(
+                "--epoch: the protocol has no genesis yet (masa init-protocol)".into(),
+            )),
+            None => Ok((None, Some("the protocol has no genesis yet".into()))),
+        };
+    }
+    if let Some(n) = asked {
+        let ended = state.spans.get(n as usize).is_some_and(|s| s.end <= state.leaves);
+        if n < state.closed || !ended {
+            return Err(WorkflowError::Other(format!(
+                "--epoch {n}: only an ended epoch that is not closed can be scored (epochs \
+                 before {} are closed; epoch {} is running)",
+                state.closed,
+                state.current_epoch()
+            )));
+        }
+    }
+    if !whole {
+        return Ok((
+            None,
+            Some("a sampled or sharded audit does not see every batch, so it sets no weights".into()),
+        ));
+    }
+    match asked.or(state.epoch_to_report()) {
+        Some(n) => Ok((Some(n), None)),
+        None => Ok((
+            None,
+            Some(format!(
+                "no epoch to score: epoch {} ends at leaf {}, the log has {}",
+                state.current_epoch(),
+                state.spans.last().map_or(0, |s| s.end),
+                state.leaves
+            )),
+        )),
+    }
+}
+
+/// Scores the contributors of epoch `n`: batches in log order, those before the epoch
+/// seeding what is no longer new, those of the epoch scored; a batch with findings or
+/// slashed counts for nothing.
+fn score_epoch(
+    state: &masa_rewards::State,
+    n: u64,
+    rules: &masa_rewards::ScoreRules,
+    results: &[BatchResult],
+) -> BTreeMap<String, u64> {
+    let mut scorer = Scorer::new(rules);
+    let mut weights = BTreeMap::new();
+    for r in results {
+        let Some(leaf) = r.log_index else { continue };
+        let Some(epoch) = state.epoch_of(leaf) else {
+            continue;
+        };
+        if epoch > n || !r.findings.is_empty() || state.slashed_batches.contains(&r.batch_id) {
+            continue;
+        }
+        // A batch leaf the fold refused (unsigned) earns nothing, but its content is
+        // still earlier than what follows.
+        let counts = epoch == n && state.batches.contains_key(&leaf);
+        let mut total = 0;
+        for (_, prep, quality) in &r.scored {
+            total += scorer.add(prep, *quality, counts).score;
+        }
+        if counts && total > 0 {
+            *weights.entry(r.contributor.clone()).or_insert(0) += total;
+        }
+    }
+    weights
 }
 
 async fn audit_batch(
@@ -297,6 +422,7 @@ async fn audit_batch(
     signed_size: u64,
     committed: &CommittedFile,
     committed_leaf: Option<u64>,
+    preparer: Option<&Preparer>,
 ) -> Result<BatchResult, WorkflowError> {
     let batch = committed.batch_id.clone().expect("filtered above");
     let mut r = BatchResult::default();
@@ -347,7 +473,7 @@ async fn audit_batch(
     // The log must hold exactly this manifest, under the signed checkpoint.
     let sha = masa_record::sha256_hex(&mbytes);
     let is_this = |e: &LogEntry| {
-        matches!(e, LogEntry::Batch { batch_id, manifest_sha256, contributor }
+        matches!(e, LogEntry::Batch { batch_id, manifest_sha256, contributor, .. }
             if *batch_id == batch && *manifest_sha256 == sha && *contributor == m.contributor)
     };
     // The batch's commit names its leaf; only when the table's history no longer holds that
@@ -407,19 +533,25 @@ async fn audit_batch(
         let path = f.path.clone();
         // Hashing and decoding off the async threads.
         let offset = rows.len();
+        let preparer = preparer.cloned();
         let (sha, decoded) = tokio::task::spawn_blocking(move || {
             let sha = masa_record::sha256_hex(&bytes);
             let rows = masa_storage::decode_parquet(bytes)
                 .map_err(|e| format!("not readable Parquet: {e}"))
                 .and_then(|batches| {
-                    let (mut rows, mut bad) = (Vec::new(), Vec::new());
+                    let (mut rows, mut bad, mut scored) = (Vec::new(), Vec::new(), Vec::new());
                     for b in batches {
-                        let b = check_texts(&b, offset + rows.len(), &mut bad)?;
+                        let b = check_texts(
+                            &b,
+                            offset + rows.len(),
+                            &mut bad,
+                            preparer.as_ref().map(|p| (p, &mut scored)),
+                        )?;
                         rows.extend(
                             masa_record::records_from_batch(&b).map_err(|e| e.to_string())?,
                         );
                     }
-                    Ok((rows, bad))
+                    Ok((rows, bad, scored))
                 });
             (sha, rows)
         })
@@ -438,9 +570,10 @@ async fn audit_batch(
             Err(e) => r
                 .findings
                 .push(finding("file", &batch, Some(&path), None, e)),
-            Ok((rs, bad)) => {
+            Ok((rs, bad, scored)) => {
                 rows.extend(rs);
                 bad_text.extend(bad);
+                r.scored.extend(scored);
             }
         }
     }
@@ -490,6 +623,7 @@ async fn audit_batch(
         }
         let kept_hashes: HashSet<&str> = kept.iter().map(|x| x.content_hash.as_str()).collect();
         r.contents.retain(|h| kept_hashes.contains(h.as_str()));
+        r.scored.retain(|(h, _, _)| kept_hashes.contains(h.as_str()));
         r.records = kept.len() as u64;
     }
     Ok(r)
@@ -499,12 +633,14 @@ async fn audit_batch(
 /// Checks each row's text against its content hash straight from the Arrow column, and
 /// returns the batch with the text column emptied: nothing after this needs the text, and
 /// copying 2 KB of it per row into records was a fifth of the audit's time.
+/// When scoring, also prepares each row's text for the scorer (with its quality).
 fn check_texts(
     b: &masa_storage::arrow::array::RecordBatch,
     offset: usize,
     bad: &mut Vec<u64>,
+    scoring: Option<(&Preparer, &mut Vec<(String, Prepared, Option<f64>)>)>,
 ) -> Result<masa_storage::arrow::array::RecordBatch, String> {
-    use masa_storage::arrow::array::{ArrayRef, RecordBatch, StringArray};
+    use masa_storage::arrow::array::{Array, ArrayRef, Float64Array, RecordBatch, StringArray};
     let idx = b.schema().index_of("text").map_err(|e| e.to_string())?;
     let text = b
         .column(idx)
@@ -516,6 +652,17 @@ fn check_texts(
     for i in 0..b.num_rows() {
         if masa_record::content_hash(text.value(i)) != hashes.value(i) {
             bad.push((offset + i) as u64);
+        }
+    }
+    if let Some((preparer, out)) = scoring {
+        let quality =
+            masa_record::column::<Float64Array>(b, "quality_score").map_err(|e| e.to_string())?;
+        for i in 0..b.num_rows() {
+            out.push((
+                hashes.value(i).to_owned(),
+                preparer.prepare(text.value(i)),
+                quality.is_valid(i).then(|| quality.value(i)),
+            ));
         }
     }
     let mut columns: Vec<ArrayRef> = b.columns().to_vec();

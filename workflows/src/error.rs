@@ -18,6 +18,9 @@ pub enum WorkflowError {
     Corrupt { path: String, reason: String },
     #[error("configuration {path}: {reason}")]
     Config { path: String, reason: String },
+    /// The protocol's fold refuses the event (it was not appended).
+    #[error("the protocol refuses this: {0}")]
+    Rejected(String),
     #[error("{0}")]
     Other(String),
 }

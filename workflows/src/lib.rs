@@ -11,13 +11,15 @@ mod layout;
 mod log;
 mod neardup;
 mod proof;
+pub mod protocol;
+mod protocol_cmd;
 mod runs;
 mod search;
 mod sink;
 mod splits;
 mod stats;
 
-pub use audit::{AuditOptions, AuditReport, Finding, audit};
+pub use audit::{AuditOptions, AuditReport, Finding, audit, publish_report};
 pub use config::{Config, DEFAULT_DECLARATION, InitOutcome, masa_home};
 pub use contribute::{
     ContributeOptions, ContributeSummary, DEFAULT_NEAR_DUP_THRESHOLD, NearDupOptions,
@@ -25,8 +27,13 @@ pub use contribute::{
 };
 pub use dedup_job::{DedupOptions, DedupReport, KeepPolicy, KeptDoc, Removal, Shard, Stage, dedup};
 pub use error::WorkflowError;
-pub use log::{CheckpointInfo, Consistency, LogEntry, log_checkpoint, log_verify};
+pub use log::{CheckpointInfo, Consistency, LogEntry, append_entry, log_checkpoint, log_verify};
 pub use masa_dedup::MinHashParams;
 pub use proof::{PROOF_FORMAT, RecordProof, VerifiedProof, prove, verify_proof, verify_proof_in};
+pub use protocol_cmd::{
+    AccountView, ChainWeights, CloseOutcome, ProtocolTarget, RewardsView, SlashRequest, StateView,
+    chain_weights, close_epoch, init_protocol, parse_uids, rewards_view, slash, state_at,
+    state_view, submit_event,
+};
 pub use search::{SearchOptions, search};
 pub use stats::{DatasetStats, dataset_stats};

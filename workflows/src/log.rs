@@ -33,22 +33,55 @@ fn checkpoint_history_path(size: u64) -> String {
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum LogEntry {
     /// A batch manifest: the batch, who signed it, and the SHA-256 of the stored manifest
-    /// object (`provenance/batches/<batch>.json`).
+    /// object (`provenance/batches/<batch>.json`). `sig` is the contributor's signature of
+    /// the leaf (`masa_rewards::event::batch_entry_signing_bytes`); leaves written before
+    /// the protocol have none and earn nothing.
     Batch {
         batch_id: String,
         contributor: String,
         manifest_sha256: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sig: Option<String>,
     },
     /// A validator's signed audit report (`log/audits/<sha256>.json`).
     Audit {
         validator: String,
         report_sha256: String,
     },
+    /// A signed protocol event (`masa_rewards::event`): the body as signed, and the
+    /// signature.
+    Protocol { body: String, sig: String },
+    /// A kind this version does not know (from a newer masa): kept in the log, rejected by
+    /// the fold.
+    #[serde(other)]
+    Unknown,
 }
 
 impl LogEntry {
     pub fn bytes(&self) -> Vec<u8> {
         serde_json::to_vec(self).expect("a log entry serializes")
+    }
+
+    /// A batch leaf signed by its contributor for the log `origin`.
+    pub fn batch(
+        origin: &str,
+        key: &ContributorKey,
+        batch_id: String,
+        manifest_sha256: String,
+    ) -> LogEntry {
+        let contributor = key.public_hex();
+        let msg = masa_rewards::event::batch_entry_signing_bytes(
+            origin,
+            &batch_id,
+            &contributor,
+            &manifest_sha256,
+        );
+        LogEntry::Batch {
+            batch_id,
+            contributor,
+            manifest_sha256,
+            sig: Some(hex::encode(key.sign_bytes(&msg))),
+        }
     }
 }
 
@@ -227,6 +260,21 @@ pub async fn append(
     Err(WorkflowError::Other(
         "could not append to the log: 1000 attempts lost to other writers".into(),
     ))
+}
+
+/// Appends one entry to a dataset's log, signing the new checkpoint with the key in
+/// `key_path`; returns its leaf index. (For tools and tests that write leaves themselves;
+/// the commands append through their own workflows.)
+pub async fn append_entry(
+    location: &str,
+    storage: &masa_storage::StorageOptions,
+    key_path: &std::path::Path,
+    entry: &LogEntry,
+) -> Result<u64, WorkflowError> {
+    let key = ContributorKey::load(key_path)?;
+    let ds = Dataset::open(location, storage).await?;
+    let log = read_log(&ds).await?;
+    Ok(append(&ds, &key, entry, log).await?.0)
 }
 
 /// Writes the tiles, entry bundles and a signed checkpoint for the whole of `log.tree`,

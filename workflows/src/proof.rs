@@ -272,6 +272,7 @@ pub fn verify_proof(text: &str, trusted: &[String]) -> Result<VerifiedProof, Wor
             batch_id,
             manifest_sha256,
             contributor,
+            ..
         } if *batch_id == m.batch_id
             && *contributor == m.contributor
             && *manifest_sha256 == masa_record::sha256_hex(p.manifest_json.as_bytes()) => {}

@@ -159,17 +159,8 @@ impl BatchSink for DatasetSink {
             // count. A crash between the two leaves a leaf whose batch never committed,
             // which no audit credits (it names a batch absent from the table, or a manifest
             // that the rerun replaces).
-            let (index, _) = append(
-                ds,
-                &self.key,
-                &LogEntry::Batch {
-                    batch_id: batch_id.clone(),
-                    contributor: self.key.public_hex(),
-                    manifest_sha256,
-                },
-                log,
-            )
-            .await?;
+            let entry = LogEntry::batch(&log.origin, &self.key, batch_id.clone(), manifest_sha256);
+            let (index, _) = append(ds, &self.key, &entry, log).await?;
             log_index = Some(index);
             files.push(file);
             split = Some(meta);

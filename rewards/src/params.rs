@@ -1,0 +1,286 @@
+//! The protocol's parameters: one versioned struct, set by the genesis event and changed
+//! only at an epoch boundary (by governance, a later issue). Every ratio is an integer in
+//! parts per million or basis points, so parameters hash the same everywhere.
+
+use crate::Amount;
+use serde::{Deserialize, Serialize};
+
+/// The version of [`Params`] this code reads and writes.
+pub const PARAMS_VERSION: u32 = 1;
+
+/// A staking role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Audits contributions and sets weights over contributors.
+    Validator,
+    /// Contributes data (a contributor); must hold the minimum to be rewarded.
+    Worker,
+    /// Uses the data (queries) and pays for it.
+    Oracle,
+}
+
+impl Role {
+    pub const ALL: [Role; 3] = [Role::Validator, Role::Worker, Role::Oracle];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Validator => "validator",
+            Role::Worker => "worker",
+            Role::Oracle => "oracle",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Role, String> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.name() == s)
+            .ok_or_else(|| format!("unknown role {s:?} (validator, worker or oracle)"))
+    }
+}
+
+/// A provable offence, each with its own slash fraction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Offence {
+    /// A contributor logged a batch whose manifest signature does not verify.
+    InvalidManifest,
+    /// Rows whose content does not match their hashes, found by validators holding κ.
+    ContentMismatch,
+    /// Content contributed against a recorded robots/TDM/noai refusal, with no override.
+    ConsentViolation,
+    /// Content that is not what its source serves, attested by validators holding κ.
+    Fabrication,
+    /// A validator signed two different reports for one epoch.
+    Equivocation,
+}
+
+/// Where slashed stake goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SlashDestination {
+    Burn,
+    Treasury,
+}
+
+/// Minimum stake per role, in base units.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MinStake {
+    pub validator: Amount,
+    pub worker: Amount,
+    pub oracle: Amount,
+}
+
+impl MinStake {
+    pub fn get(&self, role: Role) -> Amount {
+        match role {
+            Role::Validator => self.validator,
+            Role::Worker => self.worker,
+            Role::Oracle => self.oracle,
+        }
+    }
+}
+
+/// Slash fraction per offence, in basis points of the offender's stake (bonded and
+/// unbonding, every role).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlashBps {
+    pub invalid_manifest: u32,
+    pub content_mismatch: u32,
+    pub consent_violation: u32,
+    pub fabrication: u32,
+    pub equivocation: u32,
+}
+
+impl SlashBps {
+    pub fn get(&self, o: Offence) -> u32 {
+        match o {
+            Offence::InvalidManifest => self.invalid_manifest,
+            Offence::ContentMismatch => self.content_mismatch,
+            Offence::ConsentViolation => self.consent_violation,
+            Offence::Fabrication => self.fabrication,
+            Offence::Equivocation => self.equivocation,
+        }
+    }
+}
+
+/// How validators turn audited records into a contributor's score (see `score.rs`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScoreRules {
+    /// Estimated Jaccard at or above which a record is a near duplicate of an earlier one
+    /// and earns nothing (ppm). Same default as the pipeline's near-dup removal.
+    pub near_dup_threshold_ppm: u32,
+    /// One word 5-gram in this many is kept in the novelty sketch (by hash); novel content
+    /// is estimated from the sample.
+    pub shingle_sample: u32,
+    /// Records below this quality score earn nothing (ppm).
+    pub quality_floor_ppm: u32,
+    /// The quality of a record that carries no score (older rows), ppm.
+    pub unscored_quality_ppm: u32,
+}
+
+/// The protocol's parameters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Params {
+    pub version: u32,
+    /// Epoch length in log leaves.
+    pub epoch_length: u64,
+    /// Minted when an epoch closes (only what is paid out is minted).
+    pub emission_per_epoch: Amount,
+    /// Shares of the emission, basis points summing to 10 000.
+    pub contributor_share_bps: u32,
+    pub validator_share_bps: u32,
+    pub treasury_share_bps: u32,
+    pub min_stake: MinStake,
+    /// Epochs an unstaked amount stays bonded (slashable, earning nothing) before it returns.
+    pub unbonding_epochs: u64,
+    /// Yuma's κ: the share of validator stake a weight needs behind it (ppm).
+    pub kappa_ppm: u32,
+    /// Weight of the new bonds in the bond EMA (ppm).
+    pub bond_alpha_ppm: u32,
+    pub slash_bps: SlashBps,
+    pub slash_destination: SlashDestination,
+    pub score: ScoreRules,
+}
+
+impl Default for Params {
+    /// The defaults and why (ARCHITECTURE.md repeats them):
+    /// - epoch of 64 leaves: at one leaf per committed batch (10 000 rows) plus audits, an
+    ///   epoch spans tens of batches and every validator's report of the previous one;
+    /// - 1 000 MASA per epoch; shares 41 % contributors, 41 % validators, 18 % treasury, the
+    ///   split Bittensor pays miners, validators and the subnet owner;
+    /// - minimum stakes 100 (validator), 10 (worker, oracle): a validator's permit must cost
+    ///   more than a worker's registration, or sybil validators would be cheap;
+    /// - unbonding 2 epochs: long enough that an offence in the epoch being audited can still
+    ///   be slashed after its close;
+    /// - κ = 0.5 and α = 0.1 as on the chain;
+    /// - slashes: fabrication 100 % (no honest explanation), content mismatch 50 %, consent
+    ///   violation 20 % (often a misconfigured crawler), invalid manifest 10 % and
+    ///   equivocation 10 % (a crashed validator re-running can sign twice);
+    /// - slashed stake is burned, so no one profits from accusing;
+    /// - scores: near-dup threshold 0.5 as in the pipeline, a 1-in-8 shingle sketch,
+    ///   no quality floor (quality weights the score instead), unscored rows at 0.5.
+    fn default() -> Self {
+        Params {
+            version: PARAMS_VERSION,
+            epoch_length: 64,
+            emission_per_epoch: Amount::masa(1000),
+            contributor_share_bps: 4100,
+            validator_share_bps: 4100,
+            treasury_share_bps: 1800,
+            min_stake: MinStake {
+                validator: Amount::masa(100),
+                worker: Amount::masa(10),
+                oracle: Amount::masa(10),
+            },
+            unbonding_epochs: 2,
+            kappa_ppm: 500_000,
+            bond_alpha_ppm: 100_000,
+            slash_bps: SlashBps {
+                invalid_manifest: 1000,
+                content_mismatch: 5000,
+                consent_violation: 2000,
+                fabrication: 10_000,
+                equivocation: 1000,
+            },
+            slash_destination: SlashDestination::Burn,
+            score: ScoreRules {
+                near_dup_threshold_ppm: 500_000,
+                shingle_sample: 8,
+                quality_floor_ppm: 0,
+                unscored_quality_ppm: 500_000,
+            },
+        }
+    }
+}
+
+impl Params {
+    /// Checks every field's range; the message names the first field out of range.
+    pub fn validate(&self) -> Result<(), String> {
+        let ppm = |name: &str, v: u32| {
+            if v > 1_000_000 {
+                Err(format!("{name} is {v}, above 1 000 000 ppm"))
+            } else {
+                Ok(())
+            }
+        };
+        if self.version != PARAMS_VERSION {
+            return Err(format!(
+                "parameters version {} is not {PARAMS_VERSION}, the version this masa reads",
+                self.version
+            ));
+        }
+        if self.epoch_length == 0 {
+            return Err("epoch_length must be at least 1 leaf".into());
+        }
+        let shares = u64::from(self.contributor_share_bps)
+            + u64::from(self.validator_share_bps)
+            + u64::from(self.treasury_share_bps);
+        if shares != 10_000 {
+            return Err(format!(
+                "the shares (contributor {}, validator {}, treasury {}) sum to {shares} bps, not 10 000",
+                self.contributor_share_bps, self.validator_share_bps, self.treasury_share_bps
+            ));
+        }
+        ppm("kappa_ppm", self.kappa_ppm)?;
+        ppm("bond_alpha_ppm", self.bond_alpha_ppm)?;
+        ppm("score.near_dup_threshold_ppm", self.score.near_dup_threshold_ppm)?;
+        ppm("score.quality_floor_ppm", self.score.quality_floor_ppm)?;
+        ppm("score.unscored_quality_ppm", self.score.unscored_quality_ppm)?;
+        if self.score.shingle_sample == 0 || self.score.shingle_sample > 1024 {
+            return Err("score.shingle_sample must be between 1 and 1024".into());
+        }
+        for o in [
+            Offence::InvalidManifest,
+            Offence::ContentMismatch,
+            Offence::ConsentViolation,
+            Offence::Fabrication,
+            Offence::Equivocation,
+        ] {
+            if self.slash_bps.get(o) > 10_000 {
+                return Err(format!("slash_bps for {o:?} is above 10 000"));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn kappa(&self) -> f64 {
+        f64::from(self.kappa_ppm) / 1e6
+    }
+
+    pub fn bond_alpha(&self) -> f64 {
+        f64::from(self.bond_alpha_ppm) / 1e6
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_round_trip() {
+        let p = Params::default();
+        p.validate().unwrap();
+        let json = serde_json::to_string(&p).unwrap();
+        assert_eq!(serde_json::from_str::<Params>(&json).unwrap(), p);
+    }
+
+    #[test]
+    fn out_of_range_fields_are_named() {
+        let mut p = Params::default();
+        p.treasury_share_bps = 0;
+        assert!(p.validate().unwrap_err().contains("sum to 8200"));
+        let mut p = Params::default();
+        p.kappa_ppm = 1_000_001;
+        assert!(p.validate().unwrap_err().contains("kappa_ppm"));
+        let mut p = Params::default();
+        p.epoch_length = 0;
+        assert!(p.validate().unwrap_err().contains("epoch_length"));
+        let bad = r#"{"version":1,"surprise":1}"#;
+        assert!(serde_json::from_str::<Params>(bad).is_err());
+    }
+}

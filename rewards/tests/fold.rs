@@ -1,0 +1,437 @@
+//! The fold: determinism, the invariants over random event sequences, rejections that
+//! change nothing, replays, unbonding, epochs and slashing evidence.
+
+mod common;
+
+use common::*;
+use masa_rewards::{Amount, Entry, Event, Evidence, Key, Offence, Outcome, Role, State, fold};
+use proptest::prelude::*;
+
+fn stake(role: Role, masa: u64) -> Event {
+    Event::Stake {
+        role,
+        amount: Amount::masa(masa),
+    }
+}
+
+/// A state that applied nothing but a rejected leaf at `leaf` with `reason`.
+fn as_if_rejected(before: &State, reason: &str) -> State {
+    let mut s = before.clone();
+    let out = s.apply(&Entry::Unknown {
+        reason: reason.into(),
+    });
+    assert!(matches!(out, Outcome::Rejected(_)));
+    s
+}
+
+#[test]
+fn genesis_then_stake_unstake_transfer() {
+    let (mut g, mut a, b) = (Actor::new(1), Actor::new(2), Actor::new(3));
+    let mut s = State::new(ORIGIN);
+    assert_eq!(
+        s.apply(&genesis(&mut g, params(8), &[(a.key, 1000)])),
+        Outcome::Applied
+    );
+    assert_eq!(s.apply(&a.event(stake(Role::Validator, 600))), Outcome::Applied);
+    assert_eq!(
+        s.apply(&a.event(Event::Unstake {
+            role: Role::Validator,
+            amount: Amount::masa(100)
+        })),
+        Outcome::Applied
+    );
+    assert_eq!(
+        s.apply(&a.event(Event::Transfer {
+            to: b.key,
+            amount: Amount::masa(50)
+        })),
+        Outcome::Applied
+    );
+    let acct = s.account(&a.key).unwrap();
+    assert_eq!(acct.balance, Amount::masa(350));
+    assert_eq!(acct.staked(Role::Validator), Amount::masa(500));
+    assert_eq!(acct.unbonding_total(), Amount::masa(100));
+    assert_eq!(acct.unbonding[0].release_epoch, 2);
+    assert_eq!(s.account(&b.key).unwrap().balance, Amount::masa(50));
+    s.check_invariants().unwrap();
+}
+
+#[test]
+fn every_invalid_event_is_rejected_with_its_reason_and_changes_nothing() {
+    let (mut g, a, b) = (Actor::new(1), Actor::new(2), Actor::new(3));
+    let mut s = State::new(ORIGIN);
+    // Before genesis, nothing but genesis is accepted.
+    let before = s.clone();
+    let out = s.apply(&a.at_nonce(1, stake(Role::Worker, 1)));
+    assert_eq!(
+        out,
+        Outcome::Rejected("the protocol has no genesis yet (masa init-protocol)".into())
+    );
+    assert_eq!(s, as_if_rejected(&before, "the protocol has no genesis yet (masa init-protocol)"));
+    s.apply(&genesis(&mut g, params(8), &[(a.key, 100)]));
+
+    let cases: Vec<(Entry, &str)> = vec![
+        (a.at_nonce(1, stake(Role::Worker, 101)), "cannot stake 101: its balance is 100"),
+        (
+            a.at_nonce(
+                1,
+                Event::Unstake {
+                    role: Role::Validator,
+                    amount: Amount::masa(1),
+                },
+            ),
+            "cannot unstake 1 as validator: its stake is 0",
+        ),
+        (a.at_nonce(1, stake(Role::Worker, 0)), "more than zero"),
+        (
+            a.at_nonce(
+                1,
+                Event::Transfer {
+                    to: b.key,
+                    amount: Amount::masa(1000),
+                },
+            ),
+            "cannot transfer 1000",
+        ),
+        (a.at_nonce(2, stake(Role::Worker, 1)), "nonce 2 of"),
+        (a.at_nonce(1, Event::CloseEpoch { epoch: 0 }), "has not ended"),
+        (a.at_nonce(1, Event::CloseEpoch { epoch: 3 }), "cannot close before epoch 0"),
+        (
+            a.at_nonce(
+                1,
+                Event::Genesis {
+                    params: params(8),
+                    allocations: Default::default(),
+                },
+            ),
+            "already has its genesis",
+        ),
+        (
+            Entry::Event(Err("bad signature: not x's signature".into())),
+            "bad signature",
+        ),
+        (
+            Entry::Unknown {
+                reason: "unknown log entry kind \"vote\"".into(),
+            },
+            "unknown log entry kind",
+        ),
+        (
+            a.at_nonce(
+                1,
+                Event::Slash {
+                    offender: b.key,
+                    offence: Offence::Equivocation,
+                    evidence: Evidence::Reports { first: 0, second: 1 },
+                },
+            ),
+            "is not an audit report",
+        ),
+        (
+            a.at_nonce(
+                1,
+                Event::Slash {
+                    offender: b.key,
+                    offence: Offence::Fabrication,
+                    evidence: Evidence::Reports { first: 0, second: 1 },
+                },
+            ),
+            "cannot be shown by reports evidence",
+        ),
+    ];
+    for (entry, want) in cases {
+        let before = s.clone();
+        match s.apply(&entry) {
+            Outcome::Rejected(reason) => {
+                assert!(reason.contains(want), "{reason:?} lacks {want:?}");
+                assert_eq!(s, as_if_rejected(&before, &reason));
+            }
+            Outcome::Applied => panic!("{entry:?} was applied"),
+        }
+    }
+    // The valid event at nonce 1 is still accepted after all that.
+    assert_eq!(s.apply(&a.at_nonce(1, stake(Role::Worker, 10))), Outcome::Applied);
+    // And replaying it is not.
+    let out = s.apply(&a.at_nonce(1, stake(Role::Worker, 10)));
+    assert!(matches!(out, Outcome::Rejected(r) if r.contains("already used (replay)")));
+}
+
+#[test]
+fn an_event_signed_for_another_log_is_refused() {
+    let (mut g, mut a) = (Actor::new(1), Actor::new(2));
+    let mut s = State::new("masa/dataset/other");
+    let out = s.apply(&genesis(&mut g, params(8), &[(a.key, 100)]));
+    assert!(matches!(out, Outcome::Rejected(r) if r.contains("signed for log")));
+    let _ = a.event(stake(Role::Worker, 1));
+}
+
+#[test]
+fn epochs_close_in_order_with_emission_conserved_and_unbonding_released() {
+    let (mut g, mut v, mut c) = (Actor::new(1), Actor::new(2), Actor::new(3));
+    let mut p = params(4);
+    p.unbonding_epochs = 1;
+    let mut log = vec![
+        genesis(&mut g, p, &[(v.key, 1000), (c.key, 100)]), // leaf 0; epoch 0 = [0, 4)
+        v.event(stake(Role::Validator, 500)),
+        c.event(stake(Role::Worker, 20)),
+        c.batch("b1"),
+        v.report(0, &[(c.key, 10)]), // leaf 4: epoch 0 has ended
+        v.event(Event::Unstake {
+            role: Role::Validator,
+            amount: Amount::masa(100),
+        }), // released at the close of epoch 2 (current 1 + 1)
+        g.event(Event::CloseEpoch { epoch: 0 }),
+    ];
+    let s = fold(ORIGIN, &log);
+    assert!(s.rejections.is_empty(), "{:?}", s.rejections);
+    s.check_invariants().unwrap();
+    let r = &s.results[0];
+    assert_eq!(r.reports, 1);
+    // One contributor and one validator: each gets its whole share.
+    let c_pay = r.payouts.iter().find(|p| p.key == c.key).unwrap();
+    let v_pay = r.payouts.iter().find(|p| p.key == v.key).unwrap();
+    assert_eq!(c_pay.emission, Amount::masa(410));
+    assert_eq!(v_pay.emission, Amount::masa(410));
+    assert_eq!(r.to_treasury, Amount::masa(180));
+    assert_eq!(s.minted, Amount::masa(1000));
+    assert_eq!(s.account(&c.key).unwrap().balance, Amount::masa(80 + 410));
+    // Closing again is refused; the next epoch cannot close before it ends.
+    log.push(g.rejected(Event::CloseEpoch { epoch: 0 }));
+    let s = fold(ORIGIN, &log);
+    assert!(s.rejections[0].reason.contains("already closed"));
+    // Epoch 1 = [4, 8), epoch 2 = [8, 12): fill to 12 and close both.
+    while log.len() < 12 {
+        log.push(filler());
+    }
+    log.push(g.event(Event::CloseEpoch { epoch: 1 }));
+    log.push(g.event(Event::CloseEpoch { epoch: 2 }));
+    let s = fold(ORIGIN, &log);
+    s.check_invariants().unwrap();
+    assert_eq!(s.closed, 3);
+    let acct = s.account(&v.key).unwrap();
+    assert!(acct.unbonding.is_empty());
+    assert_eq!(s.results[2].released, Amount::masa(100));
+    // No reports in epochs 1 and 2 but bonds carry dividends; the contributor share follows
+    // the bonded consensus only through reports, so nothing is minted for contributors.
+    assert_eq!(s.minted, s.supply().saturating_sub(s.genesis_supply));
+}
+
+#[test]
+fn unbonding_stake_is_still_slashed() {
+    let (mut g, mut v, mut x) = (Actor::new(1), Actor::new(2), Actor::new(4));
+    let mut log = vec![
+        genesis(&mut g, params(3), &[(v.key, 1000), (x.key, 1000)]),
+        v.event(stake(Role::Validator, 400)),
+        x.event(stake(Role::Validator, 400)),
+        filler(),
+        // Epoch 0 ended at leaf 3: two different reports of v for it.
+        v.report(0, &[(x.key, 1)]),
+        v.report(0, &[(x.key, 2)]),
+        v.event(Event::Unstake {
+            role: Role::Validator,
+            amount: Amount::masa(400),
+        }),
+    ];
+    let s = fold(ORIGIN, &log);
+    assert!(s.reports.get(&0).is_none_or(|r| !r.contains_key(&v.key)));
+    log.push(x.event(Event::Slash {
+        offender: v.key,
+        offence: Offence::Equivocation,
+        evidence: Evidence::Reports { first: 4, second: 5 },
+    }));
+    let s = fold(ORIGIN, &log);
+    assert!(s.rejections.iter().all(|r| r.reason == "filler"), "{:?}", s.rejections);
+    let acct = s.account(&v.key).unwrap();
+    // 10 % of the 400 unbonding is burned.
+    assert_eq!(acct.unbonding_total(), Amount::masa(360));
+    assert_eq!(s.burned, Amount::masa(40));
+    s.check_invariants().unwrap();
+    // The same evidence cannot slash twice.
+    log.push(x.rejected(Event::Slash {
+        offender: v.key,
+        offence: Offence::Equivocation,
+        evidence: Evidence::Reports { first: 4, second: 5 },
+    }));
+    let s = fold(ORIGIN, &log);
+    assert!(s.rejections.last().unwrap().reason.contains("already slashed"));
+}
+
+#[test]
+fn attested_offences_need_kappa_of_stake() {
+    let (mut g, mut v1, mut v2, mut c) = (Actor::new(1), Actor::new(2), Actor::new(3), Actor::new(5));
+    let mut log = vec![
+        genesis(&mut g, params(64), &[(v1.key, 1000), (v2.key, 1000)]),
+        v1.event(stake(Role::Validator, 300)),
+        v2.event(stake(Role::Validator, 700)),
+        c.batch("b1"), // leaf 3
+    ];
+    let finding = |v: &Actor| Entry::Audit {
+        validator: v.key,
+        report: Ok(masa_rewards::AuditClaims {
+            epoch: None,
+            weights: Default::default(),
+            findings: vec![("refetch".into(), "b1".into())],
+        }),
+    };
+    log.push(finding(&v1)); // leaf 4: 30 % of stake
+    let slash = |a: &Actor, reports: Vec<u64>| {
+        a.rejected(Event::Slash {
+            offender: c.key,
+            offence: Offence::Fabrication,
+            evidence: Evidence::Attested {
+                batch_leaf: 3,
+                reports,
+            },
+        })
+    };
+    log.push(slash(&v1, vec![4]));
+    let s = fold(ORIGIN, &log);
+    assert!(s.rejections[0].reason.contains("below κ"), "{:?}", s.rejections);
+    log.push(finding(&v2)); // leaf 6: now 100 %
+    log.push(slash(&v1, vec![4, 6]));
+    let s = fold(ORIGIN, &log);
+    assert_eq!(s.rejections.len(), 1, "{:?}", s.rejections);
+    assert!(s.slashed_batches.contains("b1"));
+    let _ = c.event(stake(Role::Worker, 1));
+}
+
+/// One random step of a protocol run over four actors.
+#[derive(Debug, Clone)]
+enum Step {
+    Stake(usize, u8, u64),
+    Unstake(usize, u8, u64),
+    Transfer(usize, usize, u64),
+    Close(usize, u64),
+    Batch(usize),
+    Report(usize, u64, Vec<(usize, u64)>),
+    Replay(usize),
+    Garbage,
+    Slash(usize, usize, u64, u64),
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    let actor = 0usize..4;
+    let role = 0u8..3;
+    prop_oneof![
+        (actor.clone(), role.clone(), 0u64..600).prop_map(|(a, r, x)| Step::Stake(a, r, x)),
+        (actor.clone(), role, 0u64..600).prop_map(|(a, r, x)| Step::Unstake(a, r, x)),
+        (actor.clone(), actor.clone(), 0u64..600).prop_map(|(a, b, x)| Step::Transfer(a, b, x)),
+        (actor.clone(), 0u64..6).prop_map(|(a, e)| Step::Close(a, e)),
+        actor.clone().prop_map(Step::Batch),
+        (
+            actor.clone(),
+            0u64..6,
+            proptest::collection::vec((0usize..4, 0u64..100), 0..4)
+        )
+            .prop_map(|(a, e, w)| Step::Report(a, e, w)),
+        actor.clone().prop_map(Step::Replay),
+        Just(Step::Garbage),
+        (actor.clone(), actor, 0u64..40, 0u64..40).prop_map(|(a, b, l, m)| Step::Slash(a, b, l, m)),
+    ]
+}
+
+fn build(steps: &[Step]) -> Vec<Entry> {
+    let mut actors: Vec<Actor> = (10..14).map(Actor::new).collect();
+    let keys: Vec<Key> = actors.iter().map(|a| a.key).collect();
+    let mut p = params(5);
+    p.unbonding_epochs = 1;
+    p.min_stake.validator = Amount::masa(50);
+    let balances: Vec<(Key, u64)> = keys.iter().map(|k| (*k, 1000)).collect();
+    let mut log = vec![genesis(&mut actors[0], p, &balances)];
+    let role = |r: u8| [Role::Validator, Role::Worker, Role::Oracle][r as usize];
+    for s in steps {
+        let e = match s.clone() {
+            Step::Stake(a, r, x) => actors[a].event(stake(role(r), x)),
+            Step::Unstake(a, r, x) => actors[a].event(Event::Unstake {
+                role: role(r),
+                amount: Amount::masa(x),
+            }),
+            Step::Transfer(a, b, x) => actors[a].event(Event::Transfer {
+                to: keys[b],
+                amount: Amount::masa(x),
+            }),
+            Step::Close(a, e) => actors[a].event(Event::CloseEpoch { epoch: e }),
+            Step::Batch(a) => actors[a].batch(&format!("b{}", log.len())),
+            Step::Report(a, e, w) => actors[a].report(
+                e,
+                &w.iter().map(|(i, x)| (keys[*i], *x)).collect::<Vec<_>>(),
+            ),
+            Step::Replay(a) => actors[a].at_nonce(1, stake(Role::Worker, 1)),
+            Step::Garbage => Entry::Event(Err("malformed event: garbage".into())),
+            Step::Slash(a, b, l, m) => actors[a].event(Event::Slash {
+                offender: keys[b],
+                offence: Offence::Equivocation,
+                evidence: Evidence::Reports { first: l, second: m },
+            }),
+        };
+        log.push(e);
+    }
+    log
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn invariants_hold_after_every_step_and_rejections_change_nothing(
+        steps in proptest::collection::vec(step(), 0..80)
+    ) {
+        let log = build(&steps);
+        let mut s = State::new(ORIGIN);
+        for e in &log {
+            let before = s.clone();
+            match s.apply(e) {
+                Outcome::Applied => {}
+                Outcome::Rejected(reason) => prop_assert_eq!(&s, &as_if_rejected(&before, &reason)),
+            }
+            prop_assert!(s.check_invariants().is_ok(), "{:?}", s.check_invariants());
+            // Unbonding stays slashable: it is counted in the supply until released.
+            prop_assert_eq!(s.supply(), Amount(s.genesis_supply.0 + s.minted.0 - s.burned.0));
+        }
+    }
+
+    #[test]
+    fn the_same_log_folds_to_the_same_hash_anywhere(steps in proptest::collection::vec(step(), 0..60)) {
+        let log = build(&steps);
+        let here = fold(ORIGIN, &log).hash();
+        let log2 = log.clone();
+        let there = std::thread::spawn(move || fold(ORIGIN, &log2).hash()).join().unwrap();
+        prop_assert_eq!(here, there);
+    }
+
+    #[test]
+    fn only_the_log_order_matters(steps in proptest::collection::vec(step(), 2..40), i in 0usize..40, j in 0usize..40) {
+        // Folding the same entries in the same order always agrees; swapping two entries is
+        // another log, whose state is that log's fold and nothing else (no hidden clock or
+        // arrival order).
+        let log = build(&steps);
+        let (i, j) = (1 + i % (log.len() - 1), 1 + j % (log.len() - 1));
+        let mut swapped = log.clone();
+        swapped.swap(i, j);
+        prop_assert_eq!(fold(ORIGIN, &swapped).hash(), fold(ORIGIN, &swapped.clone()).hash());
+        if i == j {
+            prop_assert_eq!(fold(ORIGIN, &swapped).hash(), fold(ORIGIN, &log).hash());
+        }
+    }
+}
+
+#[test]
+fn order_decides_between_conflicting_events() {
+    // A pays B, then B stakes what it received: valid. B staking first has nothing to stake.
+    let (mut g, a, b) = (Actor::new(1), Actor::new(2), Actor::new(3));
+    let start = genesis(&mut g, params(8), &[(a.key, 100)]);
+    let pay = a.at_nonce(
+        1,
+        Event::Transfer {
+            to: b.key,
+            amount: Amount::masa(100),
+        },
+    );
+    let st = b.at_nonce(1, stake(Role::Worker, 100));
+    let ok = fold(ORIGIN, &[start.clone(), pay.clone(), st.clone()]);
+    let bad = fold(ORIGIN, &[start, st, pay]);
+    assert!(ok.rejections.is_empty());
+    assert_eq!(bad.rejections.len(), 1);
+    assert!(bad.rejections[0].reason.contains("its balance is 0"));
+    assert_ne!(ok.hash(), bad.hash());
+}
