@@ -24,8 +24,10 @@ echo "== alice and bob contribute (the dataset is created by the first)"
 masa alice contribute --files examples/corpus/notes --dataset "$DS" >/dev/null
 masa bob contribute --files examples/corpus/pages --dataset "$DS" >/dev/null
 
-echo "== the creator starts the protocol: epochs of 4 log leaves, initial balances"
-masa creator init-protocol --dataset "$DS" --epoch-length 4 \
+echo "== the creator starts the protocol: epochs of 6 log leaves, initial balances"
+# Epoch 0 holds the two batches and ends 6 leaves after the genesis, right after the five
+# stakes below: its contributions are then ready to be audited.
+masa creator init-protocol --dataset "$DS" --epoch-length 6 \
   --allocate "$(key alice)=100" --allocate "$(key bob)=100" \
   --allocate "$(key v1)=1000" --allocate "$(key v2)=1000" --allocate "$(key v3)=1000"
 

@@ -50,13 +50,13 @@ fn read_params(file: Option<&Path>) -> anyhow::Result<Params> {
             .with_context(|| format!("{}: cannot read the parameters file", f.display()))?;
         let overlay: serde_json::Value = match serde_json::from_str(&text) {
             Ok(v) => v,
-            Err(_) => toml::from_str::<serde_json::Value>(&text).with_context(|| {
-                format!("{}: neither JSON nor TOML", f.display())
-            })?,
+            Err(_) => toml::from_str::<serde_json::Value>(&text)
+                .with_context(|| format!("{}: neither JSON nor TOML", f.display()))?,
         };
         merge(&mut value, overlay);
     }
-    serde_json::from_value(value).context("the parameters file names an unknown field or a wrong type")
+    serde_json::from_value(value)
+        .context("the parameters file names an unknown field or a wrong type")
 }
 
 fn merge(base: &mut serde_json::Value, overlay: serde_json::Value) {
@@ -91,7 +91,10 @@ pub async fn run(command: Command, home: &Path) -> anyhow::Result<()> {
                     .split_once('=')
                     .with_context(|| format!("--allocate {kv:?}: expected KEY=AMOUNT"))?;
                 let k = key(k, "--allocate")?;
-                if allocations.insert(k, amount(v).context("--allocate")?).is_some() {
+                if allocations
+                    .insert(k, amount(v).context("--allocate")?)
+                    .is_some()
+                {
                     bail!("--allocate names {} twice", k.short());
                 }
             }
@@ -143,7 +146,10 @@ pub async fn run(command: Command, home: &Path) -> anyhow::Result<()> {
                 println!("{}", serde_json::to_string_pretty(&out)?);
             } else {
                 match &out {
-                    CloseOutcome::Closed { submitted: s, result } => {
+                    CloseOutcome::Closed {
+                        submitted: s,
+                        result,
+                    } => {
                         println!(
                             "closed epoch {} (leaves {}..{}) at leaf {}: {} reports, {} MASA minted; state {}",
                             result.epoch,
@@ -168,16 +174,24 @@ pub async fn run(command: Command, home: &Path) -> anyhow::Result<()> {
         Command::Rewards(r) => match r.command {
             None => {
                 let a = r.show;
-                let state = masa_workflows::state_at(&a.dataset.location, &a.dataset.storage_options()?, None)
-                    .await
-                    .with_context(|| format!("reading the protocol of {}", a.dataset.location))?;
+                let state = masa_workflows::state_at(
+                    &a.dataset.location,
+                    &a.dataset.storage_options()?,
+                    None,
+                )
+                .await
+                .with_context(|| format!("reading the protocol of {}", a.dataset.location))?;
                 let view = masa_workflows::rewards_view(&state, a.epoch)?;
                 rewards(&view, a.json)?;
             }
             Some(RewardsCommand::Weights(w)) => {
-                let state = masa_workflows::state_at(&w.dataset.location, &w.dataset.storage_options()?, None)
-                    .await
-                    .with_context(|| format!("reading the protocol of {}", w.dataset.location))?;
+                let state = masa_workflows::state_at(
+                    &w.dataset.location,
+                    &w.dataset.storage_options()?,
+                    None,
+                )
+                .await
+                .with_context(|| format!("reading the protocol of {}", w.dataset.location))?;
                 let view = masa_workflows::rewards_view(&state, w.epoch)?;
                 let uids = match &w.uids {
                     Some(p) => Some(masa_workflows::parse_uids(
@@ -224,9 +238,10 @@ pub async fn run(command: Command, home: &Path) -> anyhow::Result<()> {
             }
         },
         Command::State(a) => {
-            let state = masa_workflows::state_at(&a.dataset.location, &a.dataset.storage_options()?, a.at)
-                .await
-                .with_context(|| format!("reading the protocol of {}", a.dataset.location))?;
+            let state =
+                masa_workflows::state_at(&a.dataset.location, &a.dataset.storage_options()?, a.at)
+                    .await
+                    .with_context(|| format!("reading the protocol of {}", a.dataset.location))?;
             let view = masa_workflows::state_view(&state);
             if a.json {
                 println!("{}", serde_json::to_string_pretty(&view)?);
@@ -284,18 +299,46 @@ fn rewards(v: &RewardsView, json: bool) -> anyhow::Result<()> {
     let r = &v.result;
     println!(
         "epoch {} (leaves {}..{}, closed at leaf {}): {} validator reports, {} MASA minted ({} to the treasury), {} released from unbonding",
-        r.epoch, r.span.start, r.span.end, r.closed_at, r.reports, r.minted, r.to_treasury, r.released
+        r.epoch,
+        r.span.start,
+        r.span.end,
+        r.closed_at,
+        r.reports,
+        r.minted,
+        r.to_treasury,
+        r.released
     );
     println!(
         "{:<10} {:<11} {:>12} {:>9} {:>9} {:>9} {:>9} {:>9} {:>14} {:>14}",
-        "key", "role", "stake", "score", "consensus", "incentive", "v.trust", "dividends", "emission", "balance"
+        "key",
+        "role",
+        "stake",
+        "score",
+        "consensus",
+        "incentive",
+        "v.trust",
+        "dividends",
+        "emission",
+        "balance"
     );
     for p in &r.payouts {
         let balance = v.balances.get(&p.key.hex()).copied().unwrap_or_default();
         let (score, consensus, incentive, vtrust, dividends) = if p.role == "contributor" {
-            (ppm(p.score), ppm(p.consensus), ppm(p.incentive), "-".into(), "-".into())
+            (
+                ppm(p.score),
+                ppm(p.consensus),
+                ppm(p.incentive),
+                "-".into(),
+                "-".into(),
+            )
         } else {
-            (p.score.to_string(), "-".into(), "-".into(), ppm(p.validator_trust), ppm(p.dividends))
+            (
+                p.score.to_string(),
+                "-".into(),
+                "-".into(),
+                ppm(p.validator_trust),
+                ppm(p.dividends),
+            )
         };
         println!(
             "{:<10} {:<11} {:>12} {:>9} {:>9} {:>9} {:>9} {:>9} {:>14} {:>14}",

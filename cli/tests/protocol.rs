@@ -18,14 +18,17 @@ fn reward_loop_two_contributors_three_validators() {
     // Before the protocol starts, nothing can be staked and no epoch closes.
     let err = net.fails("alice", &["stake", "50", "--role", "worker"]);
     assert!(err.contains("no genesis yet"), "{err}");
-    net.start(4, &["alice", "bob"], &[("v1", 500), ("v2", 300), ("v3", 200)]);
+    net.start(&["alice", "bob"], &[("v1", 500), ("v2", 300), ("v3", 200)]);
 
     let reports = net.audit(&["v1", "v2", "v3"]);
     for r in &reports {
         assert_eq!(r["epoch"], 0, "{r}");
         assert!(r["findings"].as_array().unwrap().is_empty());
         let w = r["weights"].as_object().unwrap();
-        assert!(num(&w[&net.key("alice")]) > 0 && num(&w[&net.key("bob")]) > 0, "{r}");
+        assert!(
+            num(&w[&net.key("alice")]) > 0 && num(&w[&net.key("bob")]) > 0,
+            "{r}"
+        );
     }
     // Honest validators running the same rules on the same data agree exactly.
     assert_eq!(reports[0]["weights"], reports[1]["weights"]);
@@ -35,12 +38,18 @@ fn reward_loop_two_contributors_three_validators() {
     let r = &rewards["result"];
     assert_eq!(r["epoch"], 0);
     assert_eq!(r["reports"], 3);
-    let (a, b) = (payout(&rewards, &net.key("alice")), payout(&rewards, &net.key("bob")));
+    let (a, b) = (
+        payout(&rewards, &net.key("alice")),
+        payout(&rewards, &net.key("bob")),
+    );
     let incentive = num(&a["incentive"]) + num(&b["incentive"]);
     assert!((999_998..=1_000_002).contains(&incentive), "{rewards}");
     // 41 % of the 1000 MASA emission goes to contributors, less rounding dust.
     let to_contributors = num(&a["emission"]) + num(&b["emission"]);
-    assert!(to_contributors <= 410 * MASA && to_contributors > 409 * MASA, "{rewards}");
+    assert!(
+        to_contributors <= 410 * MASA && to_contributors > 409 * MASA,
+        "{rewards}"
+    );
     let mut dividends = 0;
     for v in ["v1", "v2", "v3"] {
         let p = payout(&rewards, &net.key(v));
@@ -54,9 +63,14 @@ fn reward_loop_two_contributors_three_validators() {
         950 * MASA + num(&a["emission"])
     );
 
-    // Closing again does nothing.
-    let again = net.json("creator", &["epoch", "close"]);
-    assert_eq!(again["status"], "not_yet", "{again}");
+    // Closing again does nothing: epoch 1 has not ended, and the log stays as it is.
+    let leaves = net.json("alice", &["state"])["leaves"].clone();
+    for _ in 0..2 {
+        let again = net.json("creator", &["epoch", "close"]);
+        assert_eq!(again["status"], "not_yet", "{again}");
+        assert_eq!(again["epoch"], 1);
+    }
+    assert_eq!(net.json("alice", &["state"])["leaves"], leaves);
 
     // The state: conserved supply, no rejection, the same hash for every reader.
     let s = net.json("alice", &["state"]);
@@ -78,14 +92,30 @@ fn reward_loop_two_contributors_three_validators() {
 
     // Weights for the chain: u16, summing to 65535, by uid.
     let uids = net.envs["creator"].0.path("uids.txt");
-    std::fs::write(&uids, format!("7 {}\n3 {}\n", net.key("alice"), net.key("bob"))).unwrap();
+    std::fs::write(
+        &uids,
+        format!("7 {}\n3 {}\n", net.key("alice"), net.key("bob")),
+    )
+    .unwrap();
     let out = net.ok(
         "creator",
-        &["rewards", "weights", "--format", "bittensor", "--uids", uids.to_str().unwrap()],
+        &[
+            "rewards",
+            "weights",
+            "--format",
+            "bittensor",
+            "--uids",
+            uids.to_str().unwrap(),
+        ],
     );
     let w: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(w["uids"], serde_json::json!([3, 7]));
-    let sum: u64 = w["weights"].as_array().unwrap().iter().map(|x| x.as_u64().unwrap()).sum();
+    let sum: u64 = w["weights"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_u64().unwrap())
+        .sum();
     assert_eq!(sum, 65535);
 
     // Text output names every participant.
@@ -103,33 +133,71 @@ fn bad_protocol_input_is_refused_with_one_message_and_the_log_untouched() {
     let s0 = size();
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (vec!["init-protocol", "--allocate", "nothex=5"], "not a key"),
-        (vec!["init-protocol", "--allocate", "abc"], "expected KEY=AMOUNT"),
-        (vec!["init-protocol", "--epoch-length", "0"], "epoch_length must be at least 1"),
-        (vec!["init-protocol", "--emission", "1.2.3"], "not an amount"),
+        (
+            vec!["init-protocol", "--allocate", "abc"],
+            "expected KEY=AMOUNT",
+        ),
+        (
+            vec!["init-protocol", "--epoch-length", "0"],
+            "epoch_length must be at least 1",
+        ),
+        (
+            vec!["init-protocol", "--emission", "1.2.3"],
+            "not an amount",
+        ),
         (vec!["epoch", "close"], "no genesis yet"),
         (vec!["rewards"], "no epoch is closed yet"),
     ];
     for (args, want) in &cases {
         let err = net.fails("creator", args);
         assert!(err.contains(want), "{args:?}: {err}");
-        assert_eq!(err.lines().filter(|l| l.starts_with("error:")).count(), 1, "{err}");
+        assert_eq!(
+            err.lines().filter(|l| l.starts_with("error:")).count(),
+            1,
+            "{err}"
+        );
     }
     assert_eq!(size(), s0);
     let alice = net.key("alice");
     net.ok(
         "creator",
-        &["init-protocol", "--epoch-length", "4", "--allocate", &format!("{alice}=100")],
+        &[
+            "init-protocol",
+            "--epoch-length",
+            "4",
+            "--allocate",
+            &format!("{alice}=100"),
+        ],
     );
     let s1 = size();
     let cases: Vec<(Vec<&str>, &str)> = vec![
-        (vec!["stake", "101", "--role", "worker"], "its balance is 100"),
+        (
+            vec!["stake", "101", "--role", "worker"],
+            "its balance is 100",
+        ),
         (vec!["stake", "1", "--role", "miner"], "unknown role"),
         (vec!["stake", "1e3", "--role", "worker"], "not an amount"),
         (vec!["stake", "0", "--role", "worker"], "more than zero"),
-        (vec!["unstake", "5", "--role", "validator"], "its stake is 0"),
-        (vec!["transfer", "500", "--to", &alice], "a transfer to oneself"),
+        (
+            vec!["unstake", "5", "--role", "validator"],
+            "its stake is 0",
+        ),
+        (
+            vec!["transfer", "500", "--to", &alice],
+            "a transfer to oneself",
+        ),
         (vec!["init-protocol"], "already has its genesis"),
-        (vec!["slash", "equivocation", "--validator", &alice, "--epoch", "0"], "no two different reports"),
+        (
+            vec![
+                "slash",
+                "equivocation",
+                "--validator",
+                &alice,
+                "--epoch",
+                "0",
+            ],
+            "no two different reports",
+        ),
         (vec!["slash", "fabrication"], "needs --batch"),
         (vec!["rewards", "--epoch", "3"], "epoch 3 is not closed"),
     ];
@@ -140,9 +208,10 @@ fn bad_protocol_input_is_refused_with_one_message_and_the_log_untouched() {
     assert_eq!(size(), s1, "a refused command wrote to the log");
     let input = net.envs["alice"].0.path("bad.json");
     std::fs::write(&input, r#"{"stake":[1,2],"weights":[[1,0,0]]}"#).unwrap();
-    let err = net.envs["alice"]
-        .0
-        .fails(&["rewards", "consensus", "--input", input.to_str().unwrap()]);
+    let err =
+        net.envs["alice"]
+            .0
+            .fails(&["rewards", "consensus", "--input", input.to_str().unwrap()]);
     assert!(err.contains("weights has 1 rows, expected 2"), "{err}");
 }
 
@@ -156,31 +225,44 @@ fn consensus_command_runs_the_epochs_consensus_on_given_numbers() {
         r#"{"stake":[50,30,20],"weights":[[1,0],[1,0],[0,1]],"kappa":0.5,"bond_alpha":0.1}"#,
     )
     .unwrap();
-    let out: Value =
-        serde_json::from_str(&env.ok(&["rewards", "consensus", "--input", input.to_str().unwrap()]))
-            .unwrap();
+    let out: Value = serde_json::from_str(&env.ok(&[
+        "rewards",
+        "consensus",
+        "--input",
+        input.to_str().unwrap(),
+    ]))
+    .unwrap();
     let c = out["consensus"].as_array().unwrap();
     assert!((c[0].as_f64().unwrap() - 1.0).abs() < 1e-9, "{out}");
     assert_eq!(c[1].as_f64().unwrap(), 0.0);
     let inc = out["incentive"].as_array().unwrap();
     assert!((inc[0].as_f64().unwrap() - 1.0).abs() < 1e-9);
     let d = out["dividends"].as_array().unwrap();
-    assert_eq!(d[2].as_f64().unwrap(), 0.0, "the outlier earns no dividends: {out}");
+    assert_eq!(
+        d[2].as_f64().unwrap(),
+        0.0,
+        "the outlier earns no dividends: {out}"
+    );
     assert_eq!(out["bonds"].as_array().unwrap().len(), 3);
     // Fed back, the bonds give the same incentive.
     let mut next: Value = serde_json::from_str(&std::fs::read_to_string(&input).unwrap()).unwrap();
     next["bonds_prev"] = out["bonds"].clone();
     std::fs::write(&input, next.to_string()).unwrap();
-    let out2: Value =
-        serde_json::from_str(&env.ok(&["rewards", "consensus", "--input", input.to_str().unwrap()]))
-            .unwrap();
+    let out2: Value = serde_json::from_str(&env.ok(&[
+        "rewards",
+        "consensus",
+        "--input",
+        input.to_str().unwrap(),
+    ]))
+    .unwrap();
     assert_eq!(out2["incentive"], out["incentive"]);
 }
 
 #[test]
 fn the_reward_loop_example_runs_end_to_end() {
     let work = tempfile::tempdir().unwrap();
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/reward-loop.sh");
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/reward-loop.sh");
     let out = std::process::Command::new("bash")
         .arg(script)
         .arg(work.path().join("loop"))
@@ -193,7 +275,11 @@ fn the_reward_loop_example_runs_end_to_end() {
     assert!(text.contains("closed epoch 0"), "{text}");
     assert!(text.contains("nothing to close"), "{text}");
     assert!(text.contains("\"weights\""), "{text}");
-    assert_eq!(text.matches("weights    epoch 0, 2 contributors").count(), 3, "{text}");
+    assert_eq!(
+        text.matches("weights    epoch 0, 2 contributors").count(),
+        3,
+        "{text}"
+    );
     assert!(text.contains("rejected   none"), "{text}");
 }
 
@@ -201,14 +287,33 @@ fn the_reward_loop_example_runs_end_to_end() {
 fn concurrent_writers_agree(net: &Net) {
     let corpus = common::example_corpus();
     net.contribute("alice", &corpus.join("notes"), &[]);
-    net.start(6, &[], &[]);
+    // Leaf 0 the batch, 1 the genesis, 2..=7 the six writes below: epoch 0 ends at 8.
+    let allocs: Vec<String> = ["alice", "bob", "v1", "v2", "v3"]
+        .iter()
+        .map(|w| format!("{}=1000", net.key(w)))
+        .collect();
+    let mut a = vec!["init-protocol", "--epoch-length", "7"];
+    for x in &allocs {
+        a.extend(["--allocate", x.as_str()]);
+    }
+    net.ok("creator", &a);
     // Five stakes and a contribution at once: the log takes them in some order, and that
     // order is the protocol's.
     let mut children = vec![net.spawn(
         "bob",
-        &["contribute", "--files", corpus.join("pages").to_str().unwrap()],
+        &[
+            "contribute",
+            "--files",
+            corpus.join("pages").to_str().unwrap(),
+        ],
     )];
-    for (who, role) in [("alice", "worker"), ("bob", "worker"), ("v1", "validator"), ("v2", "validator"), ("v3", "validator")] {
+    for (who, role) in [
+        ("alice", "worker"),
+        ("bob", "worker"),
+        ("v1", "validator"),
+        ("v2", "validator"),
+        ("v3", "validator"),
+    ] {
         children.push(net.spawn(who, &["stake", "200", "--role", role]));
     }
     for c in children {
@@ -241,5 +346,8 @@ fn concurrent_writers_fold_to_one_state_hash() {
 #[test]
 fn concurrent_writers_fold_to_one_state_hash_on_s3() {
     let Some(s3) = common::s3() else { return };
-    concurrent_writers_agree(&Net::on_s3(&["creator", "alice", "bob", "v1", "v2", "v3"], &s3));
+    concurrent_writers_agree(&Net::on_s3(
+        &["creator", "alice", "bob", "v1", "v2", "v3"],
+        &s3,
+    ));
 }

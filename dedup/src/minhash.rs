@@ -188,7 +188,9 @@ impl MinHasher {
     /// The signature from per-word hashes (exposed for benchmarks and tests).
     pub fn signature_of_word_hashes(&self, words: &[u64]) -> Vec<SigValue> {
         let mut xs = Vec::with_capacity(words.len());
-        shingle_hashes(words, self.params.shingle_words, |h| xs.push((h >> 32) as u32));
+        shingle_hashes(words, self.params.shingle_words, |h| {
+            xs.push((h >> 32) as u32)
+        });
         let mut mins = vec![u32::MAX; self.params.permutations()];
         min_permutations(&self.seeds, &self.multipliers, &xs, &mut mins);
         mins.into_iter().map(|v| v as SigValue).collect()

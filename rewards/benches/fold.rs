@@ -6,7 +6,7 @@
 
 use ed25519_dalek::{Signer, SigningKey};
 use masa_rewards::event::{Body, EVENT_VERSION, decode_event};
-use masa_rewards::{AuditClaims, Amount, Entry, Event, Key, Outcome, Params, Role, State};
+use masa_rewards::{Amount, AuditClaims, Entry, Event, Key, Outcome, Params, Role, State};
 use std::collections::BTreeMap;
 use std::time::Instant;
 
@@ -49,10 +49,19 @@ fn main() {
     let actors = 10_000u64;
     let mut params = Params::default();
     params.epoch_length = 10_000;
-    let allocations: BTreeMap<Key, Amount> = (0..actors).map(|i| (key(i), Amount::masa(1_000_000))).collect();
+    let allocations: BTreeMap<Key, Amount> = (0..actors)
+        .map(|i| (key(i), Amount::masa(1_000_000)))
+        .collect();
     let mut nonces = vec![0u64; actors as usize];
     let mut log = Vec::with_capacity(n);
-    log.push(body(key(0), 1, Event::Genesis { params, allocations }));
+    log.push(body(
+        key(0),
+        1,
+        Event::Genesis {
+            params,
+            allocations,
+        },
+    ));
     nonces[0] = 1;
     let mut x = 0x9E37_79B9_7F4A_7C15u64;
     let mut closable = 0;
@@ -76,15 +85,30 @@ fn main() {
             _ if leaf / 10_000 > closable && kind == 99 => {
                 nonces[a] += 1;
                 closable += 1;
-                body(key(a as u64), nonces[a], Event::CloseEpoch { epoch: closable - 1 })
+                body(
+                    key(a as u64),
+                    nonces[a],
+                    Event::CloseEpoch {
+                        epoch: closable - 1,
+                    },
+                )
             }
             _ => {
                 nonces[a] += 1;
                 let amount = Amount::masa(1 + (r >> 40) % 10);
                 let event = match kind {
-                    32..=59 => Event::Stake { role: Role::Worker, amount },
-                    60..=74 => Event::Unstake { role: Role::Worker, amount },
-                    _ => Event::Transfer { to: key((r >> 20) % actors), amount },
+                    32..=59 => Event::Stake {
+                        role: Role::Worker,
+                        amount,
+                    },
+                    60..=74 => Event::Unstake {
+                        role: Role::Worker,
+                        amount,
+                    },
+                    _ => Event::Transfer {
+                        to: key((r >> 20) % actors),
+                        amount,
+                    },
                 };
                 body(key(a as u64), nonces[a], event)
             }
@@ -122,7 +146,10 @@ fn main() {
                 origin: ORIGIN.into(),
                 actor,
                 nonce,
-                event: Event::Stake { role: Role::Validator, amount: Amount::masa(nonce) },
+                event: Event::Stake {
+                    role: Role::Validator,
+                    amount: Amount::masa(nonce),
+                },
             };
             let text = b.encode();
             let sig = hex::encode(sk.sign(&Body::signing_bytes(&text)).to_bytes());
@@ -130,7 +157,10 @@ fn main() {
         })
         .collect();
     let started = Instant::now();
-    let ok = signed.iter().filter(|(t, s)| decode_event(t, s).is_ok()).count();
+    let ok = signed
+        .iter()
+        .filter(|(t, s)| decode_event(t, s).is_ok())
+        .count();
     let secs = started.elapsed().as_secs_f64();
     println!(
         "decode + verify: {ok} events in {secs:.2} s: {:.0} events/s on one core",
@@ -142,24 +172,44 @@ fn main() {
     let m = env("MASA_BENCH_CONTRIBUTORS", 10_000) as u64;
     let mut params = Params::default();
     params.epoch_length = 1;
-    let everyone: BTreeMap<Key, Amount> = (0..v + m).map(|i| (key(i), Amount::masa(1000))).collect();
+    let everyone: BTreeMap<Key, Amount> =
+        (0..v + m).map(|i| (key(i), Amount::masa(1000))).collect();
     let mut s = State::new(ORIGIN);
-    s.apply(&body(key(0), 1, Event::Genesis { params, allocations: everyone }));
+    s.apply(&body(
+        key(0),
+        1,
+        Event::Genesis {
+            params,
+            allocations: everyone,
+        },
+    ));
     for i in 0..v + m {
         let role = if i < v { Role::Validator } else { Role::Worker };
         // key(0) signed the genesis with its nonce 1.
         let n = if i == 0 { 2 } else { 1 };
         assert_eq!(
-            s.apply(&body(key(i), n, Event::Stake { role, amount: Amount::masa(100 + i % 900) })),
+            s.apply(&body(
+                key(i),
+                n,
+                Event::Stake {
+                    role,
+                    amount: Amount::masa(100 + i % 900)
+                }
+            )),
             Outcome::Applied
         );
     }
     let mut y = 12345u64;
     for i in 0..v {
-        let weights: BTreeMap<Key, u64> = (v..v + m).map(|j| (key(j), next(&mut y) % 1000)).collect();
+        let weights: BTreeMap<Key, u64> =
+            (v..v + m).map(|j| (key(j), next(&mut y) % 1000)).collect();
         let out = s.apply(&Entry::Audit {
             validator: key(i),
-            report: Ok(AuditClaims { epoch: Some(0), weights, findings: vec![] }),
+            report: Ok(AuditClaims {
+                epoch: Some(0),
+                weights,
+                findings: vec![],
+            }),
         });
         assert_eq!(out, Outcome::Applied);
     }
@@ -173,7 +223,11 @@ fn main() {
         assert_eq!(out, Outcome::Applied);
         println!(
             "epoch close {round} ({}): {v} validators x {m} contributors in {secs:.3} s",
-            if round == 0 { "no bonds yet" } else { "with bonds, no new reports" }
+            if round == 0 {
+                "no bonds yet"
+            } else {
+                "with bonds, no new reports"
+            }
         );
     }
 }

@@ -51,7 +51,11 @@ impl Amount {
     /// Parses a user's amount in MASA: `1000`, `0.5`, `12.000000001` (at most nine decimals).
     pub fn parse_masa(text: &str) -> Result<Amount, String> {
         let t = text.trim();
-        let bad = || format!("{text:?} is not an amount of MASA (digits, optionally a point and up to 9 decimals)");
+        let bad = || {
+            format!(
+                "{text:?} is not an amount of MASA (digits, optionally a point and up to 9 decimals)"
+            )
+        };
         let (whole, frac) = t.split_once('.').unwrap_or((t, ""));
         if whole.is_empty() && frac.is_empty()
             || !whole.bytes().all(|b| b.is_ascii_digit())
@@ -60,10 +64,20 @@ impl Amount {
             return Err(bad());
         }
         if frac.len() > 9 {
-            return Err(format!("{text:?} has more than 9 decimals (the smallest unit is 0.000000001)"));
+            return Err(format!(
+                "{text:?} has more than 9 decimals (the smallest unit is 0.000000001)"
+            ));
         }
-        let w: u128 = if whole.is_empty() { 0 } else { whole.parse().map_err(|_| bad())? };
-        let f: u128 = if frac.is_empty() { 0 } else { format!("{frac:0<9}").parse().map_err(|_| bad())? };
+        let w: u128 = if whole.is_empty() {
+            0
+        } else {
+            whole.parse().map_err(|_| bad())?
+        };
+        let f: u128 = if frac.is_empty() {
+            0
+        } else {
+            format!("{frac:0<9}").parse().map_err(|_| bad())?
+        };
         w.checked_mul(UNITS_PER_MASA)
             .and_then(|w| w.checked_add(f))
             .map(Amount)
@@ -128,7 +142,10 @@ impl Serialize for Amount {
 impl<'de> Deserialize<'de> for Amount {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) || (s.len() > 1 && s.starts_with('0')) {
+        if s.is_empty()
+            || !s.bytes().all(|b| b.is_ascii_digit())
+            || (s.len() > 1 && s.starts_with('0'))
+        {
             return Err(serde::de::Error::custom(format!(
                 "amount {s:?} is not a canonical decimal string of base units"
             )));
@@ -159,7 +176,10 @@ mod tests {
     #[test]
     fn serializes_as_canonical_string() {
         assert_eq!(serde_json::to_string(&Amount(42)).unwrap(), "\"42\"");
-        assert_eq!(serde_json::from_str::<Amount>("\"42\"").unwrap(), Amount(42));
+        assert_eq!(
+            serde_json::from_str::<Amount>("\"42\"").unwrap(),
+            Amount(42)
+        );
         for bad in ["\"042\"", "\"\"", "\"-1\"", "42", "\"1 \""] {
             assert!(serde_json::from_str::<Amount>(bad).is_err(), "{bad}");
         }

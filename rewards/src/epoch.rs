@@ -35,7 +35,10 @@ fn ppm(x: f64) -> u64 {
 /// The consensus input of epoch `n` as the state holds it: validators (rows) and
 /// contributors (columns) in key order.
 pub fn consensus_input(state: &State, n: u64) -> (Vec<Key>, Vec<Key>, ConsensusInput) {
-    let params = state.params.as_ref().expect("an epoch exists only after genesis");
+    let params = state
+        .params
+        .as_ref()
+        .expect("an epoch exists only after genesis");
     let empty = BTreeMap::new();
     let reports = state.reports.get(&n).unwrap_or(&empty);
     let validators: Vec<Key> = state
@@ -140,7 +143,12 @@ pub(crate) fn close(state: &State, n: u64, leaf: u64) -> Result<Closing, String>
     let to_validators = split(emission.bps(params.validator_share_bps), &dividends_q);
     let to_treasury = emission.bps(params.treasury_share_bps);
 
-    let stake_in = |k: &Key, role| state.accounts.get(k).map_or(Amount::ZERO, |a| a.staked(role));
+    let stake_in = |k: &Key, role| {
+        state
+            .accounts
+            .get(k)
+            .map_or(Amount::ZERO, |a| a.staked(role))
+    };
     let mut payouts = Vec::new();
     let mut credits = Vec::new();
     let permit_stake: f64 = input

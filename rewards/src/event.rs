@@ -49,13 +49,24 @@ pub enum Event {
         allocations: BTreeMap<Key, Amount>,
     },
     /// Moves balance into stake for a role.
-    Stake { role: Role, amount: Amount },
+    Stake {
+        role: Role,
+        amount: Amount,
+    },
     /// Moves stake into unbonding; it returns to the balance after `unbonding_epochs`.
-    Unstake { role: Role, amount: Amount },
-    Transfer { to: Key, amount: Amount },
+    Unstake {
+        role: Role,
+        amount: Amount,
+    },
+    Transfer {
+        to: Key,
+        amount: Amount,
+    },
     /// Closes epoch `epoch` (which must be the oldest open one, and ended): consensus over
     /// its validators' reports, then emission. Anyone may close.
-    CloseEpoch { epoch: u64 },
+    CloseEpoch {
+        epoch: u64,
+    },
     /// Slashes `offender` for `offence`, with evidence the fold re-checks.
     Slash {
         offender: Key,
@@ -187,7 +198,8 @@ pub fn verify_signature(key: &Key, message: &[u8], sig_hex: &str) -> bool {
     else {
         return false;
     };
-    vk.verify_strict(message, &Signature::from_bytes(&sig)).is_ok()
+    vk.verify_strict(message, &Signature::from_bytes(&sig))
+        .is_ok()
 }
 
 /// Decodes and checks a protocol leaf's body and signature. Every failure is a reason the
@@ -274,11 +286,23 @@ pub(crate) mod tests {
         assert_eq!(decode_event(&text, &sig).unwrap(), b);
 
         let altered = text.replace("5000000000", "6000000000");
-        assert!(decode_event(&altered, &sig).unwrap_err().contains("bad signature"));
+        assert!(
+            decode_event(&altered, &sig)
+                .unwrap_err()
+                .contains("bad signature")
+        );
         let spaced = text.replacen(':', ": ", 1);
-        assert!(decode_event(&spaced, &sig).unwrap_err().contains("canonical"));
+        assert!(
+            decode_event(&spaced, &sig)
+                .unwrap_err()
+                .contains("canonical")
+        );
         let future = text.replace("\"stake\"", "\"vote\"");
-        assert!(decode_event(&future, &sig).unwrap_err().contains("unknown event type \"vote\""));
+        assert!(
+            decode_event(&future, &sig)
+                .unwrap_err()
+                .contains("unknown event type \"vote\"")
+        );
         let v2 = text.replace("\"v\":1", "\"v\":2");
         assert!(decode_event(&v2, &sig).unwrap_err().contains("version 2"));
         assert!(decode_event("{", &sig).unwrap_err().contains("not JSON"));
@@ -287,7 +311,11 @@ pub(crate) mod tests {
         wrong.actor = other;
         let (wtext, _) = sign(&sk, &wrong);
         let wsig = hex::encode(sk.sign(&Body::signing_bytes(&wtext)).to_bytes());
-        assert!(decode_event(&wtext, &wsig).unwrap_err().contains("bad signature"));
+        assert!(
+            decode_event(&wtext, &wsig)
+                .unwrap_err()
+                .contains("bad signature")
+        );
     }
 
     #[test]

@@ -121,7 +121,8 @@ impl State {
             }
             match self.reports.get(&n).and_then(|r| r.get(&validator)) {
                 Some(earlier) => {
-                    let same = self.audits.get(&earlier.leaf).map(|a| a.weights_digest) == Some(digest);
+                    let same =
+                        self.audits.get(&earlier.leaf).map(|a| a.weights_digest) == Some(digest);
                     if same {
                         return Err(format!(
                             "the same weights of {} for epoch {n} are already counted (leaf {})",
@@ -131,7 +132,10 @@ impl State {
                     }
                     // A second, different report for one epoch: equivocation. Neither
                     // counts; the two leaves are the evidence for a slash.
-                    self.reports.get_mut(&n).expect("just read").remove(&validator);
+                    self.reports
+                        .get_mut(&n)
+                        .expect("just read")
+                        .remove(&validator);
                     self.equivocated.insert((validator, n));
                 }
                 None => count_weights = !self.equivocated.contains(&(validator, n)),
@@ -219,7 +223,10 @@ impl State {
             Event::Genesis { .. } => unreachable!("handled above"),
             Event::Stake { role, amount } => {
                 positive(*amount)?;
-                let balance = self.accounts.get(&actor).map_or(Amount::ZERO, |a| a.balance);
+                let balance = self
+                    .accounts
+                    .get(&actor)
+                    .map_or(Amount::ZERO, |a| a.balance);
                 let rest = balance.checked_sub(*amount).ok_or_else(|| {
                     format!(
                         "{} cannot stake {amount}: its balance is {balance}",
@@ -233,7 +240,10 @@ impl State {
             }
             Event::Unstake { role, amount } => {
                 positive(*amount)?;
-                let staked = self.accounts.get(&actor).map_or(Amount::ZERO, |a| a.staked(*role));
+                let staked = self
+                    .accounts
+                    .get(&actor)
+                    .map_or(Amount::ZERO, |a| a.staked(*role));
                 let rest = staked.checked_sub(*amount).ok_or_else(|| {
                     format!(
                         "{} cannot unstake {amount} as {}: its stake is {staked}",
@@ -255,7 +265,10 @@ impl State {
                 if *to == actor {
                     return Err("a transfer to oneself".into());
                 }
-                let balance = self.accounts.get(&actor).map_or(Amount::ZERO, |a| a.balance);
+                let balance = self
+                    .accounts
+                    .get(&actor)
+                    .map_or(Amount::ZERO, |a| a.balance);
                 let rest = balance.checked_sub(*amount).ok_or_else(|| {
                     format!(
                         "{} cannot transfer {amount}: its balance is {balance}",
@@ -264,7 +277,10 @@ impl State {
                 })?;
                 let to_balance = self.accounts.get(to).map_or(Amount::ZERO, |a| a.balance);
                 let credited = to_balance.checked_add(*amount).ok_or("balance overflows")?;
-                self.accounts.get_mut(&actor).expect("has a balance").balance = rest;
+                self.accounts
+                    .get_mut(&actor)
+                    .expect("has a balance")
+                    .balance = rest;
                 self.accounts.entry(*to).or_default().balance = credited;
             }
             Event::CloseEpoch { epoch } => {
@@ -273,7 +289,10 @@ impl State {
                     return Err(format!("epoch {n} is already closed"));
                 }
                 if n > self.closed {
-                    return Err(format!("epoch {n} cannot close before epoch {}", self.closed));
+                    return Err(format!(
+                        "epoch {n} cannot close before epoch {}",
+                        self.closed
+                    ));
                 }
                 let span = self.spans[n as usize];
                 if span.end > leaf {
@@ -359,10 +378,13 @@ impl State {
             ) => {
                 let b = self.batch(*batch_leaf, offender)?;
                 same_manifest(b, manifest)?;
-                let signed: masa_record::SignedManifest = serde_json::from_str(manifest)
-                    .map_err(|e| format!("the manifest is not readable ({e}): use invalid_manifest"))?;
-                masa_provenance::verify_manifest(&signed)
-                    .map_err(|_| "the manifest's signature does not verify: use invalid_manifest".to_string())?;
+                let signed: masa_record::SignedManifest =
+                    serde_json::from_str(manifest).map_err(|e| {
+                        format!("the manifest is not readable ({e}): use invalid_manifest")
+                    })?;
+                masa_provenance::verify_manifest(&signed).map_err(|_| {
+                    "the manifest's signature does not verify: use invalid_manifest".to_string()
+                })?;
                 let m = &signed.manifest;
                 let bytes = hex::decode(row_leaf).map_err(|_| "row_leaf is not hex".to_string())?;
                 let fields = masa_record::LeafFields::parse(&bytes)
@@ -417,7 +439,10 @@ impl State {
                 let params = self.params.as_ref().expect("checked by the caller");
                 let min = params.min_stake.validator;
                 let permitted = |k: &Key| {
-                    let s = self.accounts.get(k).map_or(Amount::ZERO, |a| a.staked(Role::Validator));
+                    let s = self
+                        .accounts
+                        .get(k)
+                        .map_or(Amount::ZERO, |a| a.staked(Role::Validator));
                     if s >= min { s } else { Amount::ZERO }
                 };
                 let mut seen = std::collections::BTreeSet::new();
@@ -443,9 +468,7 @@ impl State {
                 }
                 let total: u128 = self.accounts.keys().map(|k| permitted(k).0).sum();
                 // attested / total ≥ κ, in integers.
-                if total == 0
-                    || attested * 1_000_000 < u128::from(params.kappa_ppm) * total
-                {
+                if total == 0 || attested * 1_000_000 < u128::from(params.kappa_ppm) * total {
                     return Err(format!(
                         "the attesting validators hold {attested} of {total} permitted stake, below κ"
                     ));
@@ -482,11 +505,11 @@ impl State {
                 ));
             }
         };
-        if self
-            .slashes
-            .contains(&(offender, offence, subject.clone()))
-        {
-            return Err(format!("{offence:?} of {} for {subject} is already slashed", offender.short()));
+        if self.slashes.contains(&(offender, offence, subject.clone())) {
+            return Err(format!(
+                "{offence:?} of {} for {subject} is already slashed",
+                offender.short()
+            ));
         }
         Ok(subject)
     }

@@ -15,7 +15,9 @@ impl Key {
             ));
         }
         let bytes = hex::decode(hex_text).map_err(|_| format!("{hex_text:?} is not hex"))?;
-        Ok(Key(bytes.try_into().expect("64 hex characters are 32 bytes")))
+        Ok(Key(bytes
+            .try_into()
+            .expect("64 hex characters are 32 bytes")))
     }
 
     pub fn hex(&self) -> String {

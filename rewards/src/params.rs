@@ -228,9 +228,15 @@ impl Params {
         }
         ppm("kappa_ppm", self.kappa_ppm)?;
         ppm("bond_alpha_ppm", self.bond_alpha_ppm)?;
-        ppm("score.near_dup_threshold_ppm", self.score.near_dup_threshold_ppm)?;
+        ppm(
+            "score.near_dup_threshold_ppm",
+            self.score.near_dup_threshold_ppm,
+        )?;
         ppm("score.quality_floor_ppm", self.score.quality_floor_ppm)?;
-        ppm("score.unscored_quality_ppm", self.score.unscored_quality_ppm)?;
+        ppm(
+            "score.unscored_quality_ppm",
+            self.score.unscored_quality_ppm,
+        )?;
         if self.score.shingle_sample == 0 || self.score.shingle_sample > 1024 {
             return Err("score.shingle_sample must be between 1 and 1024".into());
         }

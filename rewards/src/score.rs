@@ -177,7 +177,10 @@ mod tests {
         let text = words(1, 400);
         let first = s.score(&text, Some(1.0));
         assert!(first.novel > 250 && first.novel < 550, "{first:?}");
-        let copy = s.score(&text.replace(&text[..20], "changed header words"), Some(1.0));
+        let copy = s.score(
+            &text.replace(&text[..20], "changed header words"),
+            Some(1.0),
+        );
         assert_eq!(copy.score, 0);
         assert!(copy.near_duplicate);
     }
@@ -207,7 +210,10 @@ mod tests {
         // The boilerplate earned in the first record only.
         assert!(a.score > b.score + 500 * 1000, "{a:?} {b:?}");
         // The second record's boilerplate adds only the 5-grams across its seam.
-        assert!(b.score <= b_alone.score + 5 * 1000 * 8, "{b:?} vs {b_alone:?}");
+        assert!(
+            b.score <= b_alone.score + 5 * 1000 * 8,
+            "{b:?} vs {b_alone:?}"
+        );
         let mut q = Scorer::new(&rules());
         let half = q.score(&words(6, 300), Some(0.5));
         let mut f = Scorer::new(&rules());

@@ -39,7 +39,9 @@ impl Account {
     /// Balance, stakes and unbonding together.
     pub fn total(&self) -> Amount {
         Amount(
-            self.balance.0 + self.stake.values().map(|a| a.0).sum::<u128>() + self.unbonding_total().0,
+            self.balance.0
+                + self.stake.values().map(|a| a.0).sum::<u128>()
+                + self.unbonding_total().0,
         )
     }
 }

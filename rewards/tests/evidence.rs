@@ -98,7 +98,10 @@ fn signed_batch(key: &ContributorKey, tamper: bool) -> Batch {
 }
 
 fn row_evidence(b: &Batch, row: usize) -> Evidence {
-    let proof = b.tree.inclusion_proof(row as u64, b.rows.len() as u64).unwrap();
+    let proof = b
+        .tree
+        .inclusion_proof(row as u64, b.rows.len() as u64)
+        .unwrap();
     Evidence::Row {
         batch_leaf: 3,
         manifest: b.manifest.clone(),
@@ -155,10 +158,18 @@ fn a_refused_row_of_a_signed_batch_is_slashed_for_consent() {
     let key = ContributorKey::from_seed([5; 32]);
     let b = signed_batch(&key, false);
     let (mut s, c, mut v) = setup(&b);
-    let out = s.apply(&slash(&mut v, &c, Offence::ConsentViolation, row_evidence(&b, 1)));
+    let out = s.apply(&slash(
+        &mut v,
+        &c,
+        Offence::ConsentViolation,
+        row_evidence(&b, 1),
+    ));
     assert_eq!(out, Outcome::Applied);
     // 20 % of the 100 staked is burned; the batch earns nothing from now on.
-    assert_eq!(s.account(&c.key).unwrap().staked(Role::Worker), Amount::masa(80));
+    assert_eq!(
+        s.account(&c.key).unwrap().staked(Role::Worker),
+        Amount::masa(80)
+    );
     assert_eq!(s.burned, Amount::masa(20));
     assert!(s.slashed_batches.contains("batch-1"));
     s.check_invariants().unwrap();
@@ -171,7 +182,10 @@ fn consent_evidence_that_does_not_hold_is_rejected() {
     let (s, c, v) = setup(&b);
     let try_slash = |evidence: Evidence| {
         let mut s = s.clone();
-        let mut v = Actor { nonce: v.nonce, ..Actor::new(6) };
+        let mut v = Actor {
+            nonce: v.nonce,
+            ..Actor::new(6)
+        };
         match s.apply(&slash(&mut v, &c, Offence::ConsentViolation, evidence)) {
             Outcome::Rejected(r) => r,
             Outcome::Applied => panic!("applied"),
@@ -181,7 +195,9 @@ fn consent_evidence_that_does_not_hold_is_rejected() {
     assert!(try_slash(row_evidence(&b, 2)).contains("records no refusal"));
     // Row 1's bytes with row 0's path.
     let mut wrong = row_evidence(&b, 1);
-    if let (Evidence::Row { proof, .. }, Evidence::Row { proof: p0, .. }) = (&mut wrong, row_evidence(&b, 0)) {
+    if let (Evidence::Row { proof, .. }, Evidence::Row { proof: p0, .. }) =
+        (&mut wrong, row_evidence(&b, 0))
+    {
         *proof = p0;
     }
     assert!(try_slash(wrong).contains("not under the manifest's signed root"));
@@ -193,8 +209,16 @@ fn consent_evidence_that_does_not_hold_is_rejected() {
     assert!(try_slash(other).contains("not the one the leaf"));
     // The wrong offence for the evidence.
     let mut s2 = s.clone();
-    let mut v2 = Actor { nonce: v.nonce, ..Actor::new(6) };
-    let out = s2.apply(&slash(&mut v2, &c, Offence::Fabrication, row_evidence(&b, 1)));
+    let mut v2 = Actor {
+        nonce: v.nonce,
+        ..Actor::new(6)
+    };
+    let out = s2.apply(&slash(
+        &mut v2,
+        &c,
+        Offence::Fabrication,
+        row_evidence(&b, 1),
+    ));
     assert!(matches!(out, Outcome::Rejected(r) if r.contains("cannot be shown by row evidence")));
 }
 
@@ -211,14 +235,27 @@ fn an_invalid_manifest_is_slashed_and_a_valid_one_is_not() {
         s.apply(&slash(&mut v, &c, Offence::InvalidManifest, evidence(&bad))),
         Outcome::Applied
     );
-    assert_eq!(s.account(&c.key).unwrap().staked(Role::Worker), Amount::masa(90));
+    assert_eq!(
+        s.account(&c.key).unwrap().staked(Role::Worker),
+        Amount::masa(90)
+    );
 
     let good = signed_batch(&key, false);
     let (mut s, c, mut v) = setup(&good);
-    let out = s.apply(&slash(&mut v, &c, Offence::InvalidManifest, evidence(&good)));
+    let out = s.apply(&slash(
+        &mut v,
+        &c,
+        Offence::InvalidManifest,
+        evidence(&good),
+    ));
     assert!(matches!(out, Outcome::Rejected(r) if r.contains("validly signed: no offence")));
     // A consent slash needs a valid manifest: a broken one is another offence.
     let (mut s, c, mut v) = setup(&bad);
-    let out = s.apply(&slash(&mut v, &c, Offence::ConsentViolation, row_evidence(&bad, 1)));
+    let out = s.apply(&slash(
+        &mut v,
+        &c,
+        Offence::ConsentViolation,
+        row_evidence(&bad, 1),
+    ));
     assert!(matches!(out, Outcome::Rejected(r) if r.contains("use invalid_manifest")));
 }

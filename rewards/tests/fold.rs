@@ -32,7 +32,10 @@ fn genesis_then_stake_unstake_transfer() {
         s.apply(&genesis(&mut g, params(8), &[(a.key, 1000)])),
         Outcome::Applied
     );
-    assert_eq!(s.apply(&a.event(stake(Role::Validator, 600))), Outcome::Applied);
+    assert_eq!(
+        s.apply(&a.event(stake(Role::Validator, 600))),
+        Outcome::Applied
+    );
     assert_eq!(
         s.apply(&a.event(Event::Unstake {
             role: Role::Validator,
@@ -67,11 +70,20 @@ fn every_invalid_event_is_rejected_with_its_reason_and_changes_nothing() {
         out,
         Outcome::Rejected("the protocol has no genesis yet (masa init-protocol)".into())
     );
-    assert_eq!(s, as_if_rejected(&before, "the protocol has no genesis yet (masa init-protocol)"));
+    assert_eq!(
+        s,
+        as_if_rejected(
+            &before,
+            "the protocol has no genesis yet (masa init-protocol)"
+        )
+    );
     s.apply(&genesis(&mut g, params(8), &[(a.key, 100)]));
 
     let cases: Vec<(Entry, &str)> = vec![
-        (a.at_nonce(1, stake(Role::Worker, 101)), "cannot stake 101: its balance is 100"),
+        (
+            a.at_nonce(1, stake(Role::Worker, 101)),
+            "cannot stake 101: its balance is 100",
+        ),
         (
             a.at_nonce(
                 1,
@@ -94,8 +106,14 @@ fn every_invalid_event_is_rejected_with_its_reason_and_changes_nothing() {
             "cannot transfer 1000",
         ),
         (a.at_nonce(2, stake(Role::Worker, 1)), "nonce 2 of"),
-        (a.at_nonce(1, Event::CloseEpoch { epoch: 0 }), "has not ended"),
-        (a.at_nonce(1, Event::CloseEpoch { epoch: 3 }), "cannot close before epoch 0"),
+        (
+            a.at_nonce(1, Event::CloseEpoch { epoch: 0 }),
+            "has not ended",
+        ),
+        (
+            a.at_nonce(1, Event::CloseEpoch { epoch: 3 }),
+            "cannot close before epoch 0",
+        ),
         (
             a.at_nonce(
                 1,
@@ -122,7 +140,10 @@ fn every_invalid_event_is_rejected_with_its_reason_and_changes_nothing() {
                 Event::Slash {
                     offender: b.key,
                     offence: Offence::Equivocation,
-                    evidence: Evidence::Reports { first: 0, second: 1 },
+                    evidence: Evidence::Reports {
+                        first: 0,
+                        second: 1,
+                    },
                 },
             ),
             "is not an audit report",
@@ -133,7 +154,10 @@ fn every_invalid_event_is_rejected_with_its_reason_and_changes_nothing() {
                 Event::Slash {
                     offender: b.key,
                     offence: Offence::Fabrication,
-                    evidence: Evidence::Reports { first: 0, second: 1 },
+                    evidence: Evidence::Reports {
+                        first: 0,
+                        second: 1,
+                    },
                 },
             ),
             "cannot be shown by reports evidence",
@@ -150,7 +174,10 @@ fn every_invalid_event_is_rejected_with_its_reason_and_changes_nothing() {
         }
     }
     // The valid event at nonce 1 is still accepted after all that.
-    assert_eq!(s.apply(&a.at_nonce(1, stake(Role::Worker, 10))), Outcome::Applied);
+    assert_eq!(
+        s.apply(&a.at_nonce(1, stake(Role::Worker, 10))),
+        Outcome::Applied
+    );
     // And replaying it is not.
     let out = s.apply(&a.at_nonce(1, stake(Role::Worker, 10)));
     assert!(matches!(out, Outcome::Rejected(r) if r.contains("already used (replay)")));
@@ -237,10 +264,17 @@ fn unbonding_stake_is_still_slashed() {
     log.push(x.event(Event::Slash {
         offender: v.key,
         offence: Offence::Equivocation,
-        evidence: Evidence::Reports { first: 4, second: 5 },
+        evidence: Evidence::Reports {
+            first: 4,
+            second: 5,
+        },
     }));
     let s = fold(ORIGIN, &log);
-    assert!(s.rejections.iter().all(|r| r.reason == "filler"), "{:?}", s.rejections);
+    assert!(
+        s.rejections.iter().all(|r| r.reason == "filler"),
+        "{:?}",
+        s.rejections
+    );
     let acct = s.account(&v.key).unwrap();
     // 10 % of the 400 unbonding is burned.
     assert_eq!(acct.unbonding_total(), Amount::masa(360));
@@ -250,15 +284,25 @@ fn unbonding_stake_is_still_slashed() {
     log.push(x.rejected(Event::Slash {
         offender: v.key,
         offence: Offence::Equivocation,
-        evidence: Evidence::Reports { first: 4, second: 5 },
+        evidence: Evidence::Reports {
+            first: 4,
+            second: 5,
+        },
     }));
     let s = fold(ORIGIN, &log);
-    assert!(s.rejections.last().unwrap().reason.contains("already slashed"));
+    assert!(
+        s.rejections
+            .last()
+            .unwrap()
+            .reason
+            .contains("already slashed")
+    );
 }
 
 #[test]
 fn attested_offences_need_kappa_of_stake() {
-    let (mut g, mut v1, mut v2, mut c) = (Actor::new(1), Actor::new(2), Actor::new(3), Actor::new(5));
+    let (mut g, mut v1, mut v2, mut c) =
+        (Actor::new(1), Actor::new(2), Actor::new(3), Actor::new(5));
     let mut log = vec![
         genesis(&mut g, params(64), &[(v1.key, 1000), (v2.key, 1000)]),
         v1.event(stake(Role::Validator, 300)),
@@ -286,7 +330,11 @@ fn attested_offences_need_kappa_of_stake() {
     };
     log.push(slash(&v1, vec![4]));
     let s = fold(ORIGIN, &log);
-    assert!(s.rejections[0].reason.contains("below κ"), "{:?}", s.rejections);
+    assert!(
+        s.rejections[0].reason.contains("below κ"),
+        "{:?}",
+        s.rejections
+    );
     log.push(finding(&v2)); // leaf 6: now 100 %
     log.push(slash(&v1, vec![4, 6]));
     let s = fold(ORIGIN, &log);
@@ -361,7 +409,10 @@ fn build(steps: &[Step]) -> Vec<Entry> {
             Step::Slash(a, b, l, m) => actors[a].event(Event::Slash {
                 offender: keys[b],
                 offence: Offence::Equivocation,
-                evidence: Evidence::Reports { first: l, second: m },
+                evidence: Evidence::Reports {
+                    first: l,
+                    second: m,
+                },
             }),
         };
         log.push(e);

@@ -16,9 +16,9 @@ use crate::log::{Log, LogEntry, append, check_consistency, parse_saved_checkpoin
 use masa_connectors::web::fetch::{Accept, Http, HttpOptions};
 use masa_provenance::{ContributorKey, Tree, leaf_hash, verify_manifest};
 use masa_record::{Record, SignedManifest};
+use masa_rewards::score::{Prepared, Preparer, Scorer};
 use masa_storage::{CommittedFile, Dataset, StorageOptions};
 use serde::Serialize;
-use masa_rewards::score::{Prepared, Preparer, Scorer};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 
@@ -353,7 +353,10 @@ fn scoring_epoch(
         };
     }
     if let Some(n) = asked {
-        let ended = state.spans.get(n as usize).is_some_and(|s| s.end <= state.leaves);
+        let ended = state
+            .spans
+            .get(n as usize)
+            .is_some_and(|s| s.end <= state.leaves);
         if n < state.closed || !ended {
             return Err(WorkflowError::Other(format!(
                 "--epoch {n}: only an ended epoch that is not closed can be scored (epochs \
@@ -366,7 +369,9 @@ fn scoring_epoch(
     if !whole {
         return Ok((
             None,
-            Some("a sampled or sharded audit does not see every batch, so it sets no weights".into()),
+            Some(
+                "a sampled or sharded audit does not see every batch, so it sets no weights".into(),
+            ),
         ));
     }
     match asked.or(state.epoch_to_report()) {
@@ -623,7 +628,8 @@ async fn audit_batch(
         }
         let kept_hashes: HashSet<&str> = kept.iter().map(|x| x.content_hash.as_str()).collect();
         r.contents.retain(|h| kept_hashes.contains(h.as_str()));
-        r.scored.retain(|(h, _, _)| kept_hashes.contains(h.as_str()));
+        r.scored
+            .retain(|(h, _, _)| kept_hashes.contains(h.as_str()));
         r.records = kept.len() as u64;
     }
     Ok(r)

@@ -120,11 +120,15 @@ async fn load_claims(
         return Ok(Err(format!("its report {path} is missing")));
     };
     if masa_record::sha256_hex(&bytes) != sha {
-        return Ok(Err(format!("{path} does not hash to the leaf's report_sha256")));
+        return Ok(Err(format!(
+            "{path} does not hash to the leaf's report_sha256"
+        )));
     }
     let Ok(signed) = serde_json::from_slice::<SignedReport>(&bytes) else {
         // Reports from before the protocol carry no weights and no signed body.
-        return Ok(Err(format!("{path} is not a signed report of this version")));
+        return Ok(Err(format!(
+            "{path} is not a signed report of this version"
+        )));
     };
     if signed.validator != validator.hex() {
         return Ok(Err(format!("{path} is signed by another validator")));

@@ -76,11 +76,10 @@ pub async fn close_epoch(t: &ProtocolTarget) -> Result<CloseOutcome, WorkflowErr
     };
     let (submitted, state) =
         submit_on(&ds, &key, Event::CloseEpoch { epoch: n }, log, state).await?;
-    let result = state
-        .results
-        .get(n as usize)
-        .cloned()
-        .ok_or_else(|| WorkflowError::Other(format!("epoch {n} has no result after its close")))?;
+    let result =
+        state.results.get(n as usize).cloned().ok_or_else(|| {
+            WorkflowError::Other(format!("epoch {n} has no result after its close"))
+        })?;
     Ok(CloseOutcome::Closed { submitted, result })
 }
 
@@ -120,10 +119,11 @@ pub async fn slash(t: &ProtocolTarget, req: SlashRequest) -> Result<Submitted, W
                 path: path.clone(),
                 reason: "the manifest is missing".into(),
             })?;
-            let manifest = String::from_utf8(bytes.to_vec()).map_err(|_| WorkflowError::Corrupt {
-                path,
-                reason: "not UTF-8".into(),
-            })?;
+            let manifest =
+                String::from_utf8(bytes.to_vec()).map_err(|_| WorkflowError::Corrupt {
+                    path,
+                    reason: "not UTF-8".into(),
+                })?;
             (
                 offender,
                 Offence::InvalidManifest,
@@ -359,10 +359,7 @@ pub struct ChainWeights {
 
 /// `uids` maps contributor keys to uids; without it, uids are the contributors' positions in
 /// key order.
-pub fn chain_weights(
-    result: &EpochResult,
-    uids: Option<&BTreeMap<Key, u16>>,
-) -> ChainWeights {
+pub fn chain_weights(result: &EpochResult, uids: Option<&BTreeMap<Key, u16>>) -> ChainWeights {
     let contributors: Vec<_> = result
         .payouts
         .iter()

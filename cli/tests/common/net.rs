@@ -98,8 +98,10 @@ impl Net {
         self.ok(who, &a);
     }
 
-    /// Genesis with `epoch_length`, 1000 MASA for everyone, then the stakes.
-    pub fn start(&self, epoch_length: u64, workers: &[&str], validators: &[(&str, u64)]) {
+    /// Genesis, 1000 MASA for everyone, then the stakes. The epoch is as long as the
+    /// genesis and the stakes, so epoch 0 (every batch so far) ends with the last stake.
+    pub fn start(&self, workers: &[&str], validators: &[(&str, u64)]) {
+        let epoch_length = (1 + workers.len() + validators.len()) as u64;
         let allocs: Vec<String> = self
             .envs
             .values()
@@ -135,6 +137,16 @@ impl Net {
     }
 }
 
+/// A contributor's incentive (ppm), zero when no validator weighted it at all.
+pub fn incentive(rewards: &Value, key: &str) -> u128 {
+    rewards["result"]["payouts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["key"] == key)
+        .map_or(0, |p| num(&p["incentive"]))
+}
+
 pub fn payout<'a>(rewards: &'a Value, key: &str) -> &'a Value {
     rewards["result"]["payouts"]
         .as_array()
@@ -153,4 +165,3 @@ pub fn num(v: &Value) -> u128 {
 }
 
 pub const MASA: u128 = 1_000_000_000;
-
