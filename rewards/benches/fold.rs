@@ -47,8 +47,10 @@ fn next(x: &mut u64) -> u64 {
 fn main() {
     let n = env("MASA_BENCH_EVENTS", 1_000_000);
     let actors = 10_000u64;
-    let mut params = Params::default();
-    params.epoch_length = 10_000;
+    let params = Params {
+        epoch_length: 10_000,
+        ..Params::default()
+    };
     let allocations: BTreeMap<Key, Amount> = (0..actors)
         .map(|i| (key(i), Amount::masa(1_000_000)))
         .collect();
@@ -170,8 +172,10 @@ fn main() {
     // One epoch close: every validator weights every contributor.
     let v = env("MASA_BENCH_VALIDATORS", 256) as u64;
     let m = env("MASA_BENCH_CONTRIBUTORS", 10_000) as u64;
-    let mut params = Params::default();
-    params.epoch_length = 1;
+    let params = Params {
+        epoch_length: 1,
+        ..Params::default()
+    };
     let everyone: BTreeMap<Key, Amount> =
         (0..v + m).map(|i| (key(i), Amount::masa(1000))).collect();
     let mut s = State::new(ORIGIN);

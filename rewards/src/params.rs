@@ -277,15 +277,16 @@ mod tests {
 
     #[test]
     fn out_of_range_fields_are_named() {
-        let mut p = Params::default();
-        p.treasury_share_bps = 0;
-        assert!(p.validate().unwrap_err().contains("sum to 8200"));
-        let mut p = Params::default();
-        p.kappa_ppm = 1_000_001;
-        assert!(p.validate().unwrap_err().contains("kappa_ppm"));
-        let mut p = Params::default();
-        p.epoch_length = 0;
-        assert!(p.validate().unwrap_err().contains("epoch_length"));
+        let with = |edit: fn(&mut Params)| {
+            let mut p = Params::default();
+            edit(&mut p);
+            p.validate().unwrap_err()
+        };
+        assert!(with(|p| p.treasury_share_bps = 0).contains("sum to 8200"));
+        assert!(with(|p| p.kappa_ppm = 1_000_001).contains("kappa_ppm"));
+        assert!(with(|p| p.epoch_length = 0).contains("epoch_length"));
+        assert!(with(|p| p.score.shingle_sample = 0).contains("shingle_sample"));
+        assert!(with(|p| p.slash_bps.fabrication = 10_001).contains("Fabrication"));
         let bad = r#"{"version":1,"surprise":1}"#;
         assert!(serde_json::from_str::<Params>(bad).is_err());
     }

@@ -113,6 +113,9 @@ fn state_path(home: &std::path::Path, origin: &str) -> PathBuf {
     home.join("audit").join(format!("{key}.checkpoint"))
 }
 
+/// A row as the scorer needs it: content hash, preparation, quality.
+type ScoredRow = (String, Prepared, Option<f64>);
+
 /// What one batch contributes to the report.
 #[derive(Default)]
 struct BatchResult {
@@ -124,7 +127,7 @@ struct BatchResult {
     /// Rows with a web URI, for re-fetching: (uri, content hash, row).
     web: Vec<(String, String, u64)>,
     /// Each row's content hash, scoring preparation and quality, when scoring.
-    scored: Vec<(String, Prepared, Option<f64>)>,
+    scored: Vec<ScoredRow>,
     batch_id: String,
     contributor: String,
     log_index: Option<u64>,
@@ -644,7 +647,7 @@ fn check_texts(
     b: &masa_storage::arrow::array::RecordBatch,
     offset: usize,
     bad: &mut Vec<u64>,
-    scoring: Option<(&Preparer, &mut Vec<(String, Prepared, Option<f64>)>)>,
+    scoring: Option<(&Preparer, &mut Vec<ScoredRow>)>,
 ) -> Result<masa_storage::arrow::array::RecordBatch, String> {
     use masa_storage::arrow::array::{Array, ArrayRef, Float64Array, RecordBatch, StringArray};
     let idx = b.schema().index_of("text").map_err(|e| e.to_string())?;
