@@ -6,6 +6,9 @@
 
 mod common;
 
+#[path = "../../connectors/tests/common/site.rs"]
+mod site;
+
 use common::net::{Net, incentive, num, payout};
 use masa_provenance::ContributorKey;
 use masa_storage::{Dataset, StorageOptions};
@@ -465,4 +468,85 @@ fn equivocation_and_an_invalid_manifest_are_slashed_and_bad_evidence_is_not() {
             .iter()
             .any(|b| b == "forged-batch")
     );
+}
+
+#[test]
+fn pages_that_differ_from_their_source_are_slashed_once_kappa_attests_it() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    // A site on loopback whose pages change after the crawl: what alice contributed is no
+    // longer what the source serves (fabricated, as far as any validator can tell).
+    let changed = Arc::new(AtomicBool::new(false));
+    let site = {
+        let changed = changed.clone();
+        site::Server::start(move |path, _, _| {
+            if path == "/robots.txt" {
+                return site::Reply::typed("text/plain", b"User-agent: *\nAllow: /\n".to_vec());
+            }
+            let Some(i) = path.strip_prefix("/p/").and_then(|i| i.parse::<u64>().ok()) else {
+                return site::Reply::status(404);
+            };
+            if i >= 6 {
+                return site::Reply::status(404);
+            }
+            let seed = if changed.load(Ordering::SeqCst) {
+                1000 + i
+            } else {
+                i
+            };
+            let words = common::random_text(seed, 60);
+            site::Reply::html(format!(
+                "<html><head><title>Page {i}</title></head><body><article><h1>Page {i}</h1>\
+                 <p>{words}</p></article><nav><a href=\"/p/{}\">next</a></nav></body></html>",
+                i + 1
+            ))
+        })
+    };
+    let net = Net::new(&["creator", "alice", "bob", "v1", "v2", "v3"]);
+    let seed = site.url("/p/0");
+    net.ok(
+        "alice",
+        &[
+            "crawl",
+            &seed,
+            "--allow-private",
+            "--rate",
+            "0",
+            "--no-sitemaps",
+            "--quiet",
+        ],
+    );
+    net.contribute("bob", &common::example_corpus().join("notes"), &[]);
+    net.start(&["alice", "bob"], &[("v1", 500), ("v2", 300), ("v3", 200)]);
+    changed.store(true, Ordering::SeqCst);
+    let audit = |v: &str| {
+        let out = net.envs[v].0.masa(&net.args(&[
+            "audit",
+            "--refetch",
+            "50",
+            "--allow-private",
+            "--json",
+        ]));
+        assert!(!out.status.success(), "{v}'s refetch found nothing");
+        let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let f = r["findings"].as_array().unwrap();
+        assert!(f.iter().all(|f| f["check"] == "refetch"), "{r}");
+        f[0]["batch_id"].as_str().unwrap().to_owned()
+    };
+    let batch = audit("v2");
+    // v2 alone holds 30 % of the stake: below κ.
+    let err = net.fails("v3", &["slash", "fabrication", "--batch", &batch]);
+    assert!(err.contains("below κ"), "{err}");
+    audit("v1");
+    net.ok("v3", &["slash", "fabrication", "--batch", &batch]);
+    let s = net.json("creator", &["state"]);
+    let alice = s["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["key"] == net.key("alice").as_str())
+        .unwrap();
+    // Fabrication takes the whole stake.
+    assert!(alice["stake"].as_object().unwrap().is_empty(), "{alice}");
+    assert_eq!(num(&s["burned"]), 50_000_000_000);
 }

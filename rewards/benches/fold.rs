@@ -67,6 +67,10 @@ fn main() {
     nonces[0] = 1;
     let mut x = 0x9E37_79B9_7F4A_7C15u64;
     let mut closable = 0;
+    // The log is generated against a scratch fold, so that an event the fold rejects does
+    // not consume its actor's nonce (and leave all its later events rejected too).
+    let mut scratch = State::new(ORIGIN);
+    scratch.apply(&log[0]);
     while log.len() < n {
         let r = next(&mut x);
         let a = (r % actors) as usize;
@@ -115,6 +119,12 @@ fn main() {
                 body(key(a as u64), nonces[a], event)
             }
         };
+        if let (Outcome::Rejected(_), Entry::Event(Ok(b))) = (scratch.apply(&entry), &entry) {
+            nonces[a] = b.nonce - 1;
+            if matches!(b.event, Event::CloseEpoch { .. }) {
+                closable -= 1;
+            }
+        }
         log.push(entry);
     }
 

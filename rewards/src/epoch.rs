@@ -19,7 +19,7 @@ const Q32: f64 = 4_294_967_296.0;
 #[derive(Debug)]
 pub(crate) struct Closing {
     result: EpochResult,
-    bonds: BTreeMap<Key, BTreeMap<Key, u64>>,
+    bonds: BTreeMap<Key, Vec<(Key, u64)>>,
     credits: Vec<(Key, Amount)>,
 }
 
@@ -30,6 +30,22 @@ fn q32(x: f64) -> u64 {
 
 fn ppm(x: f64) -> u64 {
     (x.clamp(0.0, 1.0) * 1e6).round() as u64
+}
+
+/// Values of `sorted` (pairs sorted by key) at each of `keys` (sorted), zero where absent:
+/// a merge of two sorted lists, linear in their lengths.
+fn dense<'a>(keys: &[Key], sorted: impl Iterator<Item = (&'a Key, u64)>, scale: f64) -> Vec<f64> {
+    let mut out = vec![0.0; keys.len()];
+    let mut j = 0;
+    for (k, v) in sorted {
+        while j < keys.len() && keys[j] < *k {
+            j += 1;
+        }
+        if j < keys.len() && keys[j] == *k {
+            out[j] = v as f64 * scale;
+        }
+    }
+    out
 }
 
 /// The consensus input of epoch `n` as the state holds it: validators (rows) and
@@ -52,63 +68,49 @@ pub fn consensus_input(state: &State, n: u64) -> (Vec<Key>, Vec<Key>, ConsensusI
         .into_iter()
         .collect();
     // Registered contributors (holding the worker minimum) that anyone weighted or bonded.
-    let registered = |k: &Key| {
-        state
-            .accounts
-            .get(k)
-            .is_some_and(|a| a.staked(Role::Worker) >= params.min_stake.worker)
-    };
-    let contributors: Vec<Key> = reports
-        .values()
-        .flat_map(|r| r.weights.keys())
-        .chain(state.bonds.values().flat_map(|b| b.keys()))
-        .filter(|k| registered(k))
-        .copied()
-        .collect::<BTreeSet<_>>()
-        .into_iter()
+    let contributors: Vec<Key> = state
+        .accounts
+        .iter()
+        .filter(|(_, a)| a.staked(Role::Worker) >= params.min_stake.worker)
+        .map(|(k, _)| *k)
+        .filter(|k| {
+            reports.values().any(|r| r.weights.contains_key(k))
+                || state
+                    .bonds
+                    .values()
+                    .any(|b| b.binary_search_by(|(c, _)| c.cmp(k)).is_ok())
+        })
         .collect();
-    let stake_of = |k: &Key| {
-        state
-            .accounts
-            .get(k)
-            .map_or(0.0, |a| a.staked(Role::Validator).0 as f64)
-    };
-    let stake: Vec<f64> = validators.iter().map(stake_of).collect();
+    let account = |k: &Key| state.accounts.get(k);
+    let stake: Vec<f64> = validators
+        .iter()
+        .map(|k| account(k).map_or(0.0, |a| a.staked(Role::Validator).0 as f64))
+        .collect();
     let permits = validators
         .iter()
         .map(|k| {
-            state
-                .accounts
-                .get(k)
-                .is_some_and(|a| a.staked(Role::Validator) >= params.min_stake.validator)
+            account(k).is_some_and(|a| a.staked(Role::Validator) >= params.min_stake.validator)
         })
         .collect();
     let weights = validators
         .iter()
         .map(|v| {
-            contributors
-                .iter()
-                .map(|c| match reports.get(v) {
-                    // A validator's weight on itself is masked, as on the chain.
-                    Some(r) if c != v => r.weights.get(c).copied().unwrap_or(0) as f64,
-                    _ => 0.0,
-                })
-                .collect()
+            let mut row = match reports.get(v) {
+                Some(r) => dense(&contributors, r.weights.iter().map(|(k, w)| (k, *w)), 1.0),
+                None => vec![0.0; contributors.len()],
+            };
+            // A validator's weight on itself is masked, as on the chain.
+            if let Ok(j) = contributors.binary_search(v) {
+                row[j] = 0.0;
+            }
+            row
         })
         .collect();
     let bonds_prev = validators
         .iter()
-        .map(|v| {
-            contributors
-                .iter()
-                .map(|c| {
-                    state
-                        .bonds
-                        .get(v)
-                        .and_then(|b| b.get(c))
-                        .map_or(0.0, |q| *q as f64 / Q32)
-                })
-                .collect()
+        .map(|v| match state.bonds.get(v) {
+            Some(b) => dense(&contributors, b.iter().map(|(k, q)| (k, *q)), 1.0 / Q32),
+            None => vec![0.0; contributors.len()],
         })
         .collect();
     let input = ConsensusInput {
@@ -158,17 +160,28 @@ pub(crate) fn close(state: &State, n: u64, leaf: u64) -> Result<Closing, String>
         .filter(|(_, p)| **p)
         .map(|(s, _)| *s)
         .sum();
-    for (j, c) in contributors.iter().enumerate() {
-        // Score: the stake-weighted mean of the permitted validators' normalised weights.
-        let mut score = 0.0;
-        if permit_stake > 0.0 {
-            for (i, w) in input.weights.iter().enumerate() {
-                let row: f64 = w.iter().sum();
-                if row > 0.0 && input.permits.as_ref().is_some_and(|p| p[i]) {
-                    score += input.stake[i] / permit_stake * (w[j] / row);
-                }
+    // Score: the stake-weighted mean of the permitted validators' normalised weights.
+    let permits = input.permits.as_deref().unwrap_or_default();
+    let row_factor: Vec<f64> = input
+        .weights
+        .iter()
+        .enumerate()
+        .map(|(i, w)| {
+            let row: f64 = w.iter().sum();
+            if row > 0.0 && permits[i] && permit_stake > 0.0 {
+                input.stake[i] / permit_stake / row
+            } else {
+                0.0
             }
-        }
+        })
+        .collect();
+    for (j, c) in contributors.iter().enumerate() {
+        let score: f64 = input
+            .weights
+            .iter()
+            .zip(&row_factor)
+            .map(|(w, f)| w[j] * f)
+            .sum();
         payouts.push(Payout {
             key: *c,
             role: "contributor",
@@ -202,13 +215,16 @@ pub(crate) fn close(state: &State, n: u64, leaf: u64) -> Result<Closing, String>
         });
         credits.push((*v, to_validators[i]));
     }
-    let mut bonds: BTreeMap<Key, BTreeMap<Key, u64>> = BTreeMap::new();
+    let mut bonds: BTreeMap<Key, Vec<(Key, u64)>> = BTreeMap::new();
     for (i, v) in validators.iter().enumerate() {
-        for (j, c) in contributors.iter().enumerate() {
-            let q = q32(out.bonds[i][j]);
-            if q > 0 {
-                bonds.entry(*v).or_default().insert(*c, q);
-            }
+        let row: Vec<(Key, u64)> = contributors
+            .iter()
+            .zip(&out.bonds[i])
+            .map(|(c, b)| (*c, q32(*b)))
+            .filter(|(_, q)| *q > 0)
+            .collect();
+        if !row.is_empty() {
+            bonds.insert(*v, row);
         }
     }
     let released: u128 = state

@@ -5,9 +5,9 @@
 //! `&mut State` rather than returning a new state: copying the state per event would cost
 //! more than the event.)
 
-use crate::event::{Body, Entry, Event, Evidence};
+use crate::event::{Body, Entry, Event};
 use crate::state::{AuditRef, BatchRef, Rejection, Report, Span, State, Unbonding};
-use crate::{Amount, Key, Offence, Role};
+use crate::{Amount, Key, Role};
 
 /// What one leaf did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,18 +15,6 @@ pub enum Outcome {
     Applied,
     Rejected(String),
 }
-
-/// The checks that count as a content mismatch when validators attest them.
-pub const CONTENT_CHECKS: [&str; 6] = [
-    "content hash",
-    "file sha256",
-    "batch root",
-    "record id",
-    "row count",
-    "row identity",
-];
-/// The check that counts as fabrication when validators attest it.
-pub const FABRICATION_CHECK: &str = "refetch";
 
 impl State {
     /// Folds the next leaf of the log.
@@ -233,10 +221,15 @@ impl State {
                         actor.short()
                     )
                 })?;
-                let a = self.accounts.entry(actor).or_default();
+                let a = self.accounts.get_mut(&actor).expect("has a balance");
+                let staked = a
+                    .staked(*role)
+                    .checked_add(*amount)
+                    .ok_or("stake overflows")?;
                 a.balance = rest;
-                let s = a.stake.entry(*role).or_default();
-                *s = s.checked_add(*amount).ok_or("stake overflows")?;
+                a.stake.insert(*role, staked);
+                a.nonce += 1;
+                return Ok(());
             }
             Event::Unstake { role, amount } => {
                 positive(*amount)?;
@@ -259,6 +252,8 @@ impl State {
                     amount: *amount,
                     release_epoch,
                 });
+                a.nonce += 1;
+                return Ok(());
             }
             Event::Transfer { to, amount } => {
                 positive(*amount)?;
@@ -277,11 +272,11 @@ impl State {
                 })?;
                 let to_balance = self.accounts.get(to).map_or(Amount::ZERO, |a| a.balance);
                 let credited = to_balance.checked_add(*amount).ok_or("balance overflows")?;
-                self.accounts
-                    .get_mut(&actor)
-                    .expect("has a balance")
-                    .balance = rest;
+                let a = self.accounts.get_mut(&actor).expect("has a balance");
+                a.balance = rest;
+                a.nonce += 1;
                 self.accounts.entry(*to).or_default().balance = credited;
+                return Ok(());
             }
             Event::CloseEpoch { epoch } => {
                 let n = *epoch;
@@ -320,231 +315,6 @@ impl State {
     fn bump(&mut self, actor: Key) {
         self.accounts.entry(actor).or_default().nonce += 1;
     }
-
-    fn batch(&self, leaf: u64, offender: Key) -> Result<&BatchRef, String> {
-        let b = self
-            .batches
-            .get(&leaf)
-            .ok_or_else(|| format!("leaf {leaf} is not a signed batch leaf"))?;
-        if b.contributor != offender {
-            return Err(format!(
-                "batch {} was logged by {}, not by the offender {}",
-                b.batch_id,
-                b.contributor.short(),
-                offender.short()
-            ));
-        }
-        Ok(b)
-    }
-
-    /// Re-checks the evidence of an offence; returns the subject it slashes (so the same
-    /// evidence is used once).
-    fn check_evidence(
-        &self,
-        offender: Key,
-        offence: Offence,
-        evidence: &Evidence,
-    ) -> Result<String, String> {
-        let subject = match (offence, evidence) {
-            (
-                Offence::InvalidManifest,
-                Evidence::Manifest {
-                    batch_leaf,
-                    manifest,
-                },
-            ) => {
-                let b = self.batch(*batch_leaf, offender)?;
-                same_manifest(b, manifest)?;
-                if let Ok(signed) = serde_json::from_str::<masa_record::SignedManifest>(manifest)
-                    && signed.manifest.contributor == offender.hex()
-                    && signed.manifest.batch_id == b.batch_id
-                    && masa_provenance::verify_manifest(&signed).is_ok()
-                {
-                    return Err(format!(
-                        "the manifest of batch {} is validly signed: no offence",
-                        b.batch_id
-                    ));
-                }
-                b.batch_id.clone()
-            }
-            (
-                Offence::ConsentViolation,
-                Evidence::Row {
-                    batch_leaf,
-                    manifest,
-                    row_leaf,
-                    proof,
-                },
-            ) => {
-                let b = self.batch(*batch_leaf, offender)?;
-                same_manifest(b, manifest)?;
-                let signed: masa_record::SignedManifest =
-                    serde_json::from_str(manifest).map_err(|e| {
-                        format!("the manifest is not readable ({e}): use invalid_manifest")
-                    })?;
-                masa_provenance::verify_manifest(&signed).map_err(|_| {
-                    "the manifest's signature does not verify: use invalid_manifest".to_string()
-                })?;
-                let m = &signed.manifest;
-                let bytes = hex::decode(row_leaf).map_err(|_| "row_leaf is not hex".to_string())?;
-                let fields = masa_record::LeafFields::parse(&bytes)
-                    .ok_or("row_leaf is not a row leaf's bytes")?;
-                if fields.batch_id != b.batch_id || fields.contributor != offender.hex() {
-                    return Err("the row is not of this batch and contributor".into());
-                }
-                let proof: Vec<[u8; 32]> = proof
-                    .iter()
-                    .map(|h| hex::decode(h).ok().and_then(|b| b.try_into().ok()))
-                    .collect::<Option<_>>()
-                    .ok_or("a proof hash is not 32 bytes of hex")?;
-                let root: [u8; 32] = hex::decode(&m.rows_root)
-                    .ok()
-                    .and_then(|b| b.try_into().ok())
-                    .ok_or("the manifest's rows_root is not a hash")?;
-                let index = u64::try_from(fields.row_in_batch).map_err(|_| "negative row")?;
-                masa_provenance::verify_inclusion(
-                    &masa_provenance::leaf_hash(&bytes),
-                    index,
-                    m.rows,
-                    &proof,
-                    &root,
-                )
-                .map_err(|_| "the row is not under the manifest's signed root".to_string())?;
-                let consent: masa_record::Consent = serde_json::from_str(&fields.consent_json)
-                    .map_err(|e| format!("the row's consent is not readable: {e}"))?;
-                let refused = consent.robots.as_deref() == Some("disallowed")
-                    || consent.tdm_reserved == Some(true)
-                    || consent.noai == Some(true);
-                if !refused || consent.overridden {
-                    return Err(format!(
-                        "row {} records no refusal without an override: no offence",
-                        fields.row_in_batch
-                    ));
-                }
-                format!("{}:{}", b.batch_id, fields.row_in_batch)
-            }
-            (
-                Offence::ContentMismatch | Offence::Fabrication,
-                Evidence::Attested {
-                    batch_leaf,
-                    reports,
-                },
-            ) => {
-                let b = self.batch(*batch_leaf, offender)?;
-                let checks: &[&str] = if offence == Offence::Fabrication {
-                    &[FABRICATION_CHECK]
-                } else {
-                    &CONTENT_CHECKS
-                };
-                let params = self.params.as_ref().expect("checked by the caller");
-                let min = params.min_stake.validator;
-                let permitted = |k: &Key| {
-                    let s = self
-                        .accounts
-                        .get(k)
-                        .map_or(Amount::ZERO, |a| a.staked(Role::Validator));
-                    if s >= min { s } else { Amount::ZERO }
-                };
-                let mut seen = std::collections::BTreeSet::new();
-                let mut attested = 0u128;
-                for leaf in reports {
-                    let a = self
-                        .audits
-                        .get(leaf)
-                        .ok_or_else(|| format!("leaf {leaf} is not an audit report"))?;
-                    if !checks
-                        .iter()
-                        .any(|c| a.findings.contains(&((*c).to_owned(), b.batch_id.clone())))
-                    {
-                        return Err(format!(
-                            "the report at leaf {leaf} has no {} finding for batch {}",
-                            checks.join("/"),
-                            b.batch_id
-                        ));
-                    }
-                    if seen.insert(a.validator) {
-                        attested += permitted(&a.validator).0;
-                    }
-                }
-                let total: u128 = self.accounts.keys().map(|k| permitted(k).0).sum();
-                // attested / total ≥ κ, in integers.
-                if total == 0 || attested * 1_000_000 < u128::from(params.kappa_ppm) * total {
-                    return Err(format!(
-                        "the attesting validators hold {attested} of {total} permitted stake, below κ"
-                    ));
-                }
-                b.batch_id.clone()
-            }
-            (Offence::Equivocation, Evidence::Reports { first, second }) => {
-                let get = |l: &u64| {
-                    self.audits
-                        .get(l)
-                        .ok_or_else(|| format!("leaf {l} is not an audit report"))
-                };
-                let (a, b) = (get(first)?, get(second)?);
-                if first == second || a.validator != offender || b.validator != offender {
-                    return Err("the two reports must be different leaves of the offender".into());
-                }
-                let Some(n) = a.epoch.filter(|n| b.epoch == Some(*n)) else {
-                    return Err("the two reports are not for the same epoch".into());
-                };
-                if a.weights_digest == b.weights_digest {
-                    return Err("the two reports carry the same weights: no offence".into());
-                }
-                format!("epoch {n}")
-            }
-            (o, e) => {
-                return Err(format!(
-                    "{o:?} cannot be shown by {} evidence",
-                    match e {
-                        Evidence::Manifest { .. } => "manifest",
-                        Evidence::Row { .. } => "row",
-                        Evidence::Attested { .. } => "attested",
-                        Evidence::Reports { .. } => "reports",
-                    }
-                ));
-            }
-        };
-        if self.slashes.contains(&(offender, offence, subject.clone())) {
-            return Err(format!(
-                "{offence:?} of {} for {subject} is already slashed",
-                offender.short()
-            ));
-        }
-        Ok(subject)
-    }
-
-    /// Takes the offence's fraction of every stake and unbonding amount of `offender`.
-    fn slash(&mut self, offender: Key, offence: Offence, subject: String) {
-        let params = self.params.as_ref().expect("checked by the caller");
-        let bps = params.slash_bps.get(offence);
-        let to_treasury = params.slash_destination == crate::SlashDestination::Treasury;
-        let mut taken = Amount::ZERO;
-        if let Some(a) = self.accounts.get_mut(&offender) {
-            for role in Role::ALL {
-                let s = a.staked(role);
-                let cut = s.bps(bps);
-                taken.0 += cut.0;
-                set_stake(a, role, s.saturating_sub(cut));
-            }
-            for u in &mut a.unbonding {
-                let cut = u.amount.bps(bps);
-                taken.0 += cut.0;
-                u.amount = u.amount.saturating_sub(cut);
-            }
-            a.unbonding.retain(|u| !u.amount.is_zero());
-        }
-        if to_treasury {
-            self.treasury.0 += taken.0;
-        } else {
-            self.burned.0 += taken.0;
-        }
-        if offence != Offence::Equivocation {
-            let batch = subject.split(':').next().unwrap_or_default().to_owned();
-            self.slashed_batches.insert(batch);
-        }
-        self.slashes.insert((offender, offence, subject));
-    }
 }
 
 fn positive(a: Amount) -> Result<(), String> {
@@ -553,16 +323,6 @@ fn positive(a: Amount) -> Result<(), String> {
     } else {
         Ok(())
     }
-}
-
-fn same_manifest(b: &BatchRef, manifest: &str) -> Result<(), String> {
-    if masa_record::sha256_hex(manifest.as_bytes()) != b.manifest_sha256 {
-        return Err(format!(
-            "the manifest given is not the one the leaf of batch {} names",
-            b.batch_id
-        ));
-    }
-    Ok(())
 }
 
 /// Sets a role's stake, dropping the entry at zero (so equal states hash equal).

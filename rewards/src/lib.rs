@@ -5,7 +5,8 @@
 //!
 //! - `event.rs`: the events, their canonical signed encoding, and the decoded [`Entry`]
 //!   the fold consumes;
-//! - `fold.rs`: [`State::apply`], validation and slashing evidence;
+//! - `fold.rs`: [`State::apply`] and the validation of every event;
+//! - `slash.rs`: re-checking slashing evidence, and the slash;
 //! - `epoch.rs`: closing an epoch (consensus, emission, bonds, releases);
 //! - `yuma.rs`: Yuma consensus as Bittensor's chain runs it;
 //! - `score.rs`: what validators score a contributor's records by;
@@ -18,17 +19,19 @@ mod fold;
 mod key;
 mod params;
 pub mod score;
+mod slash;
 mod state;
 pub mod weights;
 pub mod yuma;
 
 pub use amount::{Amount, UNITS_PER_MASA};
 pub use event::{AuditClaims, Body, Entry, Event, Evidence};
-pub use fold::{CONTENT_CHECKS, FABRICATION_CHECK, Outcome};
+pub use fold::Outcome;
 pub use key::Key;
 pub use params::{
     MinStake, Offence, PARAMS_VERSION, Params, Role, ScoreRules, SlashBps, SlashDestination,
 };
+pub use slash::{CONTENT_CHECKS, FABRICATION_CHECK};
 pub use state::{
     Account, AuditRef, BatchRef, EpochResult, Payout, Rejection, Report, Span, State, Unbonding,
 };

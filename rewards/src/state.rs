@@ -148,8 +148,9 @@ pub struct State {
     pub closed: u64,
     /// Weights reported for epochs not yet closed, by epoch then validator.
     pub reports: BTreeMap<u64, BTreeMap<Key, Report>>,
-    /// Bonds of validators in contributors, Q32 fixed point (1.0 = 2^32).
-    pub bonds: BTreeMap<Key, BTreeMap<Key, u64>>,
+    /// Bonds of validators in contributors, Q32 fixed point (1.0 = 2^32), each validator's
+    /// sorted by contributor key (non-zero only).
+    pub bonds: BTreeMap<Key, Vec<(Key, u64)>>,
     /// Validators that signed differing reports for an epoch: none of theirs counts for it.
     pub equivocated: BTreeSet<(Key, u64)>,
     /// Batch leaves by index.
