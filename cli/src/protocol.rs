@@ -104,27 +104,24 @@ pub async fn run(command: Command, home: &Path) -> anyhow::Result<()> {
                 .with_context(|| format!("starting the protocol on {}", t.dataset))?;
             submitted(&s, "genesis", a.target.json)?;
         }
-        Command::Stake(a) => {
-            let event = Event::Stake {
-                role: Role::parse(&a.role).map_err(anyhow::Error::msg)?,
-                amount: amount(&a.amount)?,
+        c @ (Command::Stake(_) | Command::Unstake(_)) => {
+            let (a, unstake) = match c {
+                Command::Stake(a) => (a, false),
+                Command::Unstake(a) => (a, true),
+                _ => unreachable!("matched above"),
+            };
+            let role = Role::parse(&a.role).map_err(anyhow::Error::msg)?;
+            let amount = amount(&a.amount)?;
+            let (event, doing, what) = if unstake {
+                (Event::Unstake { role, amount }, "unstaking", "unbonding")
+            } else {
+                (Event::Stake { role, amount }, "staking", "staked")
             };
             let t = target(&a.target, home)?;
             let s = masa_workflows::submit_event(&t, event)
                 .await
-                .with_context(|| format!("staking on {}", t.dataset))?;
-            submitted(&s, "staked", a.target.json)?;
-        }
-        Command::Unstake(a) => {
-            let event = Event::Unstake {
-                role: Role::parse(&a.role).map_err(anyhow::Error::msg)?,
-                amount: amount(&a.amount)?,
-            };
-            let t = target(&a.target, home)?;
-            let s = masa_workflows::submit_event(&t, event)
-                .await
-                .with_context(|| format!("unstaking on {}", t.dataset))?;
-            submitted(&s, "unbonding", a.target.json)?;
+                .with_context(|| format!("{doing} on {}", t.dataset))?;
+            submitted(&s, what, a.target.json)?;
         }
         Command::Transfer(a) => {
             let event = Event::Transfer {

@@ -11,20 +11,6 @@ mod nearset;
 use common::Env;
 use std::collections::HashSet;
 
-fn docs_dir() -> Option<std::path::PathBuf> {
-    match std::env::var_os("MASA_TEST_DOCS_DIR").filter(|v| !v.is_empty()) {
-        Some(d) => Some(d.into()),
-        None => {
-            assert!(
-                !common::external_required(),
-                "MASA_TEST_REQUIRE_EXTERNAL=1 but MASA_TEST_DOCS_DIR is not set"
-            );
-            eprintln!("skipping: no MASA_TEST_DOCS_DIR (run the suite with scripts/test)");
-            None
-        }
-    }
-}
-
 /// The ids of the documents in a dataset (the JSONL connector puts `#id=<id>` in the uri).
 fn kept_ids(ds: &str) -> HashSet<String> {
     common::read_records(ds, &Default::default())
@@ -43,7 +29,9 @@ const MIN_RECALL: f64 = 0.6;
 
 #[test]
 fn near_duplicates_of_real_pages_are_found_and_unique_pages_kept() {
-    let Some(dir) = docs_dir() else { return };
+    let Some(dir) = common::docs_dir() else {
+        return;
+    };
     let originals = nearset::distinct_pages(&dir, 150, 0.3, 300);
     assert!(originals.len() >= 250, "only {} pages", originals.len());
     let set = nearset::build(&originals, 7);

@@ -15,20 +15,6 @@ use masa_storage::{Dataset, StorageOptions};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
-fn docs_dir() -> Option<PathBuf> {
-    match std::env::var_os("MASA_TEST_DOCS_DIR").filter(|v| !v.is_empty()) {
-        Some(d) => Some(d.into()),
-        None => {
-            assert!(
-                !common::external_required(),
-                "MASA_TEST_REQUIRE_EXTERNAL=1 but MASA_TEST_DOCS_DIR is not set"
-            );
-            eprintln!("skipping: no MASA_TEST_DOCS_DIR (run the suite with scripts/test)");
-            None
-        }
-    }
-}
-
 /// `n` real pages of the manual starting at `from` (in name order, pages over 6 KB).
 fn pages(docs: &Path, from: usize, n: usize) -> Vec<(String, String)> {
     let mut names: Vec<PathBuf> = std::fs::read_dir(docs)
@@ -102,7 +88,9 @@ const VALIDATORS: [(&str, u64); 3] = [("v1", 500), ("v2", 300), ("v3", 200)];
 
 #[test]
 fn a_copier_with_small_edits_earns_nothing_for_the_copies() {
-    let Some(docs) = docs_dir() else { return };
+    let Some(docs) = common::docs_dir() else {
+        return;
+    };
     let (a, b) = (pages(&docs, 0, 12), pages(&docs, 40, 4));
     let mut outcomes = Vec::new();
     for copying in [false, true] {
@@ -142,7 +130,9 @@ fn a_copier_with_small_edits_earns_nothing_for_the_copies() {
 
 #[test]
 fn padding_with_boilerplate_earns_no_more_than_the_original() {
-    let Some(docs) = docs_dir() else { return };
+    let Some(docs) = common::docs_dir() else {
+        return;
+    };
     let (a, b) = (pages(&docs, 0, 12), pages(&docs, 60, 12));
     let mut weights = Vec::new();
     for pad in [false, true] {
@@ -170,7 +160,9 @@ fn padding_with_boilerplate_earns_no_more_than_the_original() {
 
 #[test]
 fn one_contributor_split_across_five_keys_earns_no_more_than_one_key() {
-    let Some(docs) = docs_dir() else { return };
+    let Some(docs) = common::docs_dir() else {
+        return;
+    };
     let (a, b) = (pages(&docs, 100, 15), pages(&docs, 140, 10));
     // One key.
     let net = Net::new(&["creator", "alice", "bob", "v1", "v2", "v3"]);
@@ -229,7 +221,9 @@ fn publish_weights(net: &Net, who: &str, epoch: u64, weights: &[(String, u64)]) 
 
 #[test]
 fn a_cabal_under_kappa_cannot_promote_its_contributor_and_loses_dividends() {
-    let Some(docs) = docs_dir() else { return };
+    let Some(docs) = common::docs_dir() else {
+        return;
+    };
     let (a, b, c) = (
         pages(&docs, 200, 8),
         pages(&docs, 220, 8),
@@ -292,7 +286,9 @@ fn tamper_batch(net: &Net, who: &str) -> String {
 
 #[test]
 fn a_validator_passing_a_tampered_batch_is_outvoted_and_the_tamperer_slashed() {
-    let Some(docs) = docs_dir() else { return };
+    let Some(docs) = common::docs_dir() else {
+        return;
+    };
     let (a, b) = (pages(&docs, 300, 8), pages(&docs, 320, 8));
     let validators = [("v1", 400), ("v2", 300), ("lazy", 250)];
     let mut out = Vec::new();

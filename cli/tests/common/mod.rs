@@ -141,6 +141,22 @@ pub fn external_required() -> bool {
     std::env::var("MASA_TEST_REQUIRE_EXTERNAL").is_ok_and(|v| v == "1")
 }
 
+/// Debian's PostgreSQL manual (real HTML pages) that the test script downloads, or `None`
+/// (a skip) when the suite runs without it.
+pub fn docs_dir() -> Option<PathBuf> {
+    match std::env::var_os("MASA_TEST_DOCS_DIR").filter(|v| !v.is_empty()) {
+        Some(d) => Some(d.into()),
+        None => {
+            assert!(
+                !external_required(),
+                "MASA_TEST_REQUIRE_EXTERNAL=1 but MASA_TEST_DOCS_DIR is not set"
+            );
+            eprintln!("skipping: no MASA_TEST_DOCS_DIR (run the suite with scripts/test)");
+            None
+        }
+    }
+}
+
 /// The S3 server the test script started, as (endpoint, bucket, key id, secret).
 pub struct S3 {
     pub endpoint: String,
