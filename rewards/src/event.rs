@@ -13,7 +13,8 @@
 //! ‖ `\n` ‖ contributor ‖ `\n` ‖ manifest SHA-256, so a contributor cannot disown a batch it
 //! logged (and a batch logged under someone else's name earns nothing).
 
-use crate::{Amount, Key, Offence, Params, Role};
+use crate::governance::Choice;
+use crate::{Amount, Key, Offence, Params, Role, Scope};
 use ed25519_dalek::{Signature, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -72,6 +73,28 @@ pub enum Event {
         offender: Key,
         offence: Offence,
         evidence: Evidence,
+    },
+    /// Proposes parameter changes: each a path in the parameters (`kappa_ppm`,
+    /// `min_stake.validator`, ...) and its new value as JSON text. The proposal's id is its
+    /// leaf.
+    Propose {
+        title: String,
+        changes: BTreeMap<String, String>,
+    },
+    /// Votes on a proposal (again: the new vote replaces the old).
+    Vote {
+        proposal: u64,
+        choice: Choice,
+        conviction: u8,
+    },
+    /// Delegates the actor's weight for a scope, with ordered fallbacks.
+    Delegate {
+        to: Key,
+        scope: Scope,
+        fallbacks: Vec<Key>,
+    },
+    Undelegate {
+        scope: Scope,
     },
 }
 
@@ -235,13 +258,17 @@ pub fn decode_event(body: &str, sig: &str) -> Result<Body, String> {
     Ok(parsed)
 }
 
-const KNOWN_TYPES: [&str; 6] = [
+const KNOWN_TYPES: [&str; 10] = [
     "genesis",
     "stake",
     "unstake",
     "transfer",
     "close_epoch",
     "slash",
+    "propose",
+    "vote",
+    "delegate",
+    "undelegate",
 ];
 
 #[cfg(test)]
@@ -297,11 +324,11 @@ pub(crate) mod tests {
                 .unwrap_err()
                 .contains("canonical")
         );
-        let future = text.replace("\"stake\"", "\"vote\"");
+        let future = text.replace("\"stake\"", "\"bribe\"");
         assert!(
             decode_event(&future, &sig)
                 .unwrap_err()
-                .contains("unknown event type \"vote\"")
+                .contains("unknown event type \"bribe\"")
         );
         let v2 = text.replace("\"v\":1", "\"v\":2");
         assert!(decode_event(&v2, &sig).unwrap_err().contains("version 2"));

@@ -244,6 +244,21 @@ impl State {
                         role.name()
                     )
                 })?;
+                let acct = self.accounts.get(&actor).expect("has stake");
+                let locked = acct.locked(self.closed);
+                if acct.bonded().saturating_sub(*amount) < locked {
+                    let until = acct
+                        .locks
+                        .iter()
+                        .filter(|l| l.until_epoch >= self.closed)
+                        .map(|l| l.until_epoch)
+                        .max()
+                        .unwrap_or_default();
+                    return Err(format!(
+                        "{locked} of {}'s stake is locked by its votes until the close of epoch {until}",
+                        actor.short()
+                    ));
+                }
                 let release_epoch = self.current_epoch() + params.unbonding_epochs;
                 let a = self.accounts.get_mut(&actor).expect("has stake");
                 set_stake(a, *role, rest);
@@ -298,7 +313,20 @@ impl State {
                 }
                 let result = crate::epoch::close(self, n, leaf)?;
                 crate::epoch::commit(self, result);
+                self.decide(n, leaf);
             }
+            Event::Propose { title, changes } => self.propose(leaf, actor, title, changes)?,
+            Event::Vote {
+                proposal,
+                choice,
+                conviction,
+            } => self.vote(actor, *proposal, *choice, *conviction)?,
+            Event::Delegate {
+                to,
+                scope,
+                fallbacks,
+            } => self.delegate(actor, *to, *scope, fallbacks)?,
+            Event::Undelegate { scope } => self.undelegate(actor, *scope)?,
             Event::Slash {
                 offender,
                 offence,

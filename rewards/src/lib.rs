@@ -7,6 +7,8 @@
 //!   the fold consumes;
 //! - `fold.rs`: [`State::apply`] and the validation of every event;
 //! - `slash.rs`: re-checking slashing evidence, and the slash;
+//! - `governance.rs`: the tally (liquid democracy); `proposals.rs`: proposals, votes,
+//!   delegations and enactment in the fold;
 //! - `epoch.rs`: closing an epoch (consensus, emission, bonds, releases);
 //! - `yuma.rs`: Yuma consensus as Bittensor's chain runs it;
 //! - `score.rs`: what validators score a contributor's records by;
@@ -16,8 +18,10 @@ mod amount;
 pub mod epoch;
 pub mod event;
 mod fold;
+pub mod governance;
 mod key;
 mod params;
+mod proposals;
 pub mod score;
 mod slash;
 mod state;
@@ -29,11 +33,13 @@ pub use event::{AuditClaims, Body, Entry, Event, Evidence};
 pub use fold::Outcome;
 pub use key::Key;
 pub use params::{
-    MinStake, Offence, PARAMS_VERSION, Params, Role, ScoreRules, SlashBps, SlashDestination,
+    Conviction, Governance, MinStake, Offence, PARAMS_VERSION, Params, Role, Scope, ScoreRules,
+    SlashBps, SlashDestination, Threshold,
 };
 pub use slash::{CONTENT_CHECKS, FABRICATION_CHECK};
 pub use state::{
-    Account, AuditRef, BatchRef, EpochResult, Payout, Rejection, Report, Span, State, Unbonding,
+    Account, AuditRef, BatchRef, EpochResult, Lock, ParamChange, Payout, Proposal, Rejection,
+    Report, Span, State, Status, Unbonding,
 };
 
 /// Folds a whole log from the empty state.

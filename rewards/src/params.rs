@@ -145,6 +145,145 @@ pub struct Params {
     pub slash_bps: SlashBps,
     pub slash_destination: SlashDestination,
     pub score: ScoreRules,
+    pub governance: Governance,
+}
+
+/// A governance topic: what a proposal changes, and what a delegation covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scope {
+    /// Epochs, emission, shares, stakes, consensus and score rules, governance itself.
+    Params,
+    /// Slash fractions.
+    Slashing,
+    /// The treasury's share and where slashed stake goes.
+    Treasury,
+    /// Every scope: a delegation for a specific scope overrides one for `all`.
+    All,
+}
+
+impl Scope {
+    pub const ALL: [Scope; 4] = [Scope::Params, Scope::Slashing, Scope::Treasury, Scope::All];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Scope::Params => "params",
+            Scope::Slashing => "slashing",
+            Scope::Treasury => "treasury",
+            Scope::All => "all",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Scope, String> {
+        Scope::ALL
+            .into_iter()
+            .find(|r| r.name() == s)
+            .ok_or_else(|| format!("unknown scope {s:?} (params, slashing, treasury or all)"))
+    }
+
+    /// The scope of a parameter, by its path in [`Params`] (`kappa_ppm`,
+    /// `slash_bps.fabrication`, ...).
+    pub fn of_param(path: &str) -> Scope {
+        if path.starts_with("slash_bps") {
+            Scope::Slashing
+        } else if path == "treasury_share_bps" || path == "slash_destination" {
+            Scope::Treasury
+        } else {
+            Scope::Params
+        }
+    }
+}
+
+/// Quorum and approval of one scope, in basis points.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Threshold {
+    /// Participation (stake that reached a voter, over all bonded stake) needed.
+    pub quorum_bps: u32,
+    /// A proposal passes when yes / (yes + no) is above this.
+    pub approval_bps: u32,
+}
+
+/// One row of the conviction table: a vote's multiplier and how long it locks the stake.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Conviction {
+    /// The vote's weight multiplier, in tenths (1 = 0.1×, 10 = 1×).
+    pub multiplier_tenths: u32,
+    /// Epochs the voter's stake stays locked after the decision.
+    pub lock_epochs: u64,
+}
+
+/// How proposals are decided.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Governance {
+    /// A proposal is decided when the epoch this many epochs after the one it was made in
+    /// (counting that one) closes.
+    pub decision_epochs: u64,
+    pub params: Threshold,
+    pub slashing: Threshold,
+    pub treasury: Threshold,
+    /// Conviction `c` is row `c`: Polkadot's 0.1× with no lock, then 1×..6× for 1, 2, 4, 8,
+    /// 16, 32 lock periods (one period = one epoch here).
+    pub conviction: Vec<Conviction>,
+    /// Share of delegated weight kept at each hop (bps): 9 500 loses 5 % per hop.
+    pub viscosity_bps: u32,
+    /// The most delegated weight any one voter may carry, as a share of the weight that
+    /// reached voters (bps); the excess returns to its delegators as abstention.
+    pub voter_cap_bps: u32,
+    /// Fallback delegates a delegation may name.
+    pub max_fallbacks: u32,
+}
+
+impl Governance {
+    pub fn threshold(&self, scope: Scope) -> &Threshold {
+        match scope {
+            Scope::Slashing => &self.slashing,
+            Scope::Treasury => &self.treasury,
+            Scope::Params | Scope::All => &self.params,
+        }
+    }
+}
+
+impl Default for Governance {
+    /// Defaults: decided over 2 epochs; parameters need 20 % participation and a simple
+    /// majority, slashing and treasury 30 % and two thirds / 60 % (they move money);
+    /// Polkadot's conviction table; 5 % decay per hop; no voter carries more than 20 % of
+    /// the weight that voted; up to 3 fallbacks.
+    fn default() -> Self {
+        let row = |m, l| Conviction {
+            multiplier_tenths: m,
+            lock_epochs: l,
+        };
+        Governance {
+            decision_epochs: 2,
+            params: Threshold {
+                quorum_bps: 2000,
+                approval_bps: 5000,
+            },
+            slashing: Threshold {
+                quorum_bps: 3000,
+                approval_bps: 6667,
+            },
+            treasury: Threshold {
+                quorum_bps: 3000,
+                approval_bps: 6000,
+            },
+            conviction: vec![
+                row(1, 0),
+                row(10, 1),
+                row(20, 2),
+                row(30, 4),
+                row(40, 8),
+                row(50, 16),
+                row(60, 32),
+            ],
+            viscosity_bps: 9500,
+            voter_cap_bps: 2000,
+            max_fallbacks: 3,
+        }
+    }
 }
 
 impl Default for Params {
@@ -194,6 +333,7 @@ impl Default for Params {
                 quality_floor_ppm: 0,
                 unscored_quality_ppm: 500_000,
             },
+            governance: Governance::default(),
         }
     }
 }
@@ -226,7 +366,41 @@ impl Params {
                 self.contributor_share_bps, self.validator_share_bps, self.treasury_share_bps
             ));
         }
-        ppm("kappa_ppm", self.kappa_ppm)?;
+        // κ in (0, 1): at 0 or 1 the median is the largest or smallest weight and clipping
+        // protects nothing.
+        if self.kappa_ppm == 0 || self.kappa_ppm >= 1_000_000 {
+            return Err(format!(
+                "kappa_ppm is {}: κ must be strictly between 0 and 1 (1 and 999 999 ppm)",
+                self.kappa_ppm
+            ));
+        }
+        let g = &self.governance;
+        if g.decision_epochs == 0 {
+            return Err("governance.decision_epochs must be at least 1".into());
+        }
+        for (name, t) in [
+            ("params", &g.params),
+            ("slashing", &g.slashing),
+            ("treasury", &g.treasury),
+        ] {
+            if t.quorum_bps > 10_000 || t.approval_bps >= 10_000 {
+                return Err(format!(
+                    "governance.{name}: quorum_bps must be at most 10 000 and approval_bps below 10 000"
+                ));
+            }
+        }
+        if g.conviction.is_empty() || g.conviction.len() > 16 {
+            return Err("governance.conviction must have 1 to 16 rows".into());
+        }
+        if g.viscosity_bps > 10_000 || g.voter_cap_bps == 0 || g.voter_cap_bps > 10_000 {
+            return Err(
+                "governance: viscosity_bps at most 10 000, voter_cap_bps between 1 and 10 000"
+                    .into(),
+            );
+        }
+        if g.max_fallbacks > 8 {
+            return Err("governance.max_fallbacks is at most 8".into());
+        }
         ppm("bond_alpha_ppm", self.bond_alpha_ppm)?;
         ppm(
             "score.near_dup_threshold_ppm",
@@ -284,6 +458,8 @@ mod tests {
         };
         assert!(with(|p| p.treasury_share_bps = 0).contains("sum to 8200"));
         assert!(with(|p| p.kappa_ppm = 1_000_001).contains("kappa_ppm"));
+        assert!(with(|p| p.kappa_ppm = 0).contains("strictly between 0 and 1"));
+        assert!(with(|p| p.governance.conviction.clear()).contains("conviction"));
         assert!(with(|p| p.epoch_length = 0).contains("epoch_length"));
         assert!(with(|p| p.score.shingle_sample = 0).contains("shingle_sample"));
         assert!(with(|p| p.slash_bps.fabrication = 10_001).contains("Fabrication"));

@@ -2,7 +2,8 @@
 //! invariants every state must satisfy (the tests call [`State::check_invariants`] after
 //! every step).
 
-use crate::{Amount, Key, Offence, Params, Role};
+use crate::governance::{Delegation, Tally, Vote};
+use crate::{Amount, Key, Offence, Params, Role, Scope};
 use serde::Serialize;
 use sha2::Digest;
 use std::collections::{BTreeMap, BTreeSet};
@@ -18,6 +19,61 @@ pub struct Account {
     /// Unstaked amounts still bonded: slashable, earning nothing, released at the close of
     /// `release_epoch`.
     pub unbonding: Vec<Unbonding>,
+    /// Conviction locks: this much bonded stake cannot be unstaked until the close of
+    /// `until_epoch`.
+    pub locks: Vec<Lock>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Lock {
+    pub proposal: u64,
+    pub amount: Amount,
+    pub until_epoch: u64,
+}
+
+/// A proposal's state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Open,
+    /// Decided: not passed.
+    Rejected,
+    /// Passed and in force from `from_epoch`.
+    Enacted {
+        from_epoch: u64,
+    },
+    /// Passed, but the parameters it sets were no longer valid at enactment.
+    Failed {
+        reason: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Proposal {
+    /// Its leaf.
+    pub id: u64,
+    pub proposer: Key,
+    pub title: String,
+    pub scope: Scope,
+    pub changes: BTreeMap<String, String>,
+    pub epoch: u64,
+    /// Decided when this epoch closes.
+    pub decides_at: u64,
+    pub status: Status,
+    pub votes: BTreeMap<Key, Vote>,
+    /// The tally at the decision (and the leaf of the close that decided it).
+    pub tally: Option<Tally>,
+    pub decided_at_leaf: Option<u64>,
+}
+
+/// A change of parameters in force.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ParamChange {
+    pub proposal: u64,
+    /// The leaf of the close that enacted it; the parameters hold from epoch `from_epoch`.
+    pub leaf: u64,
+    pub from_epoch: u64,
+    pub changes: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -30,6 +86,21 @@ pub struct Unbonding {
 impl Account {
     pub fn staked(&self, role: Role) -> Amount {
         self.stake.get(&role).copied().unwrap_or_default()
+    }
+
+    /// Bonded stake in every role together.
+    pub fn bonded(&self) -> Amount {
+        Amount(self.stake.values().map(|a| a.0).sum())
+    }
+
+    /// The stake conviction locks hold while epoch `closed` is the next to close.
+    pub fn locked(&self, closed: u64) -> Amount {
+        self.locks
+            .iter()
+            .filter(|l| l.until_epoch >= closed)
+            .map(|l| l.amount)
+            .max()
+            .unwrap_or_default()
     }
 
     pub fn unbonding_total(&self) -> Amount {
@@ -151,6 +222,12 @@ pub struct State {
     /// Bonds of validators in contributors, Q32 fixed point (1.0 = 2^32), each validator's
     /// sorted by contributor key (non-zero only).
     pub bonds: BTreeMap<Key, Vec<(Key, u64)>>,
+    /// Proposals by id (their leaf).
+    pub proposals: BTreeMap<u64, Proposal>,
+    /// Delegations by delegator, then scope.
+    pub delegations: BTreeMap<Key, BTreeMap<Scope, Delegation>>,
+    /// Every parameter change enacted, in order.
+    pub param_history: Vec<ParamChange>,
     /// Validators that signed differing reports for an epoch: none of theirs counts for it.
     pub equivocated: BTreeSet<(Key, u64)>,
     /// Batch leaves by index.
@@ -186,6 +263,9 @@ impl State {
             closed: 0,
             reports: BTreeMap::new(),
             bonds: BTreeMap::new(),
+            proposals: BTreeMap::new(),
+            delegations: BTreeMap::new(),
+            param_history: Vec::new(),
             equivocated: BTreeSet::new(),
             batches: BTreeMap::new(),
             audits: BTreeMap::new(),
