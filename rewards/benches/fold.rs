@@ -60,7 +60,7 @@ fn main() {
         key(0),
         1,
         Event::Genesis {
-            params,
+            params: Box::new(params),
             allocations,
         },
     ));
@@ -193,7 +193,7 @@ fn main() {
         key(0),
         1,
         Event::Genesis {
-            params,
+            params: Box::new(params),
             allocations: everyone,
         },
     ));

@@ -46,7 +46,7 @@ pub enum Event {
     /// Starts the protocol: parameters, and the initial balances (the whole genesis supply).
     /// Only the first accepted genesis counts; its actor is the dataset's creator.
     Genesis {
-        params: Params,
+        params: Box<Params>,
         allocations: BTreeMap<Key, Amount>,
     },
     /// Moves balance into stake for a role.

@@ -199,7 +199,7 @@ impl State {
                 start: 0,
                 end: leaf + params.epoch_length,
             }];
-            self.params = Some(params.clone());
+            self.params = Some(params.as_ref().clone());
             self.genesis_leaf = Some(leaf);
             self.bump(actor);
             return Ok(());

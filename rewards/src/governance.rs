@@ -281,11 +281,11 @@ pub fn tally(g: &Graph, keys: &[Key], rules: &Rules) -> (Tally, Vec<Route>) {
     let (mut capped_back, mut resolved) = (0u128, 0u128);
     let (mut yes, mut no, mut abstain) = (0u128, 0u128, 0u128);
     let mut finals: Vec<(u128, usize)> = Vec::new();
-    for i in 0..n {
-        let Some(v) = g.vote[i] else { continue };
+    for (i, (vote, carried)) in g.vote.iter().zip(&delegated).enumerate() {
+        let Some(v) = vote else { continue };
         let own = g.weight[i];
-        let counted = delegated[i].min(cap.saturating_sub(own));
-        capped_back += delegated[i] - counted;
+        let counted = (*carried).min(cap.saturating_sub(own));
+        capped_back += carried - counted;
         resolved += own + counted;
         let tenths = rules
             .conviction
@@ -299,11 +299,7 @@ pub fn tally(g: &Graph, keys: &[Key], rules: &Rules) -> (Tally, Vec<Route>) {
         }
         finals.push((own + counted, i));
     }
-    let participation_bps = if eligible == 0 {
-        0
-    } else {
-        (reached * 10_000 / eligible) as u32
-    };
+    let participation_bps = (reached * 10_000).checked_div(eligible).unwrap_or(0) as u32;
     let largest = finals
         .iter()
         .max_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));

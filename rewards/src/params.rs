@@ -156,7 +156,7 @@ pub enum Scope {
     Params,
     /// Slash fractions.
     Slashing,
-    /// The treasury's share and where slashed stake goes.
+    /// The emission's shares (the treasury's among them) and where slashed stake goes.
     Treasury,
     /// Every scope: a delegation for a specific scope overrides one for `all`.
     All,
@@ -186,7 +186,7 @@ impl Scope {
     pub fn of_param(path: &str) -> Scope {
         if path.starts_with("slash_bps") {
             Scope::Slashing
-        } else if path == "treasury_share_bps" || path == "slash_destination" {
+        } else if path.ends_with("_share_bps") || path == "slash_destination" {
             Scope::Treasury
         } else {
             Scope::Params

@@ -118,7 +118,7 @@ fn every_invalid_event_is_rejected_with_its_reason_and_changes_nothing() {
             a.at_nonce(
                 1,
                 Event::Genesis {
-                    params: params(8),
+                    params: Box::new(params(8)),
                     allocations: Default::default(),
                 },
             ),

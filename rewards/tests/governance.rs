@@ -110,15 +110,15 @@ proptest! {
             eligible
         );
         // A direct vote overrides the voter's own delegation.
-        for i in 0..n {
+        for (i, route) in routes.iter().enumerate() {
             if g.vote[i].is_some() {
-                prop_assert_eq!(routes[i], Route::Voted);
+                prop_assert_eq!(*route, Route::Voted);
             }
-            if let Route::Delegated { voter, .. } = routes[i] {
-                prop_assert!(g.vote[voter as usize].is_some());
+            if let Route::Delegated { voter, .. } = route {
+                prop_assert!(g.vote[*voter as usize].is_some());
             }
             if g.first[i].is_none() && g.vote[i].is_none() {
-                prop_assert_eq!(routes[i], Route::Absent);
+                prop_assert_eq!(*route, Route::Absent);
             }
         }
         // Cycles never create weight: what cycles lose is exactly the stake routed to them.
@@ -418,7 +418,7 @@ fn the_tally_ignores_the_order_of_votes_and_delegations_within_the_period() {
     let (log, mut g, mut a, mut b, mut c) = governed();
     let mut base = log;
     base.push(a.event(kappa("550000"))); // 4
-    let events = vec![
+    let events = [
         vote(&mut a, 4, Choice::Yes, 3),
         b.event(Event::Delegate {
             to: c.key,

@@ -28,7 +28,7 @@ pub async fn init_protocol(
     params.validate().map_err(WorkflowError::Rejected)?;
     let (ds, key) = open(&t.dataset, &t.storage, &t.key).await?;
     let event = Event::Genesis {
-        params,
+        params: Box::new(params),
         allocations,
     };
     Ok(submit(&ds, &key, event).await?.0)

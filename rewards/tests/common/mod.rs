@@ -79,7 +79,7 @@ pub fn genesis(creator: &mut Actor, params: Params, balances: &[(Key, u64)]) -> 
         .map(|(k, a)| (*k, masa_rewards::Amount::masa(*a)))
         .collect();
     creator.event(Event::Genesis {
-        params,
+        params: Box::new(params),
         allocations,
     })
 }
