@@ -89,6 +89,112 @@ pub enum Command {
     /// Slash an offender with evidence gathered from the dataset (the fold re-checks it).
     #[command(long_about = SLASH_ABOUT)]
     Slash(SlashArgs),
+    /// Propose parameter changes (--set NAME=VALUE, repeatable); prints the proposal's id.
+    #[command(long_about = PROPOSE_ABOUT)]
+    Propose(ProposeArgs),
+    /// List proposals: open ones with their live tally, decided ones with their result.
+    Proposals(ProposalsArgs),
+    /// Vote yes, no or abstain on a proposal, with a conviction that multiplies your own
+    /// stake's weight and locks it for longer.
+    #[command(long_about = VOTE_ABOUT)]
+    Vote(VoteArgs),
+    /// Delegate your voting weight for a scope (transitively: your delegate may delegate
+    /// too), with ordered fallbacks.
+    Delegate(DelegateArgs),
+    /// Remove your delegation for a scope.
+    Undelegate(UndelegateArgs),
+    /// A proposal's resolved tally: turnout, yes/no/abstain, weight lost to cycles and to
+    /// decay, weight capped back, the largest voter, Gini and Nakamoto coefficients, and
+    /// (with --json) where each account's weight went.
+    Tally(TallyArgs),
+}
+
+const PROPOSE_ABOUT: &str = "Propose parameter changes. A proposal changes parameters of one \
+scope (params, slashing, treasury), is checked against the parameters' bounds when proposed \
+(κ strictly between 0 and 1, shares summing to 1, ...), is decided when the epoch \
+`governance.decision_epochs` after the current one (counting it) closes, and if it passes \
+holds from the next epoch on.\n\n\
+NAME is a parameter as `masa state --json` shows it under `params` (`kappa_ppm`, \
+`min_stake.validator`, `governance.params.quorum_bps`, ...) with a JSON value, or one of \
+the short forms: kappa=0.55, bond_alpha=0.1 (fractions), emission=1200 (MASA), \
+epoch_length=64, unbonding_epochs=2, contributor_share=0.41, validator_share=0.41, \
+treasury_share=0.18 (fractions; the three together), min_stake.validator=100 (MASA), \
+slash.fabrication=1.0 (a fraction), slash_destination=burn|treasury.";
+
+const VOTE_ABOUT: &str = "Vote on a proposal. Your weight is your bonded stake, times the \
+conviction's multiplier (Polkadot's table by default: 0 = 0.1x and no lock, 1 = 1x locked 1 \
+epoch after the decision, 2 = 2x for 2, 3 = 3x for 4, 4 = 4x for 8, 5 = 5x for 16, 6 = 6x \
+for 32). A locked stake cannot be unstaked before the lock ends. Weight delegated to you \
+counts 1x. Voting again replaces your vote; a direct vote overrides your delegation.";
+
+#[derive(Debug, Args)]
+pub struct ProposeArgs {
+    /// A change, NAME=VALUE (repeatable).
+    #[arg(long = "set", value_name = "NAME=VALUE", required = true)]
+    pub set: Vec<String>,
+    /// What the proposal is about.
+    #[arg(long)]
+    pub title: String,
+    #[command(flatten)]
+    pub target: ProtocolArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ProposalsArgs {
+    #[command(flatten)]
+    pub dataset: DatasetArgs,
+    /// Print the proposals as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct VoteArgs {
+    /// The proposal's id (as `masa propose` printed it).
+    pub proposal: u64,
+    /// yes, no or abstain.
+    #[arg(value_parser = ["yes", "no", "abstain"])]
+    pub choice: String,
+    /// A row of the conviction table (0 to 6 by default).
+    #[arg(long, default_value_t = 1)]
+    pub conviction: u8,
+    #[command(flatten)]
+    pub target: ProtocolArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DelegateArgs {
+    /// The delegate's hex public key.
+    pub to: String,
+    /// params, slashing, treasury or all (a specific scope overrides `all`).
+    #[arg(long, default_value = "all")]
+    pub scope: String,
+    /// A fallback delegate, used when the first one's delegation reaches no voter
+    /// (inactive, or a cycle); repeatable, in order.
+    #[arg(long = "fallback", value_name = "KEY")]
+    pub fallbacks: Vec<String>,
+    #[command(flatten)]
+    pub target: ProtocolArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct UndelegateArgs {
+    /// The scope whose delegation to remove.
+    #[arg(long, default_value = "all")]
+    pub scope: String,
+    #[command(flatten)]
+    pub target: ProtocolArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct TallyArgs {
+    /// The proposal's id.
+    pub proposal: u64,
+    #[command(flatten)]
+    pub dataset: DatasetArgs,
+    /// Print the tally and every account's flow as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 const INIT_PROTOCOL_ABOUT: &str = "Start the reward protocol on a dataset with a signed \

@@ -1,6 +1,7 @@
 //! The `masa` command-line tool: parses arguments, runs a workflow, prints the outcome.
 
 mod args;
+mod governance;
 mod output;
 mod protocol;
 

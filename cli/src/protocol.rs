@@ -8,7 +8,7 @@ use masa_workflows::{CloseOutcome, Config, ProtocolTarget, RewardsView, SlashReq
 use std::collections::BTreeMap;
 use std::path::Path;
 
-fn target(a: &ProtocolArgs, home: &Path) -> anyhow::Result<ProtocolTarget> {
+pub(crate) fn target(a: &ProtocolArgs, home: &Path) -> anyhow::Result<ProtocolTarget> {
     let key = match &a.key {
         Some(k) => k.clone(),
         None => Config::load(home)?.key_path(home),
@@ -20,15 +20,15 @@ fn target(a: &ProtocolArgs, home: &Path) -> anyhow::Result<ProtocolTarget> {
     })
 }
 
-fn amount(text: &str) -> anyhow::Result<Amount> {
+pub(crate) fn amount(text: &str) -> anyhow::Result<Amount> {
     Amount::parse_masa(text).map_err(anyhow::Error::msg)
 }
 
-fn key(text: &str, what: &str) -> anyhow::Result<Key> {
+pub(crate) fn key(text: &str, what: &str) -> anyhow::Result<Key> {
     Key::parse(text).map_err(|e| anyhow::anyhow!("{what}: {e}"))
 }
 
-fn submitted(s: &Submitted, what: &str, json: bool) -> anyhow::Result<()> {
+pub(crate) fn submitted(s: &Submitted, what: &str, json: bool) -> anyhow::Result<()> {
     if json {
         println!("{}", serde_json::to_string_pretty(s)?);
     } else {
@@ -254,7 +254,7 @@ pub async fn run(command: Command, home: &Path) -> anyhow::Result<()> {
                 .with_context(|| format!("slashing on {}", t.dataset))?;
             submitted(&s, "slashed", a.target.json)?;
         }
-        other => unreachable!("not a protocol command: {other:?}"),
+        other => crate::governance::run(other, home).await?,
     }
     Ok(())
 }

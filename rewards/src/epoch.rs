@@ -241,6 +241,8 @@ pub(crate) fn close(state: &State, n: u64, leaf: u64) -> Result<Closing, String>
             span: state.spans[n as usize],
             closed_at: leaf,
             reports: reports.len() as u64,
+            kappa_ppm: params.kappa_ppm,
+            emission,
             minted,
             to_treasury,
             released: Amount(released),

@@ -193,6 +193,9 @@ pub struct EpochResult {
     pub closed_at: u64,
     /// Validators whose reports counted (holding a permit).
     pub reports: u64,
+    /// The κ and emission in force for this epoch.
+    pub kappa_ppm: u32,
+    pub emission: Amount,
     pub minted: Amount,
     pub to_treasury: Amount,
     pub released: Amount,

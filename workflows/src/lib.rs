@@ -7,6 +7,7 @@ mod config;
 mod contribute;
 mod dedup_job;
 mod error;
+mod governance_cmd;
 mod layout;
 mod log;
 mod neardup;
@@ -27,6 +28,10 @@ pub use contribute::{
 };
 pub use dedup_job::{DedupOptions, DedupReport, KeepPolicy, KeptDoc, Removal, Shard, Stage, dedup};
 pub use error::WorkflowError;
+pub use governance_cmd::{
+    Flow, FlowRoute, ProposalView, TallyView, delegate, proposals_view, propose, tally_view,
+    undelegate, vote,
+};
 pub use log::{CheckpointInfo, Consistency, LogEntry, append_entry, log_checkpoint, log_verify};
 pub use masa_dedup::MinHashParams;
 pub use proof::{PROOF_FORMAT, RecordProof, VerifiedProof, prove, verify_proof, verify_proof_in};

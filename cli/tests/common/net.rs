@@ -101,6 +101,11 @@ impl Net {
     /// Genesis, 1000 MASA for everyone, then the stakes. The epoch is as long as the
     /// genesis and the stakes, so epoch 0 (every batch so far) ends with the last stake.
     pub fn start(&self, workers: &[&str], validators: &[(&str, u64)]) {
+        self.start_with(workers, validators, &[]);
+    }
+
+    /// [`Net::start`] with more `init-protocol` arguments.
+    pub fn start_with(&self, workers: &[&str], validators: &[(&str, u64)], extra: &[&str]) {
         let epoch_length = (1 + workers.len() + validators.len()) as u64;
         let allocs: Vec<String> = self
             .envs
@@ -112,6 +117,7 @@ impl Net {
         for x in &allocs {
             a.extend(["--allocate", x.as_str()]);
         }
+        a.extend(extra);
         self.ok("creator", &a);
         for w in workers {
             self.ok(w, &["stake", "50", "--role", "worker"]);
