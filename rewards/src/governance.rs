@@ -25,7 +25,7 @@
 
 use crate::{Amount, Conviction, Key};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -363,38 +363,61 @@ pub fn graph(
     votes: &BTreeMap<Key, Vote>,
     delegations: &BTreeMap<Key, &Delegation>,
 ) -> (Vec<Key>, Graph) {
-    let mut keys: Vec<Key> = weights
+    // Accounts with stake come sorted from their map; the others (voters, delegators and
+    // delegates without stake) are merged in. The index is a hash map used for lookups
+    // only: nothing iterates it.
+    let mut index: HashMap<Key, u32> = HashMap::with_capacity(weights.len() + votes.len());
+    for (i, k) in weights.keys().enumerate() {
+        index.insert(*k, i as u32);
+    }
+    let mut extra: Vec<Key> = votes
         .keys()
-        .chain(votes.keys())
         .chain(delegations.keys())
         .chain(
             delegations
                 .values()
                 .flat_map(|d| std::iter::once(&d.to).chain(&d.fallbacks)),
         )
+        .filter(|k| !index.contains_key(k))
         .copied()
         .collect();
-    keys.sort_unstable();
-    keys.dedup();
-    let index = |k: &Key| keys.binary_search(k).expect("every key was collected") as u32;
-    let g = Graph {
-        weight: keys
-            .iter()
-            .map(|k| weights.get(k).copied().unwrap_or(0))
-            .collect(),
-        vote: keys.iter().map(|k| votes.get(k).copied()).collect(),
-        first: keys
-            .iter()
-            .map(|k| delegations.get(k).map(|d| index(&d.to)))
-            .collect(),
-        fallbacks: keys
-            .iter()
-            .map(|k| {
-                delegations
-                    .get(k)
-                    .map_or_else(Vec::new, |d| d.fallbacks.iter().map(index).collect())
-            })
-            .collect(),
+    extra.sort_unstable();
+    extra.dedup();
+    let keys: Vec<Key> = if extra.is_empty() {
+        weights.keys().copied().collect()
+    } else {
+        let mut keys = Vec::with_capacity(weights.len() + extra.len());
+        let mut more = extra.into_iter().peekable();
+        for k in weights.keys() {
+            while let Some(e) = more.next_if(|e| e < k) {
+                keys.push(e);
+            }
+            keys.push(*k);
+        }
+        keys.extend(more);
+        index.clear();
+        for (i, k) in keys.iter().enumerate() {
+            index.insert(*k, i as u32);
+        }
+        keys
     };
+    let n = keys.len();
+    let mut g = Graph {
+        weight: vec![0; n],
+        vote: vec![None; n],
+        first: vec![None; n],
+        fallbacks: vec![Vec::new(); n],
+    };
+    for (k, w) in weights {
+        g.weight[index[k] as usize] = *w;
+    }
+    for (k, v) in votes {
+        g.vote[index[k] as usize] = Some(*v);
+    }
+    for (k, d) in delegations {
+        let i = index[k] as usize;
+        g.first[i] = Some(index[&d.to]);
+        g.fallbacks[i] = d.fallbacks.iter().map(|f| index[f]).collect();
+    }
     (keys, g)
 }
