@@ -33,7 +33,7 @@ fn main() {
     // once, plus once per delegation it received).
     let mut ends: Vec<u32> = Vec::with_capacity(2 * n);
     let mut fallback_of = vec![0u32; n];
-    for i in 0..n {
+    for (i, fallback) in fallback_of.iter_mut().enumerate() {
         let r = next(&mut x) % 100;
         // Stakes from 1 to 10 000 MASA, heavy-tailed.
         let stake = 1_000_000_000u128 * (1 + (next(&mut x) % 100).pow(2) as u128);
@@ -54,7 +54,7 @@ fn main() {
             let to = ends[(next(&mut x) % ends.len() as u64) as usize];
             g.first.push(Some(to));
             ends.push(to);
-            fallback_of[i] = (next(&mut x) % i as u64) as u32;
+            *fallback = (next(&mut x) % i as u64) as u32;
         }
         ends.push(i as u32);
     }
@@ -102,9 +102,9 @@ fn main() {
     run("cap (20 % of turnout)", &g, 10_000, 2_000);
     run("cap (2 % of turnout)", &g, 10_000, 200);
     let mut with_fallback = g.clone();
-    for i in 0..n {
+    for (i, f) in fallback_of.iter().enumerate() {
         if g.first[i].is_some() {
-            with_fallback.fallbacks[i] = vec![fallback_of[i]];
+            with_fallback.fallbacks[i] = vec![*f];
         }
     }
     run("one fallback each", &with_fallback, 10_000, 10_000);
