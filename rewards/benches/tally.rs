@@ -41,7 +41,7 @@ fn main() {
         let voter = i < 100 || r < 4;
         let inactive = !voter && r < 14;
         g.vote.push(voter.then(|| Vote {
-            choice: if next(&mut x) % 3 == 0 {
+            choice: if next(&mut x).is_multiple_of(3) {
                 Choice::No
             } else {
                 Choice::Yes
