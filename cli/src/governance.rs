@@ -57,6 +57,15 @@ pub fn change(kv: &str) -> anyhow::Result<(String, String)> {
     Ok((path, value))
 }
 
+fn status_text(s: &Status, decides_at: u64) -> String {
+    match s {
+        Status::Open => format!("open until the close of epoch {decides_at}"),
+        Status::Rejected => "rejected".into(),
+        Status::Enacted { from_epoch } => format!("enacted from epoch {from_epoch}"),
+        Status::Failed { reason } => format!("passed but not enacted: {reason}"),
+    }
+}
+
 pub async fn run(command: Command, home: &Path) -> anyhow::Result<()> {
     match command {
         Command::Propose(a) => {
@@ -122,13 +131,13 @@ pub async fn run(command: Command, home: &Path) -> anyhow::Result<()> {
             }
             for v in &view {
                 let p = &v.proposal;
-                let status = match &p.status {
-                    Status::Open => format!("open until the close of epoch {}", p.decides_at),
-                    Status::Rejected => "rejected".into(),
-                    Status::Enacted { from_epoch } => format!("enacted from epoch {from_epoch}"),
-                    Status::Failed { reason } => format!("passed but not enacted: {reason}"),
-                };
-                println!("{:>6}  {}  [{}]  {status}", p.id, p.title, p.scope.name());
+                println!(
+                    "{:>6}  {}  [{}]  {}",
+                    p.id,
+                    p.title,
+                    p.scope.name(),
+                    status_text(&p.status, p.decides_at)
+                );
                 for (k, val) in &p.changes {
                     println!("        set {k} = {val}");
                 }
