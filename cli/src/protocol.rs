@@ -404,6 +404,29 @@ fn state_text(v: &masa_workflows::StateView) {
             a.nonce
         );
     }
+    for c in &v.param_history {
+        let set: Vec<String> = c
+            .changes
+            .iter()
+            .map(|(k, x)| format!("{k} = {x}"))
+            .collect();
+        println!(
+            "changed    from epoch {} by proposal {} (leaf {}): {}",
+            c.from_epoch,
+            c.proposal,
+            c.leaf,
+            set.join(", ")
+        );
+    }
+    for p in &v.proposals {
+        println!(
+            "proposal   {} [{}] {:?}: {}",
+            p.id,
+            p.scope.name(),
+            p.status,
+            p.title
+        );
+    }
     if !v.slashed_batches.is_empty() {
         println!("slashed    batches {}", v.slashed_batches.join(", "));
     }

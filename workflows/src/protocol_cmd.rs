@@ -255,7 +255,21 @@ pub struct StateView {
     /// Validators' bonds in contributors, Q32 (2^32 = 1), as the next epoch starts from.
     pub bonds: BTreeMap<String, BTreeMap<String, u64>>,
     pub slashed_batches: Vec<String>,
+    /// Every parameter change enacted, and the proposals (without their votes; `masa
+    /// proposals` and `masa tally` show those).
+    pub param_history: Vec<masa_rewards::ParamChange>,
+    pub proposals: Vec<ProposalLine>,
     pub rejections: Vec<masa_rewards::Rejection>,
+}
+
+/// A proposal in `masa state`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProposalLine {
+    pub id: u64,
+    pub title: String,
+    pub scope: masa_rewards::Scope,
+    pub status: masa_rewards::Status,
+    pub changes: BTreeMap<String, String>,
 }
 
 pub fn state_view(s: &State) -> StateView {
@@ -290,6 +304,18 @@ pub fn state_view(s: &State) -> StateView {
             .map(|(v, b)| (v.hex(), b.iter().map(|(c, q)| (c.hex(), *q)).collect()))
             .collect(),
         slashed_batches: s.slashed_batches.iter().cloned().collect(),
+        param_history: s.param_history.clone(),
+        proposals: s
+            .proposals
+            .values()
+            .map(|p| ProposalLine {
+                id: p.id,
+                title: p.title.clone(),
+                scope: p.scope,
+                status: p.status.clone(),
+                changes: p.changes.clone(),
+            })
+            .collect(),
         rejections: s.rejections.clone(),
     }
 }
