@@ -447,3 +447,41 @@ fn the_tally_ignores_the_order_of_votes_and_delegations_within_the_period() {
     assert_eq!(tallies[0], tallies[1]);
     assert_eq!(tallies[1], tallies[2]);
 }
+
+#[test]
+fn a_scoped_delegation_overrides_the_all_delegation_for_its_scope_only() {
+    let (mut log, mut g, mut a, mut b, mut c) = governed();
+    // a delegates everything to b, but slashing matters to it: those go to c.
+    log.push(a.event(Event::Delegate {
+        to: b.key,
+        scope: Scope::All,
+        fallbacks: vec![],
+    }));
+    log.push(a.event(Event::Delegate {
+        to: c.key,
+        scope: Scope::Slashing,
+        fallbacks: vec![],
+    }));
+    log.push(b.event(kappa("550000"))); // 6: params
+    log.push(b.event(Event::Propose {
+        title: "softer fabrication".into(),
+        changes: BTreeMap::from([("slash_bps.fabrication".to_owned(), "5000".to_owned())]),
+    })); // 7: slashing
+    log.push(vote(&mut b, 6, Choice::Yes, 1));
+    log.push(vote(&mut b, 7, Choice::Yes, 1));
+    log.push(vote(&mut c, 6, Choice::No, 1));
+    log.push(vote(&mut c, 7, Choice::No, 1));
+    let s = fold(ORIGIN, &log);
+    assert!(s.rejections.is_empty(), "{:?}", s.rejections);
+    let voter_of = |id: u64| {
+        let (_, keys, routes) = s.tally_now(id).unwrap();
+        let i = keys.binary_search(&a.key).unwrap();
+        match routes[i] {
+            Route::Delegated { voter, .. } => keys[voter as usize],
+            r => panic!("{r:?}"),
+        }
+    };
+    assert_eq!(voter_of(6), b.key);
+    assert_eq!(voter_of(7), c.key);
+    let _ = &mut g;
+}
