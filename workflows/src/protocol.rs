@@ -48,14 +48,11 @@ fn key_of(hex_key: &str) -> Option<Key> {
     Key::parse(hex_key).ok()
 }
 
-/// What the fold is handed for leaf `raw` (whose parsed form is `entry`).
-async fn decode(
-    ds: &Dataset,
-    origin: &str,
-    entry: &LogEntry,
-    raw: &[u8],
-) -> Result<Entry, WorkflowError> {
-    Ok(match entry {
+/// What the fold is handed for leaf `raw` (whose parsed form is `entry`), for every kind
+/// but audits (`None`), whose reports must be loaded. Pure CPU work (signature checks), so
+/// leaves are decoded on every core.
+fn decode_pure(origin: &str, entry: &LogEntry, raw: &[u8]) -> Option<Entry> {
+    Some(match entry {
         LogEntry::Batch {
             batch_id,
             contributor,
@@ -82,18 +79,7 @@ async fn decode(
                 }
             }
         },
-        LogEntry::Audit {
-            validator,
-            report_sha256,
-        } => match key_of(validator) {
-            None => Entry::Unknown {
-                reason: format!("audit: validator {validator:?} is not a key"),
-            },
-            Some(k) => Entry::Audit {
-                validator: k,
-                report: load_claims(ds, &k, report_sha256).await?,
-            },
-        },
+        LogEntry::Audit { .. } => return None,
         LogEntry::Protocol { body, sig } => Entry::Event(event::decode_event(body, sig)),
         LogEntry::Unknown => {
             let kind = serde_json::from_slice::<serde_json::Value>(raw)
@@ -104,6 +90,43 @@ async fn decode(
                 reason: format!("unknown log entry kind {kind:?} (written by a newer masa?)"),
             }
         }
+    })
+}
+
+/// An audit leaf for the fold: its report loaded and checked.
+async fn decode_audit(ds: &Dataset, validator: &str, sha: &str) -> Result<Entry, WorkflowError> {
+    Ok(match key_of(validator) {
+        None => Entry::Unknown {
+            reason: format!("audit: validator {validator:?} is not a key"),
+        },
+        Some(k) => Entry::Audit {
+            validator: k,
+            report: load_claims(ds, &k, sha).await?,
+        },
+    })
+}
+
+/// Decodes leaves `[0, n)` of `log`, the pure part split across the cores.
+fn decode_all(log: &Log, n: usize) -> Vec<Option<Entry>> {
+    let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
+    let chunk = n.div_ceil(threads).max(1);
+    let origin = log.origin.as_str();
+    std::thread::scope(|s| {
+        let workers: Vec<_> = (0..n)
+            .step_by(chunk)
+            .map(|start| {
+                let end = (start + chunk).min(n);
+                s.spawn(move || {
+                    (start..end)
+                        .map(|i| decode_pure(origin, &log.entries[i], &log.raw[i]))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().expect("a decoding thread does not panic"))
+            .collect()
     })
 }
 
@@ -166,8 +189,19 @@ pub async fn fold_log(ds: &Dataset, log: &Log, at: Option<u64>) -> Result<State,
         None => size,
     };
     let mut state = State::new(log.origin.clone());
-    for (e, raw) in log.entries.iter().zip(&log.raw).take(at as usize) {
-        let entry = decode(ds, &log.origin, e, raw).await?;
+    let decoded = decode_all(log, at as usize);
+    for (entry, leaf) in decoded.into_iter().zip(&log.entries) {
+        let entry = match (entry, leaf) {
+            (Some(e), _) => e,
+            (
+                None,
+                LogEntry::Audit {
+                    validator,
+                    report_sha256,
+                },
+            ) => decode_audit(ds, validator, report_sha256).await?,
+            (None, _) => unreachable!("only audits are decoded later"),
+        };
         state.apply(&entry);
     }
     Ok(state)
