@@ -139,7 +139,7 @@ fn bad_protocol_input_is_refused_with_one_message_and_the_log_untouched() {
         ),
         (
             vec!["init-protocol", "--epoch-length", "0"],
-            "epoch_length must be at least 1",
+            "epoch_length must be between 1 and",
         ),
         (
             vec!["init-protocol", "--emission", "1.2.3"],

@@ -207,7 +207,9 @@ fn publish_weights(net: &Net, who: &str, epoch: u64, weights: &[(String, u64)]) 
         .iter()
         .map(|(k, v)| (k.clone(), Value::from(*v)))
         .collect();
-    let report = serde_json::json!({"epoch": epoch, "weights": w, "findings": []});
+    let origin = net.json("creator", &["log", "checkpoint"])["origin"].clone();
+    let report =
+        serde_json::json!({"origin": origin, "epoch": epoch, "weights": w, "findings": []});
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let ds = Dataset::open(&net.ds, &StorageOptions::default())
@@ -527,6 +529,9 @@ fn pages_that_differ_from_their_source_are_slashed_once_kappa_attests_it() {
         let r: Value = serde_json::from_slice(&out.stdout).unwrap();
         let f = r["findings"].as_array().unwrap();
         assert!(f.iter().all(|f| f["check"] == "refetch"), "{r}");
+        // The batch this audit found fabricated earns nothing in its own weights.
+        assert_eq!(weight(&r, &net.key("alice")), 0, "{r}");
+        assert!(weight(&r, &net.key("bob")) > 0, "{r}");
         f[0]["batch_id"].as_str().unwrap().to_owned()
     };
     let batch = audit("v2");

@@ -6,6 +6,11 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 /// Base units in one MASA (nine decimals).
 pub const UNITS_PER_MASA: u128 = 1_000_000_000;
 
+/// The most base units that can ever exist (2^100, about 1.3e21 MASA). Genesis and every
+/// emission keep the supply at or below it, so every product the protocol forms (a
+/// weight times a conviction, a stake times a million) fits in 128 bits.
+pub const MAX_SUPPLY: u128 = 1 << 100;
+
 /// An amount of MASA in base units. Serialized as a decimal string of base units, so
 /// readers in languages without 128-bit integers lose nothing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]

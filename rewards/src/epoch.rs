@@ -204,7 +204,9 @@ pub(crate) fn close(state: &State, n: u64, leaf: u64) -> Result<Closing, String>
             key: *v,
             role: "validator",
             stake: stake_in(v, Role::Validator),
-            score: reports.get(v).map_or(0, |r| r.weights.values().sum()),
+            score: reports.get(v).map_or(0, |r| {
+                r.weights.values().fold(0u64, |a, w| a.saturating_add(*w))
+            }),
             consensus: 0,
             rank: 0,
             trust: 0,
@@ -235,12 +237,24 @@ pub(crate) fn close(state: &State, n: u64, leaf: u64) -> Result<Closing, String>
         .map(|u| u.amount.0)
         .sum();
     let minted = Amount(credits.iter().map(|(_, a)| a.0).sum::<u128>() + to_treasury.0);
+    // Every amount here is at most the emission (≤ 2^80), so these sums cannot overflow;
+    // the supply must stay within its maximum.
+    let supply = state.genesis_supply.0 + state.minted.0 - state.burned.0;
+    if supply + minted.0 > crate::MAX_SUPPLY {
+        return Err(format!(
+            "closing epoch {n} would take the supply past its maximum (2^100 base units)"
+        ));
+    }
     Ok(Closing {
         result: EpochResult {
             epoch: n,
             span: state.spans[n as usize],
             closed_at: leaf,
-            reports: reports.len() as u64,
+            reports: validators
+                .iter()
+                .zip(input.permits.as_deref().unwrap_or_default())
+                .filter(|(v, p)| **p && reports.contains_key(v))
+                .count() as u64,
             kappa_ppm: params.kappa_ppm,
             emission,
             minted,

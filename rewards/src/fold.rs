@@ -77,7 +77,7 @@ impl State {
         {
             self.spans.push(Span {
                 start: last.end,
-                end: last.end + params.epoch_length,
+                end: last.end.saturating_add(params.epoch_length),
             });
         }
     }
@@ -94,9 +94,9 @@ impl State {
             if self.params.is_none() {
                 return Err("weights before the genesis event are not counted".into());
             }
-            let span = self
-                .spans
-                .get(n as usize)
+            let span = usize::try_from(n)
+                .ok()
+                .and_then(|i| self.spans.get(i))
                 .ok_or_else(|| format!("weights for epoch {n}, which has not started"))?;
             if span.end > leaf {
                 return Err(format!(
@@ -189,7 +189,10 @@ impl State {
             for a in allocations.values() {
                 total = total
                     .checked_add(*a)
-                    .ok_or("the genesis allocations overflow")?;
+                    .filter(|t| t.0 <= crate::MAX_SUPPLY)
+                    .ok_or(
+                        "the genesis allocations exceed the maximum supply (2^100 base units)",
+                    )?;
             }
             for (k, a) in allocations {
                 self.accounts.entry(*k).or_default().balance = *a;
@@ -197,7 +200,7 @@ impl State {
             self.genesis_supply = total;
             self.spans = vec![Span {
                 start: 0,
-                end: leaf + params.epoch_length,
+                end: leaf.saturating_add(params.epoch_length),
             }];
             self.params = Some(params.as_ref().clone());
             self.genesis_leaf = Some(leaf);
@@ -259,7 +262,7 @@ impl State {
                         actor.short()
                     ));
                 }
-                let release_epoch = self.current_epoch() + params.unbonding_epochs;
+                let release_epoch = self.current_epoch().saturating_add(params.unbonding_epochs);
                 let a = self.accounts.get_mut(&actor).expect("has stake");
                 set_stake(a, *role, rest);
                 a.unbonding.push(Unbonding {
@@ -332,8 +335,8 @@ impl State {
                 offence,
                 evidence,
             } => {
-                let subject = self.check_evidence(*offender, *offence, evidence)?;
-                self.slash(*offender, *offence, subject);
+                let (subject, batch_leaf) = self.check_evidence(*offender, *offence, evidence)?;
+                self.slash(*offender, *offence, subject, batch_leaf);
             }
         }
         self.bump(actor);

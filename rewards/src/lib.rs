@@ -28,7 +28,7 @@ mod state;
 pub mod weights;
 pub mod yuma;
 
-pub use amount::{Amount, UNITS_PER_MASA};
+pub use amount::{Amount, MAX_SUPPLY, UNITS_PER_MASA};
 pub use event::{AuditClaims, Body, Entry, Event, Evidence};
 pub use fold::Outcome;
 pub use key::Key;

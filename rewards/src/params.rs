@@ -183,11 +183,21 @@ impl Scope {
 
     /// The scope of a parameter, by its path in [`Params`] (`kappa_ppm`,
     /// `slash_bps.fabrication`, ...).
+    ///
+    /// Governance's own thresholds belong to the scope they govern (`governance.slashing.*`
+    /// is slashing), so a proposal of one scope cannot lower another's bar; the rest of
+    /// `governance` (conviction, viscosity, cap, decision period) applies to every scope and
+    /// is decided as slashing, the strictest by default.
     pub fn of_param(path: &str) -> Scope {
-        if path.starts_with("slash_bps") {
+        if path.starts_with("slash_bps") || path.starts_with("governance.slashing.") {
             Scope::Slashing
-        } else if path.ends_with("_share_bps") || path == "slash_destination" {
+        } else if path.ends_with("_share_bps")
+            || path == "slash_destination"
+            || path.starts_with("governance.treasury.")
+        {
             Scope::Treasury
+        } else if path.starts_with("governance.") && !path.starts_with("governance.params.") {
+            Scope::Slashing
         } else {
             Scope::Params
         }
@@ -354,8 +364,18 @@ impl Params {
                 self.version
             ));
         }
-        if self.epoch_length == 0 {
-            return Err("epoch_length must be at least 1 leaf".into());
+        // Bounds that keep every sum of leaves and epochs far from overflowing.
+        const MAX_SPAN: u64 = 1 << 32;
+        if self.epoch_length == 0 || self.epoch_length > MAX_SPAN {
+            return Err(format!(
+                "epoch_length must be between 1 and {MAX_SPAN} leaves"
+            ));
+        }
+        if self.unbonding_epochs > 1 << 20 {
+            return Err("unbonding_epochs is at most 1 048 576".into());
+        }
+        if self.emission_per_epoch.0 > crate::MAX_SUPPLY >> 20 {
+            return Err("emission_per_epoch is at most 2^80 base units".into());
         }
         let shares = u64::from(self.contributor_share_bps)
             + u64::from(self.validator_share_bps)
@@ -375,8 +395,17 @@ impl Params {
             ));
         }
         let g = &self.governance;
-        if g.decision_epochs == 0 {
-            return Err("governance.decision_epochs must be at least 1".into());
+        if g.decision_epochs == 0 || g.decision_epochs > 1 << 20 {
+            return Err("governance.decision_epochs must be between 1 and 1 048 576".into());
+        }
+        if g.conviction
+            .iter()
+            .any(|c| c.multiplier_tenths > 1000 || c.lock_epochs > 1 << 20)
+        {
+            return Err(
+                "governance.conviction: multipliers at most 1000 tenths (100x), locks at most 1 048 576 epochs"
+                    .into(),
+            );
         }
         for (name, t) in [
             ("params", &g.params),

@@ -68,7 +68,7 @@ impl State {
                 scope,
                 changes: changes.clone(),
                 epoch,
-                decides_at: epoch + params.governance.decision_epochs - 1,
+                decides_at: epoch.saturating_add(params.governance.decision_epochs - 1),
                 status: Status::Open,
                 votes: BTreeMap::new(),
                 tally: None,
@@ -116,7 +116,7 @@ impl State {
                 actor.short()
             ));
         }
-        let until_epoch = p.decides_at + row.lock_epochs;
+        let until_epoch = p.decides_at.saturating_add(row.lock_epochs);
         let lock = row.lock_epochs > 0;
         self.proposals
             .get_mut(&proposal)
@@ -191,8 +191,16 @@ impl State {
     /// The tally of a proposal on the state as it is now (its live tally while open), with
     /// the accounts and where each one's weight went.
     pub fn tally_now(&self, id: u64) -> Option<(Tally, Vec<Key>, Vec<governance::Route>)> {
+        self.tally_under(id, &self.params.as_ref()?.governance)
+    }
+
+    /// [`State::tally_now`] under the governance parameters `g`.
+    fn tally_under(
+        &self,
+        id: u64,
+        g: &crate::Governance,
+    ) -> Option<(Tally, Vec<Key>, Vec<governance::Route>)> {
         let p = self.proposals.get(&id)?;
-        let g = &self.params.as_ref()?.governance;
         let weights: BTreeMap<Key, u128> = self
             .accounts
             .iter()
@@ -224,11 +232,32 @@ impl State {
             .filter(|p| p.status == Status::Open && p.decides_at <= n)
             .map(|p| p.id)
             .collect();
+        // Every proposal of this close is decided under the rules in force during the
+        // epoch, even when one decided before it changes them.
+        let rules = self
+            .params
+            .as_ref()
+            .expect("after genesis")
+            .governance
+            .clone();
         for id in due {
-            let (tally, _, _) = self.tally_now(id).expect("an open proposal after genesis");
+            let (tally, _, _) = self
+                .tally_under(id, &rules)
+                .expect("an open proposal after genesis");
+            // A conviction lock holds the stake the tally counted, not only what was
+            // bonded when the vote was cast (staking more before the decision would
+            // otherwise weigh more than it locks).
+            let voters: Vec<Key> = self.proposals[&id].votes.keys().copied().collect();
+            for v in voters {
+                if let Some(a) = self.accounts.get_mut(&v) {
+                    let bonded = a.bonded();
+                    for l in a.locks.iter_mut().filter(|l| l.proposal == id) {
+                        l.amount = l.amount.max(bonded);
+                    }
+                }
+            }
             let p = &self.proposals[&id];
-            let g = &self.params.as_ref().expect("after genesis").governance;
-            let th = g.threshold(p.scope);
+            let th = rules.threshold(p.scope);
             let decided = tally.yes.0 + tally.no.0;
             let passed = tally.participation_bps >= th.quorum_bps
                 && decided > 0

@@ -35,14 +35,21 @@ impl State {
         Ok(b)
     }
 
-    /// Re-checks the evidence of an offence; returns the subject it slashes (so the same
-    /// evidence is used once).
+    /// Re-checks the evidence of an offence; returns the subject it slashes (so one offence
+    /// is slashed once: per batch leaf, or per epoch for equivocation) and the batch leaf it
+    /// is about.
     pub(crate) fn check_evidence(
         &self,
         offender: Key,
         offence: Offence,
         evidence: &Evidence,
-    ) -> Result<String, String> {
+    ) -> Result<(String, Option<u64>), String> {
+        let batch_leaf = match evidence {
+            Evidence::Manifest { batch_leaf, .. }
+            | Evidence::Row { batch_leaf, .. }
+            | Evidence::Attested { batch_leaf, .. } => Some(*batch_leaf),
+            Evidence::Reports { .. } => None,
+        };
         let subject = match (offence, evidence) {
             (
                 Offence::InvalidManifest,
@@ -63,7 +70,7 @@ impl State {
                         b.batch_id
                     ));
                 }
-                b.batch_id.clone()
+                format!("leaf {batch_leaf}")
             }
             (
                 Offence::ConsentViolation,
@@ -119,7 +126,8 @@ impl State {
                         fields.row_in_batch
                     ));
                 }
-                format!("{}:{}", b.batch_id, fields.row_in_batch)
+                // One slash per batch, however many of its rows were refused.
+                format!("leaf {batch_leaf}")
             }
             (
                 Offence::ContentMismatch | Offence::Fabrication,
@@ -171,7 +179,7 @@ impl State {
                         "the attesting validators hold {attested} of {total} permitted stake, below κ"
                     ));
                 }
-                b.batch_id.clone()
+                format!("leaf {batch_leaf}")
             }
             (Offence::Equivocation, Evidence::Reports { first, second }) => {
                 let get = |l: &u64| {
@@ -209,11 +217,17 @@ impl State {
                 offender.short()
             ));
         }
-        Ok(subject)
+        Ok((subject, batch_leaf))
     }
 
     /// Takes the offence's fraction of every stake and unbonding amount of `offender`.
-    pub(crate) fn slash(&mut self, offender: Key, offence: Offence, subject: String) {
+    pub(crate) fn slash(
+        &mut self,
+        offender: Key,
+        offence: Offence,
+        subject: String,
+        batch_leaf: Option<u64>,
+    ) {
         let params = self.params.as_ref().expect("checked by the caller");
         let bps = params.slash_bps.get(offence);
         let to_treasury = params.slash_destination == crate::SlashDestination::Treasury;
@@ -237,9 +251,8 @@ impl State {
         } else {
             self.burned.0 += taken.0;
         }
-        if offence != Offence::Equivocation {
-            let batch = subject.split(':').next().unwrap_or_default().to_owned();
-            self.slashed_batches.insert(batch);
+        if let Some(leaf) = batch_leaf {
+            self.slashed_batches.insert(leaf);
         }
         self.slashes.insert((offender, offence, subject));
     }

@@ -155,10 +155,13 @@ pub struct Report {
     pub weights: BTreeMap<Key, u64>,
 }
 
-/// Why a leaf changed nothing.
+/// Why a leaf changed nothing. Only the leaf enters the state hash: the reason's wording
+/// (some of it a decoder's error text) may change between versions without any fold
+/// deciding differently.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Rejection {
     pub leaf: u64,
+    #[serde(skip)]
     pub reason: String,
 }
 
@@ -237,8 +240,8 @@ pub struct State {
     pub batches: BTreeMap<u64, BatchRef>,
     /// Audit leaves by index.
     pub audits: BTreeMap<u64, AuditRef>,
-    /// Batches a slash found fraudulent: they earn nothing.
-    pub slashed_batches: BTreeSet<String>,
+    /// Batch leaves a slash found fraudulent: they earn nothing.
+    pub slashed_batches: BTreeSet<u64>,
     /// Offences already slashed, so evidence is used once: `(offender, offence, subject)`.
     pub slashes: BTreeSet<(Key, Offence, String)>,
     pub rejections: Vec<Rejection>,

@@ -171,7 +171,7 @@ fn a_refused_row_of_a_signed_batch_is_slashed_for_consent() {
         Amount::masa(80)
     );
     assert_eq!(s.burned, Amount::masa(20));
-    assert!(s.slashed_batches.contains("batch-1"));
+    assert!(s.slashed_batches.contains(&3));
     s.check_invariants().unwrap();
 }
 

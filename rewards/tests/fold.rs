@@ -339,7 +339,7 @@ fn attested_offences_need_kappa_of_stake() {
     log.push(slash(&v1, vec![4, 6]));
     let s = fold(ORIGIN, &log);
     assert_eq!(s.rejections.len(), 1, "{:?}", s.rejections);
-    assert!(s.slashed_batches.contains("b1"));
+    assert!(s.slashed_batches.contains(&3));
     let _ = c.event(stake(Role::Worker, 1));
 }
 
@@ -485,4 +485,44 @@ fn order_decides_between_conflicting_events() {
     assert_eq!(bad.rejections.len(), 1);
     assert!(bad.rejections[0].reason.contains("its balance is 0"));
     assert_ne!(ok.hash(), bad.hash());
+}
+
+#[test]
+fn numbers_at_their_limits_are_refused_or_saturate_and_never_panic() {
+    let (mut g, mut v, c) = (Actor::new(1), Actor::new(2), Actor::new(3));
+    // A genesis past the maximum supply is refused.
+    let mut s = State::new(ORIGIN);
+    let too_much = g.rejected(Event::Genesis {
+        params: Box::new(params(4)),
+        allocations: [
+            (v.key, Amount(masa_rewards::MAX_SUPPLY)),
+            (c.key, Amount(1)),
+        ]
+        .into_iter()
+        .collect(),
+    });
+    assert!(matches!(s.apply(&too_much), Outcome::Rejected(r) if r.contains("maximum supply")));
+    // Parameters out of their bounds are refused.
+    for edit in [
+        (|p: &mut masa_rewards::Params| p.epoch_length = u64::MAX) as fn(&mut masa_rewards::Params),
+        |p| p.unbonding_epochs = u64::MAX,
+        |p| p.emission_per_epoch = Amount(u128::MAX),
+        |p| p.governance.decision_epochs = u64::MAX,
+        |p| p.governance.conviction[6].multiplier_tenths = u32::MAX,
+    ] {
+        let mut p = params(4);
+        edit(&mut p);
+        assert!(p.validate().is_err());
+    }
+    // Weights of u64::MAX from a validator do not stop the epoch from closing.
+    let log = vec![
+        genesis(&mut g, params(3), &[(v.key, 1000), (c.key, 1000)]),
+        v.event(stake(Role::Validator, 500)),
+        filler(),
+        v.report(0, &[(c.key, u64::MAX), (g.key, u64::MAX)]),
+        g.event(Event::CloseEpoch { epoch: 0 }),
+    ];
+    let s = fold(ORIGIN, &log);
+    assert_eq!(s.closed, 1, "{:?}", s.rejections);
+    s.check_invariants().unwrap();
 }

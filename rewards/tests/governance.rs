@@ -485,3 +485,74 @@ fn a_scoped_delegation_overrides_the_all_delegation_for_its_scope_only() {
     assert_eq!(voter_of(7), c.key);
     let _ = &mut g;
 }
+
+#[test]
+fn a_lock_holds_the_stake_the_tally_counted() {
+    let (mut log, mut g, mut a, _, _) = governed();
+    log.push(a.event(kappa("550000"))); // 4
+    log.push(vote(&mut a, 4, Choice::Yes, 1)); // locks a's 500
+    // a stakes 400 more before the decision: the tally counts 900, so 900 stays locked.
+    log.push(a.event(Event::Stake {
+        role: Role::Validator,
+        amount: Amount::masa(400),
+    }));
+    log.push(g.event(Event::CloseEpoch { epoch: 0 }));
+    let s = fold(ORIGIN, &log);
+    assert!(s.rejections.is_empty(), "{:?}", s.rejections);
+    assert_eq!(
+        s.proposals[&4].tally.as_ref().unwrap().yes,
+        Amount::masa(900)
+    );
+    let mut probe = s.clone();
+    let out = probe.apply(&a.rejected(Event::Unstake {
+        role: Role::Validator,
+        amount: Amount::masa(400),
+    }));
+    assert!(matches!(out, Outcome::Rejected(r) if r.contains("locked by its votes")));
+}
+
+#[test]
+fn one_close_decides_every_proposal_under_the_rules_in_force_before_it() {
+    let (mut log, mut g, mut a, mut b, _) = governed();
+    // Proposal 4 makes approval need 90 %; proposal 5 gets 62.5 % yes. Decided in the same
+    // close, 5 is judged by the old 50 % bar and passes.
+    log.push(a.event(Event::Propose {
+        title: "stricter".into(),
+        changes: BTreeMap::from([(
+            "governance.params.approval_bps".to_owned(),
+            "9000".to_owned(),
+        )]),
+    }));
+    log.push(a.event(kappa("550000"))); // 5
+    log.push(vote(&mut a, 4, Choice::Yes, 1));
+    log.push(vote(&mut a, 5, Choice::Yes, 1));
+    log.push(vote(&mut b, 5, Choice::No, 1));
+    log.push(g.event(Event::CloseEpoch { epoch: 0 }));
+    let s = fold(ORIGIN, &log);
+    assert!(s.rejections.is_empty(), "{:?}", s.rejections);
+    assert_eq!(s.proposals[&4].status, Status::Enacted { from_epoch: 1 });
+    assert_eq!(s.proposals[&5].status, Status::Enacted { from_epoch: 1 });
+    assert_eq!(
+        s.params.as_ref().unwrap().governance.params.approval_bps,
+        9000
+    );
+}
+
+#[test]
+fn governance_thresholds_belong_to_the_scope_they_govern() {
+    assert_eq!(
+        Scope::of_param("governance.slashing.quorum_bps"),
+        Scope::Slashing
+    );
+    assert_eq!(
+        Scope::of_param("governance.treasury.approval_bps"),
+        Scope::Treasury
+    );
+    assert_eq!(
+        Scope::of_param("governance.params.quorum_bps"),
+        Scope::Params
+    );
+    assert_eq!(Scope::of_param("governance.voter_cap_bps"), Scope::Slashing);
+    assert_eq!(Scope::of_param("contributor_share_bps"), Scope::Treasury);
+    assert_eq!(Scope::of_param("kappa_ppm"), Scope::Params);
+}

@@ -253,14 +253,19 @@ pub async fn audit(opts: AuditOptions) -> Result<AuditReport, WorkflowError> {
         }
     }
 
-    let weights = match (epoch, &protocol.params) {
-        (Some(n), Some(p)) => score_epoch(&protocol, n, &p.score, &results),
-        _ => BTreeMap::new(),
-    };
-
+    let already = findings.len();
     let (refetched, refetch_unreachable) = match opts.refetch {
         Some(n) if n > 0 => refetch(&results, n, &salt, opts.allow_private, &mut findings).await?,
         _ => (0, Vec::new()),
+    };
+    // A batch this audit found fabricated earns nothing in its own weights either.
+    let refetch_failed: HashSet<&str> = findings[already..]
+        .iter()
+        .filter_map(|f| f.batch_id.as_deref())
+        .collect();
+    let weights = match (epoch, &protocol.params) {
+        (Some(n), Some(p)) => score_epoch(&protocol, n, &p.score, &results, &refetch_failed),
+        _ => BTreeMap::new(),
     };
 
     let mut report = AuditReport {
@@ -399,6 +404,7 @@ fn score_epoch(
     n: u64,
     rules: &masa_rewards::ScoreRules,
     results: &[BatchResult],
+    refetch_failed: &HashSet<&str>,
 ) -> BTreeMap<String, u64> {
     let mut scorer = Scorer::new(rules);
     let mut weights = BTreeMap::new();
@@ -407,12 +413,17 @@ fn score_epoch(
         let Some(epoch) = state.epoch_of(leaf) else {
             continue;
         };
-        if epoch > n || !r.findings.is_empty() || state.slashed_batches.contains(&r.batch_id) {
+        if epoch > n {
             continue;
         }
-        // A batch leaf the fold refused (unsigned) earns nothing, but its content is
-        // still earlier than what follows.
-        let counts = epoch == n && state.batches.contains_key(&leaf);
+        // A batch with findings, slashed, or whose leaf the fold refused (unsigned) earns
+        // nothing; its content is still earlier than what follows, so a later copy of it
+        // is not new.
+        let counts = epoch == n
+            && r.findings.is_empty()
+            && !refetch_failed.contains(r.batch_id.as_str())
+            && !state.slashed_batches.contains(&leaf)
+            && state.batches.contains_key(&leaf);
         let mut total = 0;
         for (_, prep, quality) in &r.scored {
             total += scorer.add(prep, *quality, counts).score;
@@ -503,9 +514,14 @@ async fn audit_batch(
         (Some(i), _) if i >= signed_size => Some(format!(
             "the manifest is leaf {i}, past the signed checkpoint (size {signed_size})"
         )),
+        // Only the batch's own contributor can re-log it: a leaf naming this batch under
+        // another key is someone else's claim, and must not cost this batch its credit.
         (Some(i), _) => log.entries[i as usize + 1..]
             .iter()
-            .position(|e| matches!(e, LogEntry::Batch { batch_id, .. } if *batch_id == batch))
+            .position(|e| {
+                matches!(e, LogEntry::Batch { batch_id, contributor, .. }
+                if *batch_id == batch && *contributor == m.contributor)
+            })
             .map(|later| {
                 format!(
                     "leaf {} logs another manifest for this batch after its commit",

@@ -30,6 +30,8 @@ pub(crate) fn audit_report_path(sha: &str) -> String {
 /// The part of a report body the protocol reads.
 #[derive(Debug, Deserialize)]
 struct ReportBody {
+    /// The log the report is about: a report signed for another dataset does not count here.
+    origin: String,
     #[serde(default)]
     epoch: Option<u64>,
     #[serde(default)]
@@ -94,14 +96,19 @@ fn decode_pure(origin: &str, entry: &LogEntry, raw: &[u8]) -> Option<Entry> {
 }
 
 /// An audit leaf for the fold: its report loaded and checked.
-async fn decode_audit(ds: &Dataset, validator: &str, sha: &str) -> Result<Entry, WorkflowError> {
+async fn decode_audit(
+    ds: &Dataset,
+    origin: &str,
+    validator: &str,
+    sha: &str,
+) -> Result<Entry, WorkflowError> {
     Ok(match key_of(validator) {
         None => Entry::Unknown {
             reason: format!("audit: validator {validator:?} is not a key"),
         },
         Some(k) => Entry::Audit {
             validator: k,
-            report: load_claims(ds, &k, sha).await?,
+            report: load_claims(ds, origin, &k, sha).await?,
         },
     })
 }
@@ -135,6 +142,7 @@ fn decode_all(log: &Log, n: usize) -> Vec<Option<Entry>> {
 /// storage error, which stops the read.
 async fn load_claims(
     ds: &Dataset,
+    origin: &str,
     validator: &Key,
     sha: &str,
 ) -> Result<Result<AuditClaims, String>, WorkflowError> {
@@ -165,6 +173,12 @@ async fn load_claims(
         Ok(b) => b,
         Err(e) => return Ok(Err(format!("{path}: unreadable report: {e}"))),
     };
+    if body.origin != origin {
+        return Ok(Err(format!(
+            "{path} is a report on log {:?}, not this one",
+            body.origin
+        )));
+    }
     Ok(Ok(AuditClaims {
         epoch: body.epoch,
         weights: body.weights,
@@ -199,7 +213,7 @@ pub async fn fold_log(ds: &Dataset, log: &Log, at: Option<u64>) -> Result<State,
                     validator,
                     report_sha256,
                 },
-            ) => decode_audit(ds, validator, report_sha256).await?,
+            ) => decode_audit(ds, &log.origin, validator, report_sha256).await?,
             (None, _) => unreachable!("only audits are decoded later"),
         };
         state.apply(&entry);

@@ -259,7 +259,14 @@ pub struct StateView {
     /// proposals` and `masa tally` show those).
     pub param_history: Vec<masa_rewards::ParamChange>,
     pub proposals: Vec<ProposalLine>,
-    pub rejections: Vec<masa_rewards::Rejection>,
+    pub rejections: Vec<RejectionLine>,
+}
+
+/// A rejected leaf and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct RejectionLine {
+    pub leaf: u64,
+    pub reason: String,
 }
 
 /// A proposal in `masa state`.
@@ -303,7 +310,11 @@ pub fn state_view(s: &State) -> StateView {
             .iter()
             .map(|(v, b)| (v.hex(), b.iter().map(|(c, q)| (c.hex(), *q)).collect()))
             .collect(),
-        slashed_batches: s.slashed_batches.iter().cloned().collect(),
+        slashed_batches: s
+            .slashed_batches
+            .iter()
+            .filter_map(|leaf| s.batches.get(leaf).map(|b| b.batch_id.clone()))
+            .collect(),
         param_history: s.param_history.clone(),
         proposals: s
             .proposals
@@ -316,7 +327,14 @@ pub fn state_view(s: &State) -> StateView {
                 changes: p.changes.clone(),
             })
             .collect(),
-        rejections: s.rejections.clone(),
+        rejections: s
+            .rejections
+            .iter()
+            .map(|r| RejectionLine {
+                leaf: r.leaf,
+                reason: r.reason.clone(),
+            })
+            .collect(),
     }
 }
 
