@@ -556,3 +556,109 @@ fn governance_thresholds_belong_to_the_scope_they_govern() {
     assert_eq!(Scope::of_param("contributor_share_bps"), Scope::Treasury);
     assert_eq!(Scope::of_param("kappa_ppm"), Scope::Params);
 }
+
+/// A random state: stakes, scoped delegations (with fallbacks and cycles), and direct
+/// votes on one proposal of a random scope.
+#[allow(clippy::type_complexity)]
+fn scoped_state() -> impl Strategy<Value = (State, u64)> {
+    (2usize..30).prop_flat_map(|n| {
+        (
+            proptest::collection::vec(0u64..10_000, n),
+            proptest::collection::vec(
+                proptest::collection::vec(
+                    (0usize..4, 0..n, proptest::collection::vec(0..n, 0..3)),
+                    0..3,
+                ),
+                n,
+            ),
+            proptest::collection::vec(proptest::option::weighted(0.25, (0u8..3, 0u8..7)), n),
+            0usize..3,
+        )
+            .prop_map(move |(stakes, dels, votes, scope)| {
+                let keys = keys(n);
+                let mut s = State::new(ORIGIN);
+                s.params = Some(params(8));
+                for (i, st) in stakes.iter().enumerate() {
+                    let a = s.accounts.entry(keys[i]).or_default();
+                    if *st > 0 {
+                        a.stake.insert(Role::Validator, Amount::masa(*st));
+                    }
+                }
+                for (i, ds) in dels.iter().enumerate() {
+                    for (sc, to, fb) in ds {
+                        if *to == i {
+                            continue;
+                        }
+                        let d = masa_rewards::governance::Delegation {
+                            to: keys[*to],
+                            fallbacks: fb.iter().filter(|f| **f != i).map(|f| keys[*f]).collect(),
+                        };
+                        s.delegations
+                            .entry(keys[i])
+                            .or_default()
+                            .insert(Scope::ALL[*sc], d);
+                    }
+                }
+                let scope = [Scope::Params, Scope::Slashing, Scope::Treasury][scope];
+                let votes = votes
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, v)| {
+                        let (c, conviction) = (*v)?;
+                        Some((
+                            keys[i],
+                            Vote {
+                                choice: [Choice::Yes, Choice::No, Choice::Abstain][c as usize],
+                                conviction,
+                            },
+                        ))
+                    })
+                    .collect();
+                s.proposals.insert(
+                    0,
+                    masa_rewards::Proposal {
+                        id: 0,
+                        proposer: keys[0],
+                        title: "p".into(),
+                        scope,
+                        changes: BTreeMap::new(),
+                        epoch: 0,
+                        decides_at: 0,
+                        status: Status::Open,
+                        votes,
+                        tally: None,
+                        decided_at_leaf: None,
+                    },
+                );
+                (s, 0)
+            })
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(10_000))]
+
+    #[test]
+    fn scoped_delegations_resolve_by_scope_and_conserve_weight((s, id) in scoped_state()) {
+        let (t, keys, routes) = s.tally_now(id).unwrap();
+        let eligible: u128 = s.accounts.values().map(|a| a.bonded().0).sum();
+        prop_assert_eq!(t.eligible.0, eligible);
+        prop_assert_eq!(
+            t.resolved.0 + t.lost_cycles.0 + t.lost_decay.0 + t.abstained.0 + t.capped_back.0,
+            eligible
+        );
+        let scope = s.proposals[&id].scope;
+        for (i, k) in keys.iter().enumerate() {
+            let voted = s.proposals[&id].votes.contains_key(k);
+            let d = s.delegations.get(k).and_then(|d| d.get(&scope).or_else(|| d.get(&Scope::All)));
+            match routes[i] {
+                Route::Voted => prop_assert!(voted),
+                Route::Absent => prop_assert!(!voted && d.is_none()),
+                // A delegator goes to its scope's delegate (or its `all` one) or a fallback.
+                Route::Delegated { .. } | Route::Cycle | Route::Inactive => {
+                    prop_assert!(!voted && d.is_some());
+                }
+            }
+        }
+    }
+}
