@@ -185,17 +185,7 @@ fn bad_governance_input_gets_one_message_and_leaves_the_log_untouched() {
 
 #[test]
 fn the_governance_example_runs_end_to_end() {
-    let work = tempfile::tempdir().unwrap();
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/governance.sh");
-    let out = std::process::Command::new("bash")
-        .arg(script)
-        .arg(work.path().join("gov"))
-        .env("MASA", env!("CARGO_BIN_EXE_masa"))
-        .env_remove("MASA_HOME")
-        .output()
-        .unwrap();
-    let text = common::stdout(&out);
-    assert!(out.status.success(), "{text}\n{}", common::stderr(&out));
+    let text = common::run_example("governance.sh");
     assert!(text.contains("enacted from epoch 2"), "{text}");
     assert!(text.contains("κ 0.55"), "{text}");
     assert!(text.contains("capped back"), "{text}");

@@ -260,18 +260,7 @@ fn consensus_command_runs_the_epochs_consensus_on_given_numbers() {
 
 #[test]
 fn the_reward_loop_example_runs_end_to_end() {
-    let work = tempfile::tempdir().unwrap();
-    let script =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/reward-loop.sh");
-    let out = std::process::Command::new("bash")
-        .arg(script)
-        .arg(work.path().join("loop"))
-        .env("MASA", env!("CARGO_BIN_EXE_masa"))
-        .env_remove("MASA_HOME")
-        .output()
-        .unwrap();
-    let text = common::stdout(&out);
-    assert!(out.status.success(), "{text}\n{}", common::stderr(&out));
+    let text = common::run_example("reward-loop.sh");
     assert!(text.contains("closed epoch 0"), "{text}");
     assert!(text.contains("nothing to close"), "{text}");
     assert!(text.contains("\"weights\""), "{text}");

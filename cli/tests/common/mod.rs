@@ -130,6 +130,25 @@ pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// Runs `examples/<script>` with this build's `masa` in a fresh folder; requires success
+/// and returns its standard output.
+pub fn run_example(script: &str) -> String {
+    let work = tempfile::tempdir().unwrap();
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples")
+        .join(script);
+    let out = Command::new("bash")
+        .arg(path)
+        .arg(work.path().join("work"))
+        .env("MASA", env!("CARGO_BIN_EXE_masa"))
+        .env_remove("MASA_HOME")
+        .output()
+        .unwrap();
+    let text = stdout(&out);
+    assert!(out.status.success(), "{script}: {text}\n{}", stderr(&out));
+    text
+}
+
 /// The sample corpus shipped in `examples/`.
 pub fn example_corpus() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/corpus")
