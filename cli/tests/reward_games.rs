@@ -151,6 +151,11 @@ fn padding_with_boilerplate_earns_no_more_than_the_original() {
         ));
     }
     let ((w0, i0), (w1, i1)) = (weights[0], weights[1]);
+    eprintln!(
+        "padded / original: weight {:.4}, incentive {:.4}",
+        w1 as f64 / w0 as f64,
+        i1 as f64 / i0 as f64
+    );
     // ε = 5 %: the block is new once, in the first padded page; the 4 word 5-grams across
     // each page's seam are new too; and clean prose added to a page lifts its quality
     // score a little (measured: +3.2 % in all on these 12 pages).
@@ -550,4 +555,51 @@ fn pages_that_differ_from_their_source_are_slashed_once_kappa_attests_it() {
     // Fabrication takes the whole stake.
     assert!(alice["stake"].as_object().unwrap().is_empty(), "{alice}");
     assert_eq!(num(&s["burned"]), 50_000_000_000);
+}
+
+#[test]
+fn lenient_quality_settings_buy_a_contributor_nothing() {
+    let Some(docs) = common::docs_dir() else {
+        return;
+    };
+    let (a, b) = (pages(&docs, 400, 10), pages(&docs, 420, 10));
+    // Every rule made to pass: the stored quality_score column is then 1.0 everywhere.
+    let lenient = "[thresholds]\nmin_words = 0\nmax_words = 100000000\nmin_mean_word_len = 0.0\n\
+        max_mean_word_len = 1000.0\nmax_symbol_word_ratio = 1.0\nmax_bullet_line_ratio = 1.0\n\
+        max_ellipsis_line_ratio = 1.0\nmin_alpha_word_ratio = 0.0\nmin_stop_words = 0\n\
+        max_dup_line_ratio = 1.0\nmax_dup_para_ratio = 1.0\nmax_dup_line_char_ratio = 1.0\n\
+        max_dup_para_char_ratio = 1.0\nmax_top_ngram_char_ratio = [1.0, 1.0, 1.0]\n\
+        max_dup_ngram_char_ratio = [1.0, 1.0, 1.0, 1.0, 1.0, 1.0]\n\
+        min_terminal_punct_line_ratio = 0.0\nmax_short_line_ratio = 1.0\n\
+        max_newline_word_ratio = 1000.0\nmin_sentences = 0\n";
+    let mut seen = Vec::new();
+    for cheat in [false, true] {
+        let net = Net::new(&["creator", "alice", "bob", "v1", "v2", "v3"]);
+        let root = net.envs["creator"].0.path("src");
+        net.contribute("alice", &folder(&root, "a", &a, same), &[]);
+        let conf = root.join("lenient.toml");
+        std::fs::write(&conf, lenient).unwrap();
+        let extra: Vec<&str> = if cheat {
+            vec!["--quality", conf.to_str().unwrap()]
+        } else {
+            vec![]
+        };
+        net.contribute("bob", &folder(&root, "b", &b, same), &extra);
+        let scores: Vec<f64> = common::read_records(&net.ds, &Default::default())
+            .into_values()
+            .filter(|r| r.contributor == net.key("bob"))
+            .map(|r| r.quality_score.unwrap())
+            .collect();
+        net.start(&["alice", "bob"], &VALIDATORS);
+        let r = net.audit(&["v1"]).remove(0);
+        seen.push((scores.iter().sum::<f64>(), weight(&r, &net.key("bob"))));
+    }
+    let ((honest_q, honest_w), (cheat_q, cheat_w)) = (seen[0], seen[1]);
+    // The cheat did raise its own column...
+    assert!(
+        cheat_q > honest_q,
+        "the lenient settings changed no score: {seen:?}"
+    );
+    // ...and the validators, scoring quality themselves, pay it the same.
+    assert_eq!(cheat_w, honest_w, "{seen:?}");
 }

@@ -10,7 +10,8 @@ pub mod quality;
 mod stats;
 
 pub use extract::{
-    Dropped, ExtractedText, Metadata, PageReport, QualityReport, describe, extract_html, to_record,
+    Dropped, ExtractedText, Metadata, PageReport, QualityReport, default_quality_score, describe,
+    extract_html, to_record,
 };
 pub use pipeline::{
     BatchSink, CommitInfo, DEFAULT_BATCH_BYTES, DEFAULT_BATCH_ROWS, PendingBatch, PipelineConfig,

@@ -3,8 +3,8 @@
 //!
 //! **The unit.** A record earns `novel × quality`: `novel` is the number of its word
 //! 5-grams (over text folded as for dedup) that no earlier record in log order holds,
-//! estimated from a 1-in-`shingle_sample` hash sample; `quality` its `quality_score` in
-//! thousandths. One unit is one new 5-gram of full-quality text, about one new word. A
+//! estimated from a 1-in-`shingle_sample` hash sample; `quality` its quality score in
+//! thousandths, as the validator computed it (never the contributor's own column). One unit is one new 5-gram of full-quality text, about one new word. A
 //! record that is a near duplicate of an earlier one (estimated Jaccard ≥ the threshold, so
 //! an exact copy too) earns nothing and leaves the sketch unchanged: the earlier leaf keeps
 //! the credit.

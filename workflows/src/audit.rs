@@ -665,7 +665,7 @@ fn check_texts(
     bad: &mut Vec<u64>,
     scoring: Option<(&Preparer, &mut Vec<ScoredRow>)>,
 ) -> Result<masa_storage::arrow::array::RecordBatch, String> {
-    use masa_storage::arrow::array::{Array, ArrayRef, Float64Array, RecordBatch, StringArray};
+    use masa_storage::arrow::array::{ArrayRef, RecordBatch, StringArray};
     let idx = b.schema().index_of("text").map_err(|e| e.to_string())?;
     let text = b
         .column(idx)
@@ -680,13 +680,12 @@ fn check_texts(
         }
     }
     if let Some((preparer, out)) = scoring {
-        let quality =
-            masa_record::column::<Float64Array>(b, "quality_score").map_err(|e| e.to_string())?;
+        // The validator scores quality itself: the column is the contributor's claim.
         for i in 0..b.num_rows() {
             out.push((
                 hashes.value(i).to_owned(),
                 preparer.prepare(text.value(i)),
-                quality.is_valid(i).then(|| quality.value(i)),
+                Some(masa_ingest::default_quality_score(text.value(i))),
             ));
         }
     }

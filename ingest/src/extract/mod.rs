@@ -77,6 +77,13 @@ fn judge(text: &str, quality: &QualityConfig) -> (Option<String>, Option<f64>, Q
     (lang, lang_score, q)
 }
 
+/// The quality score of a normalized text under the default thresholds for its language:
+/// what a validator computes for itself, since a record's `quality_score` column is the
+/// contributor's own claim (made with thresholds the contributor may have changed).
+pub fn default_quality_score(text: &str) -> f64 {
+    judge(text, &QualityConfig::default()).2.score
+}
+
 /// Extracts, identifies the language of and scores one HTML page.
 pub fn describe(html: &str, quality: &QualityConfig) -> PageReport {
     let e = extract_html(html);
