@@ -173,4 +173,46 @@ fn main() {
         records as f64 / floor,
         secs / floor
     );
+
+    // The same audit once the protocol runs: it also scores every record (language,
+    // quality, MinHash and the novelty sketch) for the validator's weights. Epochs of one
+    // leaf, so epoch 0 (every batch) has ended once one more leaf follows the genesis.
+    let out = cmd(&["init"])
+        .stdout(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    let key = String::from_utf8(out.stdout).unwrap();
+    let key = key
+        .lines()
+        .find_map(|l| l.strip_prefix("contributor public key: "))
+        .unwrap()
+        .to_owned();
+    let alloc = format!("{key}=1000");
+    for args in [
+        vec![
+            "init-protocol",
+            "--dataset",
+            ds_s,
+            "--epoch-length",
+            "1",
+            "--allocate",
+            &alloc,
+        ],
+        vec!["stake", "100", "--role", "validator", "--dataset", ds_s],
+    ] {
+        assert!(cmd(&args).status().unwrap().success(), "{args:?}");
+    }
+    let started = Instant::now();
+    let rss = run_measured(
+        cmd(&["audit", "--dataset", ds_s, "--no-publish", "--json"])
+            .stdout(std::fs::File::create(&report).unwrap()),
+    );
+    let scored = started.elapsed().as_secs_f64();
+    let r: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    assert_eq!(r["epoch"], 0, "{r}");
+    println!(
+        "audit with weights (scoring every record): {scored:.1} s, {:.0} records/s, peak RSS {:.0} MB",
+        records as f64 / scored,
+        rss as f64 / 1024.0
+    );
 }
