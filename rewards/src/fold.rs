@@ -213,17 +213,7 @@ impl State {
         match &body.event {
             Event::Genesis { .. } => unreachable!("handled above"),
             Event::Stake { role, amount } => {
-                positive(*amount)?;
-                let balance = self
-                    .accounts
-                    .get(&actor)
-                    .map_or(Amount::ZERO, |a| a.balance);
-                let rest = balance.checked_sub(*amount).ok_or_else(|| {
-                    format!(
-                        "{} cannot stake {amount}: its balance is {balance}",
-                        actor.short()
-                    )
-                })?;
+                let rest = self.balance_after(actor, *amount, "stake")?;
                 let a = self.accounts.get_mut(&actor).expect("has a balance");
                 let staked = a
                     .staked(*role)
@@ -274,20 +264,10 @@ impl State {
                 return Ok(());
             }
             Event::Transfer { to, amount } => {
-                positive(*amount)?;
                 if *to == actor {
                     return Err("a transfer to oneself".into());
                 }
-                let balance = self
-                    .accounts
-                    .get(&actor)
-                    .map_or(Amount::ZERO, |a| a.balance);
-                let rest = balance.checked_sub(*amount).ok_or_else(|| {
-                    format!(
-                        "{} cannot transfer {amount}: its balance is {balance}",
-                        actor.short()
-                    )
-                })?;
+                let rest = self.balance_after(actor, *amount, "transfer")?;
                 let to_balance = self.accounts.get(to).map_or(Amount::ZERO, |a| a.balance);
                 let credited = to_balance.checked_add(*amount).ok_or("balance overflows")?;
                 let a = self.accounts.get_mut(&actor).expect("has a balance");
@@ -341,6 +321,21 @@ impl State {
         }
         self.bump(actor);
         Ok(())
+    }
+
+    /// The actor's balance once `amount` (more than zero) is taken from it, or why not.
+    fn balance_after(&self, actor: Key, amount: Amount, what: &str) -> Result<Amount, String> {
+        positive(amount)?;
+        let balance = self
+            .accounts
+            .get(&actor)
+            .map_or(Amount::ZERO, |a| a.balance);
+        balance.checked_sub(amount).ok_or_else(|| {
+            format!(
+                "{} cannot {what} {amount}: its balance is {balance}",
+                actor.short()
+            )
+        })
     }
 
     fn bump(&mut self, actor: Key) {
