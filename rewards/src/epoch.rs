@@ -287,6 +287,8 @@ pub(crate) fn commit(state: &mut State, closing: Closing) {
             !due
         });
         a.balance.0 += back;
+        // A conviction lock ends with the close of its last epoch.
+        a.locks.retain(|l| l.until_epoch > n);
     }
     state.bonds = closing.bonds;
     state.reports.remove(&n);
