@@ -57,9 +57,10 @@ pub fn change(kv: &str) -> anyhow::Result<(String, String)> {
     Ok((path, value))
 }
 
-fn status_text(s: &Status, decides_at: u64) -> String {
+/// A proposal's status in words.
+pub(crate) fn status_text(s: &Status) -> String {
     match s {
-        Status::Open => format!("open until the close of epoch {decides_at}"),
+        Status::Open => "open".into(),
         Status::Rejected => "rejected".into(),
         Status::Enacted { from_epoch } => format!("enacted from epoch {from_epoch}"),
         Status::Failed { reason } => format!("passed but not enacted: {reason}"),
@@ -136,7 +137,10 @@ pub async fn run(command: Command, home: &Path) -> anyhow::Result<()> {
                     p.id,
                     p.title,
                     p.scope.name(),
-                    status_text(&p.status, p.decides_at)
+                    match p.status {
+                        Status::Open => format!("open until the close of epoch {}", p.decides_at),
+                        ref s => status_text(s),
+                    }
                 );
                 for (k, val) in &p.changes {
                     println!("        set {k} = {val}");
@@ -169,11 +173,12 @@ pub async fn run(command: Command, home: &Path) -> anyhow::Result<()> {
             }
             let t = &v.tally;
             println!(
-                "proposal {} ({}, {}): {:?}",
+                "proposal {} ({}, {}): {} (tally at leaf {})",
                 v.proposal,
                 v.title,
                 v.scope.name(),
-                v.status
+                status_text(&v.status),
+                v.at_leaf
             );
             println!(
                 "eligible {} MASA; participation {:.2} % (quorum {:.2} %)",

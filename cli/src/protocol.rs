@@ -420,10 +420,10 @@ fn state_text(v: &masa_workflows::StateView) {
     }
     for p in &v.proposals {
         println!(
-            "proposal   {} [{}] {:?}: {}",
+            "proposal   {} [{}] {}: {}",
             p.id,
             p.scope.name(),
-            p.status,
+            crate::governance::status_text(&p.status),
             p.title
         );
     }

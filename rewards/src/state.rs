@@ -317,15 +317,11 @@ impl State {
         (i < self.spans.len() && self.spans[i].start <= leaf).then_some(i as u64)
     }
 
-    /// The oldest epoch that has ended and is not closed: what `masa epoch close` closes.
+    /// The oldest epoch that has ended and is not closed: what `masa epoch close` closes,
+    /// and what validators report weights for.
     pub fn closable_epoch(&self) -> Option<u64> {
         let s = self.spans.get(self.closed as usize)?;
         (s.end <= self.leaves).then_some(self.closed)
-    }
-
-    /// The epoch whose weights a validator should report now: the oldest ended, unclosed one.
-    pub fn epoch_to_report(&self) -> Option<u64> {
-        self.closable_epoch()
     }
 
     /// Every invariant of a state; `Err` names the first that fails.

@@ -382,7 +382,7 @@ fn scoring_epoch(
             ),
         ));
     }
-    match asked.or(state.epoch_to_report()) {
+    match asked.or(state.closable_epoch()) {
         Some(n) => Ok((Some(n), None)),
         None => Ok((
             None,

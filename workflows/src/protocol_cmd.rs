@@ -25,7 +25,6 @@ pub async fn init_protocol(
     params: Params,
     allocations: BTreeMap<Key, Amount>,
 ) -> Result<Submitted, WorkflowError> {
-    params.validate().map_err(WorkflowError::Rejected)?;
     let (ds, key) = open(&t.dataset, &t.storage, &t.key).await?;
     let event = Event::Genesis {
         params: Box::new(params),
