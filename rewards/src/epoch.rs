@@ -139,11 +139,14 @@ pub(crate) fn close(state: &State, n: u64, leaf: u64) -> Result<Closing, String>
     let out: ConsensusOutput =
         yuma(&input).map_err(|e| format!("consensus of epoch {n} failed: {e}"))?;
     let emission = params.emission_per_epoch;
+    // The pool is the emission and the fees paid since the last close; both ≤ 2^100, so
+    // their sum fits easily.
+    let pool = Amount(emission.0 + state.fees.0);
     let incentive_q: Vec<u64> = out.incentive.iter().map(|x| q32(*x)).collect();
     let dividends_q: Vec<u64> = out.dividends.iter().map(|x| q32(*x)).collect();
-    let to_contributors = split(emission.bps(params.contributor_share_bps), &incentive_q);
-    let to_validators = split(emission.bps(params.validator_share_bps), &dividends_q);
-    let to_treasury = emission.bps(params.treasury_share_bps);
+    let to_contributors = split(pool.bps(params.contributor_share_bps), &incentive_q);
+    let to_validators = split(pool.bps(params.validator_share_bps), &dividends_q);
+    let to_treasury = pool.bps(params.treasury_share_bps);
 
     let stake_in = |k: &Key, role| {
         state
@@ -236,9 +239,13 @@ pub(crate) fn close(state: &State, n: u64, leaf: u64) -> Result<Closing, String>
         .filter(|u| u.release_epoch <= n)
         .map(|u| u.amount.0)
         .sum();
-    let minted = Amount(credits.iter().map(|(_, a)| a.0).sum::<u128>() + to_treasury.0);
-    // Every amount here is at most the emission (≤ 2^80), so these sums cannot overflow;
-    // the supply must stay within its maximum.
+    // What is paid comes from the fees first; only the rest is minted. Fees no one could be
+    // paid (no incentive, no dividends) wait in the pool for the next close.
+    let paid = credits.iter().map(|(_, a)| a.0).sum::<u128>() + to_treasury.0;
+    let fees = Amount(paid.min(state.fees.0));
+    let minted = Amount(paid - fees.0);
+    // Every amount here is at most the pool (≤ 2^101), so these sums cannot overflow; the
+    // supply must stay within its maximum.
     let supply = state.genesis_supply.0 + state.minted.0 - state.burned.0;
     if supply + minted.0 > crate::MAX_SUPPLY {
         return Err(format!(
@@ -257,6 +264,7 @@ pub(crate) fn close(state: &State, n: u64, leaf: u64) -> Result<Closing, String>
                 .count() as u64,
             kappa_ppm: params.kappa_ppm,
             emission,
+            fees,
             minted,
             to_treasury,
             released: Amount(released),
@@ -277,6 +285,7 @@ pub(crate) fn commit(state: &mut State, closing: Closing) {
     }
     state.treasury.0 += closing.result.to_treasury.0;
     state.minted.0 += closing.result.minted.0;
+    state.fees.0 -= closing.result.fees.0;
     for a in state.accounts.values_mut() {
         let mut back = 0u128;
         a.unbonding.retain(|u| {

@@ -63,6 +63,12 @@ pub enum Event {
         to: Key,
         amount: Amount,
     },
+    /// Pays `amount` of the actor's balance into the reward pool: an oracle's fee for the
+    /// data it used. The next epoch close pays the pool out with the emission, by the same
+    /// shares, so fees reach contributors and validators through consensus.
+    Fee {
+        amount: Amount,
+    },
     /// Closes epoch `epoch` (which must be the oldest open one, and ended): consensus over
     /// its validators' reports, then emission. Anyone may close.
     CloseEpoch {

@@ -276,6 +276,15 @@ impl State {
                 self.accounts.entry(*to).or_default().balance = credited;
                 return Ok(());
             }
+            Event::Fee { amount } => {
+                let rest = self.balance_after(actor, *amount, "pay a fee of")?;
+                let fees = self.fees.checked_add(*amount).ok_or("the fee pool overflows")?;
+                let a = self.accounts.get_mut(&actor).expect("has a balance");
+                a.balance = rest;
+                a.nonce += 1;
+                self.fees = fees;
+                return Ok(());
+            }
             Event::CloseEpoch { epoch } => {
                 let n = *epoch;
                 if n < self.closed {

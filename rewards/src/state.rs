@@ -199,6 +199,8 @@ pub struct EpochResult {
     /// The κ and emission in force for this epoch.
     pub kappa_ppm: u32,
     pub emission: Amount,
+    /// Fees from the pool paid out with the emission (the rest of what was paid is minted).
+    pub fees: Amount,
     pub minted: Amount,
     pub to_treasury: Amount,
     pub released: Amount,
@@ -219,6 +221,8 @@ pub struct State {
     pub minted: Amount,
     pub burned: Amount,
     pub treasury: Amount,
+    /// Fees paid into the reward pool that no close has paid out yet.
+    pub fees: Amount,
     /// Every epoch's span so far; the last is the one receiving batches.
     pub spans: Vec<Span>,
     /// Epochs `< closed` are closed.
@@ -265,6 +269,7 @@ impl State {
             minted: Amount::ZERO,
             burned: Amount::ZERO,
             treasury: Amount::ZERO,
+            fees: Amount::ZERO,
             spans: Vec::new(),
             closed: 0,
             reports: BTreeMap::new(),
@@ -297,9 +302,13 @@ impl State {
         hex::encode(self.hash())
     }
 
-    /// Balances, stakes, unbonding and the treasury together.
+    /// Balances, stakes, unbonding, the treasury and the fee pool together.
     pub fn supply(&self) -> Amount {
-        Amount(self.accounts.values().map(|a| a.total().0).sum::<u128>() + self.treasury.0)
+        Amount(
+            self.accounts.values().map(|a| a.total().0).sum::<u128>()
+                + self.treasury.0
+                + self.fees.0,
+        )
     }
 
     pub fn account(&self, key: &Key) -> Option<&Account> {

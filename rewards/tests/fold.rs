@@ -243,6 +243,51 @@ fn epochs_close_in_order_with_emission_conserved_and_unbonding_released() {
 }
 
 #[test]
+fn fees_are_paid_out_with_the_emission_and_only_the_rest_is_minted() {
+    let (mut g, mut v, mut c, mut o) = (
+        Actor::new(1),
+        Actor::new(2),
+        Actor::new(3),
+        Actor::new(5),
+    );
+    let log = vec![
+        genesis(&mut g, params(5), &[(v.key, 1000), (c.key, 100), (o.key, 300)]),
+        v.event(stake(Role::Validator, 500)),
+        c.event(stake(Role::Worker, 20)),
+        // Fees before anyone can be paid wait in the pool.
+        o.event(Event::Fee {
+            amount: Amount::masa(200),
+        }),
+        c.batch("b1"),
+        v.report(0, &[(c.key, 10)]), // leaf 5: epoch 0 = [0, 5) has ended
+        g.event(Event::CloseEpoch { epoch: 0 }),
+    ];
+    let s = fold(ORIGIN, &log);
+    assert!(s.rejections.is_empty(), "{:?}", s.rejections);
+    s.check_invariants().unwrap();
+    let r = &s.results[0];
+    // The pool of 1 000 + 200 is split 41 / 41 / 18; the fees are paid first.
+    let c_pay = r.payouts.iter().find(|p| p.key == c.key).unwrap();
+    assert_eq!(c_pay.emission, Amount::masa(492));
+    assert_eq!(r.to_treasury, Amount::masa(216));
+    assert_eq!(r.fees, Amount::masa(200));
+    assert_eq!(s.minted, Amount::masa(1000));
+    assert_eq!(s.fees, Amount::ZERO);
+    assert_eq!(s.account(&o.key).unwrap().balance, Amount::masa(100));
+
+    // A fee beyond the balance is refused and changes nothing.
+    let mut t = s.clone();
+    let out = t.apply(&o.rejected(Event::Fee {
+        amount: Amount::masa(101),
+    }));
+    let Outcome::Rejected(reason) = out else {
+        panic!("an unfunded fee was applied")
+    };
+    assert!(reason.contains("cannot pay a fee of 101"), "{reason}");
+    assert_eq!(t, as_if_rejected(&s, &reason));
+}
+
+#[test]
 fn unbonding_stake_is_still_slashed() {
     let (mut g, mut v, mut x) = (Actor::new(1), Actor::new(2), Actor::new(4));
     let mut log = vec![
@@ -346,6 +391,7 @@ enum Step {
     Stake(usize, u8, u64),
     Unstake(usize, u8, u64),
     Transfer(usize, usize, u64),
+    Fee(usize, u64),
     Close(usize, u64),
     Batch(usize),
     Report(usize, u64, Vec<(usize, u64)>),
@@ -361,6 +407,7 @@ fn step() -> impl Strategy<Value = Step> {
         (actor.clone(), role.clone(), 0u64..600).prop_map(|(a, r, x)| Step::Stake(a, r, x)),
         (actor.clone(), role, 0u64..600).prop_map(|(a, r, x)| Step::Unstake(a, r, x)),
         (actor.clone(), actor.clone(), 0u64..600).prop_map(|(a, b, x)| Step::Transfer(a, b, x)),
+        (actor.clone(), 0u64..600).prop_map(|(a, x)| Step::Fee(a, x)),
         (actor.clone(), 0u64..6).prop_map(|(a, e)| Step::Close(a, e)),
         actor.clone().prop_map(Step::Batch),
         (
@@ -393,6 +440,9 @@ fn build(steps: &[Step]) -> Vec<Entry> {
             }),
             Step::Transfer(a, b, x) => actors[a].event(Event::Transfer {
                 to: keys[b],
+                amount: Amount::masa(x),
+            }),
+            Step::Fee(a, x) => actors[a].event(Event::Fee {
                 amount: Amount::masa(x),
             }),
             Step::Close(a, e) => actors[a].event(Event::CloseEpoch { epoch: e }),
