@@ -4,6 +4,7 @@ mod args;
 mod governance;
 mod output;
 mod protocol;
+mod simulate;
 
 use anyhow::Context;
 use args::{Cli, Command, LogCommand};
@@ -147,6 +148,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         None => masa_workflows::masa_home()?,
     };
     match cli.command {
+        Command::Simulate(a) => simulate::run(a)?,
         Command::Init { force } => {
             let out = Config::init(&home, force)?;
             if out.created {

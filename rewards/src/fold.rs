@@ -278,7 +278,10 @@ impl State {
             }
             Event::Fee { amount } => {
                 let rest = self.balance_after(actor, *amount, "pay a fee of")?;
-                let fees = self.fees.checked_add(*amount).ok_or("the fee pool overflows")?;
+                let fees = self
+                    .fees
+                    .checked_add(*amount)
+                    .ok_or("the fee pool overflows")?;
                 let a = self.accounts.get_mut(&actor).expect("has a balance");
                 a.balance = rest;
                 a.nonce += 1;

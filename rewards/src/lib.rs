@@ -36,6 +36,7 @@ pub use params::{
     Conviction, Governance, MinStake, Offence, PARAMS_VERSION, Params, Role, Scope, ScoreRules,
     SlashBps, SlashDestination, Threshold,
 };
+pub use proposals::with_changes;
 pub use slash::{CONTENT_CHECKS, FABRICATION_CHECK};
 pub use state::{
     Account, AuditRef, BatchRef, EpochResult, Lock, ParamChange, Payout, Proposal, Rejection,

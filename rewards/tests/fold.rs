@@ -244,14 +244,13 @@ fn epochs_close_in_order_with_emission_conserved_and_unbonding_released() {
 
 #[test]
 fn fees_are_paid_out_with_the_emission_and_only_the_rest_is_minted() {
-    let (mut g, mut v, mut c, mut o) = (
-        Actor::new(1),
-        Actor::new(2),
-        Actor::new(3),
-        Actor::new(5),
-    );
+    let (mut g, mut v, mut c, mut o) = (Actor::new(1), Actor::new(2), Actor::new(3), Actor::new(5));
     let log = vec![
-        genesis(&mut g, params(5), &[(v.key, 1000), (c.key, 100), (o.key, 300)]),
+        genesis(
+            &mut g,
+            params(5),
+            &[(v.key, 1000), (c.key, 100), (o.key, 300)],
+        ),
         v.event(stake(Role::Validator, 500)),
         c.event(stake(Role::Worker, 20)),
         // Fees before anyone can be paid wait in the pool.
