@@ -4,14 +4,19 @@
 //! **The unit.** A record earns `novel × quality`: `novel` is the number of its word
 //! 5-grams (over text folded as for dedup) that no earlier record in log order holds,
 //! estimated from a 1-in-`shingle_sample` hash sample; `quality` its quality score in
-//! thousandths, as the validator computed it (never the contributor's own column). One unit is one new 5-gram of full-quality text, about one new word. A
-//! record that is a near duplicate of an earlier one (estimated Jaccard ≥ the threshold, so
-//! an exact copy too) earns nothing and leaves the sketch unchanged: the earlier leaf keeps
-//! the credit.
+//! thousandths, as the validator computed it (never the contributor's own column). One unit
+//! is one new 5-gram of full-quality text, about one new word. A record that is a near
+//! duplicate earns nothing (the earlier leaf keeps the credit), and what it holds is no
+//! longer new afterwards, so a later copy of it cannot claim it either: near means an estimated Jaccard with one earlier record at or above the
+//! threshold, or at least the threshold's share of its sampled 5-grams already held
+//! (containment in everything earlier, which catches copies with a few words changed and
+//! copies spliced from several records).
 //!
 //! Why it resists the games:
-//! - **copying** a record with small edits: a near duplicate, zero; edits too large for
-//!   that still earn only the 5-grams they made new;
+//! - **copying** a record with small edits: a near duplicate, zero (each changed word would
+//!   otherwise make five new 5-grams: `masa simulate` found copiers of short records earning
+//!   more per word than honest writers before containment was checked); edits too large
+//!   for that still earn only the 5-grams they made new;
 //! - **padding** a record with boilerplate: the boilerplate's 5-grams are new once, in the
 //!   dataset's first record that holds them, and worth nothing in every record after;
 //!   filler repeated inside a record counts once (the sample is a set);
@@ -117,9 +122,20 @@ impl Scorer {
             score: 0,
             near_duplicate,
         };
-        if let Some(sig) = &p.sig
-            && self.lsh.insert_unless_near_duplicate(sig).is_err()
-        {
+        // Contained: at least the threshold's share of its sampled 5-grams are already held
+        // (a copy with a few words changed, or spliced from several records, which MinHash
+        // banding misses below a Jaccard of about 0.7).
+        let known = p.sampled.iter().filter(|h| self.sketch.contains(h)).count() as u64;
+        let total = p.sampled.len() as u64;
+        let near = (total > 0
+            && known * 1_000_000 >= u64::from(self.rules.near_dup_threshold_ppm) * total)
+            || p.sig
+                .as_ref()
+                .is_some_and(|sig| self.lsh.insert_unless_near_duplicate(sig).is_err());
+        if near {
+            // What it holds is no longer new, so no later copy can claim its few new
+            // 5-grams either.
+            self.sketch.extend(p.sampled.iter().copied());
             return zero(true);
         }
         let sample = self.prep.sample;

@@ -96,11 +96,12 @@ impl<M: Model> Gillespie<M> {
     /// with a fresh draw.
     pub fn step_until(&mut self, horizon: f64, observe: impl FnOnce(&M, f64)) -> Step {
         let before = self.t;
-        let a0: f64 = self.props.iter().sum();
+        let a0 = total(&self.props);
         let dt = if a0 > 0.0 && a0.is_finite() {
-            // 1 - u is in (0, 1], so the logarithm is finite.
-            let u: f64 = self.rng.random();
-            -(1.0 - u).ln() / a0
+            // Exp(1) by rand_distr's ziggurat: a table lookup and a comparison nearly every
+            // time, where -ln(1 - u) costs a logarithm (a tenth of a Vilar step).
+            let e: f64 = self.rng.sample(rand_distr::Exp1);
+            e / a0
         } else {
             f64::INFINITY
         };
@@ -128,6 +129,22 @@ impl<M: Model> Gillespie<M> {
     pub fn run_until(&mut self, horizon: f64, mut observe: impl FnMut(&M, f64)) {
         while let Step::Fired { .. } = self.step_until(horizon, &mut observe) {}
     }
+}
+
+/// The sum of the propensities, a₀, in four interleaved lanes: each step's additions form
+/// a dependency chain a quarter as long as a plain left-to-right sum's, which was a fifth
+/// of a Vilar step. It can differ from the plain sum (and from [`pick`]'s running sum) in
+/// the last bits; `pick` already handles a target at or above its own total.
+fn total(props: &[f64]) -> f64 {
+    let mut lanes = [0.0; 4];
+    let mut chunks = props.chunks_exact(4);
+    for c in &mut chunks {
+        for (l, p) in lanes.iter_mut().zip(c) {
+            *l += p;
+        }
+    }
+    let rest: f64 = chunks.remainder().iter().sum();
+    (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]) + rest
 }
 
 /// The channel whose cumulative propensity first exceeds `target` (the last positive one
@@ -160,6 +177,17 @@ mod tests {
         assert_eq!(pick(&p, 2.999), 3);
         // Rounding at the top never picks a zero channel.
         assert_eq!(pick(&p, 3.0), 3);
+    }
+
+    #[test]
+    fn total_is_the_sum_for_every_length() {
+        for n in 0..12 {
+            // Whole numbers: every order of addition gives the exact sum.
+            let props: Vec<f64> = (1..=n).map(f64::from).collect();
+            assert_eq!(total(&props), f64::from(n * (n + 1) / 2), "n = {n}");
+        }
+        let props = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7];
+        assert!((total(&props) - 2.8).abs() < 1e-15);
     }
 
     #[test]

@@ -558,7 +558,10 @@ impl<'a> Network<'a> {
                 recent: &self.recent,
                 me: id,
             };
-            drafts.push(policy.record(&d, rng));
+            drafts.extend(policy.record(&d, rng));
+        }
+        if drafts.is_empty() {
+            return;
         }
         let a = &mut self.agents[id as usize];
         let key = a.keys[a.next_key % a.keys.len()];

@@ -16,22 +16,50 @@ use crate::engine::{Model, SimRng};
 pub enum NetworkError {
     /// Two species share a name.
     #[error("species {name:?} is declared twice; give each species one name")]
-    DuplicateSpecies { name: String },
+    DuplicateSpecies {
+        /// The name declared twice.
+        name: String,
+    },
     /// An initial count below zero.
     #[error("species {name:?} starts at {count}; counts must be zero or more")]
-    NegativeCount { name: String, count: i64 },
+    NegativeCount {
+        /// The species.
+        name: String,
+        /// Its initial count as given.
+        count: i64,
+    },
     /// A reaction names a species that was not declared.
     #[error("reaction {reaction} names unknown species {name:?}; declare it in Network::new")]
-    UnknownSpecies { reaction: usize, name: String },
+    UnknownSpecies {
+        /// The index the reaction would have had (the reactions added before it).
+        reaction: usize,
+        /// The unknown name.
+        name: String,
+    },
     /// A rate constant that is negative, infinite or NaN.
     #[error("reaction {reaction} has rate constant {rate}; it must be finite and zero or more")]
-    InvalidRate { reaction: usize, rate: f64 },
+    InvalidRate {
+        /// The index the reaction would have had.
+        reaction: usize,
+        /// The rate constant as given.
+        rate: f64,
+    },
     /// A reactant listed with order 0.
     #[error("reaction {reaction} lists reactant {name:?} with order 0; leave it out instead")]
-    ZeroOrder { reaction: usize, name: String },
+    ZeroOrder {
+        /// The index the reaction would have had.
+        reaction: usize,
+        /// The reactant.
+        name: String,
+    },
     /// A species listed twice among the reactants, or twice among the changes.
     #[error("reaction {reaction} lists species {name:?} twice; give its total once")]
-    RepeatedSpecies { reaction: usize, name: String },
+    RepeatedSpecies {
+        /// The index the reaction would have had.
+        reaction: usize,
+        /// The species listed twice.
+        name: String,
+    },
     /// A reaction that removes more of a species than it takes as reactant, which could
     /// drive the count below zero.
     #[error(
@@ -39,9 +67,13 @@ pub enum NetworkError {
          reactant; its count could go below zero"
     )]
     RemovesMoreThanReactants {
+        /// The index the reaction would have had.
         reaction: usize,
+        /// The species.
         name: String,
+        /// How many the reaction removes.
         removes: i64,
+        /// Its order as reactant (0 if it is not one).
         order: u32,
     },
 }
@@ -64,7 +96,17 @@ struct Law {
     general: bool,
 }
 
-/// The constants of one reaction, with its slices in [`Network`]'s flat tables.
+/// What firing a reaction does, in one place for the hot path.
+#[derive(Debug, Clone)]
+struct Firing {
+    /// `(species, net change)`, zero changes left out.
+    changes: Vec<(usize, i64)>,
+    /// The reactions whose propensity firing can change (those with a reactant it
+    /// changes), ascending, each once, with their laws.
+    dependents: Vec<(usize, Law)>,
+}
+
+/// The constants of one reaction, as given, and its propensity law.
 #[derive(Debug, Clone)]
 struct Reaction {
     /// The rate constant `k`, as given.
@@ -72,8 +114,6 @@ struct Reaction {
     law: Law,
     /// `reactants[reactants_at.0..reactants_at.1]`.
     reactants_at: (usize, usize),
-    /// `changes[changes_at.0..changes_at.1]`.
-    changes_at: (usize, usize),
 }
 
 /// A mass-action reaction network and its current species counts; a [`Model`] whose
@@ -90,16 +130,13 @@ struct Reaction {
 #[derive(Debug, Clone)]
 pub struct Network {
     names: Vec<String>,
-    /// The species' counts, then one more, always 1 (the `ONE` of [`Reaction::slots`]).
+    /// The species' counts, then one more, always 1 (the `ONE` of `Law::slots`).
     counts: Vec<i64>,
     reactions: Vec<Reaction>,
     /// `(species, order)` of every reaction's reactants, reaction after reaction.
     reactants: Vec<(usize, u32)>,
-    /// `(species, net change)` of every reaction, zero changes left out.
-    changes: Vec<(usize, i64)>,
-    /// For each reaction, the reactions whose propensity its firing can change (those with
-    /// a reactant it changes), ascending, each once, with their laws.
-    dependents: Vec<Vec<(usize, Law)>>,
+    /// For each reaction, what firing it does.
+    firing: Vec<Firing>,
     /// For each species, the reactions that take it as reactant.
     readers: Vec<Vec<usize>>,
     /// For each species, the reactions that change its count.
@@ -133,8 +170,7 @@ impl Network {
             counts,
             reactions: Vec::new(),
             reactants: Vec::new(),
-            changes: Vec::new(),
-            dependents: Vec::new(),
+            firing: Vec::new(),
         })
     }
 
@@ -236,26 +272,27 @@ impl Network {
             .into_iter()
             .map(|q| (q, if q == r { law } else { self.reactions[q].law }))
             .collect();
-        self.dependents.push(own);
+        self.firing.push(Firing {
+            changes: outs,
+            dependents: own,
+        });
         for &(s, _) in &ins {
             for &q in &self.changers[s] {
                 // `r` is the newest reaction, so pushing it keeps each list ascending, and
                 // checking the last entry is enough to keep it unique.
-                if q != r && self.dependents[q].last().map(|&(d, _)| d) != Some(r) {
-                    self.dependents[q].push((r, law));
+                let dependents = &mut self.firing[q].dependents;
+                if q != r && dependents.last().map(|&(d, _)| d) != Some(r) {
+                    dependents.push((r, law));
                 }
             }
         }
 
         let reactants_at = (self.reactants.len(), self.reactants.len() + ins.len());
-        let changes_at = (self.changes.len(), self.changes.len() + outs.len());
         self.reactants.extend(ins);
-        self.changes.extend(outs);
         self.reactions.push(Reaction {
             rate,
             law,
             reactants_at,
-            changes_at,
         });
         Ok(self)
     }
@@ -375,11 +412,10 @@ impl Network {
     /// The net changes of reaction `r`: `(species index, change)`, as given but without
     /// zero changes.
     pub fn changes(&self, r: usize) -> &[(usize, i64)] {
-        let (from, to) = self.reactions[r].changes_at;
-        &self.changes[from..to]
+        &self.firing[r].changes
     }
 
-    /// The propensity of reaction `r` in the current state.
+    /// The propensity of reaction `r` in the current state (a zero may come out as −0.0).
     pub fn propensity(&self, r: usize) -> f64 {
         self.propensity_of(r, &self.reactions[r].law)
     }
@@ -390,9 +426,10 @@ impl Network {
     fn propensity_of(&self, r: usize, law: &Law) -> f64 {
         if !law.general {
             let [(s1, o1), (s2, o2)] = law.slots;
-            // A count minus its offset is below zero only for `2 A` with `A = 0`.
-            let f1 = (self.counts[s1] - o1).max(0) as f64;
-            let f2 = (self.counts[s2] - o2).max(0) as f64;
+            // Only `2 A` at `A = 0` has a factor below zero (0 · (0 − 1)), and the product
+            // is then −0.0: a zero propensity all the same, without a clamp on the hot path.
+            let f1 = (self.counts[s1] - o1) as f64;
+            let f2 = (self.counts[s2] - o2) as f64;
             return law.scale * f1 * f2;
         }
         self.propensity_by_loop(r)
@@ -436,11 +473,11 @@ impl Model for Network {
     }
 
     fn fire(&mut self, channel: usize, _t: f64, _rng: &mut SimRng, props: &mut [f64]) {
-        let (from, to) = self.reactions[channel].changes_at;
-        for &(s, change) in &self.changes[from..to] {
+        let firing = &self.firing[channel];
+        for &(s, change) in &firing.changes {
             self.counts[s] += change;
         }
-        for (q, law) in &self.dependents[channel] {
+        for (q, law) in &firing.dependents {
             props[*q] = self.propensity_of(*q, law);
         }
     }
@@ -608,8 +645,7 @@ mod tests {
 
     /// The dependents of `r` by brute force: every reaction with a reactant `r` changes.
     fn dependents_by_definition(net: &Network, r: usize) -> Vec<usize> {
-        let (from, to) = net.reactions[r].changes_at;
-        let changed: Vec<usize> = net.changes[from..to].iter().map(|&(s, _)| s).collect();
+        let changed: Vec<usize> = net.changes(r).iter().map(|&(s, _)| s).collect();
         (0..net.reactions())
             .filter(|&q| {
                 let (from, to) = net.reactions[q].reactants_at;
@@ -624,7 +660,8 @@ mod tests {
     fn dependency_graph_is_exactly_the_reactions_reading_a_changed_species() {
         /// The dependents of `r` as kept, each law checked against its reaction's.
         fn kept(net: &Network, r: usize) -> Vec<usize> {
-            net.dependents[r]
+            net.firing[r]
+                .dependents
                 .iter()
                 .map(|&(q, law)| {
                     assert_eq!(law, net.reactions[q].law, "law of {q} among {r}'s");

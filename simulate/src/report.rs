@@ -335,14 +335,14 @@ pub fn plots(dir: &Path, summary: &Summary, rows: &[Row]) -> Result<(), ReportEr
                 })
                 .collect()
         };
-        let rewards: Vec<(String, String)> = metrics
-            .iter()
-            .filter_map(|m| m.strip_prefix("reward.").map(|l| (m.clone(), l.to_owned())))
-            .collect();
-        let rewards: Vec<(&str, &str)> = rewards
-            .iter()
-            .map(|(m, l)| (m.as_str(), l.as_str()))
-            .collect();
+        let rewards = |validators: bool| -> Vec<(String, String)> {
+            metrics
+                .iter()
+                .filter_map(|m| m.strip_prefix("reward.").map(|l| (m.clone(), l.to_owned())))
+                .filter(|(_, l)| l.starts_with("validator_") == validators)
+                .collect()
+        };
+        let (contributors, validators) = (rewards(false), rewards(true));
         let name = |chart: &str| plots.join(format!("{}-{chart}.svg", p.point));
         let at = if p.values.is_empty() {
             String::new()
@@ -356,13 +356,20 @@ pub fn plots(dir: &Path, summary: &Summary, rows: &[Row]) -> Result<(), ReportEr
                     .join(", ")
             )
         };
-        line_chart(
-            &name("rewards"),
-            &format!("reward per agent per epoch{at}"),
-            "epoch",
-            "MASA",
-            &series(&rewards),
-        )?;
+        for (chart, who, list) in [
+            ("rewards", "contributors and oracles", &contributors),
+            ("validator-rewards", "validators", &validators),
+        ] {
+            let names: Vec<(&str, &str)> =
+                list.iter().map(|(m, l)| (m.as_str(), l.as_str())).collect();
+            line_chart(
+                &name(chart),
+                &format!("reward per agent per epoch: {who}{at}"),
+                "epoch",
+                "MASA",
+                &series(&names),
+            )?;
+        }
         line_chart(
             &name("concentration"),
             &format!("validator stake concentration{at}"),

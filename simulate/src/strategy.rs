@@ -92,8 +92,8 @@ pub struct Draft {
 
 /// A contributor's policy.
 pub trait ContributorPolicy: Send {
-    /// The next record.
-    fn record(&mut self, d: &Draw, rng: &mut SimRng) -> Draft;
+    /// The next record, or `None` when it has nothing to send.
+    fn record(&mut self, d: &Draw, rng: &mut SimRng) -> Option<Draft>;
     /// Keys it signs batches with (each staking the contributor stake).
     fn keys(&self) -> u32 {
         1
@@ -110,21 +110,21 @@ pub trait ContributorPolicy: Send {
 pub struct Honest;
 
 impl ContributorPolicy for Honest {
-    fn record(&mut self, d: &Draw, rng: &mut SimRng) -> Draft {
+    fn record(&mut self, d: &Draw, rng: &mut SimRng) -> Option<Draft> {
         if !d.recent.is_empty() && rng.random::<f64>() < d.duplication {
             let (_, text) = &d.recent[rng.random_range(0..d.recent.len())];
-            return Draft {
+            return Some(Draft {
                 text: text.clone(),
                 quality: d.quality.sample(rng),
                 original_words: 0,
-            };
+            });
         }
         let n = word_count(d.words, rng);
-        Draft {
+        Some(Draft {
             text: words(rng, n, d.vocabulary),
             quality: d.quality.sample(rng).clamp(0.0, 1.0),
             original_words: n as u64,
-        }
+        })
     }
 }
 
@@ -137,13 +137,13 @@ pub struct LowQuality {
 }
 
 impl ContributorPolicy for LowQuality {
-    fn record(&mut self, d: &Draw, rng: &mut SimRng) -> Draft {
+    fn record(&mut self, d: &Draw, rng: &mut SimRng) -> Option<Draft> {
         let n = word_count(d.words, rng);
-        Draft {
+        Some(Draft {
             text: words(rng, n, d.vocabulary),
             quality: self.quality.sample(rng).clamp(0.0, 1.0),
             original_words: n as u64,
-        }
+        })
     }
     fn cost_factor(&self) -> f64 {
         self.cost_factor
@@ -158,7 +158,7 @@ pub struct Copier {
 }
 
 impl ContributorPolicy for Copier {
-    fn record(&mut self, d: &Draw, rng: &mut SimRng) -> Draft {
+    fn record(&mut self, d: &Draw, rng: &mut SimRng) -> Option<Draft> {
         let others: Vec<&String> = d
             .recent
             .iter()
@@ -166,13 +166,8 @@ impl ContributorPolicy for Copier {
             .map(|(_, t)| t)
             .collect();
         if others.is_empty() {
-            // Nothing to copy yet: a short record of its own.
-            let n = 20;
-            return Draft {
-                text: words(rng, n, d.vocabulary),
-                quality: d.quality.sample(rng),
-                original_words: n as u64,
-            };
+            // Nothing to copy yet: it sends nothing.
+            return None;
         }
         let source = others[rng.random_range(0..others.len())];
         let mut ws: Vec<String> = source.split(' ').map(str::to_owned).collect();
@@ -180,11 +175,11 @@ impl ContributorPolicy for Copier {
             let i = rng.random_range(0..ws.len());
             ws[i] = word(rng.random_range(0..d.vocabulary));
         }
-        Draft {
+        Some(Draft {
             text: ws.join(" "),
             quality: d.quality.sample(rng),
             original_words: u64::from(self.edits),
-        }
+        })
     }
 }
 
@@ -197,17 +192,17 @@ pub struct Padder {
 }
 
 impl ContributorPolicy for Padder {
-    fn record(&mut self, d: &Draw, rng: &mut SimRng) -> Draft {
+    fn record(&mut self, d: &Draw, rng: &mut SimRng) -> Option<Draft> {
         let n = ((word_count(d.words, rng) as f64) * self.original_share).round() as usize;
         let n = n.max(1);
         let mut text = words(rng, n, d.vocabulary);
         text.push(' ');
         text.push_str(&self.boilerplate);
-        Draft {
+        Some(Draft {
             text,
             quality: d.quality.sample(rng).clamp(0.0, 1.0),
             original_words: n as u64,
-        }
+        })
     }
 }
 
@@ -219,7 +214,7 @@ pub struct Sybil {
 }
 
 impl ContributorPolicy for Sybil {
-    fn record(&mut self, d: &Draw, rng: &mut SimRng) -> Draft {
+    fn record(&mut self, d: &Draw, rng: &mut SimRng) -> Option<Draft> {
         Honest.record(d, rng)
     }
     fn keys(&self) -> u32 {
