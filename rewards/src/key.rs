@@ -41,7 +41,19 @@ impl Key {
     }
 
     pub fn hex(&self) -> String {
-        hex::encode(self.0)
+        String::from_utf8(self.hex_bytes().to_vec()).expect("hex digits are ASCII")
+    }
+
+    /// The key in lowercase hex, without allocating: keys are serialized wherever the state
+    /// is hashed, so this is on the fold's path.
+    fn hex_bytes(&self) -> [u8; 64] {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let mut out = [0u8; 64];
+        for (i, b) in self.0.iter().enumerate() {
+            out[2 * i] = DIGITS[usize::from(b >> 4)];
+            out[2 * i + 1] = DIGITS[usize::from(b & 15)];
+        }
+        out
     }
 
     /// The first 8 hex characters, for tables.
@@ -64,7 +76,8 @@ impl std::fmt::Debug for Key {
 
 impl Serialize for Key {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.hex())
+        let hex = self.hex_bytes();
+        s.serialize_str(std::str::from_utf8(&hex).expect("hex digits are ASCII"))
     }
 }
 

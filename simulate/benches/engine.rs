@@ -16,9 +16,11 @@
 //! so each rebop run is replayed once, untimed, with the same seed by a counting variant
 //! (the macro model with an extra product species bumped by every reaction, the run-time
 //! model stepped one reaction at a time), and the bench checks that the replay ends in the
-//! same state as the timed run. The engines draw from different generators (PCG-64 here,
-//! rebop's SmallRng), so their runs differ, but the event counts per run agree within
-//! noise, which is printed as a check that the models are the same.
+//! same state as the timed run. The rebop run-time model is read off `Network::vilar`, and
+//! the bench checks that it and the macro model end every run in the same state (one
+//! generator, one seed: the same reactions and rates). Our engine draws from another
+//! generator (PCG-64; rebop's is SmallRng), so its runs differ, but its event counts per run
+//! agree with rebop's within noise (printed with their standard errors).
 
 use std::hint::black_box;
 use std::time::Instant;

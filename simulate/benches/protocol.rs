@@ -1,5 +1,5 @@
 //! A full-protocol scenario at scale: 1 000 nodes (900 contributors, 60 validators, 40
-//! oracles) over 1 000 epochs, one run on one thread: every batch, report, fee and close
+//! oracles) over 1 000 epochs, one run (records prepared for scoring on every core): every batch, report, fee and close
 //! folded by `masa-rewards`, every record scored by its rules.
 //!
 //! Run: `cargo bench -p masa-simulate --bench protocol` (MASA_BENCH_NODES and
@@ -64,7 +64,8 @@ initial = {oracles}
     let scenario = Scenario::parse(&text).expect("the benchmark scenario is valid");
     let compiled = scenario.compile().expect("the benchmark scenario is valid");
     let started = Instant::now();
-    let out = run_one(&compiled, 1, 0, 0);
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let out = run_one(&compiled, 1, 0, 0, threads);
     let secs = started.elapsed().as_secs_f64();
     let records = out
         .rows

@@ -21,7 +21,7 @@ use crate::strategy::{
 };
 use crate::table::Row;
 use masa_rewards::event::EVENT_VERSION;
-use masa_rewards::score::Scorer;
+use masa_rewards::score::{Preparer, Scorer};
 use masa_rewards::{Amount, AuditClaims, Body, Entry, Event, Key, Outcome, Role, State};
 use rand::RngExt;
 use std::collections::{BTreeMap, HashMap};
@@ -182,6 +182,9 @@ pub struct Network<'a> {
     faucet: Key,
     nonces: HashMap<Key, u64>,
     scorer: Scorer,
+    preparer: Preparer,
+    /// Threads that prepare an epoch's records (the in-order pass is one thread).
+    threads: usize,
     recent: Vec<(u32, String)>,
     recent_next: usize,
     /// Records by the epoch their batch landed in.
@@ -222,9 +225,17 @@ fn to_masa(a: Amount) -> f64 {
 
 impl<'a> Network<'a> {
     /// The network at time 0: the genesis, and the initial agents staked.
-    pub fn new(c: &'a Compiled, point: u32, run: u32, rng: &mut SimRng) -> Network<'a> {
+    /// `threads` prepare each epoch's records for scoring (the results do not depend on it).
+    pub fn new(
+        c: &'a Compiled,
+        point: u32,
+        run: u32,
+        threads: usize,
+        rng: &mut SimRng,
+    ) -> Network<'a> {
         let faucet = Key([0xff; 32]);
         let mut n = Network {
+            threads: threads.max(1),
             c,
             point,
             run,
@@ -240,6 +251,7 @@ impl<'a> Network<'a> {
             faucet,
             nonces: HashMap::new(),
             scorer: Scorer::new(&c.params.score),
+            preparer: Preparer::new(&c.params.score),
             recent: Vec::new(),
             recent_next: 0,
             unscored: BTreeMap::new(),
@@ -595,11 +607,32 @@ impl<'a> Network<'a> {
     /// Scores an ended epoch's records in log order, as every honest validator would.
     fn score_epoch(&mut self, e: u64) {
         let mut scores: BTreeMap<Key, u64> = BTreeMap::new();
-        for r in self.unscored.remove(&e).unwrap_or_default() {
-            let s = self.scorer.score(&r.text, Some(r.quality));
+        let records = self.unscored.remove(&e).unwrap_or_default();
+        // Signatures and samples are order-free: computed in parallel, then scored in log
+        // order, as `masa audit` does.
+        let chunk = records.len().div_ceil(self.threads).max(256);
+        let preparer = &self.preparer;
+        let prepared: Vec<_> = std::thread::scope(|s| {
+            let parts: Vec<_> = records
+                .chunks(chunk)
+                .map(|c| {
+                    s.spawn(move || {
+                        c.iter()
+                            .map(|r| preparer.prepare(&r.text))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            parts
+                .into_iter()
+                .flat_map(|h| h.join().expect("preparing a record does not panic"))
+                .collect()
+        });
+        for (r, p) in records.iter().zip(&prepared) {
+            let s = self.scorer.add(p, Some(r.quality), true);
             self.records += 1;
             self.bytes += r.text.len() as u64;
-            self.words += r.text.split(' ').count() as u64;
+            self.words += r.text.bytes().filter(|b| *b == b' ').count() as u64 + 1;
             self.novel += s.novel;
             self.near_dups += u64::from(s.near_duplicate);
             *scores.entry(r.key).or_default() += s.score;

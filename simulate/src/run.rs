@@ -165,10 +165,10 @@ fn set(table: &mut toml::Table, path: &str, v: f64) -> Result<(), String> {
     Ok(())
 }
 
-/// Runs one (point, run) to its horizon.
-pub fn run_one(c: &Compiled, seed: u64, point: u32, run: u32) -> RunOutput {
+/// Runs one (point, run) to its horizon; `threads` prepare records for scoring.
+pub fn run_one(c: &Compiled, seed: u64, point: u32, run: u32, threads: usize) -> RunOutput {
     let mut rng = rng_for(seed, u64::from(point), u64::from(run));
-    let net = Network::new(c, point, run, &mut rng);
+    let net = Network::new(c, point, run, threads, &mut rng);
     let mut g = Gillespie::new(net, rng);
     let horizon = c.scenario.max_time;
     while g.model.closed() < c.scenario.epochs {
@@ -192,6 +192,8 @@ pub fn run_all(
     let jobs: Vec<(usize, u32)> = (0..points.len())
         .flat_map(|p| (0..runs).map(move |r| (p, r)))
         .collect();
+    // Spare threads (fewer jobs than threads) prepare records inside the runs.
+    let inner = (threads / jobs.len().max(1)).max(1);
     let next = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<RunOutput>>> = Mutex::new(vec![None; jobs.len()]);
@@ -201,7 +203,7 @@ pub fn run_all(
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(&(p, r)) = jobs.get(i) else { break };
-                    let out = run_one(&points[p].compiled, seed, points[p].index, r);
+                    let out = run_one(&points[p].compiled, seed, points[p].index, r, inner);
                     results.lock().expect("no thread panics holding it")[i] = Some(out);
                     progress(done.fetch_add(1, Ordering::Relaxed) + 1, jobs.len());
                 }

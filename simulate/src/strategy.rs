@@ -359,16 +359,21 @@ fn word_count(d: &Dist, rng: &mut SimRng) -> usize {
     (d.sample(rng).round() as usize).clamp(1, 1_000_000)
 }
 
-/// A synthetic word: the base-26 spelling of its number.
-fn word(mut n: u32) -> String {
-    let mut s = String::with_capacity(6);
+/// A synthetic word: the base-26 spelling of its number, appended to `out`.
+fn push_word(out: &mut String, mut n: u32) {
     loop {
-        s.push((b'a' + (n % 26) as u8) as char);
+        out.push((b'a' + (n % 26) as u8) as char);
         n /= 26;
         if n == 0 {
-            return s;
+            return;
         }
     }
+}
+
+fn word(n: u32) -> String {
+    let mut s = String::with_capacity(6);
+    push_word(&mut s, n);
+    s
 }
 
 /// `n` words drawn uniformly from the vocabulary.
@@ -378,7 +383,7 @@ pub fn words(rng: &mut SimRng, n: usize, vocabulary: u32) -> String {
         if i > 0 {
             out.push(' ');
         }
-        out.push_str(&word(rng.random_range(0..vocabulary)));
+        push_word(&mut out, rng.random_range(0..vocabulary));
     }
     out
 }
