@@ -191,8 +191,19 @@ impl MinHasher {
         shingle_hashes(words, self.params.shingle_words, |h| {
             xs.push((h >> 32) as u32)
         });
+        self.signature_of_high_bits(&xs)
+    }
+
+    /// The signature from [`MinHasher::shingles`]' hashes (non-empty), so a caller that
+    /// needs both folds the text once: equal to `signature` of the same text.
+    pub fn signature_of_shingles(&self, shingles: &[u64]) -> Vec<SigValue> {
+        let xs: Vec<u32> = shingles.iter().map(|h| (h >> 32) as u32).collect();
+        self.signature_of_high_bits(&xs)
+    }
+
+    fn signature_of_high_bits(&self, xs: &[u32]) -> Vec<SigValue> {
         let mut mins = vec![u32::MAX; self.params.permutations()];
-        min_permutations(&self.seeds, &self.multipliers, &xs, &mut mins);
+        min_permutations(&self.seeds, &self.multipliers, xs, &mut mins);
         mins.into_iter().map(|v| v as SigValue).collect()
     }
 
@@ -285,6 +296,21 @@ pub fn estimated_jaccard(a: &[SigValue], b: &[SigValue]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_signature_of_the_shingles_is_the_signature_of_the_text() {
+        let h = MinHasher::new(MinHashParams::default());
+        for text in [
+            "one two three four five",
+            "The quick brown fox jumps over the lazy dog, twice: the quick brown fox!",
+            "Ünïcode wörds fold the same way as ascii words do here",
+        ] {
+            let sig = h.signature(text).unwrap();
+            assert_eq!(h.signature_of_shingles(&h.shingles(text)), sig, "{text}");
+        }
+        assert!(h.shingles("too short").is_empty());
+        assert!(h.signature("too short").is_none());
+    }
 
     #[test]
     fn folding_ignores_case_accents_punctuation_and_numbers() {

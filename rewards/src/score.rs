@@ -64,19 +64,17 @@ impl Preparer {
     }
 
     pub fn prepare(&self, text: &str) -> Prepared {
-        let mut sampled: Vec<u64> = self
-            .hasher
-            .shingles(text)
+        let shingles = self.hasher.shingles(text);
+        // The signature of the same shingles (the text is folded once).
+        let sig = (!shingles.is_empty()).then(|| self.hasher.signature_of_shingles(&shingles));
+        let mut sampled: Vec<u64> = shingles
             .into_iter()
             // The shingle hash is already well mixed: its low bits sample uniformly.
             .filter(|h| h % self.sample == 0)
             .collect();
         sampled.sort_unstable();
         sampled.dedup();
-        Prepared {
-            sig: self.hasher.signature(text),
-            sampled,
-        }
+        Prepared { sig, sampled }
     }
 }
 
