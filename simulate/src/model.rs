@@ -46,7 +46,9 @@ const CONTRIBUTE: usize = 12;
 const AUDIT: usize = 13;
 const RESTAKE: usize = 14;
 const QUERY: usize = 15;
-const CHANNELS: usize = 16;
+const PROPOSE: usize = 16;
+const VOTE: usize = 17;
+const CHANNELS: usize = 18;
 
 /// A set of agent ids with O(1) insert, remove and uniform pick.
 #[derive(Debug, Default)]
@@ -209,6 +211,12 @@ pub struct Network<'a> {
     all_paid: u128,
     consensus_ratios: Vec<f64>,
     cabal_stake_share: Option<f64>,
+    // Governance: the next scenario proposal, the open one, who has yet to vote on it.
+    next_proposal: usize,
+    open_proposal: Option<u64>,
+    voters: Pool,
+    proposals_decided: u64,
+    proposals_passed: u64,
 }
 
 fn key(agent: u32, index: u32) -> Key {
@@ -271,6 +279,11 @@ impl<'a> Network<'a> {
             all_paid: 0,
             consensus_ratios: Vec::new(),
             cabal_stake_share: None,
+            next_proposal: 0,
+            open_proposal: None,
+            voters: Pool::default(),
+            proposals_decided: 0,
+            proposals_passed: 0,
         };
         // The faucet holds what funds every agent that will ever arrive.
         let supply = Amount(masa_rewards::MAX_SUPPLY / 2);
@@ -496,6 +509,9 @@ impl<'a> Network<'a> {
         a.online = true;
         self.active[kind].insert(id);
         self.online[kind].insert(id);
+        if self.open_proposal.is_some() && kind != Kind::Oracle as usize {
+            self.voters.insert(id);
+        }
     }
 
     fn depart(&mut self, id: u32) {
@@ -534,6 +550,7 @@ impl<'a> Network<'a> {
         }
         self.pending_online.remove(id);
         self.waiting.remove(id);
+        self.voters.remove(id);
     }
 
     fn set_online(&mut self, id: u32, online: bool) {
@@ -781,8 +798,72 @@ impl<'a> Network<'a> {
         for a in self.agents.iter_mut() {
             a.pending = false;
         }
+        if let Some(id) = self.open_proposal
+            && self
+                .state
+                .proposals
+                .get(&id)
+                .is_some_and(|p| p.status != masa_rewards::Status::Open)
+        {
+            self.proposals_decided += 1;
+            if matches!(
+                self.state.proposals[&id].status,
+                masa_rewards::Status::Enacted { .. }
+            ) {
+                self.proposals_passed += 1;
+            }
+            self.open_proposal = None;
+            for v in std::mem::take(&mut self.voters.items) {
+                self.voters.pos[v as usize] = Pool::NONE;
+            }
+        }
         let scores = self.scores.remove(&n).unwrap_or_default();
         self.record_close(n, &scores);
+    }
+
+    /// A validator makes the scenario's next proposal; every staked agent may vote on it.
+    fn propose(&mut self, rng: &mut SimRng) {
+        let (title, changes) = self.c.proposals[self.next_proposal].clone();
+        self.next_proposal += 1;
+        let id = self.active[Kind::Validator as usize].pick(rng);
+        let leaf = self.state.leaves;
+        let actor = self.agents[id as usize].keys[0];
+        if self.event(actor, Event::Propose { title, changes }) {
+            self.open_proposal = Some(leaf);
+            for kind in [Kind::Contributor, Kind::Validator] {
+                for i in 0..self.active[kind as usize].len() {
+                    let v = self.active[kind as usize].items[i];
+                    self.voters.insert(v);
+                }
+            }
+        }
+    }
+
+    fn vote(&mut self, rng: &mut SimRng) {
+        let Some(proposal) = self.open_proposal else {
+            return;
+        };
+        let id = self.voters.pick(rng);
+        self.voters.remove(id);
+        let g = &self.c.scenario.governance;
+        let label = self.agents[id as usize].label;
+        let support = g.support.get(label).copied().unwrap_or(0.5);
+        let choice = if rng.random::<f64>() < support {
+            masa_rewards::governance::Choice::Yes
+        } else {
+            masa_rewards::governance::Choice::No
+        };
+        let conviction = g.conviction;
+        for k in self.agents[id as usize].keys.clone() {
+            self.event(
+                k,
+                Event::Vote {
+                    proposal,
+                    choice,
+                    conviction,
+                },
+            );
+        }
     }
 
     fn record_close(&mut self, n: u64, scores: &BTreeMap<Key, u64>) {
@@ -895,6 +976,10 @@ impl<'a> Network<'a> {
             row("validator_agreement".into(), trust_num / trust_den);
         }
         row("reports".into(), result.reports as f64);
+        if !self.c.proposals.is_empty() {
+            row("proposals_decided".into(), self.proposals_decided as f64);
+            row("proposals_passed".into(), self.proposals_passed as f64);
+        }
         row("kappa".into(), f64::from(result.kappa_ppm) / 1e6);
         if paid > 0 && self.cabal_stake_share.is_some() {
             row("cabal_share".into(), cabal_paid as f64 / paid as f64);
@@ -982,6 +1067,20 @@ impl Model for Network<'_> {
         out[RESTAKE] =
             s.validators.restake_rate * self.active[Kind::Validator as usize].len() as f64;
         out[QUERY] = s.oracles.query_rate * self.online[Kind::Oracle as usize].len() as f64;
+        let g = &s.governance;
+        out[PROPOSE] = if self.open_proposal.is_none()
+            && self.next_proposal < self.c.proposals.len()
+            && self.active[Kind::Validator as usize].len() > 0
+        {
+            g.proposal_rate
+        } else {
+            0.0
+        };
+        out[VOTE] = if self.open_proposal.is_some() {
+            g.vote_rate * self.voters.len() as f64
+        } else {
+            0.0
+        };
     }
 
     fn fire(&mut self, channel: usize, t: f64, rng: &mut SimRng, props: &mut [f64]) {
@@ -1033,10 +1132,12 @@ impl Model for Network<'_> {
                     self.agents[id as usize].staked[0] += to_masa(balance);
                 }
             }
-            _ => {
+            QUERY => {
                 let id = self.online[Kind::Oracle as usize].pick(rng);
                 self.agents[id as usize].queries += 1;
             }
+            PROPOSE => self.propose(rng),
+            _ => self.vote(rng),
         }
         self.settle();
         self.propensities(props);

@@ -54,6 +54,8 @@ pub struct Scenario {
     pub oracles: Oracles,
     #[serde(default)]
     pub cabal: Cabal,
+    #[serde(default)]
+    pub governance: GovernanceModel,
 }
 
 fn default_runs() -> u32 {
@@ -399,6 +401,31 @@ impl Default for Cabal {
     }
 }
 
+/// Proposals and votes: the scenario's proposals are made one at a time, and staked agents
+/// vote on the open one.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GovernanceModel {
+    /// Per unit of time while no proposal is open: a validator makes the next proposal.
+    pub proposal_rate: f64,
+    /// Per staked agent per unit of time while a proposal is open: it votes.
+    pub vote_rate: f64,
+    /// The conviction every vote carries (0: 0.1× and no lock).
+    pub conviction: u8,
+    /// The chance an agent of each strategy (`honest`, `validator_colluding`, ...) votes
+    /// yes; 0.5 for strategies not named.
+    pub support: BTreeMap<String, f64>,
+    pub proposals: Vec<ProposalModel>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProposalModel {
+    pub title: String,
+    /// Parameters by path, as in `[params]`.
+    pub changes: toml::Table,
+}
+
 fn one() -> f64 {
     1.0
 }
@@ -447,6 +474,8 @@ pub struct Compiled {
     pub params: Params,
     pub contributor_shares: Vec<(ContributorStrategy, f64)>,
     pub validator_shares: Vec<(ValidatorStrategy, f64)>,
+    /// The governance proposals, as their events carry them.
+    pub proposals: Vec<(String, BTreeMap<String, String>)>,
 }
 
 impl Scenario {
@@ -570,7 +599,31 @@ impl Scenario {
             }
         }
         rate("cabal.boost", self.cabal.boost)?;
+        let g = &self.governance;
+        rate("governance.proposal_rate", g.proposal_rate)?;
+        rate("governance.vote_rate", g.vote_rate)?;
+        if usize::from(g.conviction) >= params.governance.conviction.len() {
+            return Err(bad(
+                "governance.conviction",
+                format!(
+                    "conviction {} is not in the table (0 to {})",
+                    g.conviction,
+                    params.governance.conviction.len() - 1
+                ),
+            ));
+        }
+        for (name, x) in &g.support {
+            share(&format!("governance.support.{name}"), *x)?;
+        }
+        let mut proposals = Vec::new();
+        for (i, p) in g.proposals.iter().enumerate() {
+            let field = format!("governance.proposals[{i}].changes");
+            let c = changes(&field, &p.changes, &params)?;
+            masa_rewards::with_changes(&params, &c).map_err(|e| bad(&field, e))?;
+            proposals.push((p.title.clone(), c));
+        }
         Ok(Compiled {
+            proposals,
             scenario: self.clone(),
             params,
             contributor_shares,
@@ -582,32 +635,43 @@ impl Scenario {
     /// code a governance proposal goes through).
     fn params(&self) -> Result<Params, ScenarioError> {
         let base = Params::default();
-        let json = serde_json::to_value(&base).expect("parameters serialize");
-        let mut changes = BTreeMap::new();
-        flatten("", &self.params, &mut changes);
-        let mut out = BTreeMap::new();
-        for (path, value) in changes {
-            let field = format!("params.{path}");
-            let mut slot = Some(&json);
-            for part in path.split('.') {
-                slot = slot.and_then(|s| s.get(part));
-            }
-            let Some(slot) = slot else {
-                return Err(bad(field, "not a protocol parameter"));
-            };
-            // Amounts are written in MASA; the parameters hold base units as strings.
-            let text = match (&value, slot) {
-                (toml::Value::Integer(_) | toml::Value::Float(_), serde_json::Value::String(_)) => {
-                    let masa_text = value.to_string();
-                    let a = Amount::parse_masa(&masa_text).map_err(|e| bad(&field, e))?;
-                    serde_json::to_string(&a).expect("an amount serializes")
-                }
-                _ => serde_json::to_string(&value).map_err(|e| bad(&field, e.to_string()))?,
-            };
-            out.insert(path, text);
-        }
-        masa_rewards::with_changes(&base, &out).map_err(|e| bad("params", e))
+        let changes = changes("params", &self.params, &base)?;
+        masa_rewards::with_changes(&base, &changes).map_err(|e| bad("params", e))
     }
+}
+
+/// Parameter changes written in a scenario (`field` names them in messages) as a proposal
+/// carries them: paths and JSON text, amounts in base units.
+pub fn changes(
+    field: &str,
+    table: &toml::Table,
+    base: &Params,
+) -> Result<BTreeMap<String, String>, ScenarioError> {
+    let json = serde_json::to_value(base).expect("parameters serialize");
+    let mut changes = BTreeMap::new();
+    flatten("", table, &mut changes);
+    let mut out = BTreeMap::new();
+    for (path, value) in changes {
+        let field = format!("{field}.{path}");
+        let mut slot = Some(&json);
+        for part in path.split('.') {
+            slot = slot.and_then(|s| s.get(part));
+        }
+        let Some(slot) = slot else {
+            return Err(bad(field, "not a protocol parameter"));
+        };
+        // Amounts are written in MASA; the parameters hold base units as strings.
+        let text = match (&value, slot) {
+            (toml::Value::Integer(_) | toml::Value::Float(_), serde_json::Value::String(_)) => {
+                let masa_text = value.to_string();
+                let a = Amount::parse_masa(&masa_text).map_err(|e| bad(&field, e))?;
+                serde_json::to_string(&a).expect("an amount serializes")
+            }
+            _ => serde_json::to_string(&value).map_err(|e| bad(&field, e.to_string()))?,
+        };
+        out.insert(path, text);
+    }
+    Ok(out)
 }
 
 /// `table`'s leaves as dotted paths.

@@ -107,6 +107,44 @@ fn a_cabal_below_kappa_does_not_raise_its_members_consensus_and_one_above_does()
 }
 
 #[test]
+fn a_cabal_cannot_vote_kappa_below_its_stake_but_a_majority_can_lower_it() {
+    let mut s = example("cabal.toml");
+    s.epochs = 10;
+    let pts = points(
+        &s,
+        &[Sweep::parse("governance.support.validator_honest=0.1,1").unwrap()],
+    )
+    .unwrap();
+    let outs = run_all(&pts, 3, s.seed, 2, &|_, _| {});
+    let last = |o: &masa_simulate::model::RunOutput, metric: &str| {
+        o.rows
+            .iter()
+            .rev()
+            .find(|r| r.metric == metric)
+            .map(|r| r.value)
+    };
+    for o in &outs {
+        assert_eq!(o.rejected, 0, "{:?}", o.rejections);
+        assert_eq!(
+            last(o, "proposals_decided"),
+            Some(1.0),
+            "the proposal was not decided"
+        );
+    }
+    // The honest majority votes no (the cabal's 30 % plus a fifth of the rest is short of
+    // a majority): κ stays 0.5.
+    for o in &outs[..3] {
+        assert_eq!(last(o, "proposals_passed"), Some(0.0));
+        assert_eq!(last(o, "kappa"), Some(0.5));
+    }
+    // When the honest validators (most of the stake) vote yes too, it passes and the fold closes later epochs with κ 0.25.
+    for o in &outs[3..] {
+        assert_eq!(last(o, "proposals_passed"), Some(1.0));
+        assert_eq!(last(o, "kappa"), Some(0.25));
+    }
+}
+
+#[test]
 fn the_same_seed_gives_the_same_results_on_one_and_two_threads() {
     let mut s = example("baseline.toml");
     s.epochs = 6;
@@ -161,6 +199,14 @@ fn bad_scenarios_get_one_message_naming_the_field() {
             "contributors.words.alpha: must be a finite number > 0, not 0",
         ),
         ("[oracles]\nqueries = 3\n", "unknown field `queries`"),
+        (
+            "[governance]\nconviction = 9\n",
+            "governance.conviction: conviction 9 is not in the table (0 to 6)",
+        ),
+        (
+            "[[governance.proposals]]\ntitle = \"x\"\nchanges = { kapa_ppm = 1 }\n",
+            "governance.proposals[0].changes.kapa_ppm: not a protocol parameter",
+        ),
     ];
     for (extra, expected) in cases {
         // Tables in `extra` replace the minimal ones of the same name.
