@@ -83,6 +83,8 @@ fn a_cabal_below_kappa_does_not_raise_its_members_consensus_and_one_above_does()
     let sweep = Sweep::parse("cabal.stake_share=0.3,0.6").unwrap();
     let mut s = s;
     s.epochs = 12;
+    // Consensus alone: no proposal to lower κ (the governance test below has that).
+    s.governance.proposal_rate = 0.0;
     let summary = simulate(&s, &[sweep], 8, 2);
     let text = report::render(&summary);
     let below = summary.points[0].cabal.as_ref().expect("a cabal");
