@@ -22,7 +22,8 @@ pub struct Interval {
 }
 
 impl Interval {
-    /// The interval of `xs`' mean (a single value has an infinitely wide one).
+    /// The interval of `xs`' mean. With fewer than two values there is no interval: `lo`
+    /// and `hi` are the mean, and `n` says why.
     pub fn of(xs: &[f64]) -> Interval {
         let n = xs.len();
         if n == 0 {
@@ -35,7 +36,7 @@ impl Interval {
         }
         let mean = xs.iter().sum::<f64>() / n as f64;
         let half = if n < 2 {
-            f64::INFINITY
+            0.0
         } else {
             let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
             t95(n - 1) * (var / n as f64).sqrt()
@@ -197,7 +198,7 @@ fn point_summary(p: &Point, outs: &[RunOutput]) -> PointSummary {
                 .collect();
             Interval::of(&d)
         });
-        let verdict = gain.filter(|g| g.n > 0).map(|g| {
+        let verdict = gain.filter(|g| g.n >= 2).map(|g| {
             if g.lo > 0.0 {
                 "beats honest"
             } else if g.hi < 0.0 {
@@ -502,6 +503,7 @@ mod tests {
         assert_eq!(i.mean, 2.5);
         // s = 1.291, t(3) = 3.182: half-width 2.054.
         assert!((i.hi - 2.5 - 3.182 * 1.290_994 / 2.0).abs() < 1e-6, "{i:?}");
-        assert!(Interval::of(&[5.0]).hi.is_infinite());
+        let one = Interval::of(&[5.0]);
+        assert_eq!((one.lo, one.hi, one.n), (5.0, 5.0, 1));
     }
 }
