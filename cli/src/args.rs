@@ -76,6 +76,9 @@ pub enum Command {
     Unstake(StakeArgs),
     /// Send MASA from your balance to another key.
     Transfer(TransferArgs),
+    /// Pay MASA from your balance into the reward pool (an oracle's fee for the data it
+    /// used): the next epoch close pays it out with the emission, by the same shares.
+    Fee(FeeArgs),
     /// Epochs: `masa epoch close` closes the oldest ended epoch (consensus and emission).
     #[command(subcommand)]
     Epoch(EpochCommand),
@@ -323,6 +326,14 @@ pub struct TransferArgs {
     /// The recipient's hex public key.
     #[arg(long, value_name = "KEY")]
     pub to: String,
+    #[command(flatten)]
+    pub target: ProtocolArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct FeeArgs {
+    /// Amount of MASA (up to 9 decimals).
+    pub amount: String,
     #[command(flatten)]
     pub target: ProtocolArgs,
 }

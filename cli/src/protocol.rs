@@ -134,6 +134,16 @@ pub async fn run(command: Command, home: &Path) -> anyhow::Result<()> {
                 .with_context(|| format!("transferring on {}", t.dataset))?;
             submitted(&s, "transferred", a.target.json)?;
         }
+        Command::Fee(a) => {
+            let event = Event::Fee {
+                amount: amount(&a.amount)?,
+            };
+            let t = target(&a.target, home)?;
+            let s = masa_workflows::submit_event(&t, event)
+                .await
+                .with_context(|| format!("paying a fee on {}", t.dataset))?;
+            submitted(&s, "paid into the reward pool", a.target.json)?;
+        }
         Command::Epoch(EpochCommand::Close(a)) => {
             let t = target(&a, home)?;
             let out = masa_workflows::close_epoch(&t)
@@ -295,13 +305,14 @@ fn rewards(v: &RewardsView, json: bool) -> anyhow::Result<()> {
     }
     let r = &v.result;
     println!(
-        "epoch {} (leaves {}..{}, closed at leaf {}): {} validator reports, {} MASA minted ({} to the treasury), {} released from unbonding",
+        "epoch {} (leaves {}..{}, closed at leaf {}): {} validator reports, {} MASA minted and {} of fees paid out ({} to the treasury), {} released from unbonding",
         r.epoch,
         r.span.start,
         r.span.end,
         r.closed_at,
         r.reports,
         r.minted,
+        r.fees,
         r.to_treasury,
         r.released
     );
@@ -385,8 +396,8 @@ fn state_text(v: &masa_workflows::StateView) {
         _ => println!("protocol   no genesis yet (masa init-protocol)"),
     }
     println!(
-        "supply     {} MASA = genesis {} + minted {} - burned {}; treasury {}",
-        v.supply, v.genesis_supply, v.minted, v.burned, v.treasury
+        "supply     {} MASA = genesis {} + minted {} - burned {}; treasury {}; fee pool {}",
+        v.supply, v.genesis_supply, v.minted, v.burned, v.treasury, v.fees
     );
     for a in &v.accounts {
         let stakes: Vec<String> = a

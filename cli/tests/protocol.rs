@@ -34,6 +34,12 @@ fn reward_loop_two_contributors_three_validators() {
     assert_eq!(reports[0]["weights"], reports[1]["weights"]);
     assert_eq!(reports[1]["weights"], reports[2]["weights"]);
 
+    // An oracle's fee waits in the reward pool for the close.
+    net.ok("creator", &["fee", "100"]);
+    assert_eq!(num(&net.json("alice", &["state"])["fees"]), 100 * MASA);
+    let err = net.fails("creator", &["fee", "5000"]);
+    assert!(err.contains("cannot pay a fee of 5000"), "{err}");
+
     let rewards = net.close();
     let r = &rewards["result"];
     assert_eq!(r["epoch"], 0);
@@ -44,12 +50,15 @@ fn reward_loop_two_contributors_three_validators() {
     );
     let incentive = num(&a["incentive"]) + num(&b["incentive"]);
     assert!((999_998..=1_000_002).contains(&incentive), "{rewards}");
-    // 41 % of the 1000 MASA emission goes to contributors, less rounding dust.
+    // 41 % of the pool (the 1000 MASA emission and the 100 of fees) goes to contributors,
+    // less rounding dust; the fees are paid first, so only the rest is minted.
     let to_contributors = num(&a["emission"]) + num(&b["emission"]);
     assert!(
-        to_contributors <= 410 * MASA && to_contributors > 409 * MASA,
+        to_contributors <= 451 * MASA && to_contributors > 450 * MASA,
         "{rewards}"
     );
+    assert_eq!(num(&r["fees"]), 100 * MASA, "{rewards}");
+    assert!(num(&r["minted"]) <= 1000 * MASA && num(&r["minted"]) > 999 * MASA);
     let mut dividends = 0;
     for v in ["v1", "v2", "v3"] {
         let p = payout(&rewards, &net.key(v));
@@ -79,6 +88,7 @@ fn reward_loop_two_contributors_three_validators() {
         num(&s["genesis_supply"]) + num(&s["minted"]) - num(&s["burned"])
     );
     assert_eq!(num(&s["genesis_supply"]), 6000 * MASA);
+    assert_eq!(num(&s["fees"]), 0);
     assert!(s["rejections"].as_array().unwrap().is_empty(), "{s}");
     assert_eq!(s["state_hash"], net.json("v3", &["state"])["state_hash"]);
     // An earlier state is a prefix's fold: before the close its hash differs.

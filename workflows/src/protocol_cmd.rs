@@ -250,6 +250,8 @@ pub struct StateView {
     pub minted: Amount,
     pub burned: Amount,
     pub treasury: Amount,
+    /// Fees paid into the reward pool that the next close pays out.
+    pub fees: Amount,
     pub accounts: Vec<AccountView>,
     /// Validators' bonds in contributors, Q32 (2^32 = 1), as the next epoch starts from.
     pub bonds: BTreeMap<String, BTreeMap<String, u64>>,
@@ -293,6 +295,7 @@ pub fn state_view(s: &State) -> StateView {
         minted: s.minted,
         burned: s.burned,
         treasury: s.treasury,
+        fees: s.fees,
         accounts: s
             .accounts
             .iter()
