@@ -119,6 +119,13 @@ pub struct PointSummary {
     pub events: u64,
     pub rejected: u64,
     pub rejections: Vec<String>,
+    /// Runs that stopped before their epochs because the log stopped growing.
+    #[serde(default)]
+    pub stalled: u32,
+    /// Strategies whose gain over honest play is above zero over the whole interval: the
+    /// best-response check's answer.
+    #[serde(default)]
+    pub beats_honest: Vec<String>,
     /// The protocol state hash at the end of each run (equal for equal seeds).
     pub state_hashes: Vec<String>,
 }
@@ -256,12 +263,19 @@ fn point_summary(p: &Point, outs: &[RunOutput]) -> PointSummary {
         contributors: of("contributors"),
         reward_per_unique_gb: Interval::of(&per_gb),
     };
+    let beats_honest = strategies
+        .iter()
+        .filter(|r| r.verdict.as_deref() == Some("beats honest"))
+        .map(|r| r.strategy.clone())
+        .collect();
     PointSummary {
         point: p.index,
         values: p.values.clone(),
         strategies,
         cabal,
         projection,
+        stalled: outs.iter().filter(|o| o.stalled).count() as u32,
+        beats_honest,
         events: outs.iter().map(|o| o.events).sum(),
         rejected: outs.iter().map(|o| o.rejected).sum(),
         rejections: outs
@@ -479,6 +493,22 @@ pub fn render(s: &Summary) -> String {
             iv(&j.contributors),
             iv(&j.reward_per_unique_gb),
         );
+        let _ = writeln!(
+            out,
+            "best response: {}",
+            if p.beats_honest.is_empty() {
+                "no deviation beats honest play".to_owned()
+            } else {
+                format!("{} beat honest play", p.beats_honest.join(", "))
+            }
+        );
+        if p.stalled > 0 {
+            let _ = writeln!(
+                out,
+                "warning: {} runs stopped early: their log stopped growing (no contributor, validator or arrival adds to it)",
+                p.stalled
+            );
+        }
         if p.rejected > 0 {
             let _ = writeln!(
                 out,

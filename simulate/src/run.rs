@@ -171,14 +171,30 @@ pub fn run_one(c: &Compiled, seed: u64, point: u32, run: u32, threads: usize) ->
     let net = Network::new(c, point, run, threads, &mut rng);
     let mut g = Gillespie::new(net, rng);
     let horizon = c.scenario.max_time;
+    // Events that add nothing to the log (queries, failures) cannot end an epoch: a run
+    // whose log stopped growing for this many of them has stalled.
+    const STALL: u64 = 1_000_000;
+    let (mut leaves, mut since) = (g.model.state.leaves, 0u64);
+    let mut stalled = false;
     while g.model.closed() < c.scenario.epochs {
         if !matches!(g.step_until(horizon, |_, _| {}), Step::Fired { .. }) {
             break;
         }
+        if g.model.state.leaves == leaves {
+            since += 1;
+            if since >= STALL {
+                stalled = true;
+                break;
+            }
+        } else {
+            (leaves, since) = (g.model.state.leaves, 0);
+        }
     }
     let events = g.events;
     let t = g.t;
-    g.model.finish(events, t)
+    let mut out = g.model.finish(events, t);
+    out.stalled = stalled;
+    out
 }
 
 /// Every run of every point, on `threads` threads; `progress(done, total)` after each.

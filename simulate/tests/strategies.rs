@@ -229,3 +229,15 @@ fn bad_scenarios_get_one_message_naming_the_field() {
         );
     }
 }
+
+#[test]
+fn a_scenario_whose_log_cannot_grow_stops_and_says_so() {
+    // Oracles alone: their queries add nothing to the log, so no epoch can ever end.
+    let text = format!("{MINIMAL}[oracles.lifecycle]\ninitial = 2\n");
+    let s = Scenario::parse(&text).unwrap();
+    let summary = simulate(&s, &[], 2, 1);
+    let p = &summary.points[0];
+    assert_eq!(p.stalled, 2);
+    assert_eq!(p.projection.epochs.mean, 0.0);
+    assert!(report::render(&summary).contains("2 runs stopped early"));
+}

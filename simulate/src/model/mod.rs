@@ -90,6 +90,8 @@ pub struct RunOutput {
     pub rejected: u64,
     /// The first few rejection reasons (the simulation should make none).
     pub rejections: Vec<String>,
+    /// The log stopped growing before the horizon (nothing in the scenario adds to it).
+    pub stalled: bool,
     pub state_hash: String,
 }
 
@@ -359,6 +361,7 @@ impl<'a> Network<'a> {
             events,
             leaves: self.state.leaves,
             rejected: self.state.rejections.len() as u64,
+            stalled: false,
             rejections: self
                 .state
                 .rejections
