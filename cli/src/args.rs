@@ -115,6 +115,27 @@ pub enum Command {
     /// `masa simulate report DIR` shows a finished run.
     #[command(long_about = SIMULATE_ABOUT)]
     Simulate(SimulateArgs),
+    /// Serve datasets over HTTP: search with filters, records with their inclusion proofs,
+    /// the log's checkpoint, stats and epoch results, under /v1 (see the README's "Serving
+    /// a dataset"). Stops on SIGTERM or Ctrl-C once requests in flight are answered.
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// A dataset to serve: a folder or s3://bucket/prefix (repeatable; the first is the
+    /// default, others are chosen with ?dataset=LOCATION).
+    #[arg(long = "dataset", value_name = "LOCATION", required = true)]
+    pub datasets: Vec<String>,
+    /// Address to listen on (port 0 picks a free one; the address is printed).
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
+    pub listen: String,
+    /// The most hits one search may return.
+    #[arg(long, default_value_t = 1000)]
+    pub max_limit: usize,
+    /// S3 settings for every served dataset (as for the other commands).
+    #[command(flatten)]
+    pub s3: S3Args,
 }
 
 const SIMULATE_ABOUT: &str = "Simulate the network described by a scenario file as a \
@@ -621,6 +642,13 @@ pub struct DatasetArgs {
         default_value = "./masa-data"
     )]
     pub location: String,
+    #[command(flatten)]
+    pub s3: S3Args,
+}
+
+/// How to reach datasets on S3.
+#[derive(Debug, Args)]
+pub struct S3Args {
     /// S3 endpoint URL, for S3-compatible servers (else AWS_ENDPOINT_URL, else AWS).
     #[arg(long, value_name = "URL")]
     pub s3_endpoint: Option<String>,
@@ -639,6 +667,12 @@ pub struct DatasetArgs {
 }
 
 impl DatasetArgs {
+    pub fn storage_options(&self) -> anyhow::Result<StorageOptions> {
+        self.s3.storage_options()
+    }
+}
+
+impl S3Args {
     pub fn storage_options(&self) -> anyhow::Result<StorageOptions> {
         let mut o = StorageOptions::new();
         for kv in &self.storage_options {

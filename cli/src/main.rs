@@ -142,6 +142,33 @@ fn read_source(file: &std::path::Path) -> anyhow::Result<SourceConfig> {
     })
 }
 
+/// `masa serve`: binds, prints where it listens, serves until SIGTERM or Ctrl-C.
+async fn serve(a: args::ServeArgs) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(&a.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", a.listen))?;
+    let addr = listener.local_addr()?;
+    let options = masa_serve::ServeOptions {
+        datasets: a.datasets.clone(),
+        storage: a.s3.storage_options()?,
+        max_limit: a.max_limit.max(1),
+    };
+    println!("listening on http://{addr}");
+    let shutdown = async {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("a SIGTERM handler installs");
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+    };
+    masa_serve::serve(listener, options, shutdown)
+        .await
+        .context("serving")?;
+    eprintln!("stopped");
+    Ok(())
+}
+
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let home = match &cli.home {
         Some(h) => h.clone(),
@@ -149,6 +176,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     };
     match cli.command {
         Command::Simulate(a) => simulate::run(a)?,
+        Command::Serve(a) => serve(a).await?,
         Command::Init { force } => {
             let out = Config::init(&home, force)?;
             if out.created {

@@ -21,6 +21,9 @@ pub enum WorkflowError {
     /// The protocol's fold refuses the event (it was not appended).
     #[error("the protocol refuses this: {0}")]
     Rejected(String),
+    /// What was asked for does not exist (a record id, an epoch not closed yet).
+    #[error("{0}")]
+    NotFound(String),
     #[error("{0}")]
     Other(String),
 }

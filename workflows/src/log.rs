@@ -341,7 +341,7 @@ pub async fn log_checkpoint(
     let ds = Dataset::open(location, storage).await?;
     let log = read_log(&ds).await?;
     let (cp, note) = log.checkpoint.ok_or_else(|| {
-        WorkflowError::Other("the log is empty: nothing has been contributed".into())
+        WorkflowError::NotFound("the log is empty: nothing has been contributed".into())
     })?;
     let (_, signers) =
         Checkpoint::open(&note).map_err(|e| corrupt(CHECKPOINT_PATH, e.to_string()))?;

@@ -106,7 +106,7 @@ pub async fn prove(
         }
     }
     let batch = found
-        .ok_or_else(|| WorkflowError::Other(format!("no record {record_id} in {}", ds.url())))?;
+        .ok_or_else(|| WorkflowError::NotFound(format!("no record {record_id} in {}", ds.url())))?;
     let mpath = batch_manifest_path(&batch);
     let manifest_bytes = ds
         .get(&mpath)

@@ -363,14 +363,14 @@ pub fn rewards_view(s: &State, epoch: Option<u64>) -> Result<RewardsView, Workfl
     let n = match epoch {
         Some(n) => n,
         None => s.closed.checked_sub(1).ok_or_else(|| {
-            WorkflowError::Other(format!(
+            WorkflowError::NotFound(format!(
                 "no epoch is closed yet (epoch {} is running; `masa epoch close` closes an ended one)",
                 s.current_epoch()
             ))
         })?,
     };
     let result = s.results.get(n as usize).cloned().ok_or_else(|| {
-        WorkflowError::Other(format!(
+        WorkflowError::NotFound(format!(
             "epoch {n} is not closed ({} closed so far)",
             s.closed
         ))
