@@ -71,6 +71,71 @@ async fn get_json(url: &str) -> (u16, Value) {
     (s, v)
 }
 
+/// A tlog client written from the specifications (RFC 6962's tree hash, C2SP's tile
+/// paths), independent of masa's own: fetches the level-0 tiles the checkpoint covers and
+/// recomputes the root, hex.
+async fn mirrored_root(base: &str, note: &str) -> String {
+    use base64::Engine;
+    use sha2::{Digest, Sha256};
+    let mut lines = note.lines();
+    let _origin = lines.next().unwrap();
+    let size: u64 = lines.next().unwrap().parse().unwrap();
+    let root = base64::engine::general_purpose::STANDARD
+        .decode(lines.next().unwrap())
+        .unwrap();
+    // Tile index N as C2SP writes it: groups of three digits, all but the last with x.
+    let index = |mut n: u64| {
+        let mut parts = vec![format!("{:03}", n % 1000)];
+        n /= 1000;
+        while n > 0 {
+            parts.push(format!("x{:03}", n % 1000));
+            n /= 1000;
+        }
+        parts.reverse();
+        parts.join("/")
+    };
+    let mut leaves: Vec<[u8; 32]> = Vec::new();
+    for t in 0..size.div_ceil(256) {
+        let width = (size - t * 256).min(256);
+        let partial = if width < 256 {
+            format!(".p/{width}")
+        } else {
+            String::new()
+        };
+        let url = format!("{base}/v1/log/tile/0/{}{partial}", index(t));
+        let client = reqwest::Client::builder().no_proxy().build().unwrap();
+        let bytes = client
+            .get(&url)
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        assert_eq!(bytes.len() as u64, width * 32, "{url}");
+        leaves.extend(bytes.chunks(32).map(|c| <[u8; 32]>::try_from(c).unwrap()));
+    }
+    fn mth(h: &[[u8; 32]]) -> [u8; 32] {
+        if h.len() == 1 {
+            return h[0];
+        }
+        let k = (h.len() as u64 - 1).ilog2();
+        let split = 1usize << k;
+        let mut d = Sha256::new();
+        d.update([1u8]);
+        d.update(mth(&h[..split]));
+        d.update(mth(&h[split..]));
+        d.finalize().into()
+    }
+    let computed = mth(&leaves);
+    assert_eq!(
+        computed.as_slice(),
+        root.as_slice(),
+        "the served tiles do not hash to the checkpoint"
+    );
+    computed.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 #[tokio::test]
 async fn search_records_proofs_and_errors_over_http() {
     let env = Env::new();
@@ -140,6 +205,10 @@ async fn search_records_proofs_and_errors_over_http() {
     assert_eq!(s, 200);
     let cp = env.json(&["log", "checkpoint", "--dataset", &ds]);
     assert_eq!(note, cp["note"].as_str().unwrap());
+    assert_eq!(
+        mirrored_root(&base, &note).await,
+        cp["root"].as_str().unwrap()
+    );
     let (s, st) = get_json(&format!("{base}/v1/stats")).await;
     assert_eq!(s, 200);
     assert_eq!(
@@ -170,6 +239,8 @@ async fn search_records_proofs_and_errors_over_http() {
         ("/v1/epochs/0", 404, "not closed"),
         ("/v1/epochs/first", 400, "not an epoch number"),
         ("/v2/anything", 404, "the API is under /v1"),
+        ("/v1/log/tile/0/999", 404, "the log has no tile/0/999"),
+        ("/v1/log/tile/..%2F..%2Fkeys", 404, "is not a tile path"),
     ];
     for (path, status, want) in cases {
         let (s, body) = get(&format!("{base}{path}")).await;

@@ -99,6 +99,7 @@ pub fn router(options: ServeOptions) -> Router {
         .route("/v1/records/{record_id}", get(record))
         .route("/v1/stats", get(stats))
         .route("/v1/log/checkpoint", get(checkpoint))
+        .route("/v1/log/tile/{*path}", get(tile))
         .route("/v1/epochs/{n}", get(epoch))
         .fallback(|| async {
             ApiError {
@@ -254,6 +255,33 @@ async fn checkpoint(
     Ok((
         [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
         info.note,
+    )
+        .into_response())
+}
+
+/// `GET /v1/log/tile/...`: the log's tiles and entry bundles at their C2SP tlog-tiles
+/// paths, so any tlog client can mirror the log from the service. Full tiles never change
+/// and may be cached for good; partial ones (`.p/<W>`) are replaced as the log grows.
+async fn tile(
+    State(o): State<Shared>,
+    Path(path): Path<String>,
+    params: Result<Query<DatasetParam>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(p) = params.map_err(query_error)?;
+    let location = dataset(&o, p.dataset.as_deref())?;
+    let path = format!("tile/{path}");
+    let bytes = masa_workflows::log_tile(location, &o.storage, &path).await?;
+    let cache = if path.contains(".p/") {
+        "no-cache"
+    } else {
+        "public, max-age=31536000, immutable"
+    };
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/octet-stream"),
+            (header::CACHE_CONTROL, cache),
+        ],
+        bytes,
     )
         .into_response())
 }

@@ -32,7 +32,9 @@ pub use governance_cmd::{
     Flow, FlowRoute, ProposalView, TallyView, delegate, proposals_view, propose, tally_view,
     undelegate, vote,
 };
-pub use log::{CheckpointInfo, Consistency, LogEntry, append_entry, log_checkpoint, log_verify};
+pub use log::{
+    CheckpointInfo, Consistency, LogEntry, append_entry, log_checkpoint, log_tile, log_verify,
+};
 pub use masa_dedup::MinHashParams;
 pub use proof::{PROOF_FORMAT, RecordProof, VerifiedProof, prove, verify_proof, verify_proof_in};
 pub use protocol_cmd::{

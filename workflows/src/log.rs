@@ -355,6 +355,35 @@ pub async fn log_checkpoint(
     })
 }
 
+/// A tile or entry bundle of the log, by its C2SP tlog-tiles path (`tile/0/x001/234`,
+/// `tile/0/000.p/5`, `tile/entries/000`): what a tlog client mirrors. Other paths are
+/// refused, so nothing outside the log's derived files can be read this way.
+pub async fn log_tile(
+    location: &str,
+    storage: &masa_storage::StorageOptions,
+    path: &str,
+) -> Result<bytes::Bytes, WorkflowError> {
+    let segment_ok = |s: &str| {
+        !s.is_empty()
+            && s != "."
+            && s != ".."
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || b == b'x' || b == b'.' || b == b'p')
+    };
+    let well_formed = path
+        .strip_prefix("tile/")
+        .is_some_and(|rest| rest.split('/').all(|s| s == "entries" || segment_ok(s)));
+    if !well_formed {
+        return Err(WorkflowError::NotFound(format!(
+            "{path:?} is not a tile path (tile/<L>/<N>[.p/<W>] or tile/entries/<N>[.p/<W>])"
+        )));
+    }
+    let ds = Dataset::open(location, storage).await?;
+    ds.get(&format!("log/{path}"))
+        .await?
+        .ok_or_else(|| WorkflowError::NotFound(format!("the log has no {path}")))
+}
+
 /// Reads a checkpoint a user saved: the note itself, or the JSON `masa log checkpoint
 /// --json` printed (its `note` field).
 pub fn parse_saved_checkpoint(text: &str) -> Result<(Checkpoint, String), WorkflowError> {
