@@ -119,6 +119,38 @@ pub enum Command {
     /// the log's checkpoint, stats and epoch results, under /v1 (see the README's "Serving
     /// a dataset"). Stops on SIGTERM or Ctrl-C once requests in flight are answered.
     Serve(ServeArgs),
+    /// API keys of `masa serve`, kept hashed in the masa home: create (shown once), list,
+    /// revoke.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Create a key and print it (the only time it is shown; only its hash is kept).
+    Create {
+        /// What it may do, comma-separated: search, records, stats, epochs.
+        #[arg(long, value_delimiter = ',', required = true)]
+        scope: Vec<String>,
+        /// Its rate: N/s, N/min or N/h.
+        #[arg(long, default_value = "10/s")]
+        rate: String,
+        /// A dataset it may read (repeatable; none: every dataset served).
+        #[arg(long = "dataset", value_name = "LOCATION")]
+        datasets: Vec<String>,
+        /// It stops working after this long: 30d, 12h, 90m.
+        #[arg(long)]
+        expires: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the keys (ids, scopes, rates, expiry, revoked), never the keys themselves.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a key by id; a running `masa serve` refuses it from its next request.
+    Revoke { id: String },
 }
 
 #[derive(Debug, Args)]
@@ -133,6 +165,10 @@ pub struct ServeArgs {
     /// The most hits one search may return.
     #[arg(long, default_value_t = 1000)]
     pub max_limit: usize,
+    /// Allow requests without a key, at this many a second per client address (off by
+    /// default: every data route needs a key of `masa keys create`).
+    #[arg(long, value_name = "PER_SECOND")]
+    pub anonymous_rate: Option<u32>,
     /// S3 settings for every served dataset (as for the other commands).
     #[command(flatten)]
     pub s3: S3Args,

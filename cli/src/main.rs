@@ -143,7 +143,7 @@ fn read_source(file: &std::path::Path) -> anyhow::Result<SourceConfig> {
 }
 
 /// `masa serve`: binds, prints where it listens, serves until SIGTERM or Ctrl-C.
-async fn serve(a: args::ServeArgs) -> anyhow::Result<()> {
+async fn serve(a: args::ServeArgs, home: &std::path::Path) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(&a.listen)
         .await
         .with_context(|| format!("cannot listen on {}", a.listen))?;
@@ -152,6 +152,8 @@ async fn serve(a: args::ServeArgs) -> anyhow::Result<()> {
         datasets: a.datasets.clone(),
         storage: a.s3.storage_options()?,
         max_limit: a.max_limit.max(1),
+        keys_file: masa_serve::keys::keys_path(home),
+        anonymous_rate: a.anonymous_rate.filter(|r| *r > 0),
     };
     println!("listening on http://{addr}");
     let shutdown = async {
@@ -169,6 +171,75 @@ async fn serve(a: args::ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `masa keys`: the service's keys in the masa home.
+fn keys(k: args::KeysCommand, home: &std::path::Path) -> anyhow::Result<()> {
+    use masa_serve::keys;
+    let path = keys::keys_path(home);
+    match k {
+        args::KeysCommand::Create {
+            scope,
+            rate,
+            datasets,
+            expires,
+            json,
+        } => {
+            std::fs::create_dir_all(home)
+                .with_context(|| format!("creating {}", home.display()))?;
+            let new = keys::NewKey {
+                scopes: scope,
+                datasets,
+                rate_per_second: keys::parse_rate(&rate).map_err(anyhow::Error::msg)?,
+                expires: expires
+                    .as_deref()
+                    .map(keys::parse_expiry)
+                    .transpose()
+                    .map_err(anyhow::Error::msg)?,
+            };
+            let (rec, key) = keys::create(&path, new).map_err(anyhow::Error::msg)?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(
+                        &serde_json::json!({"key": key, "id": rec.id, "record": rec})
+                    )?
+                );
+            } else {
+                println!("{key}");
+                eprintln!(
+                    "key {} ({}, {}/s): shown once, keep it; only its hash is stored in {}",
+                    rec.id,
+                    rec.scopes.join(","),
+                    rec.rate_per_second,
+                    path.display()
+                );
+            }
+        }
+        args::KeysCommand::List { json } => {
+            let all = keys::load(&path).map_err(anyhow::Error::msg)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&all)?);
+            } else {
+                for k in &all {
+                    println!(
+                        "{}  {:<28} {:>6}/s  {}{}",
+                        k.id,
+                        k.scopes.join(","),
+                        k.rate_per_second,
+                        k.expires
+                            .map_or("no expiry".to_owned(), |e| format!("expires at {e}")),
+                        if k.revoked { "  REVOKED" } else { "" }
+                    );
+                }
+            }
+        }
+        args::KeysCommand::Revoke { id } => {
+            let k = keys::revoke(&path, &id).map_err(anyhow::Error::msg)?;
+            println!("revoked key {}", k.id);
+        }
+    }
+    Ok(())
+}
+
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let home = match &cli.home {
         Some(h) => h.clone(),
@@ -176,7 +247,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     };
     match cli.command {
         Command::Simulate(a) => simulate::run(a)?,
-        Command::Serve(a) => serve(a).await?,
+        Command::Serve(a) => serve(a, &home).await?,
+        Command::Keys(k) => keys(k, &home)?,
         Command::Init { force } => {
             let out = Config::init(&home, force)?;
             if out.created {

@@ -15,9 +15,11 @@ struct Server {
 }
 
 impl Server {
-    fn start(env: &Env, dataset: &str) -> Server {
+    fn start(env: &Env, dataset: &str, extra: &[&str]) -> Server {
+        let mut args = vec!["serve", "--dataset", dataset, "--listen", "127.0.0.1:0"];
+        args.extend(extra);
         let mut child = env
-            .command(&["serve", "--dataset", dataset, "--listen", "127.0.0.1:0"])
+            .command(&args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -57,18 +59,43 @@ fn terminate(pid: u32) {
     assert!(ok.success());
 }
 
-async fn get(url: &str) -> (u16, String) {
-    // Straight to the loopback server, whatever proxy the environment names.
+/// A GET with a key (as `masa keys create` printed it), straight to the loopback server
+/// whatever proxy the environment names.
+async fn get_as(url: &str, key: Option<&str>) -> reqwest::Response {
     let client = reqwest::Client::builder().no_proxy().build().unwrap();
-    let r = client.get(url).send().await.unwrap();
-    let status = r.status().as_u16();
-    (status, r.text().await.unwrap())
+    let mut req = client.get(url);
+    if let Some(k) = key {
+        req = req.bearer_auth(k);
+    }
+    req.send().await.unwrap()
 }
 
-async fn get_json(url: &str) -> (u16, Value) {
-    let (s, body) = get(url).await;
-    let v = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{url}: {e}: {body}"));
-    (s, v)
+/// GETs with one key.
+struct Api {
+    key: Option<String>,
+}
+
+impl Api {
+    async fn get(&self, url: &str) -> (u16, String) {
+        let r = get_as(url, self.key.as_deref()).await;
+        let status = r.status().as_u16();
+        (status, r.text().await.unwrap())
+    }
+
+    async fn get_json(&self, url: &str) -> (u16, Value) {
+        let (s, body) = self.get(url).await;
+        let v = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{url}: {e}: {body}"));
+        (s, v)
+    }
+}
+
+fn create_key(env: &Env, args: &[&str]) -> String {
+    let mut a = vec!["keys", "create"];
+    a.extend(args);
+    let out = env.ok(&a);
+    let key = out.trim().to_owned();
+    assert!(key.starts_with("masa_"), "{out}");
+    key
 }
 
 /// A tlog client written from the specifications (RFC 6962's tree hash, C2SP's tile
@@ -136,7 +163,7 @@ async fn mirrored_root(base: &str, note: &str) -> String {
     computed.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "current_thread")]
 async fn search_records_proofs_and_errors_over_http() {
     let env = Env::new();
     let ds = env.path("ds").display().to_string();
@@ -148,16 +175,23 @@ async fn search_records_proofs_and_errors_over_http() {
         "--dataset",
         &ds,
     ]);
-    let server = Server::start(&env, &ds);
+    let key = create_key(
+        &env,
+        &["--scope", "search,records,stats,epochs", "--rate", "1000/s"],
+    );
+    let api = Api { key: Some(key) };
+    let server = Server::start(&env, &ds, &[]);
     let base = server.base.clone();
 
-    let (s, body) = get(&format!("{base}/healthz")).await;
+    let (s, body) = api.get(&format!("{base}/healthz")).await;
     assert_eq!((s, body.as_str()), (200, "ok\n"));
-    let (s, _) = get_json(&format!("{base}/readyz")).await;
+    let (s, _) = api.get_json(&format!("{base}/readyz")).await;
     assert_eq!(s, 200);
 
     // Search: the same hits as the CLI, with the time it took.
-    let (s, v) = get_json(&format!("{base}/v1/search?q=tokio+runtime&limit=5")).await;
+    let (s, v) = api
+        .get_json(&format!("{base}/v1/search?q=tokio+runtime&limit=5"))
+        .await;
     assert_eq!(s, 200, "{v}");
     let hits = v["hits"].as_array().unwrap();
     assert!(!hits.is_empty(), "{v}");
@@ -183,17 +217,23 @@ async fn search_records_proofs_and_errors_over_http() {
     // Filters reach the index: a language nobody wrote in finds nothing, the hits'
     // own language finds them, and another contributor's key finds nothing.
     let lang = hits[0]["lang"].as_str().unwrap();
-    let (_, v) = get_json(&format!("{base}/v1/search?q=tokio+runtime&lang={lang}")).await;
+    let (_, v) = api
+        .get_json(&format!("{base}/v1/search?q=tokio+runtime&lang={lang}"))
+        .await;
     assert!(!v["hits"].as_array().unwrap().is_empty());
-    let (_, v) = get_json(&format!("{base}/v1/search?q=tokio+runtime&lang=zul")).await;
+    let (_, v) = api
+        .get_json(&format!("{base}/v1/search?q=tokio+runtime&lang=zul"))
+        .await;
     assert!(v["hits"].as_array().unwrap().is_empty(), "{v}");
     let other = "00".repeat(32);
-    let (_, v) = get_json(&format!("{base}/v1/search?q=tokio&contributor={other}")).await;
+    let (_, v) = api
+        .get_json(&format!("{base}/v1/search?q=tokio&contributor={other}"))
+        .await;
     assert!(v["hits"].as_array().unwrap().is_empty(), "{v}");
 
     // A record's proof, checked offline by `masa verify-proof`.
     let id = hits[0]["record_id"].as_str().unwrap();
-    let (s, proof) = get(&format!("{base}/v1/records/{id}")).await;
+    let (s, proof) = api.get(&format!("{base}/v1/records/{id}")).await;
     assert_eq!(s, 200, "{proof}");
     let file = env.path("proof.json");
     std::fs::write(&file, &proof).unwrap();
@@ -201,7 +241,7 @@ async fn search_records_proofs_and_errors_over_http() {
     assert_eq!(ok["record_id"], id);
 
     // The checkpoint is the log's signed note; stats match the CLI's.
-    let (s, note) = get(&format!("{base}/v1/log/checkpoint")).await;
+    let (s, note) = api.get(&format!("{base}/v1/log/checkpoint")).await;
     assert_eq!(s, 200);
     let cp = env.json(&["log", "checkpoint", "--dataset", &ds]);
     assert_eq!(note, cp["note"].as_str().unwrap());
@@ -209,7 +249,7 @@ async fn search_records_proofs_and_errors_over_http() {
         mirrored_root(&base, &note).await,
         cp["root"].as_str().unwrap()
     );
-    let (s, st) = get_json(&format!("{base}/v1/stats")).await;
+    let (s, st) = api.get_json(&format!("{base}/v1/stats")).await;
     assert_eq!(s, 200);
     assert_eq!(
         st["records"],
@@ -243,7 +283,7 @@ async fn search_records_proofs_and_errors_over_http() {
         ("/v1/log/tile/..%2F..%2Fkeys", 404, "is not a tile path"),
     ];
     for (path, status, want) in cases {
-        let (s, body) = get(&format!("{base}{path}")).await;
+        let (s, body) = api.get(&format!("{base}{path}")).await;
         assert_eq!(s, status, "{path}: {body}");
         if status != 200 {
             let v: Value = serde_json::from_str(&body).unwrap_or_else(|_| panic!("{path}: {body}"));
@@ -257,4 +297,98 @@ async fn search_records_proofs_and_errors_over_http() {
 
     let status = server.stop();
     assert!(status.success(), "{status:?}");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn keys_scopes_expiry_revocation_and_rates() {
+    let env = Env::new();
+    let ds = env.path("ds").display().to_string();
+    let corpus = example_corpus();
+    env.ok(&[
+        "contribute",
+        "--files",
+        corpus.to_str().unwrap(),
+        "--dataset",
+        &ds,
+    ]);
+    let search_only = create_key(&env, &["--scope", "search", "--rate", "3/s"]);
+    let elsewhere = create_key(&env, &["--scope", "search", "--dataset", "s3://other/ds"]);
+    let expired = create_key(&env, &["--scope", "search", "--expires", "0m"]);
+    let revoked = create_key(&env, &["--scope", "search"]);
+    let err = env.fails(&["keys", "create", "--scope", "admin"]);
+    assert!(err.contains("unknown scope \"admin\""), "{err}");
+    let err = env.fails(&["keys", "create", "--scope", "search", "--rate", "fast"]);
+    assert!(err.contains("write N/s"), "{err}");
+    let server = Server::start(&env, &ds, &[]);
+    let url = format!("{}/v1/search?q=tokio", server.base);
+
+    let status = |r: &reqwest::Response| r.status().as_u16();
+    let r = get_as(&url, None).await;
+    assert_eq!(status(&r), 401);
+    assert_eq!(r.headers()["www-authenticate"], "Bearer");
+    assert!(r.text().await.unwrap().contains("a key is needed"));
+    let r = get_as(&url, Some("masa_00000000_not-a-key")).await;
+    assert_eq!(status(&r), 401);
+    let r = get_as(&url, Some(&expired)).await;
+    assert_eq!(status(&r), 401);
+    assert!(r.text().await.unwrap().contains("expired"));
+    let r = get_as(&url, Some(&elsewhere)).await;
+    assert_eq!(status(&r), 403);
+    assert!(r.text().await.unwrap().contains("may not read dataset"));
+    let r = get_as(&format!("{}/v1/stats", server.base), Some(&search_only)).await;
+    assert_eq!(status(&r), 403);
+    assert!(r.text().await.unwrap().contains("has no stats scope"));
+    // Public: health and the log, for any tlog client.
+    assert_eq!(
+        status(&get_as(&format!("{}/healthz", server.base), None).await),
+        200
+    );
+    assert_eq!(
+        status(&get_as(&format!("{}/v1/log/checkpoint", server.base), None).await),
+        200
+    );
+
+    // A revocation takes effect at the next request, without a restart.
+    assert_eq!(status(&get_as(&url, Some(&revoked)).await), 200);
+    let id = &revoked[5..13];
+    env.ok(&["keys", "revoke", id]);
+    let r = get_as(&url, Some(&revoked)).await;
+    assert_eq!(status(&r), 401);
+    assert!(r.text().await.unwrap().contains("revoked"));
+    let list = env.json(&["keys", "list"]);
+    assert_eq!(list.as_array().unwrap().len(), 4);
+    assert!(
+        !list.to_string().contains(&revoked[14..]),
+        "a key is stored in the clear"
+    );
+
+    // A burst over 3 a second: the fourth is refused with when to come back.
+    let mut codes = Vec::new();
+    let mut retry = None;
+    for _ in 0..6 {
+        let r = get_as(&url, Some(&search_only)).await;
+        if status(&r) == 429 {
+            retry = Some((
+                r.headers()["retry-after"].to_str().unwrap().to_owned(),
+                r.headers()["ratelimit-limit"].to_str().unwrap().to_owned(),
+            ));
+        }
+        codes.push(status(&r));
+    }
+    assert_eq!(&codes[..3], &[200, 200, 200], "{codes:?}");
+    assert!(codes[3..].contains(&429), "{codes:?}");
+    let (after, limit) = retry.unwrap();
+    assert!(after.parse::<u64>().unwrap() >= 1, "{after}");
+    assert_eq!(limit, "3");
+    drop(server);
+
+    // Anonymous access, when turned on, has its own rate per address.
+    let server = Server::start(&env, &ds, &["--anonymous-rate", "2"]);
+    let url = format!("{}/v1/search?q=tokio", server.base);
+    let mut codes = Vec::new();
+    for _ in 0..4 {
+        codes.push(get_as(&url, None).await.status().as_u16());
+    }
+    assert_eq!(&codes[..2], &[200, 200], "{codes:?}");
+    assert!(codes[2..].contains(&429), "{codes:?}");
 }

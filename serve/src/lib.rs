@@ -5,22 +5,33 @@
 //! fold), and map errors to status codes in one place ([`ApiError`]). Every error is JSON
 //! naming the problem; bad input is a 400, never a 500.
 //!
+//! Data routes need a key (`keys.rs`) with the route's scope, and keep to its rate; health
+//! and the log (its checkpoint and tiles, for any tlog client) are public.
+//!
 //! This is the service's first part: search with filters, records with their proofs, the
-//! log's checkpoint, stats, epoch results, health. Keys, rate limits, metering, facets,
-//! cursors, tiles, export, metrics, the OpenAPI document and the explorer are still to
-//! come (see the note in ARCHITECTURE.md).
+//! log's checkpoint and tiles, stats, epoch results, health, keys and rates. Metering,
+//! facets, cursors, export, metrics, the OpenAPI document and the explorer are still to
+//! come (see ARCHITECTURE.md).
+
+pub mod keys;
 
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
-use axum::http::{StatusCode, header};
+use axum::extract::{ConnectInfo, Path, Query, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use masa_index::SearchQuery;
 use masa_storage::StorageOptions;
 use masa_workflows::WorkflowError;
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::sync::Arc;
+use std::sync::{Mutex, RwLock};
 use std::time::Instant;
 
 /// What the service serves, and its limits.
@@ -31,6 +42,57 @@ pub struct ServeOptions {
     pub storage: StorageOptions,
     /// The most hits one search returns.
     pub max_limit: usize,
+    /// The keys file (`keys.json` in the masa home): requests to the data need a key of it.
+    pub keys_file: std::path::PathBuf,
+    /// Requests without a key are allowed at this rate per client address (per second);
+    /// `None`: refused (the default).
+    pub anonymous_rate: Option<u32>,
+}
+
+/// The service's state: its options, the keys as last read, and a token bucket per key
+/// (and per address for anonymous requests).
+struct AppState {
+    o: ServeOptions,
+    keys: RwLock<(Option<std::time::SystemTime>, Vec<keys::KeyRecord>)>,
+    limiters: Mutex<HashMap<String, Arc<DefaultDirectRateLimiter>>>,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = ServeOptions;
+    fn deref(&self) -> &ServeOptions {
+        &self.o
+    }
+}
+
+impl AppState {
+    /// The keys, read again when the file changed (a revocation takes effect at once).
+    fn keys(&self) -> Result<Vec<keys::KeyRecord>, ApiError> {
+        let mtime = std::fs::metadata(&self.o.keys_file)
+            .and_then(|m| m.modified())
+            .ok();
+        {
+            let k = self.keys.read().expect("no thread panics holding it");
+            if k.0 == mtime && mtime.is_some() {
+                return Ok(k.1.clone());
+            }
+        }
+        let fresh = keys::load(&self.o.keys_file).map_err(|message| ApiError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            message,
+        })?;
+        *self.keys.write().expect("no thread panics holding it") = (mtime, fresh.clone());
+        Ok(fresh)
+    }
+
+    fn limiter(&self, name: &str, per_second: u32) -> Arc<DefaultDirectRateLimiter> {
+        let mut m = self.limiters.lock().expect("no thread panics holding it");
+        m.entry(name.to_owned())
+            .or_insert_with(|| {
+                let n = NonZeroU32::new(per_second.max(1)).expect("at least one");
+                Arc::new(RateLimiter::direct(Quota::per_second(n).allow_burst(n)))
+            })
+            .clone()
+    }
 }
 
 /// An error answer: a status and a message naming the problem.
@@ -88,10 +150,15 @@ fn query_error(e: QueryRejection) -> ApiError {
     ApiError::bad(format!("bad query string: {}", e.body_text()))
 }
 
-type Shared = Arc<ServeOptions>;
+type Shared = Arc<AppState>;
 
 /// The service's routes.
 pub fn router(options: ServeOptions) -> Router {
+    let state = Arc::new(AppState {
+        o: options,
+        keys: RwLock::new((None, Vec::new())),
+        limiters: Mutex::new(HashMap::new()),
+    });
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
@@ -107,7 +174,95 @@ pub fn router(options: ServeOptions) -> Router {
                 message: "no such route (the API is under /v1)".into(),
             }
         })
-        .with_state(Arc::new(options))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), guard))
+        .with_state(state)
+}
+
+/// The scope a route needs; `None` for what is public (health, and the log, which any
+/// tlog client must be able to mirror).
+fn scope_of(path: &str) -> Option<&'static str> {
+    let rest = path.strip_prefix("/v1/")?;
+    let first = rest.split('/').next().unwrap_or_default();
+    keys::SCOPES.into_iter().find(|s| *s == first)
+}
+
+/// Keys, scopes and rates, before any handler runs: 401 without a valid key, 403 outside
+/// its scopes or datasets, 429 with `Retry-After` over its rate.
+async fn guard(State(s): State<Shared>, req: Request, next: Next) -> Response {
+    let Some(scope) = scope_of(req.uri().path()) else {
+        return next.run(req).await;
+    };
+    let params: HashMap<String, String> = Query::try_from_uri(req.uri())
+        .map(|Query(q)| q)
+        .unwrap_or_default();
+    let dataset = params
+        .get("dataset")
+        .cloned()
+        .unwrap_or_else(|| s.o.datasets[0].clone());
+    let token = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    let (bucket, rate) = match (token, s.o.anonymous_rate) {
+        (None, Some(rate)) => {
+            let ip = req
+                .extensions()
+                .get::<ConnectInfo<SocketAddr>>()
+                .map_or_else(|| "unknown".to_owned(), |c| c.0.ip().to_string());
+            (format!("ip:{ip}"), rate)
+        }
+        _ => {
+            let keys = match s.keys() {
+                Ok(k) => k,
+                Err(e) => return e.into_response(),
+            };
+            match keys::authorize(&keys, token, scope, &dataset) {
+                Ok(k) => (format!("key:{}", k.id), k.rate_per_second),
+                Err(refusal) => return refused(refusal),
+            }
+        }
+    };
+    let limiter = s.limiter(&bucket, rate);
+    if let Err(not_until) = limiter.check() {
+        use governor::clock::Clock;
+        let wait = not_until.wait_time_from(governor::clock::DefaultClock::default().now());
+        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        let mut r = ApiError {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            message: format!("over the rate of {rate} requests a second: retry in {secs} s"),
+        }
+        .into_response();
+        let h = r.headers_mut();
+        h.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        h.insert("ratelimit-limit", HeaderValue::from(rate));
+        h.insert("ratelimit-remaining", HeaderValue::from(0u32));
+        h.insert("ratelimit-reset", HeaderValue::from(secs));
+        return r;
+    }
+    let mut r = next.run(req).await;
+    r.headers_mut()
+        .insert("ratelimit-limit", HeaderValue::from(rate));
+    r
+}
+
+fn refused(r: keys::Refusal) -> Response {
+    let (status, message) = match r {
+        keys::Refusal::Unknown => (
+            StatusCode::UNAUTHORIZED,
+            "a key is needed: send Authorization: Bearer <key> (masa keys create)".to_owned(),
+        ),
+        keys::Refusal::Expired => (StatusCode::UNAUTHORIZED, "the key has expired".to_owned()),
+        keys::Refusal::Revoked => (StatusCode::UNAUTHORIZED, "the key was revoked".to_owned()),
+        keys::Refusal::Forbidden(m) => (StatusCode::FORBIDDEN, m),
+    };
+    let mut r = ApiError { status, message }.into_response();
+    if status == StatusCode::UNAUTHORIZED {
+        r.headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    }
+    r
 }
 
 /// Which dataset a request is about: `?dataset=` names one of the served locations.
@@ -308,7 +463,10 @@ pub async fn serve(
     options: ServeOptions,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(options))
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(
+        listener,
+        router(options).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }
