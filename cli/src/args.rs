@@ -169,6 +169,13 @@ pub struct ServeArgs {
     /// default: every data route needs a key of `masa keys create`).
     #[arg(long, value_name = "PER_SECOND")]
     pub anonymous_rate: Option<u32>,
+    /// Seconds between usage events: each key's use of each dataset is appended to its log
+    /// as a usage event signed with your key (0: no metering).
+    #[arg(long, default_value_t = 60, value_name = "SECONDS")]
+    pub meter_interval: u64,
+    /// MASA each request costs, paid with the usage event into the reward pool.
+    #[arg(long, default_value = "0", value_name = "MASA")]
+    pub price_per_query: String,
     /// S3 settings for every served dataset (as for the other commands).
     #[command(flatten)]
     pub s3: S3Args,

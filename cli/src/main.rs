@@ -154,6 +154,18 @@ async fn serve(a: args::ServeArgs, home: &std::path::Path) -> anyhow::Result<()>
         max_limit: a.max_limit.max(1),
         keys_file: masa_serve::keys::keys_path(home),
         anonymous_rate: a.anonymous_rate.filter(|r| *r > 0),
+        meter: match a.meter_interval {
+            0 => None,
+            secs => Some(masa_serve::Meter {
+                signer: masa_workflows::Config::load(home)
+                    .context("metering signs usage events with your key: run `masa init`, or pass --meter-interval 0")?
+                    .key_path(home),
+                interval: std::time::Duration::from_secs(secs),
+                price_per_query: masa_rewards::Amount::parse_masa(&a.price_per_query)
+                    .map_err(anyhow::Error::msg)
+                    .context("--price-per-query")?,
+            }),
+        },
     };
     println!("listening on http://{addr}");
     let shutdown = async {

@@ -392,3 +392,48 @@ async fn keys_scopes_expiry_revocation_and_rates() {
     assert_eq!(&codes[..2], &[200, 200], "{codes:?}");
     assert!(codes[2..].contains(&429), "{codes:?}");
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn use_is_metered_into_the_log_and_its_fees_reach_the_reward_pool() {
+    let net = common::net::Net::new(&["oracle"]);
+    let corpus = example_corpus();
+    net.contribute("oracle", &corpus, &[]);
+    let me = net.key("oracle");
+    net.ok(
+        "oracle",
+        &["init-protocol", "--allocate", &format!("{me}=1000")],
+    );
+    let env = &net.envs["oracle"].0;
+    let key = create_key(env, &["--scope", "search", "--rate", "100/s"]);
+    let id = key[5..13].to_owned();
+    let server = Server::start(
+        env,
+        &net.ds,
+        &["--meter-interval", "1", "--price-per-query", "0.5"],
+    );
+    for _ in 0..3 {
+        let r = get_as(&format!("{}/v1/search?q=tokio", server.base), Some(&key)).await;
+        assert_eq!(r.status().as_u16(), 200);
+    }
+    // Within a few intervals the use is on the log (polled: no fixed wait).
+    let mut usage = Value::Null;
+    for _ in 0..100 {
+        let s = net.json("oracle", &["state"]);
+        usage = s["usage"][&me][&id].clone();
+        if usage["queries"] == 3 {
+            assert_eq!(common::net::num(&s["fees"]), 1_500_000_000, "{s}");
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(usage["queries"], 3, "{usage}");
+    assert!(usage["records"].as_u64().unwrap() > 0, "{usage}");
+    assert!(usage["bytes"].as_u64().unwrap() > 0, "{usage}");
+    assert_eq!(usage["fees"], "1500000000");
+    // Use after the last interval is metered when the service stops.
+    let r = get_as(&format!("{}/v1/search?q=tokio", server.base), Some(&key)).await;
+    assert_eq!(r.status().as_u16(), 200);
+    assert!(server.stop().success());
+    let s = net.json("oracle", &["state"]);
+    assert_eq!(s["usage"][&me][&id]["queries"], 4, "{}", s["usage"]);
+}

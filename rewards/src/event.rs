@@ -69,6 +69,16 @@ pub enum Event {
     Fee {
         amount: Amount,
     },
+    /// An oracle service's metered use by one of its API keys (named by the key's id) since
+    /// its last usage event, and the fee it pays for that use into the reward pool (zero
+    /// allowed): use on record, and paid like a `fee`.
+    Usage {
+        key: String,
+        queries: u64,
+        records: u64,
+        bytes: u64,
+        fee: Amount,
+    },
     /// Closes epoch `epoch` (which must be the oldest open one, and ended): consensus over
     /// its validators' reports, then emission. Anyone may close.
     CloseEpoch {

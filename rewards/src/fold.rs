@@ -277,15 +277,42 @@ impl State {
                 return Ok(());
             }
             Event::Fee { amount } => {
-                let rest = self.balance_after(actor, *amount, "pay a fee of")?;
-                let fees = self
-                    .fees
-                    .checked_add(*amount)
-                    .ok_or("the fee pool overflows")?;
-                let a = self.accounts.get_mut(&actor).expect("has a balance");
-                a.balance = rest;
-                a.nonce += 1;
-                self.fees = fees;
+                self.pay_fee(actor, *amount)?;
+                return Ok(());
+            }
+            Event::Usage {
+                key,
+                queries,
+                records,
+                bytes,
+                fee,
+            } => {
+                if key.is_empty() || key.len() > 64 {
+                    return Err("a usage event names its API key by an id of 1 to 64 bytes".into());
+                }
+                let before = self
+                    .usage
+                    .get(&actor)
+                    .and_then(|u| u.get(key))
+                    .cloned()
+                    .unwrap_or_default();
+                let add = |a: u64, b: u64| a.checked_add(b).ok_or("usage counts overflow");
+                let total = crate::state::Usage {
+                    events: add(before.events, 1)?,
+                    queries: add(before.queries, *queries)?,
+                    records: add(before.records, *records)?,
+                    bytes: add(before.bytes, *bytes)?,
+                    fees: before.fees.checked_add(*fee).ok_or("usage fees overflow")?,
+                };
+                if fee.is_zero() {
+                    self.bump(actor);
+                } else {
+                    self.pay_fee(actor, *fee)?;
+                }
+                self.usage
+                    .entry(actor)
+                    .or_default()
+                    .insert(key.clone(), total);
                 return Ok(());
             }
             Event::CloseEpoch { epoch } => {
@@ -348,6 +375,21 @@ impl State {
                 actor.short()
             )
         })
+    }
+
+    /// Moves `amount` (more than zero) of the actor's balance into the fee pool, and uses
+    /// its nonce; nothing changes if it cannot.
+    fn pay_fee(&mut self, actor: Key, amount: Amount) -> Result<(), String> {
+        let rest = self.balance_after(actor, amount, "pay a fee of")?;
+        let fees = self
+            .fees
+            .checked_add(amount)
+            .ok_or("the fee pool overflows")?;
+        let a = self.accounts.get_mut(&actor).expect("has a balance");
+        a.balance = rest;
+        a.nonce += 1;
+        self.fees = fees;
+        Ok(())
     }
 
     fn bump(&mut self, actor: Key) {

@@ -40,7 +40,7 @@ pub use proposals::with_changes;
 pub use slash::{CONTENT_CHECKS, FABRICATION_CHECK};
 pub use state::{
     Account, AuditRef, BatchRef, EpochResult, Lock, ParamChange, Payout, Proposal, Rejection,
-    Report, Span, State, Status, Unbonding,
+    Report, Span, State, Status, Unbonding, Usage,
 };
 
 /// Folds a whole log from the empty state.

@@ -207,6 +207,16 @@ pub struct EpochResult {
     pub payouts: Vec<Payout>,
 }
 
+/// One API key's metered use, summed over its usage events.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Usage {
+    pub events: u64,
+    pub queries: u64,
+    pub records: u64,
+    pub bytes: u64,
+    pub fees: Amount,
+}
+
 /// The protocol state.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct State {
@@ -223,6 +233,8 @@ pub struct State {
     pub treasury: Amount,
     /// Fees paid into the reward pool that no close has paid out yet.
     pub fees: Amount,
+    /// Metered use by oracle service (the actor of its usage events), then API key id.
+    pub usage: BTreeMap<Key, BTreeMap<String, Usage>>,
     /// Every epoch's span so far; the last is the one receiving batches.
     pub spans: Vec<Span>,
     /// Epochs `< closed` are closed.
@@ -270,6 +282,7 @@ impl State {
             burned: Amount::ZERO,
             treasury: Amount::ZERO,
             fees: Amount::ZERO,
+            usage: BTreeMap::new(),
             spans: Vec::new(),
             closed: 0,
             reports: BTreeMap::new(),

@@ -284,6 +284,29 @@ fn fees_are_paid_out_with_the_emission_and_only_the_rest_is_minted() {
     };
     assert!(reason.contains("cannot pay a fee of 101"), "{reason}");
     assert_eq!(t, as_if_rejected(&s, &reason));
+
+    // Metered use: on record per service and key, its fee paid like a fee.
+    let usage = |fee: u64| Event::Usage {
+        key: "k1".into(),
+        queries: 10,
+        records: 3,
+        bytes: 4096,
+        fee: Amount::masa(fee),
+    };
+    let mut u = s.clone();
+    assert_eq!(u.apply(&o.event(usage(0))), Outcome::Applied);
+    assert_eq!(u.apply(&o.event(usage(40))), Outcome::Applied);
+    let k = &u.usage[&o.key]["k1"];
+    assert_eq!((k.events, k.queries, k.records, k.bytes), (2, 20, 6, 8192));
+    assert_eq!(k.fees, Amount::masa(40));
+    assert_eq!(u.fees, Amount::masa(40));
+    assert_eq!(u.account(&o.key).unwrap().balance, Amount::masa(60));
+    u.check_invariants().unwrap();
+    let before = u.clone();
+    let Outcome::Rejected(reason) = u.apply(&o.rejected(usage(61))) else {
+        panic!("an unfunded usage fee was applied")
+    };
+    assert_eq!(u, as_if_rejected(&before, &reason));
 }
 
 #[test]
@@ -391,6 +414,7 @@ enum Step {
     Unstake(usize, u8, u64),
     Transfer(usize, usize, u64),
     Fee(usize, u64),
+    Usage(usize, u64),
     Close(usize, u64),
     Batch(usize),
     Report(usize, u64, Vec<(usize, u64)>),
@@ -407,6 +431,7 @@ fn step() -> impl Strategy<Value = Step> {
         (actor.clone(), role, 0u64..600).prop_map(|(a, r, x)| Step::Unstake(a, r, x)),
         (actor.clone(), actor.clone(), 0u64..600).prop_map(|(a, b, x)| Step::Transfer(a, b, x)),
         (actor.clone(), 0u64..600).prop_map(|(a, x)| Step::Fee(a, x)),
+        (actor.clone(), 0u64..600).prop_map(|(a, x)| Step::Usage(a, x)),
         (actor.clone(), 0u64..6).prop_map(|(a, e)| Step::Close(a, e)),
         actor.clone().prop_map(Step::Batch),
         (
@@ -443,6 +468,13 @@ fn build(steps: &[Step]) -> Vec<Entry> {
             }),
             Step::Fee(a, x) => actors[a].event(Event::Fee {
                 amount: Amount::masa(x),
+            }),
+            Step::Usage(a, x) => actors[a].event(Event::Usage {
+                key: format!("k{}", x % 3),
+                queries: x,
+                records: x / 2,
+                bytes: x * 100,
+                fee: Amount::masa(x / 4),
             }),
             Step::Close(a, e) => actors[a].event(Event::CloseEpoch { epoch: e }),
             Step::Batch(a) => actors[a].batch(&format!("b{}", log.len())),

@@ -47,7 +47,31 @@ pub struct ServeOptions {
     /// Requests without a key are allowed at this rate per client address (per second);
     /// `None`: refused (the default).
     pub anonymous_rate: Option<u32>,
+    /// Usage metering: appended to each dataset's log as signed usage events.
+    pub meter: Option<Meter>,
 }
+
+/// How use is metered: every `interval`, each key's use of each dataset since the last
+/// event becomes a `usage` protocol event signed with `signer`, paying `price_per_query`
+/// a query into the reward pool.
+#[derive(Debug, Clone)]
+pub struct Meter {
+    pub signer: std::path::PathBuf,
+    pub interval: std::time::Duration,
+    pub price_per_query: masa_rewards::Amount,
+}
+
+/// Use not yet on the log, by (dataset, key id).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Use {
+    queries: u64,
+    records: u64,
+    bytes: u64,
+}
+
+/// Records a handler returned, for metering (set as a response extension).
+#[derive(Debug, Clone, Copy)]
+struct Returned(u64);
 
 /// The service's state: its options, the keys as last read, and a token bucket per key
 /// (and per address for anonymous requests).
@@ -55,6 +79,7 @@ struct AppState {
     o: ServeOptions,
     keys: RwLock<(Option<std::time::SystemTime>, Vec<keys::KeyRecord>)>,
     limiters: Mutex<HashMap<String, Arc<DefaultDirectRateLimiter>>>,
+    usage: Mutex<std::collections::BTreeMap<(String, String), Use>>,
 }
 
 impl std::ops::Deref for AppState {
@@ -154,12 +179,17 @@ type Shared = Arc<AppState>;
 
 /// The service's routes.
 pub fn router(options: ServeOptions) -> Router {
+    routes(options).0
+}
+
+fn routes(options: ServeOptions) -> (Router, Shared) {
     let state = Arc::new(AppState {
         o: options,
         keys: RwLock::new((None, Vec::new())),
         limiters: Mutex::new(HashMap::new()),
+        usage: Mutex::new(std::collections::BTreeMap::new()),
     });
-    Router::new()
+    let router = Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
         .route("/v1/search", get(search))
@@ -174,8 +204,8 @@ pub fn router(options: ServeOptions) -> Router {
                 message: "no such route (the API is under /v1)".into(),
             }
         })
-        .layer(axum::middleware::from_fn_with_state(state.clone(), guard))
-        .with_state(state)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), guard));
+    (router.with_state(state.clone()), state)
 }
 
 /// The scope a route needs; `None` for what is public (health, and the log, which any
@@ -205,6 +235,7 @@ async fn guard(State(s): State<Shared>, req: Request, next: Next) -> Response {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim);
+    let mut key_id = None;
     let (bucket, rate) = match (token, s.o.anonymous_rate) {
         (None, Some(rate)) => {
             let ip = req
@@ -219,7 +250,10 @@ async fn guard(State(s): State<Shared>, req: Request, next: Next) -> Response {
                 Err(e) => return e.into_response(),
             };
             match keys::authorize(&keys, token, scope, &dataset) {
-                Ok(k) => (format!("key:{}", k.id), k.rate_per_second),
+                Ok(k) => {
+                    key_id = Some(k.id.clone());
+                    (format!("key:{}", k.id), k.rate_per_second)
+                }
                 Err(refusal) => return refused(refusal),
             }
         }
@@ -244,6 +278,18 @@ async fn guard(State(s): State<Shared>, req: Request, next: Next) -> Response {
     let mut r = next.run(req).await;
     r.headers_mut()
         .insert("ratelimit-limit", HeaderValue::from(rate));
+    if let Some(id) = key_id
+        && r.status().is_success()
+    {
+        use axum::body::HttpBody;
+        let returned = r.extensions().get::<Returned>().map_or(0, |n| n.0);
+        let bytes = r.body().size_hint().exact().unwrap_or(0);
+        let mut usage = s.usage.lock().expect("no thread panics holding it");
+        let u = usage.entry((dataset, id)).or_default();
+        u.queries += 1;
+        u.records += returned;
+        u.bytes += bytes;
+    }
     r
 }
 
@@ -326,7 +372,7 @@ struct SearchAnswer {
 async fn search(
     State(o): State<Shared>,
     params: Result<Query<SearchParams>, QueryRejection>,
-) -> Result<Json<SearchAnswer>, ApiError> {
+) -> Result<Response, ApiError> {
     let started = Instant::now();
     let Query(p) = params.map_err(query_error)?;
     if p.q.trim().is_empty() {
@@ -361,10 +407,14 @@ async fn search(
         },
     })
     .await?;
-    Ok(Json(SearchAnswer {
+    let returned = Returned(hits.len() as u64);
+    let mut r = Json(SearchAnswer {
         hits,
         took_micros: started.elapsed().as_micros(),
-    }))
+    })
+    .into_response();
+    r.extensions_mut().insert(returned);
+    Ok(r)
 }
 
 /// `GET /v1/records/{id}`: the record's inclusion proof, as `masa proof` writes it (and
@@ -373,7 +423,7 @@ async fn record(
     State(o): State<Shared>,
     Path(record_id): Path<String>,
     params: Result<Query<DatasetParam>, QueryRejection>,
-) -> Result<Json<masa_workflows::RecordProof>, ApiError> {
+) -> Result<Response, ApiError> {
     let Query(p) = params.map_err(query_error)?;
     if record_id.is_empty()
         || !record_id
@@ -383,9 +433,10 @@ async fn record(
         return Err(ApiError::bad(format!("{record_id:?} is not a record id")));
     }
     let location = dataset(&o, p.dataset.as_deref())?;
-    Ok(Json(
-        masa_workflows::prove(location, &o.storage, &record_id).await?,
-    ))
+    let proof = masa_workflows::prove(location, &o.storage, &record_id).await?;
+    let mut r = Json(proof).into_response();
+    r.extensions_mut().insert(Returned(1));
+    Ok(r)
 }
 
 async fn stats(
@@ -463,10 +514,57 @@ pub async fn serve(
     options: ServeOptions,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(
+    let (router, state) = routes(options);
+    let meter = state.o.meter.clone().map(|m| {
+        let state = state.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(m.interval);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                flush(&state, &m).await;
+            }
+        })
+    });
+    let served = axum::serve(
         listener,
-        router(options).into_make_service_with_connect_info::<SocketAddr>(),
+        router.into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown)
-    .await
+    .await;
+    // What was used since the last event is metered before the service stops.
+    if let (Some(task), Some(m)) = (meter, &state.o.meter) {
+        task.abort();
+        flush(&state, m).await;
+    }
+    served
+}
+
+/// Appends each (dataset, key)'s use since the last flush as a usage event. Use whose event
+/// could not be appended is kept for the next flush, so none is lost.
+async fn flush(state: &AppState, m: &Meter) {
+    let pending = std::mem::take(&mut *state.usage.lock().expect("no thread panics holding it"));
+    for ((dataset, key), u) in pending {
+        let fee = masa_rewards::Amount(m.price_per_query.0.saturating_mul(u128::from(u.queries)));
+        let target = masa_workflows::ProtocolTarget {
+            dataset: dataset.clone(),
+            storage: state.o.storage.clone(),
+            key: m.signer.clone(),
+        };
+        let event = masa_rewards::Event::Usage {
+            key: key.clone(),
+            queries: u.queries,
+            records: u.records,
+            bytes: u.bytes,
+            fee,
+        };
+        if let Err(e) = masa_workflows::submit_event(&target, event).await {
+            tracing::warn!(dataset = %dataset, key = %key, error = %e, "usage not metered yet (kept for the next interval; --meter-interval 0 turns metering off)");
+            let mut usage = state.usage.lock().expect("no thread panics holding it");
+            let v = usage.entry((dataset, key)).or_default();
+            v.queries += u.queries;
+            v.records += u.records;
+            v.bytes += u.bytes;
+        }
+    }
 }

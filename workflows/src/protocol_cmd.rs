@@ -252,6 +252,8 @@ pub struct StateView {
     pub treasury: Amount,
     /// Fees paid into the reward pool that the next close pays out.
     pub fees: Amount,
+    /// Metered use by oracle service (hex key), then API key id.
+    pub usage: BTreeMap<String, BTreeMap<String, masa_rewards::Usage>>,
     pub accounts: Vec<AccountView>,
     /// Validators' bonds in contributors, Q32 (2^32 = 1), as the next epoch starts from.
     pub bonds: BTreeMap<String, BTreeMap<String, u64>>,
@@ -296,6 +298,7 @@ pub fn state_view(s: &State) -> StateView {
         burned: s.burned,
         treasury: s.treasury,
         fees: s.fees,
+        usage: s.usage.iter().map(|(k, u)| (k.hex(), u.clone())).collect(),
         accounts: s
             .accounts
             .iter()
