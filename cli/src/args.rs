@@ -176,6 +176,12 @@ pub struct ServeArgs {
     /// MASA each request costs, paid with the usage event into the reward pool.
     #[arg(long, default_value = "0", value_name = "MASA")]
     pub price_per_query: String,
+    /// Seconds a request may take before it is answered 503.
+    #[arg(long, default_value_t = 30, value_name = "SECONDS")]
+    pub timeout: u64,
+    /// An origin allowed to call the API from a browser (CORS; repeatable; none by default).
+    #[arg(long = "cors-origin", value_name = "ORIGIN")]
+    pub cors_origins: Vec<String>,
     /// S3 settings for every served dataset (as for the other commands).
     #[command(flatten)]
     pub s3: S3Args,

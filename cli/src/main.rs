@@ -154,6 +154,8 @@ async fn serve(a: args::ServeArgs, home: &std::path::Path) -> anyhow::Result<()>
         max_limit: a.max_limit.max(1),
         keys_file: masa_serve::keys::keys_path(home),
         anonymous_rate: a.anonymous_rate.filter(|r| *r > 0),
+        timeout: std::time::Duration::from_secs(a.timeout.max(1)),
+        cors_origins: a.cors_origins.clone(),
         meter: match a.meter_interval {
             0 => None,
             secs => Some(masa_serve::Meter {

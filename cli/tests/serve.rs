@@ -295,8 +295,79 @@ async fn search_records_proofs_and_errors_over_http() {
         }
     }
 
+    // POST takes the same search as JSON; its body is checked like the query string.
+    let post = |body: String| {
+        let url = format!("{base}/v1/search");
+        let key = api.key.clone().unwrap();
+        async move {
+            let client = reqwest::Client::builder().no_proxy().build().unwrap();
+            let r = client
+                .post(url)
+                .bearer_auth(key)
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    let (s, body) = post(r#"{"q":"tokio runtime","limit":5}"#.into()).await;
+    assert_eq!(s, 200, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(ids(&v["hits"]), ids(&cli));
+    for (body, status, want) in [
+        (
+            r#"{"q":"x","colour":"red"}"#.to_owned(),
+            400,
+            "unknown field `colour`",
+        ),
+        (
+            r#"{"q":"x","dataset":"elsewhere"}"#.to_owned(),
+            400,
+            "unknown field `dataset`",
+        ),
+        ("{not json".to_owned(), 400, "bad request body"),
+        (
+            format!(r#"{{"q":"{}"}}"#, "a".repeat(100_000)),
+            400,
+            "over the limit of 65536 bytes",
+        ),
+    ] {
+        let (s, got) = post(body).await;
+        assert_eq!(s, status, "{got}");
+        let v: Value = serde_json::from_str(&got).unwrap_or_else(|_| panic!("{got}"));
+        assert!(v["error"].as_str().unwrap().contains(want), "{got}");
+    }
+    // No CORS unless asked for.
+    let r = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .unwrap()
+        .get(format!("{base}/healthz"))
+        .header("origin", "https://explorer.example")
+        .send()
+        .await
+        .unwrap();
+    assert!(r.headers().get("access-control-allow-origin").is_none());
+
     let status = server.stop();
     assert!(status.success(), "{status:?}");
+
+    let server = Server::start(&env, &ds, &["--cors-origin", "https://explorer.example"]);
+    let r = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .unwrap()
+        .get(format!("{}/healthz", server.base))
+        .header("origin", "https://explorer.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.headers()["access-control-allow-origin"],
+        "https://explorer.example"
+    );
 }
 
 #[tokio::test(flavor = "current_thread")]

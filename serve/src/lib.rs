@@ -49,7 +49,14 @@ pub struct ServeOptions {
     pub anonymous_rate: Option<u32>,
     /// Usage metering: appended to each dataset's log as signed usage events.
     pub meter: Option<Meter>,
+    /// A request taking longer is answered 503.
+    pub timeout: std::time::Duration,
+    /// Origins allowed to call the API from a browser (CORS); none by default.
+    pub cors_origins: Vec<String>,
 }
+
+/// The largest request body accepted (a search is a few hundred bytes).
+const MAX_BODY: usize = 64 * 1024;
 
 /// How use is metered: every `interval`, each key's use of each dataset since the last
 /// event becomes a `usage` protocol event signed with `signer`, paying `price_per_query`
@@ -192,7 +199,7 @@ fn routes(options: ServeOptions) -> (Router, Shared) {
     let router = Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
-        .route("/v1/search", get(search))
+        .route("/v1/search", get(search_get).post(search_post))
         .route("/v1/records/{record_id}", get(record))
         .route("/v1/stats", get(stats))
         .route("/v1/log/checkpoint", get(checkpoint))
@@ -204,7 +211,28 @@ fn routes(options: ServeOptions) -> (Router, Shared) {
                 message: "no such route (the API is under /v1)".into(),
             }
         })
-        .layer(axum::middleware::from_fn_with_state(state.clone(), guard));
+        .layer(axum::middleware::from_fn_with_state(state.clone(), guard))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            state.o.timeout,
+        ));
+    let router = if state.o.cors_origins.is_empty() {
+        router
+    } else {
+        let origins: Vec<HeaderValue> = state
+            .o
+            .cors_origins
+            .iter()
+            .filter_map(|o| HeaderValue::from_str(o).ok())
+            .collect();
+        router.layer(
+            tower_http::cors::CorsLayer::new()
+                .allow_origin(origins)
+                .allow_methods([axum::http::Method::GET, axum::http::Method::POST])
+                .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE]),
+        )
+    };
     (router.with_state(state.clone()), state)
 }
 
@@ -363,18 +391,64 @@ struct SearchParams {
     dataset: Option<String>,
 }
 
+/// The body of `POST /v1/search`: the same fields but `dataset`, which stays in the query
+/// string (where the key's datasets are checked).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SearchBody {
+    q: String,
+    limit: Option<usize>,
+    contributor: Option<String>,
+    source: Option<String>,
+    lang: Option<String>,
+    since_micros: Option<i64>,
+    until_micros: Option<i64>,
+}
+
 #[derive(Serialize)]
 struct SearchAnswer {
     hits: Vec<masa_index::Hit>,
     took_micros: u128,
 }
 
-async fn search(
+async fn search_get(
     State(o): State<Shared>,
     params: Result<Query<SearchParams>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let started = Instant::now();
     let Query(p) = params.map_err(query_error)?;
+    search(&o, p).await
+}
+
+async fn search_post(
+    State(o): State<Shared>,
+    params: Result<Query<DatasetParam>, QueryRejection>,
+    body: Result<Json<SearchBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Query(d) = params.map_err(query_error)?;
+    // Every body that is not the JSON asked for is bad input: 400, whatever axum's own
+    // status (413 for a body over the limit, 415, 422) would be.
+    let Json(b) = body.map_err(|e| {
+        ApiError::bad(if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            format!("bad request body: over the limit of {MAX_BODY} bytes")
+        } else {
+            format!("bad request body: {}", e.body_text())
+        })
+    })?;
+    let p = SearchParams {
+        q: b.q,
+        limit: b.limit,
+        contributor: b.contributor,
+        source: b.source,
+        lang: b.lang,
+        since_micros: b.since_micros,
+        until_micros: b.until_micros,
+        dataset: d.dataset,
+    };
+    search(&o, p).await
+}
+
+async fn search(o: &AppState, p: SearchParams) -> Result<Response, ApiError> {
+    let started = Instant::now();
     if p.q.trim().is_empty() {
         return Err(ApiError::bad("q (the query text) is empty"));
     }
@@ -392,7 +466,7 @@ async fn search(
             "lang {l:?} is not an ISO 639-3 code (eng, deu, fra, ...)"
         )));
     }
-    let location = dataset(&o, p.dataset.as_deref())?.to_owned();
+    let location = dataset(o, p.dataset.as_deref())?.to_owned();
     let hits = masa_workflows::search(masa_workflows::SearchOptions {
         dataset: location,
         storage: o.storage.clone(),
