@@ -339,6 +339,18 @@ async fn search_records_proofs_and_errors_over_http() {
         let v: Value = serde_json::from_str(&got).unwrap_or_else(|_| panic!("{got}"));
         assert!(v["error"].as_str().unwrap().contains(want), "{got}");
     }
+    // Prometheus metrics: requests by route template and status, latency histograms.
+    let (s, m) = api.get(&format!("{base}/metrics")).await;
+    assert_eq!(s, 200);
+    for want in [
+        r#"masa_http_requests_total{route="/v1/search",status="200"}"#,
+        r#"masa_http_requests_total{route="/v1/search",status="400"}"#,
+        r#"masa_http_requests_total{route="/v1/records/{record_id}",status="404"}"#,
+        r#"masa_http_request_duration_seconds_bucket{route="/v1/search",le="0.5"}"#,
+        "masa_search_duration_seconds_count",
+    ] {
+        assert!(m.contains(want), "{want} missing from\n{m}");
+    }
     // No CORS unless asked for.
     let r = reqwest::Client::builder()
         .no_proxy()

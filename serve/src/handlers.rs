@@ -153,6 +153,9 @@ async fn search(o: &AppState, p: SearchParams) -> Result<Response, ApiError> {
         },
     })
     .await?;
+    let secs = started.elapsed().as_secs_f64();
+    o.metrics
+        .record(|| metrics::histogram!("masa_search_duration_seconds").record(secs));
     let returned = Returned(hits.len() as u64);
     let mut r = Json(SearchAnswer {
         hits,

@@ -9,14 +9,15 @@
 //! and the log (its checkpoint and tiles, for any tlog client) are public.
 //!
 //! `handlers.rs` holds the routes' handlers, `guard.rs` the keys and rates in front of
-//! them, `meter.rs` the usage metering. This is the service's first part: facets,
-//! cursors, export, metrics, the OpenAPI document and the explorer are still to come (see
-//! ARCHITECTURE.md).
+//! them, `meter.rs` the usage metering, `observe.rs` the Prometheus metrics. This is the
+//! service's first part: facets, cursors, export, the OpenAPI document and the explorer
+//! are still to come (see ARCHITECTURE.md).
 
 mod guard;
 mod handlers;
 pub mod keys;
 mod meter;
+mod observe;
 
 use guard::guard;
 use handlers::{checkpoint, epoch, ready, record, search_get, search_post, stats, tile};
@@ -69,6 +70,7 @@ struct AppState {
     keys: RwLock<(Option<std::time::SystemTime>, Vec<keys::KeyRecord>)>,
     limiters: Mutex<HashMap<String, Arc<DefaultDirectRateLimiter>>>,
     usage: Mutex<std::collections::BTreeMap<(String, String), Use>>,
+    metrics: observe::Metrics,
 }
 
 impl std::ops::Deref for AppState {
@@ -177,10 +179,12 @@ fn routes(options: ServeOptions) -> (Router, Shared) {
         keys: RwLock::new((None, Vec::new())),
         limiters: Mutex::new(HashMap::new()),
         usage: Mutex::new(std::collections::BTreeMap::new()),
+        metrics: observe::Metrics::new(),
     });
     let router = Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
+        .route("/metrics", get(observe::render))
         .route("/v1/search", get(search_get).post(search_post))
         .route("/v1/records/{record_id}", get(record))
         .route("/v1/stats", get(stats))
@@ -194,6 +198,10 @@ fn routes(options: ServeOptions) -> (Router, Shared) {
             }
         })
         .layer(axum::middleware::from_fn_with_state(state.clone(), guard))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            observe::observe,
+        ))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
