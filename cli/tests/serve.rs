@@ -240,6 +240,17 @@ async fn search_records_proofs_and_errors_over_http() {
     let ok = env.json(&["verify-proof", file.to_str().unwrap(), "--dataset", &ds]);
     assert_eq!(ok["record_id"], id);
 
+    // A contributor: its records and bytes as the stats count them; no protocol, no
+    // rewards.
+    let me = hits[0]["contributor"].as_str().unwrap();
+    let (s, c) = api.get_json(&format!("{base}/v1/contributors/{me}")).await;
+    assert_eq!(s, 200, "{c}");
+    let cli_stats = env.json(&["stats", "--dataset", &ds]);
+    assert_eq!(c["records"], cli_stats["contributors"][me], "{c}");
+    assert_eq!(c["text_bytes"], cli_stats["text_bytes"], "{c}");
+    assert_eq!(c["rewards"], "0");
+    assert!(c["epochs"].as_array().unwrap().is_empty());
+
     // The checkpoint is the log's signed note; stats match the CLI's.
     let (s, note) = api.get(&format!("{base}/v1/log/checkpoint")).await;
     assert_eq!(s, 200);
@@ -278,6 +289,12 @@ async fn search_records_proofs_and_errors_over_http() {
         ("/v1/records/..%2Fetc", 400, "is not a record id"),
         ("/v1/epochs/0", 404, "not closed"),
         ("/v1/epochs/first", 400, "not an epoch number"),
+        ("/v1/contributors/abc", 400, "is not a contributor key"),
+        (
+            "/v1/contributors/1111111111111111111111111111111111111111111111111111111111111111",
+            404,
+            "has contributed nothing",
+        ),
         ("/v2/anything", 404, "the API is under /v1"),
         ("/v1/log/tile/0/999", 404, "the log has no tile/0/999"),
         ("/v1/log/tile/..%2F..%2Fkeys", 404, "is not a tile path"),

@@ -241,6 +241,25 @@ pub(super) async fn tile(
         .into_response())
 }
 
+/// `GET /v1/contributors/{key}`: records and bytes in the dataset, rewards by epoch,
+/// balance and stake.
+pub(super) async fn contributor(
+    State(o): State<Shared>,
+    Path(key): Path<String>,
+    params: Result<Query<DatasetParam>, QueryRejection>,
+) -> Result<Json<masa_workflows::ContributorView>, ApiError> {
+    let Query(p) = params.map_err(query_error)?;
+    if key.len() != 64 || !key.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(ApiError::bad(format!(
+            "{key:?} is not a contributor key (64 hex characters)"
+        )));
+    }
+    let location = dataset(&o, p.dataset.as_deref())?;
+    Ok(Json(
+        masa_workflows::contributor_view(location, &o.storage, &key.to_ascii_lowercase()).await?,
+    ))
+}
+
 /// `GET /v1/epochs/{n}`: an epoch's result as the reward loop's fold gives it.
 pub(super) async fn epoch(
     State(o): State<Shared>,

@@ -20,7 +20,9 @@ mod meter;
 mod observe;
 
 use guard::guard;
-use handlers::{checkpoint, epoch, ready, record, search_get, search_post, stats, tile};
+use handlers::{
+    checkpoint, contributor, epoch, ready, record, search_get, search_post, stats, tile,
+};
 pub use meter::Meter;
 use meter::{Use, flush};
 
@@ -191,6 +193,7 @@ fn routes(options: ServeOptions) -> (Router, Shared) {
         .route("/v1/log/checkpoint", get(checkpoint))
         .route("/v1/log/tile/{*path}", get(tile))
         .route("/v1/epochs/{n}", get(epoch))
+        .route("/v1/contributors/{key}", get(contributor))
         .fallback(|| async {
             ApiError {
                 status: StatusCode::NOT_FOUND,

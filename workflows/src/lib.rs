@@ -38,9 +38,9 @@ pub use log::{
 pub use masa_dedup::MinHashParams;
 pub use proof::{PROOF_FORMAT, RecordProof, VerifiedProof, prove, verify_proof, verify_proof_in};
 pub use protocol_cmd::{
-    AccountView, ChainWeights, CloseOutcome, ProtocolTarget, RewardsView, SlashRequest, StateView,
-    chain_weights, close_epoch, init_protocol, parse_uids, rewards_view, slash, state_at,
-    state_view, submit_event,
+    AccountView, ChainWeights, CloseOutcome, ContributorView, ProtocolTarget, RewardsView,
+    SlashRequest, StateView, chain_weights, close_epoch, contributor_view, init_protocol,
+    parse_uids, rewards_view, slash, state_at, state_view, submit_event,
 };
 pub use search::{SearchOptions, search};
 pub use stats::{DatasetStats, dataset_stats};

@@ -353,6 +353,64 @@ pub async fn state_at(
     Ok(load(&ds, at).await?.1)
 }
 
+/// One contributor as the dataset and the protocol know it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ContributorView {
+    pub key: String,
+    pub records: u64,
+    pub text_bytes: u64,
+    /// Every closed epoch that paid it, with what it was paid.
+    pub epochs: Vec<(u64, Amount)>,
+    pub rewards: Amount,
+    pub balance: Amount,
+    /// Bonded stake by role.
+    pub stake: BTreeMap<String, Amount>,
+}
+
+/// A contributor's records and bytes in the dataset, and its rewards from the log's fold.
+pub async fn contributor_view(
+    location: &str,
+    storage: &StorageOptions,
+    key: &str,
+) -> Result<ContributorView, WorkflowError> {
+    let k = masa_rewards::Key::parse(key).map_err(WorkflowError::NotFound)?;
+    let stats = crate::dataset_stats(location, storage).await?;
+    let state = state_at(location, storage, None).await?;
+    let hex = k.hex();
+    let epochs: Vec<(u64, Amount)> = state
+        .results
+        .iter()
+        .filter_map(|r| {
+            r.payouts
+                .iter()
+                .find(|p| p.key == k && p.role == "contributor" && !p.emission.is_zero())
+                .map(|p| (r.epoch, p.emission))
+        })
+        .collect();
+    let account = state.account(&k);
+    if stats.contributors.get(&hex).is_none() && account.is_none() {
+        return Err(WorkflowError::NotFound(format!(
+            "{hex} has contributed nothing to this dataset and holds no account in its protocol"
+        )));
+    }
+    Ok(ContributorView {
+        records: stats.contributors.get(&hex).copied().unwrap_or(0),
+        text_bytes: stats.contributor_bytes.get(&hex).copied().unwrap_or(0),
+        rewards: Amount(epochs.iter().map(|(_, a)| a.0).sum()),
+        epochs,
+        balance: account.map_or(Amount::ZERO, |a| a.balance),
+        stake: account
+            .map(|a| {
+                a.stake
+                    .iter()
+                    .map(|(r, x)| (r.name().to_owned(), *x))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        key: hex,
+    })
+}
+
 /// An epoch's result with each participant's balance now.
 #[derive(Debug, Clone, Serialize)]
 pub struct RewardsView {

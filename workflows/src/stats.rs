@@ -21,6 +21,8 @@ pub struct DatasetStats {
     pub data_files: u64,
     /// Records per contributor public key.
     pub contributors: BTreeMap<String, u64>,
+    /// Text bytes per contributor.
+    pub contributor_bytes: BTreeMap<String, u64>,
     /// Inputs dropped before they became records, by reason, over all committed runs.
     pub drops: BTreeMap<String, u64>,
     pub commits: u64,
@@ -52,16 +54,21 @@ pub async fn dataset_stats(
         )
         .await?;
         let rows = f.num_records.unwrap_or(m.manifest.rows);
+        let mut bytes = 0;
         if !f.revised {
-            s.text_bytes += m.manifest.text_bytes;
+            bytes = m.manifest.text_bytes;
         } else {
             // A file rewritten by `masa dedup`: the manifest describes the original.
             for b in ds.read_file(&f, Some(&["text"])).await? {
                 if let Some(t) = b.column(0).as_any().downcast_ref::<StringArray>() {
-                    s.text_bytes += t.values().len() as u64;
+                    bytes += t.values().len() as u64;
                 }
             }
         }
+        s.text_bytes += bytes;
+        *s.contributor_bytes
+            .entry(m.manifest.contributor.clone())
+            .or_default() += bytes;
         *s.contributors.entry(m.manifest.contributor).or_default() += rows;
     }
     s.removed_by_dedup = ds
