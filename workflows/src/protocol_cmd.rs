@@ -388,7 +388,7 @@ pub async fn contributor_view(
         })
         .collect();
     let account = state.account(&k);
-    if stats.contributors.get(&hex).is_none() && account.is_none() {
+    if !stats.contributors.contains_key(&hex) && account.is_none() {
         return Err(WorkflowError::NotFound(format!(
             "{hex} has contributed nothing to this dataset and holds no account in its protocol"
         )));
