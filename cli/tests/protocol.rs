@@ -72,6 +72,25 @@ fn reward_loop_two_contributors_three_validators() {
         950 * MASA + num(&a["emission"])
     );
 
+    // The oracle service shows the same rewards for a contributor.
+    let env = &net.envs["alice"].0;
+    let key = common::serve::create_key(env, &["--scope", "stats"]);
+    let server = common::serve::Server::start(env, &net.ds, &["--meter-interval", "0"]);
+    let url = format!("{}/v1/contributors/{}", server.base, net.key("alice"));
+    let view: Value = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let r = common::serve::get_as(&url, Some(&key)).await;
+        assert_eq!(r.status().as_u16(), 200);
+        serde_json::from_str::<Value>(&r.text().await.unwrap()).unwrap()
+    });
+    assert_eq!(view["rewards"], a["emission"], "{view}");
+    assert_eq!(
+        view["epochs"],
+        serde_json::json!([[0, a["emission"]]]),
+        "{view}"
+    );
+    assert_eq!(num(&view["stake"]["worker"]), 50 * MASA, "{view}");
+    assert!(server.stop().success());
+
     // Closing again does nothing: epoch 1 has not ended, and the log stays as it is.
     let leaves = net.json("alice", &["state"])["leaves"].clone();
     for _ in 0..2 {

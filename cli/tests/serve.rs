@@ -4,71 +4,9 @@
 
 mod common;
 
+use common::serve::*;
 use common::*;
 use serde_json::Value;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Stdio};
-
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Server {
-    fn start(env: &Env, dataset: &str, extra: &[&str]) -> Server {
-        let mut args = vec!["serve", "--dataset", dataset, "--listen", "127.0.0.1:0"];
-        args.extend(extra);
-        let mut child = env
-            .command(&args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        // The first line says where it listens, once the socket is bound.
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let base = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_owned();
-        assert!(base.starts_with("http://127.0.0.1:"), "{base}");
-        Server { child, base }
-    }
-
-    fn stop(mut self) -> std::process::ExitStatus {
-        // SIGTERM: requests in flight finish, then the process exits.
-        terminate(self.child.id());
-        self.child.wait().unwrap()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-    }
-}
-
-fn terminate(pid: u32) {
-    let ok = std::process::Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(ok.success());
-}
-
-/// A GET with a key (as `masa keys create` printed it), straight to the loopback server
-/// whatever proxy the environment names.
-async fn get_as(url: &str, key: Option<&str>) -> reqwest::Response {
-    let client = reqwest::Client::builder().no_proxy().build().unwrap();
-    let mut req = client.get(url);
-    if let Some(k) = key {
-        req = req.bearer_auth(k);
-    }
-    req.send().await.unwrap()
-}
 
 /// GETs with one key.
 struct Api {
@@ -87,15 +25,6 @@ impl Api {
         let v = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{url}: {e}: {body}"));
         (s, v)
     }
-}
-
-fn create_key(env: &Env, args: &[&str]) -> String {
-    let mut a = vec!["keys", "create"];
-    a.extend(args);
-    let out = env.ok(&a);
-    let key = out.trim().to_owned();
-    assert!(key.starts_with("masa_"), "{out}");
-    key
 }
 
 /// A tlog client written from the specifications (RFC 6962's tree hash, C2SP's tile
@@ -180,7 +109,7 @@ async fn search_records_proofs_and_errors_over_http() {
         &["--scope", "search,records,stats,epochs", "--rate", "1000/s"],
     );
     let api = Api { key: Some(key) };
-    let server = Server::start(&env, &ds, &[]);
+    let server = Server::start(&env, &ds, &["--meter-interval", "0"]);
     let base = server.base.clone();
 
     let (s, body) = api.get(&format!("{base}/healthz")).await;
