@@ -160,6 +160,24 @@ async fn search_records_proofs_and_errors_over_http() {
         .await;
     assert!(v["hits"].as_array().unwrap().is_empty(), "{v}");
 
+    // Facets count every match, not only the hits returned.
+    let (_, v) = api
+        .get_json(&format!("{base}/v1/search?q=tokio&limit=1&facets=true"))
+        .await;
+    let by_lang = v["facets"]["lang"].as_array().unwrap();
+    let counted: u64 = by_lang.iter().map(|c| c["count"].as_u64().unwrap()).sum();
+    let (_, all) = api
+        .get_json(&format!("{base}/v1/search?q=tokio&limit=1000"))
+        .await;
+    assert_eq!(counted, all["hits"].as_array().unwrap().len() as u64, "{v}");
+    assert_eq!(v["hits"].as_array().unwrap().len(), 1);
+    assert!(
+        v["facets"]["contributor"].as_array().unwrap().len() == 1,
+        "{v}"
+    );
+    let (_, plain) = api.get_json(&format!("{base}/v1/search?q=tokio")).await;
+    assert!(plain.get("facets").is_none(), "{plain}");
+
     // A record's proof, checked offline by `masa verify-proof`.
     let id = hits[0]["record_id"].as_str().unwrap();
     let (s, proof) = api.get(&format!("{base}/v1/records/{id}")).await;

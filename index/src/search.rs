@@ -3,8 +3,11 @@
 use crate::schema::{Fields, fields_of};
 use crate::{INDEX_SCHEMA_VERSION, IndexError, SplitMeta, io_err};
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::path::Path;
+use tantivy::aggregation::agg_req::Aggregations;
+use tantivy::aggregation::{AggContextParams, AggregationCollector};
 use tantivy::collector::TopDocs;
 use tantivy::query::{BooleanQuery, Occur, Query, QueryParser, RangeQuery, TermQuery};
 use tantivy::schema::{IndexRecordOption, Value};
@@ -116,6 +119,17 @@ impl SearchIndex {
     }
 
     pub fn search(&self, q: &SearchQuery) -> Result<Vec<Hit>, IndexError> {
+        Ok(self.search_faceted(q, false)?.0)
+    }
+
+    /// [`SearchIndex::search`], and with `facets` also the counts of all matching
+    /// documents (not only the hits returned) by each value of [`FACET_FIELDS`], highest
+    /// first, at most [`FACET_VALUES`] values a field.
+    pub fn search_faceted(
+        &self,
+        q: &SearchQuery,
+        facets: bool,
+    ) -> Result<(Vec<Hit>, Option<Facets>), IndexError> {
         let f = self.fields;
         let searcher = self.reader.searcher();
         let mut parser = QueryParser::for_index(&self.index, vec![f.title, f.text]);
@@ -161,10 +175,19 @@ impl SearchIndex {
             ));
         }
         let query = BooleanQuery::new(clauses);
-        let top = searcher.search(
-            &query,
-            &TopDocs::with_limit(q.limit.max(1)).order_by_score(),
-        )?;
+        let top_docs = TopDocs::with_limit(q.limit.max(1)).order_by_score();
+        let (top, counted) = if facets {
+            let (top, aggs) = searcher.search(
+                &query,
+                &(
+                    top_docs,
+                    AggregationCollector::from_aggs(facet_request(), AggContextParams::default()),
+                ),
+            )?;
+            (top, Some(facet_counts(&aggs)))
+        } else {
+            (searcher.search(&query, &top_docs)?, None)
+        };
         let mut snippets = SnippetGenerator::create(&searcher, &*text_query, f.text)?;
         snippets.set_max_num_chars(240);
         let mut hits = Vec::with_capacity(top.len());
@@ -212,8 +235,56 @@ impl SearchIndex {
                 highlights,
             });
         }
-        Ok(hits)
+        Ok((hits, counted))
     }
+}
+
+/// The fields a search can count its matches by.
+pub const FACET_FIELDS: [&str; 3] = ["lang", "source", "contributor"];
+/// The most values counted a field.
+pub const FACET_VALUES: u32 = 50;
+
+/// Counts of matching documents by field, then value (highest count first).
+pub type Facets = BTreeMap<String, Vec<FacetCount>>;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FacetCount {
+    pub value: String,
+    pub count: u64,
+}
+
+/// A terms aggregation per facet field (tantivy's, over the fast fields).
+fn facet_request() -> Aggregations {
+    let req: serde_json::Map<String, serde_json::Value> = FACET_FIELDS
+        .iter()
+        .map(|f| {
+            (
+                (*f).to_owned(),
+                serde_json::json!({ "terms": { "field": f, "size": FACET_VALUES } }),
+            )
+        })
+        .collect();
+    serde_json::from_value(serde_json::Value::Object(req)).expect("a valid terms aggregation")
+}
+
+fn facet_counts(aggs: &tantivy::aggregation::agg_result::AggregationResults) -> Facets {
+    let v = serde_json::to_value(aggs).expect("aggregation results serialize");
+    FACET_FIELDS
+        .iter()
+        .map(|f| {
+            let buckets = v[*f]["buckets"].as_array().cloned().unwrap_or_default();
+            let counts = buckets
+                .iter()
+                .filter_map(|b| {
+                    Some(FacetCount {
+                        value: b["key"].as_str()?.to_owned(),
+                        count: b["doc_count"].as_u64()?,
+                    })
+                })
+                .collect();
+            ((*f).to_owned(), counts)
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -395,6 +466,50 @@ mod tests {
             }),
             ["r0"]
         );
+    }
+
+    #[test]
+    fn facets_count_every_match_across_splits_not_only_the_hits() {
+        let (_d, idx) = open(&[
+            vec![
+                rec(0, "a", "common text one", "alice", "eng", 1),
+                rec(1, "b", "common text two", "bob", "eng", 2),
+                rec(2, "c", "unrelated words", "bob", "fra", 3),
+            ],
+            vec![
+                rec(3, "d", "common text three", "bob", "deu", 4),
+                rec(4, "e", "common text four", "bob", "eng", 5),
+            ],
+        ]);
+        let idx = idx.unwrap();
+        let (hits, facets) = idx
+            .search_faceted(
+                &SearchQuery {
+                    limit: 1,
+                    ..q("common")
+                },
+                true,
+            )
+            .unwrap();
+        assert_eq!(hits.len(), 1);
+        let f = facets.unwrap();
+        let counts = |field: &str| -> Vec<(String, u64)> {
+            f[field]
+                .iter()
+                .map(|c| (c.value.clone(), c.count))
+                .collect()
+        };
+        assert_eq!(
+            counts("lang"),
+            [("eng".to_owned(), 3), ("deu".to_owned(), 1)]
+        );
+        assert_eq!(
+            counts("contributor"),
+            [("bob".to_owned(), 3), ("alice".to_owned(), 1)]
+        );
+        assert_eq!(counts("source"), [("files".to_owned(), 4)]);
+        // Without the flag, no counting.
+        assert!(idx.search_faceted(&q("common"), false).unwrap().1.is_none());
     }
 
     #[test]

@@ -60,6 +60,8 @@ pub(super) struct SearchParams {
     /// Microseconds since the Unix epoch.
     since_micros: Option<i64>,
     until_micros: Option<i64>,
+    /// Also count all matches by lang, source and contributor.
+    facets: Option<bool>,
     dataset: Option<String>,
 }
 
@@ -75,11 +77,14 @@ pub(super) struct SearchBody {
     lang: Option<String>,
     since_micros: Option<i64>,
     until_micros: Option<i64>,
+    facets: Option<bool>,
 }
 
 #[derive(Serialize)]
 pub(super) struct SearchAnswer {
     hits: Vec<masa_index::Hit>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    facets: Option<masa_index::Facets>,
     took_micros: u128,
 }
 
@@ -114,6 +119,7 @@ pub(super) async fn search_post(
         lang: b.lang,
         since_micros: b.since_micros,
         until_micros: b.until_micros,
+        facets: b.facets,
         dataset: d.dataset,
     };
     search(&o, p).await
@@ -139,19 +145,22 @@ async fn search(o: &AppState, p: SearchParams) -> Result<Response, ApiError> {
         )));
     }
     let location = dataset(o, p.dataset.as_deref())?.to_owned();
-    let hits = masa_workflows::search(masa_workflows::SearchOptions {
-        dataset: location,
-        storage: o.storage.clone(),
-        query: SearchQuery {
-            text: p.q,
-            limit,
-            contributor: p.contributor,
-            source: p.source,
-            lang: p.lang,
-            since_micros: p.since_micros,
-            until_micros: p.until_micros,
+    let (hits, facets) = masa_workflows::search_faceted(
+        masa_workflows::SearchOptions {
+            dataset: location,
+            storage: o.storage.clone(),
+            query: SearchQuery {
+                text: p.q,
+                limit,
+                contributor: p.contributor,
+                source: p.source,
+                lang: p.lang,
+                since_micros: p.since_micros,
+                until_micros: p.until_micros,
+            },
         },
-    })
+        p.facets.unwrap_or(false),
+    )
     .await?;
     let secs = started.elapsed().as_secs_f64();
     o.metrics
@@ -159,6 +168,7 @@ async fn search(o: &AppState, p: SearchParams) -> Result<Response, ApiError> {
     let returned = Returned(hits.len() as u64);
     let mut r = Json(SearchAnswer {
         hits,
+        facets,
         took_micros: started.elapsed().as_micros(),
     })
     .into_response();

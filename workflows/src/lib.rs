@@ -42,5 +42,5 @@ pub use protocol_cmd::{
     SlashRequest, StateView, chain_weights, close_epoch, contributor_view, init_protocol,
     parse_uids, rewards_view, slash, state_at, state_view, submit_event,
 };
-pub use search::{SearchOptions, search};
+pub use search::{SearchOptions, search, search_faceted};
 pub use stats::{DatasetStats, dataset_stats};
