@@ -199,8 +199,9 @@ summary.json (reward per unit of cost of each strategy with its 95 % confidence 
 whether it beats honest play, the cabal's share, dataset projections) and plots/*.svg. \
 Runs are seeded: the same seed gives the same files whatever --threads.\n\n\
 --sweep NAME=START:END:STEP or NAME=V1,V2,... (repeatable: every combination runs). NAME \
-is kappa or alpha (fractions), emission (MASA), or a dotted path into the scenario: \
-params.unbonding_epochs, contributors.copier.edits, cabal.stake_share, ...";
+is a parameter short form as for `masa propose --set` (kappa, bond_alpha, emission, \
+min_stake.validator, ...) or a dotted path into the scenario: params.unbonding_epochs, \
+contributors.copier.edits, cabal.stake_share, ...";
 
 #[derive(Debug, Args)]
 #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]

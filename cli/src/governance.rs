@@ -1,60 +1,28 @@
 //! The governance commands: `--set` short forms to parameter paths, workflow calls, output.
 
 use crate::args::Command;
-use crate::protocol::{amount, key, submitted, target};
+use crate::protocol::{key, submitted, target};
 use anyhow::{Context, bail};
 use masa_rewards::governance::Choice;
 use masa_rewards::{Scope, Status};
 use std::collections::BTreeMap;
 use std::path::Path;
 
-/// A fraction as basis points or ppm, refusing what is not in [0, 1].
-fn fraction(name: &str, v: &str, scale: f64) -> anyhow::Result<String> {
-    let f: f64 = v
-        .parse()
-        .ok()
-        .filter(|f: &f64| f.is_finite())
-        .with_context(|| format!("{name}={v}: not a number"))?;
-    if !(0.0..=1.0).contains(&f) {
-        bail!("{name}={v}: a fraction between 0 and 1");
-    }
-    Ok(((f * scale).round() as u64).to_string())
-}
-
-/// `NAME=VALUE` to a parameter path and its JSON value.
+/// `NAME=VALUE` to a parameter path and its JSON value: a short form
+/// ([`masa_rewards::short_form`]), or a path as `masa state --json` shows it with a JSON
+/// value (a bare word is a string).
 pub fn change(kv: &str) -> anyhow::Result<(String, String)> {
     let (name, v) = kv
         .split_once('=')
         .with_context(|| format!("--set {kv:?}: expected NAME=VALUE"))?;
-    let masa = |v: &str| -> anyhow::Result<String> {
-        Ok(format!(
-            "\"{}\"",
-            amount(v).with_context(|| format!("--set {name}"))?.0
-        ))
+    if let Some(c) = masa_rewards::short_form(name, v) {
+        return c.map_err(|e| anyhow::anyhow!("--set {e}"));
+    }
+    let value = match serde_json::from_str::<serde_json::Value>(v) {
+        Ok(_) => v.to_owned(),
+        Err(_) => format!("{v:?}"),
     };
-    let (path, value) = match name {
-        "kappa" => ("kappa_ppm".to_owned(), fraction(name, v, 1e6)?),
-        "bond_alpha" => ("bond_alpha_ppm".to_owned(), fraction(name, v, 1e6)?),
-        "emission" => ("emission_per_epoch".to_owned(), masa(v)?),
-        "contributor_share" | "validator_share" | "treasury_share" => {
-            (format!("{name}_bps"), fraction(name, v, 1e4)?)
-        }
-        "slash_destination" => (name.to_owned(), format!("{v:?}")),
-        n if n.starts_with("min_stake.") => (n.to_owned(), masa(v)?),
-        n if n.starts_with("slash.") => (
-            format!("slash_bps.{}", &n["slash.".len()..]),
-            fraction(name, v, 1e4)?,
-        ),
-        // A path as `masa state --json` shows it, with a JSON value (a bare word is a string).
-        n => (
-            n.to_owned(),
-            match serde_json::from_str::<serde_json::Value>(v) {
-                Ok(_) => v.to_owned(),
-                Err(_) => format!("{v:?}"),
-            },
-        ),
-    };
-    Ok((path, value))
+    Ok((name.to_owned(), value))
 }
 
 /// A proposal's status in words.

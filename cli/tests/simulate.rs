@@ -212,7 +212,10 @@ fn bad_scenarios_and_sweeps_are_refused_naming_the_field() {
         "--out",
         &out.display().to_string(),
     ]);
-    assert!(err.contains("kappa_ppm"), "{err}");
+    assert!(
+        err.contains("params.kappa: kappa=1.5: a fraction between 0 and 1"),
+        "{err}"
+    );
     let err = env.fails(&["simulate", &scenario("baseline.toml")]);
     assert!(err.contains("--out"), "{err}");
 }

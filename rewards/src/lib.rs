@@ -34,7 +34,7 @@ pub use fold::Outcome;
 pub use key::Key;
 pub use params::{
     Conviction, Governance, MinStake, Offence, PARAMS_VERSION, Params, Role, Scope, ScoreRules,
-    SlashBps, SlashDestination, Threshold,
+    SlashBps, SlashDestination, Threshold, short_form,
 };
 pub use proposals::with_changes;
 pub use slash::{CONTENT_CHECKS, FABRICATION_CHECK};

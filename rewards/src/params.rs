@@ -496,3 +496,44 @@ mod tests {
         assert!(serde_json::from_str::<Params>(bad).is_err());
     }
 }
+
+/// A fraction as basis points or ppm, refusing what is not in [0, 1].
+fn fraction(name: &str, v: &str, scale: f64) -> Result<String, String> {
+    let f: f64 = v
+        .parse()
+        .ok()
+        .filter(|f: &f64| f.is_finite())
+        .ok_or_else(|| format!("{name}={v}: not a number"))?;
+    if !(0.0..=1.0).contains(&f) {
+        return Err(format!("{name}={v}: a fraction between 0 and 1"));
+    }
+    Ok(((f * scale).round() as u64).to_string())
+}
+
+/// A parameter's short form, as people write it (`kappa=0.55`, `emission=1200`,
+/// `min_stake.validator=100`, `slash.fabrication=1.0`, `slash_destination=burn`), to its
+/// path in [`Params`] and its JSON value; `None` when `name` is not a short form. Fractions
+/// become ppm or basis points, amounts are MASA. `masa propose` and `masa simulate` both
+/// read parameters through it.
+pub fn short_form(name: &str, v: &str) -> Option<Result<(String, String), String>> {
+    let masa = |v: &str| {
+        Amount::parse_masa(v)
+            .map(|a| format!("\"{}\"", a.0))
+            .map_err(|e| format!("{name}: {e}"))
+    };
+    let change = match name {
+        "kappa" => fraction(name, v, 1e6).map(|x| ("kappa_ppm".to_owned(), x)),
+        "bond_alpha" => fraction(name, v, 1e6).map(|x| ("bond_alpha_ppm".to_owned(), x)),
+        "emission" => masa(v).map(|x| ("emission_per_epoch".to_owned(), x)),
+        "contributor_share" | "validator_share" | "treasury_share" => {
+            fraction(name, v, 1e4).map(|x| (format!("{name}_bps"), x))
+        }
+        "slash_destination" => Ok((name.to_owned(), format!("{v:?}"))),
+        n if n.starts_with("min_stake.") => masa(v).map(|x| (n.to_owned(), x)),
+        n if n.starts_with("slash.") => {
+            fraction(name, v, 1e4).map(|x| (format!("slash_bps.{}", &n["slash.".len()..]), x))
+        }
+        _ => return None,
+    };
+    Some(change)
+}

@@ -66,7 +66,9 @@ pub(super) struct SearchParams {
 }
 
 /// The body of `POST /v1/search`: the same fields but `dataset`, which stays in the query
-/// string (where the key's datasets are checked).
+/// string (where the key's datasets are checked). A copy of [`SearchParams`]' fields rather
+/// than a `#[serde(flatten)]` of them: flatten cannot be combined with
+/// `deny_unknown_fields`, and through a query string it would read every number as text.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct SearchBody {

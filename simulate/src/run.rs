@@ -68,16 +68,15 @@ impl Sweep {
         })
     }
 
-    /// The scenario path a sweep name sets, and the factor its values are multiplied by.
-    /// `kappa` and `alpha` are fractions (the parameters hold ppm), `emission` MASA; any
-    /// other name is a dotted path into the scenario (`params.unbonding_epochs`,
-    /// `contributors.copier.edits`, `costs.audit_per_epoch`).
-    fn target(&self) -> (String, f64) {
-        match self.name.as_str() {
-            "kappa" => ("params.kappa_ppm".into(), 1e6),
-            "alpha" => ("params.bond_alpha_ppm".into(), 1e6),
-            "emission" => ("params.emission_per_epoch".into(), 1.0),
-            other => (other.to_owned(), 1.0),
+    /// The scenario path a sweep name sets: a parameter short form of `masa propose`
+    /// (`kappa`, `bond_alpha`, `emission`, `min_stake.validator`, ...) is one of
+    /// `[params]`; any other name is a dotted path into the scenario
+    /// (`params.unbonding_epochs`, `contributors.copier.edits`, `costs.audit_per_epoch`).
+    fn target(&self) -> String {
+        if masa_rewards::short_form(&self.name, "0").is_some() {
+            format!("params.{}", self.name)
+        } else {
+            self.name.clone()
         }
     }
 }
@@ -110,8 +109,8 @@ pub fn points(scenario: &Scenario, sweeps: &[Sweep]) -> Result<Vec<Point>, Scena
         let mut table = scenario.to_table();
         let mut values = BTreeMap::new();
         for (i, v) in combo {
-            let (path, factor) = sweeps[i].target();
-            set(&mut table, &path, v * factor).map_err(|message| ScenarioError {
+            let path = sweeps[i].target();
+            set(&mut table, &path, v).map_err(|message| ScenarioError {
                 field: format!("--sweep {}", sweeps[i].name),
                 message,
             })?;

@@ -42,8 +42,9 @@ pub struct Scenario {
     /// A run also stops at this simulated time, whatever the epoch.
     #[serde(default = "default_max_time")]
     pub max_time: f64,
-    /// Protocol parameters by path, as `masa propose` takes them (`kappa_ppm = 400000`,
-    /// `min_stake.worker = 10`); amounts in MASA.
+    /// Protocol parameters as `masa propose` takes them: short forms (`kappa = 0.4`,
+    /// `emission = 1200`) or paths (`kappa_ppm = 400000`, `epoch_length = 128`); amounts
+    /// in MASA.
     #[serde(default)]
     pub params: toml::Table,
     #[serde(default)]
@@ -653,6 +654,18 @@ pub fn changes(
     let mut out = BTreeMap::new();
     for (path, value) in changes {
         let field = format!("{field}.{path}");
+        // The short forms of `masa propose` (kappa = 0.5, emission = 1000, ...).
+        let text = match &value {
+            toml::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        if let Some(c) = masa_rewards::short_form(&path, &text) {
+            let (path, json) = c.map_err(|e| bad(&field, e))?;
+            if out.insert(path.clone(), json).is_some() {
+                return Err(bad(field, format!("{path} is set twice")));
+            }
+            continue;
+        }
         let mut slot = Some(&json);
         for part in path.split('.') {
             slot = slot.and_then(|s| s.get(part));
@@ -669,7 +682,9 @@ pub fn changes(
             }
             _ => serde_json::to_string(&value).map_err(|e| bad(&field, e.to_string()))?,
         };
-        out.insert(path, text);
+        if out.insert(path.clone(), text).is_some() {
+            return Err(bad(field, format!("{path} is set twice")));
+        }
     }
     Ok(out)
 }

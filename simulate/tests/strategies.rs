@@ -192,8 +192,16 @@ fn bad_scenarios_get_one_message_naming_the_field() {
             "contributors.strategies: the shares must sum to 1, they sum to 0.9",
         ),
         (
-            "[params]\nkappa = 0.5\n",
-            "params.kappa: not a protocol parameter",
+            "[params]\nkapa = 0.5\n",
+            "params.kapa: not a protocol parameter",
+        ),
+        (
+            "[params]\nkappa = 0.4\nkappa_ppm = 300000\n",
+            "params.kappa_ppm: kappa_ppm is set twice",
+        ),
+        (
+            "[params]\nkappa = 1.5\n",
+            "params.kappa: kappa=1.5: a fraction between 0 and 1",
         ),
         ("[params]\nkappa_ppm = 2000000\n", "params: kappa_ppm"),
         (
