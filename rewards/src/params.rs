@@ -466,37 +466,6 @@ impl Params {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn defaults_are_valid_and_round_trip() {
-        let p = Params::default();
-        p.validate().unwrap();
-        let json = serde_json::to_string(&p).unwrap();
-        assert_eq!(serde_json::from_str::<Params>(&json).unwrap(), p);
-    }
-
-    #[test]
-    fn out_of_range_fields_are_named() {
-        let with = |edit: fn(&mut Params)| {
-            let mut p = Params::default();
-            edit(&mut p);
-            p.validate().unwrap_err()
-        };
-        assert!(with(|p| p.treasury_share_bps = 0).contains("sum to 8200"));
-        assert!(with(|p| p.kappa_ppm = 1_000_001).contains("kappa_ppm"));
-        assert!(with(|p| p.kappa_ppm = 0).contains("strictly between 0 and 1"));
-        assert!(with(|p| p.governance.conviction.clear()).contains("conviction"));
-        assert!(with(|p| p.epoch_length = 0).contains("epoch_length"));
-        assert!(with(|p| p.score.shingle_sample = 0).contains("shingle_sample"));
-        assert!(with(|p| p.slash_bps.fabrication = 10_001).contains("Fabrication"));
-        let bad = r#"{"version":1,"surprise":1}"#;
-        assert!(serde_json::from_str::<Params>(bad).is_err());
-    }
-}
-
 /// A fraction as basis points or ppm, refusing what is not in [0, 1].
 fn fraction(name: &str, v: &str, scale: f64) -> Result<String, String> {
     let f: f64 = v
@@ -536,4 +505,51 @@ pub fn short_form(name: &str, v: &str) -> Option<Result<(String, String), String
         _ => return None,
     };
     Some(change)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_round_trip() {
+        let p = Params::default();
+        p.validate().unwrap();
+        let json = serde_json::to_string(&p).unwrap();
+        assert_eq!(serde_json::from_str::<Params>(&json).unwrap(), p);
+    }
+
+    #[test]
+    fn out_of_range_fields_are_named() {
+        let with = |edit: fn(&mut Params)| {
+            let mut p = Params::default();
+            edit(&mut p);
+            p.validate().unwrap_err()
+        };
+        assert!(with(|p| p.treasury_share_bps = 0).contains("sum to 8200"));
+        assert!(with(|p| p.kappa_ppm = 1_000_001).contains("kappa_ppm"));
+        assert!(with(|p| p.kappa_ppm = 0).contains("strictly between 0 and 1"));
+        assert!(with(|p| p.governance.conviction.clear()).contains("conviction"));
+        assert!(with(|p| p.epoch_length = 0).contains("epoch_length"));
+        assert!(with(|p| p.score.shingle_sample = 0).contains("shingle_sample"));
+        assert!(with(|p| p.slash_bps.fabrication = 10_001).contains("Fabrication"));
+        let bad = r#"{"version":1,"surprise":1}"#;
+        assert!(serde_json::from_str::<Params>(bad).is_err());
+    }
+
+    #[test]
+    fn short_forms_become_paths_and_values_or_say_what_is_wrong() {
+        let ok = |n: &str, v: &str| short_form(n, v).unwrap().unwrap();
+        assert_eq!(ok("kappa", "0.55"), ("kappa_ppm".into(), "550000".into()));
+        assert_eq!(
+            ok("emission", "1200"),
+            ("emission_per_epoch".into(), "\"1200000000000\"".into())
+        );
+        assert_eq!(
+            ok("slash.fabrication", "1"),
+            ("slash_bps.fabrication".into(), "10000".into())
+        );
+        assert!(short_form("kappa", "1.5").unwrap().is_err());
+        assert!(short_form("kappa_ppm", "1").is_none());
+    }
 }
