@@ -182,6 +182,21 @@ pub struct ServeArgs {
     /// An origin allowed to call the API from a browser (CORS; repeatable; none by default).
     #[arg(long = "cors-origin", value_name = "ORIGIN")]
     pub cors_origins: Vec<String>,
+    /// Seconds between checks of each table for new commits, which become searchable then.
+    #[arg(long, default_value_t = 2, value_name = "SECONDS")]
+    pub follow_interval: u64,
+    /// Seconds a table version stays open for search cursors after its last use (a cursor
+    /// of a version closed since answers 410).
+    #[arg(long, default_value_t = 600, value_name = "SECONDS")]
+    pub cursor_ttl: u64,
+    /// The split cache folder (default: the one `masa search` uses, under
+    /// $MASA_CACHE_DIR, $XDG_CACHE_HOME/masa or ~/.cache/masa).
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// The split cache's bound per dataset, in MiB: least recently used splits that no open
+    /// version needs are evicted past it.
+    #[arg(long, default_value_t = 10240, value_name = "MIB")]
+    pub cache_mib: u64,
     /// S3 settings for every served dataset (as for the other commands).
     #[command(flatten)]
     pub s3: S3Args,
@@ -1000,6 +1015,15 @@ pub struct SearchArgs {
     /// Only records in this language (ISO 639-3: eng, deu, fra, ...).
     #[arg(long)]
     pub lang: Option<String>,
+    /// Only records under this licence (an SPDX id, as recorded).
+    #[arg(long)]
+    pub licence: Option<String>,
+    /// Only records whose quality score is at least this (0 to 1).
+    #[arg(long, value_name = "SCORE")]
+    pub min_quality: Option<f64>,
+    /// Order of hits: score (BM25), newest or oldest (fetch time).
+    #[arg(long, default_value = "score", value_parser = ["score", "newest", "oldest"])]
+    pub sort: String,
     /// Only records fetched at or after this time (RFC 3339 or YYYY-MM-DD).
     #[arg(long, value_name = "TIME")]
     pub since: Option<String>,
@@ -1031,9 +1055,17 @@ impl SearchArgs {
         Ok(SearchQuery {
             text: self.query.clone(),
             limit: self.limit,
+            offset: 0,
+            sort: match self.sort.as_str() {
+                "newest" => masa_index::Sort::Newest,
+                "oldest" => masa_index::Sort::Oldest,
+                _ => masa_index::Sort::Score,
+            },
             contributor: self.contributor.clone(),
             source: self.source.clone(),
             lang: self.lang.clone(),
+            licence: self.licence.clone(),
+            min_quality: self.min_quality,
             since_micros: self
                 .since
                 .as_deref()

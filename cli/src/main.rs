@@ -156,6 +156,10 @@ async fn serve(a: args::ServeArgs, home: &std::path::Path) -> anyhow::Result<()>
         anonymous_rate: a.anonymous_rate.filter(|r| *r > 0),
         timeout: std::time::Duration::from_secs(a.timeout.max(1)),
         cors_origins: a.cors_origins.clone(),
+        follow_interval: std::time::Duration::from_secs(a.follow_interval.max(1)),
+        cursor_ttl: std::time::Duration::from_secs(a.cursor_ttl),
+        cache_dir: a.cache_dir.clone(),
+        cache_bytes: a.cache_mib.saturating_mul(1024 * 1024),
         meter: match a.meter_interval {
             0 => None,
             secs => Some(masa_serve::Meter {

@@ -165,19 +165,19 @@ pub fn search(hits: &[Hit], json: bool) -> anyhow::Result<()> {
         println!(
             "{}. {}  (score {:.2})",
             i + 1,
-            h.title.as_deref().unwrap_or("(untitled)"),
+            h.doc.title.as_deref().unwrap_or("(untitled)"),
             h.score
         );
-        println!("   {}", h.uri);
+        println!("   {}", h.doc.uri);
         println!("   {}", highlight(&h.snippet, &h.highlights, tty));
         println!(
             "   contributor {}  source {}  lang {}  fetched {}  row {}/{}",
-            &h.contributor[..h.contributor.len().min(16)],
-            h.source,
-            h.lang.as_deref().unwrap_or("-"),
-            micros_to_rfc3339(h.fetched_at_micros),
-            h.batch_id,
-            h.row_in_batch
+            &h.doc.contributor[..h.doc.contributor.len().min(16)],
+            h.doc.source,
+            h.doc.lang.as_deref().unwrap_or("-"),
+            micros_to_rfc3339(h.doc.fetched_at_micros),
+            h.doc.batch_id,
+            h.doc.row_in_batch
         );
     }
     Ok(())

@@ -484,3 +484,279 @@ async fn use_is_metered_into_the_log_and_its_fees_reach_the_reward_pool() {
     let s = net.json("oracle", &["state"]);
     assert_eq!(s["usage"][&me][&id]["queries"], 4, "{}", s["usage"]);
 }
+
+/// A web page about harbours: 200 words of its own, under a licence when `licensed`.
+fn harbour_page(i: u64, licensed: bool) -> String {
+    let licence = if licensed {
+        r#"<link rel="license" href="https://creativecommons.org/licenses/by/4.0/">"#
+    } else {
+        ""
+    };
+    format!(
+        "<html><head><title>Harbour notes {i}</title>{licence}</head><body><main><p>harbour {}</p></main></body></html>",
+        random_text(1000 + i, 200)
+    )
+}
+
+fn ids_of(v: &Value) -> Vec<String> {
+    v["hits"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{v}"))
+        .iter()
+        .map(|h| h["record_id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+const CC_BY: &str = "https://creativecommons.org/licenses/by/4.0/";
+
+#[tokio::test(flavor = "current_thread")]
+async fn cursors_keep_their_version_while_the_service_follows_new_commits() {
+    let env = Env::new();
+    let ds = env.path("ds").display().to_string();
+    let first = env.path("first");
+    for i in 0..60 {
+        write_file(
+            &first,
+            &format!("p{i:03}.html"),
+            &harbour_page(i, i % 3 == 0),
+        );
+    }
+    env.ok(&[
+        "contribute",
+        "--files",
+        first.to_str().unwrap(),
+        "--dataset",
+        &ds,
+    ]);
+    let key = create_key(&env, &["--scope", "search,export", "--rate", "1000/s"]);
+    let api = Api { key: Some(key) };
+    let server = Server::start(
+        &env,
+        &ds,
+        &["--meter-interval", "0", "--follow-interval", "1"],
+    );
+    let base = server.base.clone();
+    let search = |q: &str| format!("{base}/v1/search?q=harbour{q}");
+
+    let (s, all) = api.get_json(&search("&limit=1000")).await;
+    assert_eq!(s, 200, "{all}");
+    let before = ids_of(&all);
+    assert_eq!(before.len(), 60, "{all}");
+    let version = all["table_version"].clone();
+    assert!(version.is_i64(), "{all}");
+    assert!(
+        all.get("next_cursor").is_none(),
+        "one page holds all: {all}"
+    );
+
+    // The first page of 25, then a commit lands while the client pages on.
+    let (_, page) = api.get_json(&search("&limit=25")).await;
+    assert_eq!(page["table_version"], version);
+    let mut paged = ids_of(&page);
+    let mut cursor = page["next_cursor"].as_str().unwrap().to_owned();
+
+    let second = env.path("second");
+    for i in 60..90 {
+        write_file(
+            &second,
+            &format!("p{i:03}.html"),
+            &harbour_page(i, i % 3 == 0),
+        );
+    }
+    env.ok(&[
+        "contribute",
+        "--files",
+        second.to_str().unwrap(),
+        "--dataset",
+        &ds,
+    ]);
+    // The service follows the table: the new records become searchable without a restart
+    // (polled: no fixed wait).
+    let mut now = Value::Null;
+    for _ in 0..200 {
+        now = api.get_json(&search("&limit=1000")).await.1;
+        if now["table_version"] != version {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_ne!(now["table_version"], version, "the commit never showed");
+    assert_eq!(ids_of(&now).len(), 90, "{now}");
+
+    // The cursor still pages the version it came from: the pages are the one-shot
+    // answer of that version, in order, each hit once.
+    loop {
+        let (s, page) = api
+            .get_json(&search(&format!("&limit=25&cursor={cursor}")))
+            .await;
+        assert_eq!(s, 200, "{page}");
+        assert_eq!(page["table_version"], version, "{page}");
+        paged.extend(ids_of(&page));
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = c.to_owned(),
+            None => break,
+        }
+    }
+    assert_eq!(paged, before);
+
+    // A cursor is good only for its own search, and only as made.
+    let (_, page) = api.get_json(&search("&limit=5")).await;
+    let c = page["next_cursor"].as_str().unwrap();
+    for (url, want) in [
+        (
+            search(&format!("&limit=5&lang=deu&cursor={c}")),
+            "another search",
+        ),
+        (
+            search(&format!("&limit=5&sort=newest&cursor={c}")),
+            "another search",
+        ),
+        (search("&cursor=bm90LWEtY3Vyc29y"), "not a cursor"),
+        (search("&cursor=%%%"), "not a cursor"),
+        (search("&sort=random"), "not one of score, newest, oldest"),
+        (search("&min_quality=2"), "out of range"),
+        (search("&min_quality=high"), "not a number"),
+        (search("&since_micros=5&until_micros=5"), "not before"),
+    ] {
+        let (s, v) = api.get_json(&url).await;
+        assert_eq!(s, 400, "{url}: {v}");
+        assert!(v["error"].as_str().unwrap().contains(want), "{url}: {v}");
+    }
+
+    // Sorted by time, newest first, and paged the same way.
+    let (_, newest) = api.get_json(&search("&limit=1000&sort=newest")).await;
+    let times: Vec<i64> = newest["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["fetched_at_micros"].as_i64().unwrap())
+        .collect();
+    assert_eq!(times.len(), 90);
+    assert!(times.is_sorted_by(|a, b| a >= b), "{times:?}");
+
+    // The licence: a filter and a facet. The pages written with a licence link are the
+    // ones found, and counted, under it.
+    let licensed: Vec<String> = (0..90)
+        .filter(|i| i % 3 == 0)
+        .map(|i| format!("p{i:03}.html"))
+        .collect();
+    let (_, lic) = api
+        .get_json(&search(&format!("&limit=1000&licence={CC_BY}&facets=true")))
+        .await;
+    let mut found: Vec<String> = lic["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| {
+            assert_eq!(h["licence"], CC_BY);
+            h["uri"]
+                .as_str()
+                .unwrap()
+                .rsplit('/')
+                .next()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    found.sort();
+    assert_eq!(found, licensed);
+    let (_, faceted) = api.get_json(&search("&limit=1&facets=true")).await;
+    let by_licence = faceted["facets"]["licence"].as_array().unwrap();
+    assert_eq!(by_licence.len(), 1, "{faceted}");
+    assert_eq!(by_licence[0]["value"], CC_BY);
+    assert_eq!(by_licence[0]["count"], 30);
+
+    // A quality floor keeps exactly the hits scored at or above it.
+    let scores: Vec<f64> = now["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["quality"].as_f64().unwrap())
+        .collect();
+    let mut sorted = scores.clone();
+    sorted.sort_by(f64::total_cmp);
+    let floor = sorted[sorted.len() / 2];
+    let (_, good) = api
+        .get_json(&search(&format!("&limit=1000&min_quality={floor}")))
+        .await;
+    let kept = good["hits"].as_array().unwrap();
+    assert!(kept.iter().all(|h| h["quality"].as_f64().unwrap() >= floor));
+    assert_eq!(
+        kept.len(),
+        scores.iter().filter(|s| **s >= floor).count(),
+        "{floor}: {good}"
+    );
+
+    // Export: every match, with its text, as NDJSON and as Parquet.
+    let (s, body) = api.get(&format!("{base}/v1/export?q=harbour")).await;
+    assert_eq!(s, 200, "{body}");
+    let lines: Vec<Value> = body
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 90);
+    assert!(
+        lines
+            .iter()
+            .all(|l| l["text"].as_str().unwrap().starts_with("harbour "))
+    );
+    let mut exported: Vec<&str> = lines
+        .iter()
+        .map(|l| l["record_id"].as_str().unwrap())
+        .collect();
+    exported.sort();
+    let mut searched = ids_of(&now);
+    searched.sort();
+    assert_eq!(exported, searched);
+    let (_, body) = api
+        .get(&format!("{base}/v1/export?q=harbour&licence={CC_BY}"))
+        .await;
+    assert_eq!(body.lines().count(), 30);
+    let r = get_as(
+        &format!("{base}/v1/export?q=harbour&format=parquet"),
+        api.key.as_deref(),
+    )
+    .await;
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(
+        r.headers()["content-type"],
+        "application/vnd.apache.parquet"
+    );
+    let bytes = r.bytes().await.unwrap();
+    let batches = masa_storage::decode_parquet(bytes).unwrap();
+    let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+    assert_eq!(rows, 90);
+    let schema = batches[0].schema();
+    for column in ["record_id", "text", "licence", "quality", "fetched_at"] {
+        assert!(
+            schema.field_with_name(column).is_ok(),
+            "{column}: {schema:?}"
+        );
+    }
+    for (url, status, want) in [
+        (
+            "/v1/export?q=harbour&format=xml",
+            400,
+            "not one of ndjson, parquet",
+        ),
+        ("/v1/export?q=harbour&limit=5", 400, "unknown field `limit`"),
+        ("/v1/export?q=", 400, "is empty"),
+    ] {
+        let (s, v) = api.get_json(&format!("{base}{url}")).await;
+        assert_eq!(s, status, "{url}: {v}");
+        assert!(v["error"].as_str().unwrap().contains(want), "{url}: {v}");
+    }
+    let search_only = create_key(&env, &["--scope", "search"]);
+    let r = get_as(&format!("{base}/v1/export?q=harbour"), Some(&search_only)).await;
+    assert_eq!(r.status().as_u16(), 403);
+
+    // The cache and the followed table show in the metrics.
+    let (_, m) = api.get(&format!("{base}/metrics")).await;
+    for want in [
+        "masa_open_splits",
+        "masa_table_version",
+        "masa_split_cache_hits_total",
+    ] {
+        assert!(m.contains(want), "{want} missing from\n{m}");
+    }
+}

@@ -11,7 +11,9 @@ mod search;
 mod split;
 
 pub use schema::INDEX_SCHEMA_VERSION;
-pub use search::{FACET_FIELDS, FacetCount, Facets, Hit, SearchIndex, SearchQuery};
+pub use search::{
+    FACET_FIELDS, FacetCount, Facets, Hit, Match, SearchIndex, SearchQuery, Sort, Stored,
+};
 pub use split::{BuiltSplit, Manifest, SplitFile, SplitMeta, build_split};
 
 #[derive(Debug, thiserror::Error)]

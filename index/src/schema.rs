@@ -1,10 +1,12 @@
 //! The tantivy schema of a split.
 
-use tantivy::schema::{DateOptions, DateTimePrecision, FAST, Field, STORED, STRING, Schema, TEXT};
+use tantivy::schema::{
+    DateOptions, DateTimePrecision, FAST, Field, INDEXED, STORED, STRING, Schema, TEXT,
+};
 
 /// Version of the split schema. Splits of another version are never mixed into a search;
 /// the next contribution rebuilds them from the table.
-pub const INDEX_SCHEMA_VERSION: u32 = 1;
+pub const INDEX_SCHEMA_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Fields {
@@ -17,6 +19,8 @@ pub(crate) struct Fields {
     pub contributor: Field,
     pub source: Field,
     pub lang: Field,
+    pub licence: Field,
+    pub quality: Field,
     pub fetched_at: Field,
 }
 
@@ -26,7 +30,8 @@ pub(crate) fn schema() -> (Schema, Fields) {
         .set_indexed()
         .set_stored()
         .set_fast()
-        .set_precision(DateTimePrecision::Seconds);
+        // Microseconds, as stored: a sort by time must order records fetched within a second.
+        .set_precision(DateTimePrecision::Microseconds);
     let fields = Fields {
         record_id: b.add_text_field("record_id", STRING | STORED),
         batch_id: b.add_text_field("batch_id", STRING | STORED),
@@ -38,6 +43,11 @@ pub(crate) fn schema() -> (Schema, Fields) {
         contributor: b.add_text_field("contributor", STRING | STORED | FAST),
         source: b.add_text_field("source", STRING | STORED | FAST),
         lang: b.add_text_field("lang", STRING | STORED | FAST),
+        licence: b.add_text_field("licence", STRING | STORED | FAST),
+        // The quality score in millionths: tantivy's f64 range over a fast field misses
+        // values equal to the lower bound when a segment holds several distinct values
+        // (seen with tantivy 0.27); integers compare exactly.
+        quality: b.add_u64_field("quality_millionths", INDEXED | STORED | FAST),
         fetched_at: b.add_date_field("fetched_at", date),
     };
     (b.build(), fields)
@@ -55,6 +65,8 @@ pub(crate) fn fields_of(schema: &Schema) -> Result<Fields, tantivy::TantivyError
         contributor: f("contributor")?,
         source: f("source")?,
         lang: f("lang")?,
+        licence: f("licence")?,
+        quality: f("quality_millionths")?,
         fetched_at: f("fetched_at")?,
     })
 }

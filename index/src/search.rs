@@ -9,10 +9,15 @@ use std::path::Path;
 use tantivy::aggregation::agg_req::Aggregations;
 use tantivy::aggregation::{AggContextParams, AggregationCollector};
 use tantivy::collector::TopDocs;
-use tantivy::query::{BooleanQuery, Occur, Query, QueryParser, RangeQuery, TermQuery};
+use tantivy::query::{
+    BooleanQuery, EnableScoring, Occur, Query, QueryParser, RangeQuery, TermQuery,
+};
 use tantivy::schema::{IndexRecordOption, Value};
 use tantivy::snippet::SnippetGenerator;
-use tantivy::{DateTime, Index, IndexReader, ReloadPolicy, TantivyDocument, Term};
+use tantivy::{
+    DateTime, DocAddress, DocSet, Index, IndexReader, Order, ReloadPolicy, TERMINATED,
+    TantivyDocument, Term,
+};
 
 /// A search request.
 #[derive(Debug, Clone, Default)]
@@ -21,18 +26,37 @@ pub struct SearchQuery {
     /// syntax errors are forgiven, not fatal.
     pub text: String,
     pub limit: usize,
+    /// Hits skipped before the first returned (paging).
+    pub offset: usize,
+    pub sort: Sort,
     pub contributor: Option<String>,
     pub source: Option<String>,
     pub lang: Option<String>,
+    pub licence: Option<String>,
+    /// Only records whose quality score is at least this (compared in millionths).
+    pub min_quality: Option<f64>,
     /// Only records fetched at or after / before this time (µs since the epoch).
     pub since_micros: Option<i64>,
     pub until_micros: Option<i64>,
 }
 
-/// One ranked hit, with what links it back to its Parquet row.
+/// The order of hits. Ties (equal scores or times) keep index order, so a page of a fixed
+/// set of splits is always the same page.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Sort {
+    /// BM25, best first.
+    #[default]
+    Score,
+    /// Fetch time, newest first.
+    Newest,
+    /// Fetch time, oldest first.
+    Oldest,
+}
+
+/// A record's fields as the index stores them: what links it back to its Parquet row, and
+/// what a filter or facet reads.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Hit {
-    pub score: f32,
+pub struct Stored {
     pub record_id: String,
     pub batch_id: String,
     pub row_in_batch: u64,
@@ -41,10 +65,30 @@ pub struct Hit {
     pub contributor: String,
     pub source: String,
     pub lang: Option<String>,
+    pub licence: Option<String>,
+    /// The quality score, to six decimal places.
+    pub quality: Option<f64>,
     pub fetched_at_micros: i64,
+}
+
+/// One ranked hit.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Hit {
+    /// BM25 score; 0 when the hits are sorted by time.
+    pub score: f32,
+    #[serde(flatten)]
+    pub doc: Stored,
     pub snippet: String,
     /// Byte ranges of `snippet` that matched the query.
     pub highlights: Vec<(usize, usize)>,
+}
+
+/// One matching record with its whole text, as an export gives it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Match {
+    #[serde(flatten)]
+    pub doc: Stored,
+    pub text: String,
 }
 
 /// A searchable view over a set of splits whose files are in one local folder.
@@ -132,6 +176,87 @@ impl SearchIndex {
     ) -> Result<(Vec<Hit>, Option<Facets>), IndexError> {
         let f = self.fields;
         let searcher = self.reader.searcher();
+        let (query, text_query) = self.query(q);
+        let top = TopDocs::with_limit(q.limit.max(1)).and_offset(q.offset);
+        let (top, counted): (Vec<(f32, DocAddress)>, _) = match q.sort {
+            Sort::Score => collect(&searcher, &query, top.order_by_score(), facets)?,
+            Sort::Newest | Sort::Oldest => {
+                let order = if q.sort == Sort::Newest {
+                    Order::Desc
+                } else {
+                    Order::Asc
+                };
+                let by_time = top.order_by_fast_field::<DateTime>("fetched_at", order);
+                let (top, counted) = collect(&searcher, &query, by_time, facets)?;
+                (top.into_iter().map(|(_, a)| (0.0, a)).collect(), counted)
+            }
+        };
+        let mut snippets = SnippetGenerator::create(&searcher, &*text_query, f.text)?;
+        snippets.set_max_num_chars(240);
+        let mut hits = Vec::with_capacity(top.len());
+        for (score, addr) in top {
+            let doc: TantivyDocument = searcher.doc(addr)?;
+            let snippet = snippets.snippet_from_doc(&doc);
+            let (fragment, highlights) = if snippet.fragment().is_empty() {
+                // No query term in the text (e.g. a title-only match): show its beginning.
+                let text = text_of(&doc, f.text).unwrap_or_default();
+                (text[..text.floor_char_boundary(240)].to_owned(), vec![])
+            } else {
+                (
+                    snippet.fragment().to_owned(),
+                    snippet
+                        .highlighted()
+                        .iter()
+                        .map(|r| (r.start, r.end))
+                        .collect(),
+                )
+            };
+            hits.push(Hit {
+                score,
+                doc: self.stored(&doc),
+                snippet: fragment,
+                highlights,
+            });
+        }
+        Ok((hits, counted))
+    }
+
+    /// Calls `each` with every record matching `q` (its filters included; its limit,
+    /// offset and sort ignored), in index order, until `each` answers `false`. Memory stays
+    /// flat in the number of matches: one record is read at a time.
+    pub fn for_each_match(
+        &self,
+        q: &SearchQuery,
+        mut each: impl FnMut(Match) -> bool,
+    ) -> Result<(), IndexError> {
+        let searcher = self.reader.searcher();
+        let (query, _) = self.query(q);
+        let weight = query.weight(EnableScoring::disabled_from_searcher(&searcher))?;
+        for (ord, segment) in searcher.segment_readers().iter().enumerate() {
+            let mut scorer = weight.scorer(segment, 1.0)?;
+            let alive = segment.alive_bitset();
+            let mut doc = scorer.doc();
+            while doc != TERMINATED {
+                if alive.is_none_or(|a| a.is_alive(doc)) {
+                    let stored: TantivyDocument = searcher.doc(DocAddress::new(ord as u32, doc))?;
+                    let m = Match {
+                        doc: self.stored(&stored),
+                        text: text_of(&stored, self.fields.text).unwrap_or_default(),
+                    };
+                    if !each(m) {
+                        return Ok(());
+                    }
+                }
+                doc = scorer.advance();
+            }
+        }
+        Ok(())
+    }
+
+    /// The query of `q`: its text (lenient: syntax errors are forgiven) and every filter,
+    /// and the text part alone (for snippets).
+    fn query(&self, q: &SearchQuery) -> (BooleanQuery, Box<dyn Query>) {
+        let f = self.fields;
         let mut parser = QueryParser::for_index(&self.index, vec![f.title, f.text]);
         parser.set_field_boost(f.title, 2.0);
         let (text_query, _errors) = parser.parse_query_lenient(&q.text);
@@ -140,6 +265,7 @@ impl SearchIndex {
             (f.contributor, &q.contributor),
             (f.source, &q.source),
             (f.lang, &q.lang),
+            (f.licence, &q.licence),
         ] {
             if let Some(v) = value {
                 clauses.push((
@@ -150,6 +276,15 @@ impl SearchIndex {
                     )),
                 ));
             }
+        }
+        if let Some(min) = q.min_quality {
+            clauses.push((
+                Occur::Must,
+                Box::new(RangeQuery::new(
+                    Bound::Included(Term::from_field_u64(f.quality, millionths(min))),
+                    Bound::Unbounded,
+                )),
+            ));
         }
         if q.since_micros.is_some() || q.until_micros.is_some() {
             let bound = |m: Option<i64>, incl: bool| match m {
@@ -174,73 +309,73 @@ impl SearchIndex {
                 )),
             ));
         }
-        let query = BooleanQuery::new(clauses);
-        let top_docs = TopDocs::with_limit(q.limit.max(1)).order_by_score();
-        let (top, counted) = if facets {
-            let (top, aggs) = searcher.search(
-                &query,
-                &(
-                    top_docs,
-                    AggregationCollector::from_aggs(facet_request(), AggContextParams::default()),
-                ),
-            )?;
-            (top, Some(facet_counts(&aggs)))
-        } else {
-            (searcher.search(&query, &top_docs)?, None)
-        };
-        let mut snippets = SnippetGenerator::create(&searcher, &*text_query, f.text)?;
-        snippets.set_max_num_chars(240);
-        let mut hits = Vec::with_capacity(top.len());
-        for (score, addr) in top {
-            let doc: TantivyDocument = searcher.doc(addr)?;
-            let text_of = |field| {
-                doc.get_first(field)
-                    .and_then(|v| v.as_str())
-                    .map(str::to_owned)
-            };
-            let snippet = snippets.snippet_from_doc(&doc);
-            let (fragment, highlights) = if snippet.fragment().is_empty() {
-                // No query term in the text (e.g. a title-only match): show its beginning.
-                let text = text_of(f.text).unwrap_or_default();
-                (text[..text.floor_char_boundary(240)].to_owned(), vec![])
-            } else {
-                (
-                    snippet.fragment().to_owned(),
-                    snippet
-                        .highlighted()
-                        .iter()
-                        .map(|r| (r.start, r.end))
-                        .collect(),
-                )
-            };
-            hits.push(Hit {
-                score,
-                record_id: text_of(f.record_id).unwrap_or_default(),
-                batch_id: text_of(f.batch_id).unwrap_or_default(),
-                row_in_batch: doc
-                    .get_first(f.row_in_batch)
-                    .and_then(|v| v.as_u64())
-                    .unwrap_or(0),
-                title: text_of(f.title),
-                uri: text_of(f.uri).unwrap_or_default(),
-                contributor: text_of(f.contributor).unwrap_or_default(),
-                source: text_of(f.source).unwrap_or_default(),
-                lang: text_of(f.lang),
-                fetched_at_micros: doc
-                    .get_first(f.fetched_at)
-                    .and_then(|v| v.as_datetime())
-                    .map(|d| d.into_timestamp_micros())
-                    .unwrap_or(0),
-                snippet: fragment,
-                highlights,
-            });
+        (BooleanQuery::new(clauses), text_query)
+    }
+
+    fn stored(&self, doc: &TantivyDocument) -> Stored {
+        let f = self.fields;
+        Stored {
+            record_id: text_of(doc, f.record_id).unwrap_or_default(),
+            batch_id: text_of(doc, f.batch_id).unwrap_or_default(),
+            row_in_batch: doc
+                .get_first(f.row_in_batch)
+                .and_then(|v| v.as_u64())
+                .unwrap_or(0),
+            title: text_of(doc, f.title),
+            uri: text_of(doc, f.uri).unwrap_or_default(),
+            contributor: text_of(doc, f.contributor).unwrap_or_default(),
+            source: text_of(doc, f.source).unwrap_or_default(),
+            lang: text_of(doc, f.lang),
+            licence: text_of(doc, f.licence),
+            quality: doc
+                .get_first(f.quality)
+                .and_then(|v| v.as_u64())
+                .map(|m| m as f64 / 1e6),
+            fetched_at_micros: doc
+                .get_first(f.fetched_at)
+                .and_then(|v| v.as_datetime())
+                .map(|d| d.into_timestamp_micros())
+                .unwrap_or(0),
         }
-        Ok((hits, counted))
+    }
+}
+
+/// A quality score as the index keeps it: in millionths, rounded (scores are in 0..=1;
+/// anything outside is clamped).
+pub(crate) fn millionths(score: f64) -> u64 {
+    (score.clamp(0.0, 1.0) * 1e6).round() as u64
+}
+
+fn text_of(doc: &TantivyDocument, field: tantivy::schema::Field) -> Option<String> {
+    doc.get_first(field)
+        .and_then(|v| v.as_str())
+        .map(str::to_owned)
+}
+
+/// Ranked documents with their sort keys, and the facet counts when asked for.
+type Ranked<K> = (Vec<(K, DocAddress)>, Option<Facets>);
+
+/// Runs `top` over `query`, with the facet aggregation beside it when asked.
+fn collect<K, C>(
+    searcher: &tantivy::Searcher,
+    query: &dyn Query,
+    top: C,
+    facets: bool,
+) -> Result<Ranked<K>, IndexError>
+where
+    C: tantivy::collector::Collector<Fruit = Vec<(K, DocAddress)>>,
+{
+    if facets {
+        let aggs = AggregationCollector::from_aggs(facet_request(), AggContextParams::default());
+        let (top, aggs) = searcher.search(query, &(top, aggs))?;
+        Ok((top, Some(facet_counts(&aggs))))
+    } else {
+        Ok((searcher.search(query, &top)?, None))
     }
 }
 
 /// The fields a search can count its matches by.
-pub const FACET_FIELDS: [&str; 3] = ["lang", "source", "contributor"];
+pub const FACET_FIELDS: [&str; 4] = ["lang", "source", "contributor", "licence"];
 /// The most values counted a field.
 pub const FACET_VALUES: u32 = 50;
 
@@ -373,11 +508,11 @@ mod tests {
         let idx = idx.unwrap();
         assert_eq!(idx.num_docs(), 3);
         let hits = idx.search(&q("tokio runtime")).unwrap();
-        let ids: Vec<&str> = hits.iter().map(|h| h.record_id.as_str()).collect();
+        let ids: Vec<&str> = hits.iter().map(|h| h.doc.record_id.as_str()).collect();
         // r2 repeats both terms, so BM25 ranks it first.
         assert_eq!(ids, ["r2", "r0"]);
-        let h2 = hits.iter().find(|h| h.record_id == "r2").unwrap();
-        assert_eq!((h2.batch_id.as_str(), h2.row_in_batch), ("b1", 2));
+        let h2 = hits.iter().find(|h| h.doc.record_id == "r2").unwrap();
+        assert_eq!((h2.doc.batch_id.as_str(), h2.doc.row_in_batch), ("b1", 2));
         assert!(h2.snippet.contains("tokio"));
         assert!(!h2.highlights.is_empty());
     }
@@ -401,7 +536,7 @@ mod tests {
                 .search(&q("alpha gamma"))
                 .unwrap()
                 .into_iter()
-                .map(|h| (h.record_id, h.score))
+                .map(|h| (h.doc.record_id, h.score))
                 .collect();
             v.sort_by(|a, b| a.0.cmp(&b.0));
             v
@@ -428,7 +563,7 @@ mod tests {
             idx.search(&sq)
                 .unwrap()
                 .into_iter()
-                .map(|h| h.record_id)
+                .map(|h| h.doc.record_id)
                 .collect()
         };
         assert_eq!(
@@ -510,6 +645,179 @@ mod tests {
         assert_eq!(counts("source"), [("files".to_owned(), 4)]);
         // Without the flag, no counting.
         assert!(idx.search_faceted(&q("common"), false).unwrap().1.is_none());
+    }
+
+    #[test]
+    fn licence_and_quality_filter_and_licence_is_counted() {
+        let mut docs: Vec<Record> = (0..4)
+            .map(|i| rec(i, "t", "open words", "c", "eng", i as i64))
+            .collect();
+        for (i, (lic, q)) in [("CC-BY-4.0", 0.9), ("CC0-1.0", 0.4), ("CC-BY-4.0", 0.2)]
+            .into_iter()
+            .enumerate()
+        {
+            docs[i].licence = Some(lic.into());
+            docs[i].quality_score = Some(q);
+        }
+        let (_d, idx) = open(&[docs]);
+        let idx = idx.unwrap();
+        let ids = |sq: SearchQuery| -> Vec<String> {
+            let mut v: Vec<String> = idx
+                .search(&sq)
+                .unwrap()
+                .into_iter()
+                .map(|h| h.doc.record_id)
+                .collect();
+            v.sort();
+            v
+        };
+        assert_eq!(
+            ids(SearchQuery {
+                licence: Some("CC-BY-4.0".into()),
+                ..q("open")
+            }),
+            ["r0", "r2"]
+        );
+        // A record without a score never passes a quality floor.
+        assert_eq!(
+            ids(SearchQuery {
+                min_quality: Some(0.4),
+                ..q("open")
+            }),
+            ["r0", "r1"]
+        );
+        let (hits, facets) = idx.search_faceted(&q("open"), true).unwrap();
+        let h0 = hits.iter().find(|h| h.doc.record_id == "r0").unwrap();
+        assert_eq!(h0.doc.licence.as_deref(), Some("CC-BY-4.0"));
+        assert_eq!(h0.doc.quality, Some(0.9));
+        let lic: Vec<(String, u64)> = facets.unwrap()["licence"]
+            .iter()
+            .map(|c| (c.value.clone(), c.count))
+            .collect();
+        assert_eq!(
+            lic,
+            [("CC-BY-4.0".to_owned(), 2), ("CC0-1.0".to_owned(), 1)]
+        );
+    }
+
+    #[test]
+    fn a_quality_floor_equal_to_a_score_keeps_that_score() {
+        let mut docs: Vec<Record> = (0..4)
+            .map(|i| rec(i, "t", "open words", "c", "eng", i as i64))
+            .collect();
+        for (i, d) in docs.iter_mut().enumerate() {
+            d.quality_score = Some(if i == 0 {
+                0.8846153846153846
+            } else {
+                12.0 / 13.0
+            });
+        }
+        // Distinct scores in one segment: the case tantivy's f64 fast-field range got
+        // wrong at its lower bound.
+        let (_d, idx) = open(&[docs]);
+        let idx = idx.unwrap();
+        let n = idx
+            .search(&SearchQuery {
+                min_quality: Some(12.0 / 13.0),
+                ..q("open")
+            })
+            .unwrap()
+            .len();
+        let m = idx
+            .search(&SearchQuery {
+                min_quality: Some(0.5),
+                ..q("open")
+            })
+            .unwrap()
+            .len();
+        assert_eq!((n, m), (3, 4));
+    }
+
+    #[test]
+    fn pages_by_offset_cover_every_hit_once_in_each_sort() {
+        let docs: Vec<Record> = (0..7)
+            .map(|i| {
+                let text = format!("page {}", "word ".repeat(i % 3));
+                // Fetch times out of record order, some equal.
+                rec(
+                    i,
+                    "t",
+                    &text,
+                    "c",
+                    "eng",
+                    ((i * 5) % 7 / 2) as i64 * 1_000_000,
+                )
+            })
+            .collect();
+        let (_d, idx) = open(&[docs[..3].to_vec(), docs[3..].to_vec()]);
+        let idx = idx.unwrap();
+        for sort in [Sort::Score, Sort::Newest, Sort::Oldest] {
+            let all = idx
+                .search(&SearchQuery {
+                    limit: 100,
+                    sort,
+                    ..q("page")
+                })
+                .unwrap();
+            assert_eq!(all.len(), 7);
+            let mut paged = Vec::new();
+            for offset in (0..7).step_by(3) {
+                paged.extend(
+                    idx.search(&SearchQuery {
+                        limit: 3,
+                        offset,
+                        sort,
+                        ..q("page")
+                    })
+                    .unwrap(),
+                );
+            }
+            assert_eq!(paged, all, "{sort:?}");
+            let times: Vec<i64> = all.iter().map(|h| h.doc.fetched_at_micros).collect();
+            match sort {
+                Sort::Newest => assert!(times.is_sorted_by(|a, b| a >= b), "{times:?}"),
+                Sort::Oldest => assert!(times.is_sorted(), "{times:?}"),
+                Sort::Score => {
+                    assert!(all.is_sorted_by(|a, b| a.score >= b.score));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_match_is_visited_once_with_its_text_and_filters_hold() {
+        let docs: Vec<Record> = (0..50)
+            .map(|i| {
+                let lang = if i % 5 == 0 { "deu" } else { "eng" };
+                rec(i, "t", &format!("export body {i}"), "c", lang, 0)
+            })
+            .collect();
+        let (_d, idx) = open(&[docs[..20].to_vec(), docs[20..].to_vec()]);
+        let idx = idx.unwrap();
+        let mut seen = Vec::new();
+        idx.for_each_match(
+            &SearchQuery {
+                lang: Some("eng".into()),
+                limit: 1,
+                ..q("export")
+            },
+            |m| {
+                assert_eq!(m.text, format!("export body {}", &m.doc.record_id[1..]));
+                seen.push(m.doc.record_id);
+                true
+            },
+        )
+        .unwrap();
+        seen.sort();
+        seen.dedup();
+        assert_eq!(seen.len(), 40, "the limit does not cap an export");
+        let mut n = 0;
+        idx.for_each_match(&q("export"), |_| {
+            n += 1;
+            n < 7
+        })
+        .unwrap();
+        assert_eq!(n, 7, "stops when asked");
     }
 
     #[test]

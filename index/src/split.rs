@@ -69,6 +69,12 @@ pub fn build_split(
         if let Some(l) = &r.lang {
             doc.add_text(f.lang, l);
         }
+        if let Some(l) = &r.licence {
+            doc.add_text(f.licence, l);
+        }
+        if let Some(q) = r.quality_score {
+            doc.add_u64(f.quality, crate::search::millionths(q));
+        }
         doc.add_date(
             f.fetched_at,
             DateTime::from_timestamp_micros(r.fetched_at_micros),

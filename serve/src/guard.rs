@@ -1,6 +1,6 @@
 //! In front of the data routes: the key, its scope and datasets, its rate.
 
-use super::meter::Returned;
+use super::meter::{KeyId, Returned, Use};
 use super::{ApiError, Shared, keys};
 use axum::extract::{ConnectInfo, Query, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -18,6 +18,7 @@ fn scope_of(path: &str) -> Option<&'static str> {
         "search" => Some("search"),
         "records" => Some("records"),
         "epochs" => Some("epochs"),
+        "export" => Some("export"),
         // Stats, contributors, and anything else under /v1 (a route added without a scope
         // of its own is never public by mistake).
         _ => Some("stats"),
@@ -83,6 +84,10 @@ pub(super) async fn guard(State(s): State<Shared>, req: Request, next: Next) -> 
         h.insert("ratelimit-reset", HeaderValue::from(secs));
         return r;
     }
+    let mut req = req;
+    if let Some(id) = &key_id {
+        req.extensions_mut().insert(KeyId(id.clone()));
+    }
     let mut r = next.run(req).await;
     r.headers_mut()
         .insert("ratelimit-limit", HeaderValue::from(rate));
@@ -92,11 +97,12 @@ pub(super) async fn guard(State(s): State<Shared>, req: Request, next: Next) -> 
         use axum::body::HttpBody;
         let returned = r.extensions().get::<Returned>().map_or(0, |n| n.0);
         let bytes = r.body().size_hint().exact().unwrap_or(0);
-        let mut usage = s.usage.lock().expect("no thread panics holding it");
-        let u = usage.entry((dataset, id)).or_default();
-        u.queries += 1;
-        u.records += returned;
-        u.bytes += bytes;
+        let u = Use {
+            queries: 1,
+            records: returned,
+            bytes,
+        };
+        s.add_use(dataset, id, u);
     }
     r
 }

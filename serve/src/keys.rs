@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// What a key may do.
-pub const SCOPES: [&str; 4] = ["search", "records", "stats", "epochs"];
+pub const SCOPES: [&str; 5] = ["search", "records", "stats", "epochs", "export"];
 
 /// A stored key (never the key itself).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -13,12 +13,15 @@
 //! service's first part: facets, cursors, export, the OpenAPI document and the explorer
 //! are still to come (see ARCHITECTURE.md).
 
+mod export;
 mod guard;
 mod handlers;
 pub mod keys;
 mod meter;
 mod observe;
+mod views;
 
+use export::export;
 use guard::guard;
 use handlers::{
     checkpoint, contributor, epoch, ready, record, search_get, search_post, stats, tile,
@@ -60,6 +63,14 @@ pub struct ServeOptions {
     pub timeout: std::time::Duration,
     /// Origins allowed to call the API from a browser (CORS); none by default.
     pub cors_origins: Vec<String>,
+    /// How often each table is checked for new commits (they become searchable then).
+    pub follow_interval: std::time::Duration,
+    /// How long a table version stays open for cursors after its last use.
+    pub cursor_ttl: std::time::Duration,
+    /// The split cache folder (default: the one `masa search` uses for the dataset).
+    pub cache_dir: Option<std::path::PathBuf>,
+    /// The split cache's bound in bytes, per dataset.
+    pub cache_bytes: u64,
 }
 
 /// The largest request body accepted (a search is a few hundred bytes).
@@ -73,6 +84,8 @@ struct AppState {
     limiters: Mutex<HashMap<String, Arc<DefaultDirectRateLimiter>>>,
     usage: Mutex<std::collections::BTreeMap<(String, String), Use>>,
     metrics: observe::Metrics,
+    /// Each dataset's open views, by location.
+    views: HashMap<String, views::Views>,
 }
 
 impl std::ops::Deref for AppState {
@@ -100,6 +113,38 @@ impl AppState {
         })?;
         *self.keys.write().expect("no thread panics holding it") = (mtime, fresh.clone());
         Ok(fresh)
+    }
+
+    fn views(&self, location: &str) -> &views::Views {
+        &self.views[location]
+    }
+
+    /// Refreshes every dataset's view, recording what it cost.
+    async fn follow(&self) {
+        for (location, v) in &self.views {
+            match v.refresh().await {
+                Ok(r) => self.metrics.record(|| {
+                    let d = location.clone();
+                    if let Some(g) = r.opened {
+                        metrics::counter!("masa_split_cache_hits_total", "dataset" => d.clone())
+                            .increment(g.reused);
+                        metrics::counter!("masa_split_cache_misses_total", "dataset" => d.clone())
+                            .increment(g.fetched);
+                        metrics::counter!("masa_split_cache_fetched_bytes_total", "dataset" => d.clone())
+                            .increment(g.fetched_bytes);
+                    }
+                    metrics::counter!("masa_split_cache_evicted_bytes_total", "dataset" => d.clone())
+                        .increment(r.evicted.bytes);
+                    if let Some(view) = v.peek() {
+                        metrics::gauge!("masa_open_splits", "dataset" => d.clone())
+                            .set(view.splits.len() as f64);
+                        metrics::gauge!("masa_table_version", "dataset" => d)
+                            .set(view.version.unwrap_or(-1) as f64);
+                    }
+                }),
+                Err(e) => tracing::warn!(dataset = %location, error = %e.message, "could not follow the table"),
+            }
+        }
     }
 
     fn limiter(&self, name: &str, per_second: u32) -> Arc<DefaultDirectRateLimiter> {
@@ -176,7 +221,22 @@ pub fn router(options: ServeOptions) -> Router {
 }
 
 fn routes(options: ServeOptions) -> (Router, Shared) {
+    let views = options
+        .datasets
+        .iter()
+        .map(|d| {
+            let v = views::Views::new(
+                d.clone(),
+                options.storage.clone(),
+                options.cache_dir.clone(),
+                options.cache_bytes,
+                options.cursor_ttl,
+            );
+            (d.clone(), v)
+        })
+        .collect();
     let state = Arc::new(AppState {
+        views,
         o: options,
         keys: RwLock::new((None, Vec::new())),
         limiters: Mutex::new(HashMap::new()),
@@ -188,6 +248,7 @@ fn routes(options: ServeOptions) -> (Router, Shared) {
         .route("/readyz", get(ready))
         .route("/metrics", get(observe::render))
         .route("/v1/search", get(search_get).post(search_post))
+        .route("/v1/export", get(export))
         .route("/v1/records/{record_id}", get(record))
         .route("/v1/stats", get(stats))
         .route("/v1/log/checkpoint", get(checkpoint))
@@ -237,6 +298,19 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let (router, state) = routes(options);
+    // The tables are followed from the start: the first views open before the first
+    // request needs them, and each new commit becomes searchable within an interval.
+    let follower = {
+        let state = state.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(state.o.follow_interval);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                state.follow().await;
+            }
+        })
+    };
     let meter = state.o.meter.clone().map(|m| {
         let state = state.clone();
         tokio::spawn(async move {
@@ -254,6 +328,7 @@ pub async fn serve(
     )
     .with_graceful_shutdown(shutdown)
     .await;
+    follower.abort();
     // What was used since the last event is metered before the service stops.
     if let (Some(task), Some(m)) = (meter, &state.o.meter) {
         task.abort();

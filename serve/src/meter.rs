@@ -3,6 +3,17 @@
 
 use super::AppState;
 
+impl AppState {
+    /// Adds `u` to the use of `dataset` by `key` not yet on the log.
+    pub(super) fn add_use(&self, dataset: String, key: String, u: Use) {
+        let mut usage = self.usage.lock().expect("no thread panics holding it");
+        let v = usage.entry((dataset, key)).or_default();
+        v.queries += u.queries;
+        v.records += u.records;
+        v.bytes += u.bytes;
+    }
+}
+
 /// How use is metered: every `interval`, each key's use of each dataset since the last
 /// event becomes a `usage` protocol event signed with `signer`, paying `price_per_query`
 /// a query into the reward pool.
@@ -20,6 +31,11 @@ pub(super) struct Use {
     pub(super) records: u64,
     pub(super) bytes: u64,
 }
+
+/// The key a request was made with (set as a request extension by the guard), for a
+/// handler that meters what it streams after answering.
+#[derive(Debug, Clone)]
+pub(super) struct KeyId(pub(super) String);
 
 /// Records a handler returned, for metering (set as a response extension).
 #[derive(Debug, Clone, Copy)]
@@ -45,11 +61,7 @@ pub(super) async fn flush(state: &AppState, m: &Meter) {
         };
         if let Err(e) = masa_workflows::submit_event(&target, event).await {
             tracing::warn!(dataset = %dataset, key = %key, error = %e, "usage not metered yet (kept for the next interval; --meter-interval 0 turns metering off)");
-            let mut usage = state.usage.lock().expect("no thread panics holding it");
-            let v = usage.entry((dataset, key)).or_default();
-            v.queries += u.queries;
-            v.records += u.records;
-            v.bytes += u.bytes;
+            state.add_use(dataset, key, u);
         }
     }
 }

@@ -17,7 +17,7 @@ mod table;
 
 pub use dataset::{DATASET_MARKER, Dataset, LAYOUT_VERSION, StorageError, StorageOptions};
 pub use location::parse_location;
-pub use table::{CommittedFile, DataFileWrite, decode_parquet, encode_parquet};
+pub use table::{CommittedFile, DataFileWrite, ParquetStream, decode_parquet, encode_parquet};
 
 /// Re-exported so callers build batches with the exact Arrow version the table uses.
 pub use deltalake::arrow;

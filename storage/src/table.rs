@@ -136,6 +136,45 @@ pub fn encode_parquet(batch: &RecordBatch) -> Result<Vec<u8>, StorageError> {
     Ok(out)
 }
 
+/// Writes record batches to `out` as one zstd-compressed Parquet file, a row group per
+/// batch written, so that memory holds one batch however long the file grows (for a
+/// streamed export).
+pub struct ParquetStream<W: std::io::Write + Send>(ArrowWriter<W>);
+
+impl<W: std::io::Write + Send> ParquetStream<W> {
+    pub fn new(
+        out: W,
+        schema: std::sync::Arc<deltalake::arrow::datatypes::Schema>,
+    ) -> Result<Self, StorageError> {
+        let props = WriterProperties::builder()
+            .set_compression(Compression::ZSTD(
+                ZstdLevel::try_new(ZSTD_LEVEL).map_err(parquet_err)?,
+            ))
+            .build();
+        Ok(ParquetStream(
+            ArrowWriter::try_new(out, schema, Some(props)).map_err(parquet_err)?,
+        ))
+    }
+
+    /// Writes `batch` as a row group of its own.
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<(), StorageError> {
+        self.0.write(batch).map_err(parquet_err)?;
+        self.0.flush().map_err(parquet_err)
+    }
+
+    /// Writes the footer; the file is complete.
+    pub fn close(self) -> Result<W, StorageError> {
+        self.0.into_inner().map_err(parquet_err)
+    }
+}
+
+fn parquet_err(e: deltalake::parquet::errors::ParquetError) -> StorageError {
+    StorageError::Data {
+        context: "encoding Parquet".into(),
+        message: e.to_string(),
+    }
+}
+
 /// Decodes a whole Parquet file held in memory (for callers that also hash its bytes).
 pub fn decode_parquet(bytes: Bytes) -> Result<Vec<RecordBatch>, StorageError> {
     use deltalake::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;

@@ -42,5 +42,6 @@ pub use protocol_cmd::{
     SlashRequest, StateView, chain_weights, close_epoch, contributor_view, init_protocol,
     parse_uids, rewards_view, slash, state_at, state_view, submit_event,
 };
-pub use search::{SearchOptions, search, search_faceted};
+pub use search::{SearchOptions, SearchView, search, search_faceted};
+pub use splits::{Evicted, Gathered, evict};
 pub use stats::{DatasetStats, dataset_stats};

@@ -1,9 +1,11 @@
-//! `masa search`: BM25 search over a dataset's committed splits.
+//! `masa search`: BM25 search over a dataset's committed splits, and [`SearchView`], the
+//! open index of one table version that a long-running service keeps.
 
 use crate::WorkflowError;
-use crate::splits::{cache_dir, committed_splits, gather};
-use masa_index::{Hit, SearchIndex, SearchQuery};
+use crate::splits::{Gathered, cache_dir, committed_splits, gather};
+use masa_index::{Facets, Hit, Match, SearchIndex, SearchQuery, SplitMeta};
 use masa_storage::{Dataset, StorageOptions};
+use std::path::PathBuf;
 
 #[derive(Debug, Clone)]
 pub struct SearchOptions {
@@ -17,22 +19,106 @@ pub async fn search(opts: SearchOptions) -> Result<Vec<Hit>, WorkflowError> {
     Ok(search_faceted(opts, false).await?.0)
 }
 
-/// [`search`], and with `facets` the counts of all matches by lang, source and contributor.
+/// [`search`], and with `facets` the counts of all matches by each of
+/// [`masa_index::FACET_FIELDS`].
 pub async fn search_faceted(
     opts: SearchOptions,
     facets: bool,
-) -> Result<(Vec<Hit>, Option<masa_index::Facets>), WorkflowError> {
+) -> Result<(Vec<Hit>, Option<Facets>), WorkflowError> {
     let dataset = Dataset::open(&opts.dataset, &opts.storage).await?;
-    let manifest = committed_splits(&dataset).await?.manifest;
-    let dir = cache_dir(&dataset)?;
-    gather(&dataset, &manifest.splits, &dir).await?;
+    let view = SearchView::open(&dataset, None).await?;
     let query = opts.query;
-    tokio::task::spawn_blocking(move || -> Result<_, WorkflowError> {
-        match SearchIndex::open(&dir, &manifest.splits)? {
-            None => Ok((Vec::new(), facets.then(masa_index::Facets::new))),
-            Some(index) => Ok(index.search_faceted(&query, facets)?),
+    tokio::task::spawn_blocking(move || view.search_faceted(&query, facets))
+        .await
+        .map_err(|e| WorkflowError::Other(format!("search task failed: {e}")))?
+}
+
+/// The searchable state of a dataset at one table version: the splits of the batches
+/// committed in it, gathered in the local split cache and opened as one index. Searching
+/// a view gives the same answer however the table moves on, which is what a paging cursor
+/// needs; a service opens a new view when the table has a new version.
+pub struct SearchView {
+    /// The table version the view shows (`None`: an empty table).
+    pub version: Option<i64>,
+    pub splits: Vec<SplitMeta>,
+    /// Committed batches with no split (deleted by hand): not searchable in this view.
+    pub missing: Vec<String>,
+    /// The split cache folder holding the files.
+    pub dir: PathBuf,
+    /// How the files were found in the cache.
+    pub gathered: Gathered,
+    index: Option<SearchIndex>,
+}
+
+impl std::fmt::Debug for SearchView {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SearchView")
+            .field("version", &self.version)
+            .field("splits", &self.splits.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl SearchView {
+    /// Opens the view of `dataset` at the version it has loaded. `dir` is the split cache
+    /// (default: [`cache_dir`]'s folder for the dataset). Files used are marked as used
+    /// now, for a cache that evicts the least recently used.
+    pub async fn open(dataset: &Dataset, dir: Option<PathBuf>) -> Result<Self, WorkflowError> {
+        let committed = committed_splits(dataset).await?;
+        let dir = match dir {
+            Some(d) => d,
+            None => cache_dir(dataset)?,
+        };
+        let gathered = gather(dataset, &committed.manifest.splits, &dir).await?;
+        let splits = committed.manifest.splits;
+        let (dir2, splits2) = (dir.clone(), splits.clone());
+        let index = tokio::task::spawn_blocking(move || SearchIndex::open(&dir2, &splits2))
+            .await
+            .map_err(|e| WorkflowError::Other(format!("opening the index failed: {e}")))??;
+        Ok(SearchView {
+            version: dataset.table_version(),
+            splits,
+            missing: committed.missing,
+            dir,
+            gathered,
+            index,
+        })
+    }
+
+    /// Documents searchable in the view.
+    pub fn num_docs(&self) -> u64 {
+        self.index.as_ref().map_or(0, SearchIndex::num_docs)
+    }
+
+    /// Searches the view (blocking: call it off the async threads).
+    pub fn search_faceted(
+        &self,
+        query: &SearchQuery,
+        facets: bool,
+    ) -> Result<(Vec<Hit>, Option<Facets>), WorkflowError> {
+        match &self.index {
+            None => Ok((Vec::new(), facets.then(Facets::new))),
+            Some(index) => Ok(index.search_faceted(query, facets)?),
         }
-    })
-    .await
-    .map_err(|e| WorkflowError::Other(format!("search task failed: {e}")))?
+    }
+
+    /// Every record matching `query`, one at a time, until `each` answers `false`
+    /// (blocking).
+    pub fn for_each_match(
+        &self,
+        query: &SearchQuery,
+        each: impl FnMut(Match) -> bool,
+    ) -> Result<(), WorkflowError> {
+        match &self.index {
+            None => Ok(()),
+            Some(index) => Ok(index.for_each_match(query, each)?),
+        }
+    }
+
+    /// The names of the cache files the view uses.
+    pub fn files(&self) -> impl Iterator<Item = &str> {
+        self.splits
+            .iter()
+            .flat_map(|s| s.files.iter().map(|f| f.name.as_str()))
+    }
 }

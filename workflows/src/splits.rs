@@ -152,21 +152,42 @@ pub(crate) fn cache_dir(ds: &Dataset) -> Result<PathBuf, WorkflowError> {
     Ok(base.join("splits").join(key))
 }
 
+/// How [`gather`] found a view's files.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Gathered {
+    /// Files already in the cache.
+    pub reused: u64,
+    /// Files linked, copied or downloaded into it.
+    pub fetched: u64,
+    pub fetched_bytes: u64,
+}
+
 /// Makes every file of `splits` present in `dir`: hard-linked (or copied) from a local
-/// dataset, downloaded from a remote one. Files already there with the right size are kept.
+/// dataset, downloaded from a remote one. Files already there with the right size are kept,
+/// and marked as used now (their modification time), so that [`evict`] removes the least
+/// recently used first.
 pub(crate) async fn gather(
     ds: &Dataset,
     splits: &[SplitMeta],
     dir: &Path,
-) -> Result<(), WorkflowError> {
+) -> Result<Gathered, WorkflowError> {
     let io = |path: &Path, e: std::io::Error| {
         WorkflowError::Other(format!("split cache {}: {e}", path.display()))
     };
     std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
+    let mut g = Gathered::default();
+    let now = std::time::SystemTime::now();
     for s in splits {
         for f in &s.files {
             let dest = dir.join(&f.name);
             if std::fs::metadata(&dest).is_ok_and(|m| m.len() == f.size) {
+                // A hard link to a local dataset's file shares its times: leave those.
+                if ds.local_root().is_none()
+                    && let Ok(file) = std::fs::File::options().write(true).open(&dest)
+                {
+                    let _ = file.set_modified(now);
+                }
+                g.reused += 1;
                 continue;
             }
             let src_rel = format!("{}/{}", split_dir(&s.batch_id), f.name);
@@ -184,10 +205,70 @@ pub(crate) async fn gather(
                         path: src_rel.clone(),
                         reason: "index split file is missing".into(),
                     })?;
+                if bytes.len() as u64 != f.size {
+                    return Err(WorkflowError::Corrupt {
+                        path: src_rel,
+                        reason: format!(
+                            "index split file has {} bytes where its split lists {}",
+                            bytes.len(),
+                            f.size
+                        ),
+                    });
+                }
                 std::fs::write(&tmp, &bytes).map_err(|e| io(&tmp, e))?;
             }
             std::fs::rename(&tmp, &dest).map_err(|e| io(&dest, e))?;
+            g.fetched += 1;
+            g.fetched_bytes += f.size;
         }
     }
-    Ok(())
+    Ok(g)
+}
+
+/// What [`evict`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Evicted {
+    pub files: u64,
+    pub bytes: u64,
+    /// Bytes in the cache afterwards.
+    pub kept_bytes: u64,
+}
+
+/// Bounds a split cache folder to `max_bytes`: removes split files, least recently used
+/// first, but never one named in `in_use` (the files of the views open now; on Linux an
+/// open index keeps reading a removed file anyway, but a view opened next must find it).
+/// Hard links into a local dataset are counted by their size like any file; removing one
+/// frees nothing but costs nothing either.
+pub fn evict(dir: &Path, in_use: &HashSet<&str>, max_bytes: u64) -> Result<Evicted, WorkflowError> {
+    let io =
+        |e: std::io::Error| WorkflowError::Other(format!("split cache {}: {e}", dir.display()));
+    let mut files = Vec::new();
+    let mut total = 0u64;
+    for entry in std::fs::read_dir(dir).map_err(io)? {
+        let entry = entry.map_err(io)?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Ok(meta) = entry.metadata() else { continue };
+        if !meta.is_file() || name == "meta.json" || name.ends_with(".tmp") {
+            continue;
+        }
+        total += meta.len();
+        if !in_use.contains(name.as_str()) {
+            let used = meta.modified().unwrap_or(std::time::UNIX_EPOCH);
+            files.push((used, name, meta.len()));
+        }
+    }
+    files.sort();
+    let mut out = Evicted::default();
+    for (_, name, len) in files {
+        if total <= max_bytes {
+            break;
+        }
+        if std::fs::remove_file(dir.join(&name)).is_ok() {
+            total -= len;
+            out.files += 1;
+            out.bytes += len;
+        }
+    }
+    out.kept_bytes = total;
+    Ok(out)
 }

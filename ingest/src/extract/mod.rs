@@ -147,11 +147,17 @@ pub fn to_record(
         .as_deref()
         .is_some_and(|c| c.starts_with("text/html") || c.starts_with("application/xhtml"));
     let raw = String::from_utf8(item.body).map_err(|_| Dropped::early("extract:not_utf8"))?;
-    let (title, text) = if is_html {
+    // A licence the source recorded comes first; else the one the page declares
+    // (`rel=license`, JSON-LD `license`, a Creative Commons link).
+    let (title, text, licence) = if is_html {
         let e = extract_html(&raw);
-        (item.title.or(e.meta.title), e.text)
+        (
+            item.title.or(e.meta.title),
+            e.text,
+            item.licence.or(e.meta.licence),
+        )
     } else {
-        (item.title, raw)
+        (item.title, raw, item.licence)
     };
     let text = normalize_text(&text);
     if text.is_empty() {
@@ -174,7 +180,7 @@ pub fn to_record(
         lang_score,
         quality_score: Some(q.score),
         quality_signals: Some(signals),
-        licence: item.licence,
+        licence,
         consent: item.consent,
         contributor: contributor.to_owned(),
         batch_id: String::new(),

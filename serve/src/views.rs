@@ -1,0 +1,183 @@
+//! Following the table: each served dataset's open [`SearchView`]s.
+//!
+//! Searching opens no table and no index: it takes the current view, opened once per table
+//! version. A follower task refreshes each table every `follow_interval` and opens a view
+//! of a new version beside the old one; the old view is kept while cursors may still page
+//! through it (`cursor_ttl` after its last use), so a cursor is pinned to the version its
+//! first page came from. After each new view the split cache is bounded to `cache_bytes`,
+//! evicting the least recently used files no kept view needs.
+
+use super::ApiError;
+use axum::http::StatusCode;
+use masa_storage::{Dataset, StorageOptions};
+use masa_workflows::SearchView;
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// The most views of one dataset kept for cursors at once, besides the current one.
+const MAX_KEPT: usize = 16;
+
+/// One dataset's views.
+pub(super) struct Views {
+    location: String,
+    storage: StorageOptions,
+    cache_dir: Option<PathBuf>,
+    cache_bytes: u64,
+    cursor_ttl: Duration,
+    /// The table as last refreshed; locked while a refresh runs, so one runs at a time.
+    table: tokio::sync::Mutex<Option<Dataset>>,
+    set: Mutex<ViewSet>,
+}
+
+#[derive(Default)]
+struct ViewSet {
+    current: Option<Arc<SearchView>>,
+    /// Why the last refresh failed, while it did.
+    error: Option<String>,
+    /// Earlier views, with when each was last used.
+    kept: Vec<(Arc<SearchView>, Instant)>,
+}
+
+/// What a refresh found, for the metrics.
+#[derive(Debug, Default)]
+pub(super) struct Refreshed {
+    pub(super) opened: Option<masa_workflows::Gathered>,
+    pub(super) evicted: masa_workflows::Evicted,
+}
+
+impl Views {
+    pub(super) fn new(
+        location: String,
+        storage: StorageOptions,
+        cache_dir: Option<PathBuf>,
+        cache_bytes: u64,
+        cursor_ttl: Duration,
+    ) -> Views {
+        Views {
+            location,
+            storage,
+            cache_dir,
+            cache_bytes,
+            cursor_ttl,
+            table: tokio::sync::Mutex::new(None),
+            set: Mutex::new(ViewSet::default()),
+        }
+    }
+
+    fn set(&self) -> std::sync::MutexGuard<'_, ViewSet> {
+        self.set.lock().expect("no thread panics holding it")
+    }
+
+    /// The view of the latest version seen, opened now if there is none yet. 503 when the
+    /// dataset or its index cannot be read (and no earlier view exists to answer from).
+    pub(super) async fn current(&self) -> Result<Arc<SearchView>, ApiError> {
+        if let Some(v) = self.set().current.clone() {
+            return Ok(v);
+        }
+        self.refresh().await?;
+        self.set()
+            .current
+            .clone()
+            .ok_or_else(|| unavailable(&self.location, "no view"))
+    }
+
+    /// The view of table version `version`, if it is still kept. Using it keeps it longer.
+    pub(super) fn at(&self, version: Option<i64>) -> Option<Arc<SearchView>> {
+        let mut s = self.set();
+        if let Some(c) = &s.current
+            && c.version == version
+        {
+            return Some(c.clone());
+        }
+        let (v, used) = s.kept.iter_mut().find(|(v, _)| v.version == version)?;
+        *used = Instant::now();
+        Some(v.clone())
+    }
+
+    /// The current view, if one is open.
+    pub(super) fn peek(&self) -> Option<Arc<SearchView>> {
+        self.set().current.clone()
+    }
+
+    /// The version of the current view, and the error of the last refresh if it failed.
+    pub(super) fn status(&self) -> (Option<Option<i64>>, Option<String>) {
+        let s = self.set();
+        (s.current.as_ref().map(|v| v.version), s.error.clone())
+    }
+
+    /// Reloads the table; when it has a new version (or the current view lacks splits it
+    /// should have), opens the new version's view and makes it current. A failure leaves
+    /// the current view answering (an older version is a right answer, a half-read one
+    /// would not be) and is reported by `/readyz`.
+    pub(super) async fn refresh(&self) -> Result<Refreshed, ApiError> {
+        let r = self.try_refresh().await;
+        let mut s = self.set();
+        s.error = r.as_ref().err().map(|e| e.message.clone());
+        r
+    }
+
+    async fn try_refresh(&self) -> Result<Refreshed, ApiError> {
+        let mut table = self.table.lock().await;
+        match table.as_mut() {
+            Some(ds) => ds
+                .refresh()
+                .await
+                .map_err(|e| unavailable(&self.location, &e.to_string()))?,
+            None => {
+                let ds = Dataset::open(&self.location, &self.storage)
+                    .await
+                    .map_err(|e| unavailable(&self.location, &e.to_string()))?;
+                *table = Some(ds);
+            }
+        }
+        let ds = table.as_ref().expect("set above");
+        let stale = match &self.set().current {
+            None => true,
+            Some(v) => v.version != ds.table_version() || !v.missing.is_empty(),
+        };
+        if !stale {
+            return Ok(Refreshed::default());
+        }
+        let view = Arc::new(
+            SearchView::open(ds, self.cache_dir.clone())
+                .await
+                .map_err(|e| unavailable(&self.location, &e.to_string()))?,
+        );
+        let opened = Some(view.gathered);
+        let dir = view.dir.clone();
+        let in_use: Vec<String> = {
+            let mut s = self.set();
+            if let Some(old) = s.current.replace(view) {
+                s.kept.push((old, Instant::now()));
+            }
+            let ttl = self.cursor_ttl;
+            s.kept.retain(|(_, used)| used.elapsed() < ttl);
+            if s.kept.len() > MAX_KEPT {
+                s.kept.sort_by_key(|(_, used)| std::cmp::Reverse(*used));
+                s.kept.truncate(MAX_KEPT);
+            }
+            s.current
+                .iter()
+                .chain(s.kept.iter().map(|(v, _)| v))
+                .flat_map(|v| v.files().map(str::to_owned).collect::<Vec<_>>())
+                .collect()
+        };
+        let in_use: HashSet<&str> = in_use.iter().map(String::as_str).collect();
+        let evicted = masa_workflows::evict(&dir, &in_use, self.cache_bytes)
+            .map_err(|e| unavailable(&self.location, &e.to_string()))?;
+        if evicted.kept_bytes > self.cache_bytes {
+            tracing::warn!(dataset = %self.location, bytes = evicted.kept_bytes, cap = self.cache_bytes,
+                "the splits the open views need are over the split cache's size (--cache-bytes)");
+        }
+        Ok(Refreshed { opened, evicted })
+    }
+}
+
+fn unavailable(location: &str, why: &str) -> ApiError {
+    ApiError {
+        status: StatusCode::SERVICE_UNAVAILABLE,
+        message: format!("dataset {location} cannot be searched now: {why}"),
+    }
+}
