@@ -178,12 +178,21 @@ async fn search_records_proofs_and_errors_over_http() {
     let (_, plain) = api.get_json(&format!("{base}/v1/search?q=tokio")).await;
     assert!(plain.get("facets").is_none(), "{plain}");
 
-    // A record's proof, checked offline by `masa verify-proof`.
+    // A record with its proof, checked offline by `masa verify-proof`.
     let id = hits[0]["record_id"].as_str().unwrap();
-    let (s, proof) = api.get(&format!("{base}/v1/records/{id}")).await;
-    assert_eq!(s, 200, "{proof}");
+    let (s, answer) = api.get_json(&format!("{base}/v1/records/{id}")).await;
+    assert_eq!(s, 200, "{answer}");
+    let record = &answer["record"];
+    assert_eq!(record["record_id"], id);
+    assert_eq!(record["uri"], hits[0]["uri"]);
+    assert!(
+        record["text"].as_str().unwrap().contains("tokio"),
+        "{record}"
+    );
+    assert!(record["consent"].is_object(), "{record}");
+    assert!(record["quality_score"].is_f64(), "{record}");
     let file = env.path("proof.json");
-    std::fs::write(&file, &proof).unwrap();
+    std::fs::write(&file, answer["proof"].to_string()).unwrap();
     let ok = env.json(&["verify-proof", file.to_str().unwrap(), "--dataset", &ds]);
     assert_eq!(ok["record_id"], id);
 
@@ -759,4 +768,155 @@ async fn cursors_keep_their_version_while_the_service_follows_new_commits() {
     ] {
         assert!(m.contains(want), "{want} missing from\n{m}");
     }
+}
+
+/// The page at `url` as headless Chromium leaves it once its scripts have run (its virtual
+/// clock runs the fetches and promises; no fixed wait).
+async fn rendered(chromium: &str, url: &str) -> String {
+    let (chromium, url) = (chromium.to_owned(), url.to_owned());
+    tokio::task::spawn_blocking(move || {
+        let profile = tempfile::tempdir().unwrap();
+        let out = std::process::Command::new(&chromium)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                "--no-proxy-server",
+                &format!("--user-data-dir={}", profile.path().display()),
+                "--virtual-time-budget=20000",
+                "--dump-dom",
+                &url,
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    })
+    .await
+    .unwrap()
+}
+
+/// What a tampering proxy changes in the record answers it relays.
+#[derive(Clone, Copy)]
+enum Tamper {
+    /// The row's leaf: the proof no longer leads to the batch's root.
+    Row,
+    /// A byte of the checkpoint's signature.
+    Signature,
+}
+
+/// A loopback proxy in front of `base` that relays every GET as it is, but the proofs of
+/// `/v1/records/*`, which it alters by `tamper`. Returns its base URL.
+async fn tampering_proxy(base: String, tamper: Tamper) -> String {
+    use axum::extract::Request;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let relay = move |req: Request| {
+        let base = base.clone();
+        async move {
+            let path = req.uri().path_and_query().unwrap().as_str().to_owned();
+            let client = reqwest::Client::builder().no_proxy().build().unwrap();
+            let r = client.get(format!("{base}{path}")).send().await.unwrap();
+            let kind = r.headers()["content-type"].to_str().unwrap().to_owned();
+            let mut body = r.bytes().await.unwrap().to_vec();
+            if path.starts_with("/v1/records/") {
+                let mut v: Value = serde_json::from_slice(&body).unwrap();
+                let p = &mut v["proof"];
+                match tamper {
+                    Tamper::Row => {
+                        let leaf = p["row_leaf_data"].as_str().unwrap();
+                        let last = if leaf.ends_with('0') { "1" } else { "0" };
+                        p["row_leaf_data"] = format!("{}{last}", &leaf[..leaf.len() - 1]).into();
+                    }
+                    Tamper::Signature => {
+                        let note = p["checkpoint"].as_str().unwrap().to_owned();
+                        let at = note.rfind(' ').unwrap() + 40;
+                        let c = if &note[at..=at] == "A" { "B" } else { "A" };
+                        p["checkpoint"] = format!("{}{c}{}", &note[..at], &note[at + 1..]).into();
+                    }
+                }
+                body = serde_json::to_vec(&v).unwrap();
+            }
+            ([("content-type", kind)], body)
+        }
+    };
+    let app = axum::Router::new().fallback(relay);
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_explorer_searches_and_verifies_a_proof_in_chromium() {
+    let Some(chromium) = chromium() else { return };
+    let env = Env::new();
+    let ds = env.path("ds").display().to_string();
+    let corpus = example_corpus();
+    env.ok(&[
+        "contribute",
+        "--files",
+        corpus.to_str().unwrap(),
+        "--dataset",
+        &ds,
+    ]);
+    let server = Server::start(
+        &env,
+        &ds,
+        &["--meter-interval", "0", "--anonymous-rate", "1000"],
+    );
+    let base = server.base.clone();
+
+    // Search: the hits and the facets, as the API gives them.
+    let (_, answer) = Api { key: None }
+        .get_json(&format!("{base}/v1/search?q=tokio&limit=20"))
+        .await;
+    let page = rendered(&chromium, &format!("{base}/#/search?q=tokio")).await;
+    let shown = page.matches(r#"<li class="hit">"#).count();
+    assert_eq!(shown, answer["hits"].as_array().unwrap().len(), "{page}");
+    let first = answer["hits"][0]["record_id"].as_str().unwrap().to_owned();
+    assert!(page.contains(&format!("#/record/{first}")), "{page}");
+    assert!(page.contains("<mark>"), "highlights are marked: {page}");
+    assert!(page.contains(r#"<aside id="facets">"#), "{page}");
+    assert!(page.contains("<h3>lang</h3>"), "{page}");
+
+    // A record: its text, and its proof verified in the page.
+    let page = rendered(&chromium, &format!("{base}/#/record/{first}?verify=1")).await;
+    assert!(
+        page.contains(r#"<span id="verify-result" class="ok">verified: "#),
+        "{page}"
+    );
+    assert!(page.contains(r#"<pre class="text" id="text">"#), "{page}");
+
+    // The same page through a proxy that alters the proof: the check fails, and says where.
+    for (tamper, want) in [
+        (Tamper::Row, "does not lead to its batch's rows_root"),
+        (Tamper::Signature, "signature"),
+    ] {
+        let proxy = tampering_proxy(base.clone(), tamper).await;
+        let page = rendered(&chromium, &format!("{proxy}/#/record/{first}?verify=1")).await;
+        let at = page
+            .find(r#"<span id="verify-result" class="fail">verification failed: "#)
+            .unwrap_or_else(|| panic!("{page}"));
+        assert!(
+            page[at..].split("</span>").next().unwrap().contains(want),
+            "{page}"
+        );
+    }
+
+    // The dataset page: its growth and its drops.
+    let page = rendered(&chromium, &format!("{base}/#/stats")).await;
+    assert!(page.contains(r#"id="growth""#), "{page}");
+    let stats = Api { key: None }
+        .get_json(&format!("{base}/v1/stats"))
+        .await
+        .1;
+    let records = stats["records"].as_u64().unwrap();
+    assert!(
+        page.contains(&format!("{records} records after 1 batches")),
+        "{page}"
+    );
 }

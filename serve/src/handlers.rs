@@ -427,8 +427,8 @@ async fn search(o: &Shared, p: SearchParams) -> Result<Response, ApiError> {
     Ok(r)
 }
 
-/// `GET /v1/records/{id}`: the record's inclusion proof, as `masa proof` writes it (and
-/// `masa verify-proof` checks it).
+/// `GET /v1/records/{id}`: the record (text, metadata, quality, consent evidence) and its
+/// inclusion proof, as `masa proof` writes it (and `masa verify-proof` checks it).
 pub(super) async fn record(
     State(o): State<Shared>,
     Path(record_id): Path<String>,
@@ -443,8 +443,8 @@ pub(super) async fn record(
         return Err(ApiError::bad(format!("{record_id:?} is not a record id")));
     }
     let location = dataset(&o, p.dataset.as_deref())?;
-    let proof = masa_workflows::prove(location, &o.storage, &record_id).await?;
-    let mut r = Json(proof).into_response();
+    let (proof, record) = masa_workflows::prove_record(location, &o.storage, &record_id).await?;
+    let mut r = Json(serde_json::json!({ "record": record, "proof": proof })).into_response();
     r.extensions_mut().insert(Returned(1));
     Ok(r)
 }

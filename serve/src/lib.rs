@@ -13,6 +13,7 @@
 //! service's first part: facets, cursors, export, the OpenAPI document and the explorer
 //! are still to come (see ARCHITECTURE.md).
 
+mod explorer;
 mod export;
 mod guard;
 mod handlers;
@@ -244,6 +245,8 @@ fn routes(options: ServeOptions) -> (Router, Shared) {
         metrics: observe::Metrics::new(),
     });
     let router = Router::new()
+        .route("/", get(explorer::index))
+        .route("/explorer/{file}", get(explorer::asset))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(observe::render))

@@ -36,7 +36,10 @@ pub use log::{
     CheckpointInfo, Consistency, LogEntry, append_entry, log_checkpoint, log_tile, log_verify,
 };
 pub use masa_dedup::MinHashParams;
-pub use proof::{PROOF_FORMAT, RecordProof, VerifiedProof, prove, verify_proof, verify_proof_in};
+pub use proof::{
+    PROOF_FORMAT, RecordProof, RecordView, VerifiedProof, prove, prove_record, verify_proof,
+    verify_proof_in,
+};
 pub use protocol_cmd::{
     AccountView, ChainWeights, CloseOutcome, ContributorView, ProtocolTarget, RewardsView,
     SlashRequest, StateView, chain_weights, close_epoch, contributor_view, init_protocol,
@@ -44,4 +47,4 @@ pub use protocol_cmd::{
 };
 pub use search::{SearchOptions, SearchView, search, search_faceted};
 pub use splits::{Evicted, Gathered, evict};
-pub use stats::{DatasetStats, dataset_stats};
+pub use stats::{BatchCount, DatasetStats, dataset_stats};

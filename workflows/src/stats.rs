@@ -28,6 +28,15 @@ pub struct DatasetStats {
     pub commits: u64,
     /// Rows removed from the table by `masa dedup`.
     pub removed_by_dedup: u64,
+    /// Each committed batch with the records it committed (its signed manifest's rows), in
+    /// commit order: the dataset's growth.
+    pub batches: Vec<BatchCount>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct BatchCount {
+    pub batch_id: String,
+    pub records: u64,
 }
 
 pub async fn dataset_stats(
@@ -40,6 +49,7 @@ pub async fn dataset_stats(
         table_version: ds.table_version(),
         ..Default::default()
     };
+    let mut committed_rows = BTreeMap::new();
     for f in ds.committed_files()? {
         s.data_files += 1;
         s.data_bytes += f.size;
@@ -70,6 +80,15 @@ pub async fn dataset_stats(
             .entry(m.manifest.contributor.clone())
             .or_default() += bytes;
         *s.contributors.entry(m.manifest.contributor).or_default() += rows;
+        committed_rows.insert(batch, m.manifest.rows);
+    }
+    for batch in ds.batch_commit_order().await? {
+        if let Some(records) = committed_rows.remove(&batch) {
+            s.batches.push(BatchCount {
+                batch_id: batch,
+                records,
+            });
+        }
     }
     s.removed_by_dedup = ds
         .commit_metadata("masa.rows_removed")

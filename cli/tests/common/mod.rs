@@ -210,6 +210,30 @@ pub fn s3() -> Option<S3> {
     }
 }
 
+/// Headless Chromium (Debian's `chromium`, installed by the test script): `$MASA_TEST_CHROMIUM`
+/// or `chromium` on the PATH.
+pub fn chromium() -> Option<String> {
+    let named = std::env::var("MASA_TEST_CHROMIUM")
+        .ok()
+        .filter(|v| !v.is_empty());
+    let found = named.or_else(|| {
+        std::process::Command::new("chromium")
+            .arg("--version")
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|_| "chromium".to_owned())
+    });
+    if found.is_none() {
+        assert!(
+            !external_required(),
+            "MASA_TEST_REQUIRE_EXTERNAL=1 but no chromium: scripts/test installs it"
+        );
+        eprintln!("skipping: no chromium (run the suite with scripts/test)");
+    }
+    found
+}
+
 /// The Python interpreter with the `deltalake` package, from the test script's venv.
 pub fn python() -> Option<String> {
     match std::env::var("MASA_TEST_PYTHON")
