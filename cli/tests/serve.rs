@@ -186,7 +186,11 @@ async fn search_records_proofs_and_errors_over_http() {
     assert_eq!(record["record_id"], id);
     assert_eq!(record["uri"], hits[0]["uri"]);
     assert!(
-        record["text"].as_str().unwrap().contains("tokio"),
+        record["text"]
+            .as_str()
+            .unwrap()
+            .to_lowercase()
+            .contains("tokio"),
         "{record}"
     );
     assert!(record["consent"].is_object(), "{record}");
