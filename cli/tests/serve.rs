@@ -125,6 +125,7 @@ async fn search_records_proofs_and_errors_over_http() {
     let hits = v["hits"].as_array().unwrap();
     assert!(!hits.is_empty(), "{v}");
     assert!(v["took_micros"].is_u64(), "{v}");
+    conforms(&v, "SearchAnswer");
     let cli: Value = serde_json::from_str(&env.ok(&[
         "search",
         "tokio runtime",
@@ -182,6 +183,7 @@ async fn search_records_proofs_and_errors_over_http() {
     let id = hits[0]["record_id"].as_str().unwrap();
     let (s, answer) = api.get_json(&format!("{base}/v1/records/{id}")).await;
     assert_eq!(s, 200, "{answer}");
+    conforms(&answer, "RecordAnswer");
     let record = &answer["record"];
     assert_eq!(record["record_id"], id);
     assert_eq!(record["uri"], hits[0]["uri"]);
@@ -205,6 +207,7 @@ async fn search_records_proofs_and_errors_over_http() {
     let me = hits[0]["contributor"].as_str().unwrap();
     let (s, c) = api.get_json(&format!("{base}/v1/contributors/{me}")).await;
     assert_eq!(s, 200, "{c}");
+    conforms(&c, "ContributorView");
     let cli_stats = env.json(&["stats", "--dataset", &ds]);
     assert_eq!(c["records"], cli_stats["contributors"][me], "{c}");
     assert_eq!(c["text_bytes"], cli_stats["text_bytes"], "{c}");
@@ -222,6 +225,7 @@ async fn search_records_proofs_and_errors_over_http() {
     );
     let (s, st) = api.get_json(&format!("{base}/v1/stats")).await;
     assert_eq!(s, 200);
+    conforms(&st, "DatasetStats");
     assert_eq!(
         st["records"],
         env.json(&["stats", "--dataset", &ds])["records"]
@@ -264,6 +268,7 @@ async fn search_records_proofs_and_errors_over_http() {
         assert_eq!(s, status, "{path}: {body}");
         if status != 200 {
             let v: Value = serde_json::from_str(&body).unwrap_or_else(|_| panic!("{path}: {body}"));
+            conforms(&v, "Error");
             assert!(
                 v["error"].as_str().unwrap().contains(want),
                 "{path}: {body}"
@@ -316,6 +321,25 @@ async fn search_records_proofs_and_errors_over_http() {
         let v: Value = serde_json::from_str(&got).unwrap_or_else(|_| panic!("{got}"));
         assert!(v["error"].as_str().unwrap().contains(want), "{got}");
     }
+    // The OpenAPI document and its interactive page, public.
+    let (s, doc) = Api { key: None }
+        .get_json(&format!("{base}/v1/openapi.json"))
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(doc["openapi"], "3.1.0");
+    // The check the answers pass above is one that can fail.
+    for wrong in [
+        serde_json::json!({"error": 1, "status": 400}),
+        serde_json::json!({"error": "x"}),
+        serde_json::json!({"error": "x", "status": 400, "extra": true}),
+    ] {
+        let failed = std::panic::catch_unwind(|| conforms(&wrong, "Error")).is_err();
+        assert!(failed, "{wrong} passed");
+    }
+    let (s, page) = Api { key: None }.get(&format!("{base}/v1/docs/")).await;
+    assert_eq!(s, 200);
+    assert!(page.contains("swagger-ui"), "{page}");
+
     // Prometheus metrics: requests by route template and status, latency histograms.
     let (s, m) = api.get(&format!("{base}/metrics")).await;
     assert_eq!(s, 200);
@@ -674,6 +698,7 @@ async fn cursors_keep_their_version_while_the_service_follows_new_commits() {
     found.sort();
     assert_eq!(found, licensed);
     let (_, faceted) = api.get_json(&search("&limit=1&facets=true")).await;
+    conforms(&faceted, "SearchAnswer");
     let by_licence = faceted["facets"]["licence"].as_array().unwrap();
     assert_eq!(by_licence.len(), 1, "{faceted}");
     assert_eq!(by_licence[0]["value"], CC_BY);
@@ -708,6 +733,9 @@ async fn cursors_keep_their_version_while_the_service_follows_new_commits() {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert_eq!(lines.len(), 90);
+    for l in &lines {
+        conforms(l, "ExportRecord");
+    }
     assert!(
         lines
             .iter()

@@ -14,7 +14,8 @@ use std::net::SocketAddr;
 fn scope_of(path: &str) -> Option<&'static str> {
     let rest = path.strip_prefix("/v1/")?;
     match rest.split('/').next().unwrap_or_default() {
-        "log" => None,
+        // The log, for any tlog client; the API's own description.
+        "log" | "docs" | "openapi.json" => None,
         "search" => Some("search"),
         "records" => Some("records"),
         "epochs" => Some("epochs"),

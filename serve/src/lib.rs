@@ -216,6 +216,15 @@ fn query_error(e: QueryRejection) -> ApiError {
 
 type Shared = Arc<AppState>;
 
+/// The OpenAPI 3.1 document of the API (`serve/openapi.json`, written by hand and checked
+/// against the routes and real answers by the tests), served at `/v1/openapi.json` with
+/// Swagger UI at `/v1/docs`.
+pub const OPENAPI: &str = include_str!("../openapi.json");
+
+fn openapi() -> serde_json::Value {
+    serde_json::from_str(OPENAPI).expect("openapi.json is JSON (a test reads it)")
+}
+
 /// The service's routes.
 pub fn router(options: ServeOptions) -> Router {
     routes(options).0
@@ -244,7 +253,11 @@ fn routes(options: ServeOptions) -> (Router, Shared) {
         usage: Mutex::new(std::collections::BTreeMap::new()),
         metrics: observe::Metrics::new(),
     });
+    let docs: Router<Shared> = utoipa_swagger_ui::SwaggerUi::new("/v1/docs")
+        .external_url_unchecked("/v1/openapi.json", openapi())
+        .into();
     let router = Router::new()
+        .merge(docs)
         .route("/", get(explorer::index))
         .route("/explorer/{file}", get(explorer::asset))
         .route("/healthz", get(|| async { "ok\n" }))
@@ -338,4 +351,67 @@ pub async fn serve(
         flush(&state, m).await;
     }
     served
+}
+
+#[cfg(test)]
+mod tests {
+    use super::handlers::SEARCH_FIELDS;
+    use std::collections::BTreeSet;
+
+    fn doc() -> serde_json::Value {
+        super::openapi()
+    }
+
+    /// The route templates this file registers under the API (the explorer's aside).
+    fn routed() -> BTreeSet<String> {
+        let src = include_str!("lib.rs");
+        src.split(".route(\"")
+            .skip(1)
+            .filter_map(|rest| rest.split('"').next())
+            .filter(|p| *p != "/" && !p.starts_with("/explorer/"))
+            .map(|p| p.replace("{*", "{"))
+            .chain(["/v1/openapi.json".to_owned()])
+            .collect()
+    }
+
+    #[test]
+    fn every_route_is_documented_and_every_documented_path_is_routed() {
+        let documented: BTreeSet<String> = doc()["paths"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect();
+        assert_eq!(documented, routed());
+    }
+
+    fn params(path: &str, method: &str) -> BTreeSet<String> {
+        doc()["paths"][path][method]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["in"] == "query")
+            .map(|p| p["name"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn the_documented_parameters_are_the_ones_read() {
+        let mut search: BTreeSet<String> = SEARCH_FIELDS.iter().map(|s| s.to_string()).collect();
+        search.insert("dataset".into());
+        assert_eq!(params("/v1/search", "get"), search);
+        let body: BTreeSet<String> = doc()["paths"]["/v1/search"]["post"]["requestBody"]["content"]
+            ["application/json"]["schema"]["properties"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect();
+        search.remove("dataset");
+        assert_eq!(body, search);
+        let mut export: BTreeSet<String> =
+            SEARCH_FIELDS[5..].iter().map(|s| s.to_string()).collect();
+        export.extend(["q", "format", "dataset"].map(String::from));
+        assert_eq!(params("/v1/export", "get"), export);
+    }
 }

@@ -74,3 +74,78 @@ pub fn create_key(env: &Env, args: &[&str]) -> String {
     assert!(key.starts_with("masa_"), "{out}");
     key
 }
+
+/// Checks `value` against the schema `name` of the service's OpenAPI document: types,
+/// required properties, and no property the document does not name. Panics with the path
+/// of the first difference.
+pub fn conforms(value: &serde_json::Value, name: &str) {
+    let doc: serde_json::Value = serde_json::from_str(masa_serve::OPENAPI).unwrap();
+    let schema = doc["components"]["schemas"][name].clone();
+    assert!(schema.is_object(), "no schema {name}");
+    check(&doc, &schema, value, name);
+}
+
+fn check(doc: &serde_json::Value, schema: &serde_json::Value, v: &serde_json::Value, at: &str) {
+    use serde_json::Value;
+    if let Some(r) = schema["$ref"].as_str() {
+        let name = r.rsplit('/').next().unwrap();
+        return check(doc, &doc["components"]["schemas"][name], v, at);
+    }
+    let types: Vec<&str> = match &schema["type"] {
+        Value::String(t) => vec![t.as_str()],
+        Value::Array(ts) => ts.iter().filter_map(Value::as_str).collect(),
+        _ => vec![],
+    };
+    let kind = match v {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    };
+    let fits = types.is_empty()
+        || types.contains(&kind)
+        || (kind == "integer" && types.contains(&"number"));
+    assert!(
+        fits,
+        "{at}: a {kind} where the document says {types:?}: {v}"
+    );
+    match v {
+        Value::Object(map) => {
+            for r in schema["required"].as_array().into_iter().flatten() {
+                let r = r.as_str().unwrap();
+                assert!(map.contains_key(r), "{at}: required {r:?} is missing: {v}");
+            }
+            let props = schema["properties"].as_object();
+            for (k, x) in map {
+                match props.and_then(|p| p.get(k)) {
+                    Some(s) => check(doc, s, x, &format!("{at}.{k}")),
+                    None if schema["additionalProperties"].is_object() => check(
+                        doc,
+                        &schema["additionalProperties"],
+                        x,
+                        &format!("{at}.{k}"),
+                    ),
+                    None if props.is_some() => {
+                        panic!("{at}: {k:?} is not in the document")
+                    }
+                    None => {}
+                }
+            }
+        }
+        Value::Array(items) => {
+            if let Some(prefix) = schema["prefixItems"].as_array() {
+                for (i, (s, x)) in prefix.iter().zip(items).enumerate() {
+                    check(doc, s, x, &format!("{at}[{i}]"));
+                }
+            } else if schema["items"].is_object() {
+                for (i, x) in items.iter().enumerate() {
+                    check(doc, &schema["items"], x, &format!("{at}[{i}]"));
+                }
+            }
+        }
+        _ => {}
+    }
+}
