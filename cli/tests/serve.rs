@@ -952,3 +952,175 @@ async fn the_explorer_searches_and_verifies_a_proof_in_chromium() {
         "{page}"
     );
 }
+
+/// Polls a search until its table version differs from `version` (a new commit followed).
+async fn next_version(api: &Api, url: &str, version: &Value) -> Value {
+    for _ in 0..300 {
+        let (_, now) = api.get_json(url).await;
+        if now["table_version"] != *version {
+            return now;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the service never showed a version after {version}");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_dataset_on_s3_is_served_from_the_split_cache_and_followed() {
+    let Some(s3) = common::s3() else { return };
+    let env = Env::for_s3(&s3);
+    let url = unique_s3_url(&s3, "serve");
+    let pages = env.path("pages");
+    for i in 0..30 {
+        write_file(
+            &pages,
+            &format!("p{i:03}.html"),
+            &harbour_page(i, i % 2 == 0),
+        );
+    }
+    env.ok(&[
+        "contribute",
+        "--files",
+        pages.to_str().unwrap(),
+        "--dataset",
+        &url,
+    ]);
+    let key = create_key(
+        &env,
+        &["--scope", "search,records,export,stats", "--rate", "1000/s"],
+    );
+    let api = Api { key: Some(key) };
+    let cache = env.path("cache");
+    let server = Server::start(
+        &env,
+        &url,
+        &[
+            "--meter-interval",
+            "0",
+            "--follow-interval",
+            "1",
+            "--cache-dir",
+            cache.to_str().unwrap(),
+        ],
+    );
+    let base = server.base.clone();
+    let all = format!("{base}/v1/search?q=harbour&limit=1000");
+    let (s, first) = api.get_json(&all).await;
+    assert_eq!(s, 200, "{first}");
+    conforms(&first, "SearchAnswer");
+    assert_eq!(ids_of(&first).len(), 30);
+    // The splits were downloaded into the cache given, once.
+    let cached = common::walk(&cache);
+    assert!(!cached.is_empty());
+    let (_, m) = api.get(&format!("{base}/metrics")).await;
+    let misses = m
+        .lines()
+        .find(|l| l.starts_with("masa_split_cache_misses_total"))
+        .unwrap_or_else(|| panic!("{m}"));
+    assert!(!misses.ends_with(" 0"), "{misses}");
+
+    // A record and its proof, accepted by `masa verify-proof` against the dataset on S3.
+    let id = first["hits"][0]["record_id"].as_str().unwrap();
+    let (s, answer) = api.get_json(&format!("{base}/v1/records/{id}")).await;
+    assert_eq!(s, 200, "{answer}");
+    let file = env.path("proof.json");
+    std::fs::write(&file, answer["proof"].to_string()).unwrap();
+    let ok = env.json(&["verify-proof", file.to_str().unwrap(), "--dataset", &url]);
+    assert_eq!(ok["record_id"], id);
+    // The log's tiles, mirrored by an independent client, hash to the checkpoint.
+    let (_, note) = api.get(&format!("{base}/v1/log/checkpoint")).await;
+    let cp = env.json(&["log", "checkpoint", "--dataset", &url]);
+    assert_eq!(
+        mirrored_root(&base, &note).await,
+        cp["root"].as_str().unwrap()
+    );
+
+    // Paging across a commit on S3: the cursor keeps its version, a new search sees more.
+    let (_, page) = api
+        .get_json(&format!("{base}/v1/search?q=harbour&limit=10"))
+        .await;
+    let version = page["table_version"].clone();
+    let mut paged = ids_of(&page);
+    let mut cursor = page["next_cursor"].as_str().unwrap().to_owned();
+    let more = env.path("more");
+    for i in 30..40 {
+        write_file(&more, &format!("p{i:03}.html"), &harbour_page(i, false));
+    }
+    env.ok(&[
+        "contribute",
+        "--files",
+        more.to_str().unwrap(),
+        "--dataset",
+        &url,
+    ]);
+    let now = next_version(&api, &all, &version).await;
+    assert_eq!(ids_of(&now).len(), 40);
+    loop {
+        let (s, page) = api
+            .get_json(&format!(
+                "{base}/v1/search?q=harbour&limit=10&cursor={cursor}"
+            ))
+            .await;
+        assert_eq!(s, 200, "{page}");
+        assert_eq!(page["table_version"], version);
+        paged.extend(ids_of(&page));
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = c.to_owned(),
+            None => break,
+        }
+    }
+    assert_eq!(paged, ids_of(&first));
+
+    // Export from S3, every match.
+    let (s, body) = api.get(&format!("{base}/v1/export?q=harbour")).await;
+    assert_eq!(s, 200);
+    assert_eq!(body.lines().count(), 40);
+    assert!(server.stop().success());
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_missing_split_is_a_503_naming_it_never_a_partial_answer() {
+    let env = Env::new();
+    let ds = env.path("ds");
+    for (name, range) in [("a", 0..10), ("b", 10..20)] {
+        let dir = env.path(name);
+        for i in range {
+            write_file(&dir, &format!("p{i:03}.html"), &harbour_page(i, false));
+        }
+        env.ok(&[
+            "contribute",
+            "--files",
+            dir.to_str().unwrap(),
+            "--dataset",
+            ds.to_str().unwrap(),
+        ]);
+    }
+    // One batch's split is deleted by hand (and the manifest that lists it).
+    let splits = ds.join("index/splits");
+    let gone = std::fs::read_dir(&splits).unwrap().next().unwrap().unwrap();
+    let batch = gone.file_name().to_string_lossy().into_owned();
+    std::fs::remove_dir_all(gone.path()).unwrap();
+    std::fs::remove_file(ds.join("index/manifest.json")).unwrap();
+    let key = create_key(&env, &["--scope", "search,records", "--rate", "1000/s"]);
+    let api = Api { key: Some(key) };
+    let cache = env.path("cache");
+    let server = Server::start(
+        &env,
+        ds.to_str().unwrap(),
+        &[
+            "--meter-interval",
+            "0",
+            "--cache-dir",
+            cache.to_str().unwrap(),
+        ],
+    );
+    let (s, v) = api
+        .get_json(&format!("{}/v1/search?q=harbour", server.base))
+        .await;
+    assert_eq!(s, 503, "{v}");
+    let e = v["error"].as_str().unwrap();
+    assert!(e.contains(&batch) && e.contains("split"), "{v}");
+    // What does not need the index still answers.
+    let (s, _) = api.get(&format!("{}/v1/log/checkpoint", server.base)).await;
+    assert_eq!(s, 200);
+}

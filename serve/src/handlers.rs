@@ -39,9 +39,7 @@ pub(super) async fn ready(State(o): State<Shared>) -> Result<Json<serde_json::Va
     let mut versions = serde_json::Map::new();
     for d in &o.datasets {
         let views = o.views(d);
-        if views.peek().is_none() {
-            views.current().await?;
-        }
+        views.current().await?;
         let (version, error) = views.status();
         if let (None, Some(e)) = (version, &error) {
             return Err(ApiError {

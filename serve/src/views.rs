@@ -71,16 +71,21 @@ impl Views {
     }
 
     /// The view of the latest version seen, opened now if there is none yet. 503 when the
-    /// dataset or its index cannot be read (and no earlier view exists to answer from).
+    /// dataset or its index cannot be read (and no earlier view exists to answer from), or
+    /// when committed batches have no split: an answer without them would look complete.
     pub(super) async fn current(&self) -> Result<Arc<SearchView>, ApiError> {
-        if let Some(v) = self.set().current.clone() {
-            return Ok(v);
-        }
-        self.refresh().await?;
-        self.set()
-            .current
-            .clone()
-            .ok_or_else(|| unavailable(&self.location, "no view"))
+        let open = self.set().current.clone();
+        let view = match open {
+            Some(v) => v,
+            None => {
+                self.refresh().await?;
+                self.set()
+                    .current
+                    .clone()
+                    .ok_or_else(|| unavailable(&self.location, "no view"))?
+            }
+        };
+        complete(&self.location, view)
     }
 
     /// The view of table version `version`, if it is still kept. Using it keeps it longer.
@@ -141,7 +146,7 @@ impl Views {
             return Ok(Refreshed::default());
         }
         let view = Arc::new(
-            SearchView::open(ds, self.cache_dir.clone())
+            SearchView::open(ds, self.cache_dir.as_deref())
                 .await
                 .map_err(|e| unavailable(&self.location, &e.to_string()))?,
         );
@@ -172,6 +177,20 @@ impl Views {
                 "the splits the open views need are over the split cache's size (--cache-bytes)");
         }
         Ok(Refreshed { opened, evicted })
+    }
+}
+
+/// `view`, unless it lacks splits of committed batches.
+fn complete(location: &str, view: Arc<SearchView>) -> Result<Arc<SearchView>, ApiError> {
+    match view.missing.as_slice() {
+        [] => Ok(view),
+        missing => Err(unavailable(
+            location,
+            &format!(
+                "the index split of committed batch {} is missing, so an answer would leave its records out; the next `masa contribute` to the dataset rebuilds it",
+                missing.join(", ")
+            ),
+        )),
     }
 }
 

@@ -5,7 +5,7 @@ use crate::WorkflowError;
 use crate::splits::{Gathered, cache_dir, committed_splits, gather};
 use masa_index::{Facets, Hit, Match, SearchIndex, SearchQuery, SplitMeta};
 use masa_storage::{Dataset, StorageOptions};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone)]
 pub struct SearchOptions {
@@ -60,15 +60,13 @@ impl std::fmt::Debug for SearchView {
 }
 
 impl SearchView {
-    /// Opens the view of `dataset` at the version it has loaded. `dir` is the split cache
-    /// (default: [`cache_dir`]'s folder for the dataset). Files used are marked as used
-    /// now, for a cache that evicts the least recently used.
-    pub async fn open(dataset: &Dataset, dir: Option<PathBuf>) -> Result<Self, WorkflowError> {
+    /// Opens the view of `dataset` at the version it has loaded. `cache` is the split
+    /// cache's base folder (default: `$MASA_CACHE_DIR`, `$XDG_CACHE_HOME/masa` or
+    /// `~/.cache/masa`); each dataset has a folder of its own in it. Files used are marked
+    /// as used now, for a cache that evicts the least recently used.
+    pub async fn open(dataset: &Dataset, cache: Option<&Path>) -> Result<Self, WorkflowError> {
         let committed = committed_splits(dataset).await?;
-        let dir = match dir {
-            Some(d) => d,
-            None => cache_dir(dataset)?,
-        };
+        let dir = cache_dir(dataset, cache)?;
         let gathered = gather(dataset, &committed.manifest.splits, &dir).await?;
         let splits = committed.manifest.splits;
         let (dir2, splits2) = (dir.clone(), splits.clone());

@@ -133,12 +133,13 @@ pub(crate) async fn write_manifest(ds: &Dataset, m: &Manifest) -> Result<(), Wor
     Ok(())
 }
 
-/// The local cache folder for a dataset's splits: `$MASA_CACHE_DIR`, else
-/// `$XDG_CACHE_HOME/masa`, else `~/.cache/masa`, then one folder per dataset URL.
-pub(crate) fn cache_dir(ds: &Dataset) -> Result<PathBuf, WorkflowError> {
-    let base = std::env::var_os("MASA_CACHE_DIR")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
+/// The local cache folder for a dataset's splits: under `base`, else `$MASA_CACHE_DIR`,
+/// else `$XDG_CACHE_HOME/masa`, else `~/.cache/masa`, one folder per dataset URL.
+pub(crate) fn cache_dir(ds: &Dataset, base: Option<&Path>) -> Result<PathBuf, WorkflowError> {
+    let base = base
+        .map(Path::to_path_buf)
+        .or_else(|| std::env::var_os("MASA_CACHE_DIR").map(PathBuf::from))
+        .filter(|v| !v.as_os_str().is_empty())
         .or_else(|| {
             std::env::var_os("XDG_CACHE_HOME")
                 .filter(|v| !v.is_empty())
@@ -271,4 +272,42 @@ pub fn evict(dir: &Path, in_use: &HashSet<&str>, max_bytes: u64) -> Result<Evict
     }
     out.kept_bytes = total;
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn eviction_removes_the_least_recently_used_files_not_in_use_until_under_the_bound() {
+        let dir = tempfile::tempdir().unwrap();
+        let t0 = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000);
+        // Five files of 100 bytes, used at t0 + i seconds; "c" is in use.
+        for (i, name) in ["a", "b", "c", "d", "e"].iter().enumerate() {
+            let path = dir.path().join(name);
+            std::fs::write(&path, [0u8; 100]).unwrap();
+            let f = std::fs::File::options().write(true).open(&path).unwrap();
+            f.set_modified(t0 + std::time::Duration::from_secs(i as u64))
+                .unwrap();
+        }
+        std::fs::write(dir.path().join("meta.json"), [0u8; 1000]).unwrap();
+        let in_use: HashSet<&str> = ["c"].into();
+        let left = |d: &Path| {
+            let mut v: Vec<String> = std::fs::read_dir(d)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            v.sort();
+            v
+        };
+        let e = evict(dir.path(), &in_use, 250).unwrap();
+        // a, b, then d go (oldest first, c skipped): 200 bytes left, c and e.
+        assert_eq!((e.files, e.bytes, e.kept_bytes), (3, 300, 200));
+        assert_eq!(left(dir.path()), ["c", "e", "meta.json"]);
+        // Under the bound: nothing more goes; the file in use never does.
+        assert_eq!(evict(dir.path(), &in_use, 250).unwrap().files, 0);
+        let e = evict(dir.path(), &in_use, 0).unwrap();
+        assert_eq!((e.files, e.kept_bytes), (1, 100));
+        assert_eq!(left(dir.path()), ["c", "meta.json"]);
+    }
 }
