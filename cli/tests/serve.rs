@@ -1124,3 +1124,11 @@ async fn a_missing_split_is_a_503_naming_it_never_a_partial_answer() {
     let (s, _) = api.get(&format!("{}/v1/log/checkpoint", server.base)).await;
     assert_eq!(s, 200);
 }
+
+#[test]
+fn the_serve_example_runs() {
+    let text = run_example("serve.sh");
+    assert!(text.contains("== the next page, at the same table version"), "{text}");
+    assert!(text.contains("valid: record"), "{text}");
+    assert!(text.contains(" records exported"), "{text}");
+}
