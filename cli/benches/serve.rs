@@ -5,7 +5,13 @@
 //!
 //! Run: `cargo bench -p masa-cli --bench serve` (MASA_BENCH_SERVE_DOCS, default 1000000;
 //! MASA_BENCH_SERVE_SECONDS of load per measure, default 10; MASA_BENCH_SERVE_CLIENTS, default
-//! 4). The generated dataset is kept in target/bench-data/ and reused by the next run.
+//! 4; MASA_BENCH_SERVE_CORPUS, `zipf` (default) or `uniform`). The generated dataset is kept
+//! in target/bench-data/ and reused by the next run.
+//!
+//! The `zipf` corpus draws each word from a 50 000-word vocabulary with probability
+//! proportional to 1/rank, as words in natural text are distributed: a query's terms are
+//! in few or many documents by their rank. `uniform` is the contribute benchmark's 60-word
+//! vocabulary, where every term is in nearly every document: a worst case for ranking.
 
 mod common;
 
@@ -22,12 +28,13 @@ fn env_num(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-/// The query mix, as query strings of /v1/search (every one also run in-process).
-const MIX: [&str; 10] = [
+/// The query mix of the `uniform` corpus, as query strings of /v1/search (every one also
+/// run in-process).
+const UNIFORM_MIX: [&str; 10] = [
     "q=merkle+proof",
     "q=%22merkle+proof%22",
     "q=crawler+AND+robots",
-    "q=validator&lang=eng",
+    "q=validator&source=files",
     "q=123456",
     "q=stake+reward&limit=20",
     "q=licence+consent+quality",
@@ -36,16 +43,84 @@ const MIX: [&str; 10] = [
     "q=stake+reward&facets=true",
 ];
 
-fn write_corpus(path: &Path, n: usize) {
+/// The `zipf` mix: words of ranks from 20 to 20 000 (`w<rank>` is spelled by
+/// [`zipf_word`]), alone, in pairs, as a phrase, filtered, sorted by time and faceted.
+const ZIPF_MIX: [&str; 10] = [
+    "q=w2000",
+    "q=w300+w4000",
+    "q=%22w20+w21%22",
+    "q=w150+AND+w900",
+    "q=w20000",
+    "q=w500&source=files",
+    "q=w60+w700+w8000&limit=20",
+    "q=w1000&sort=newest",
+    "q=w50+w5000",
+    "q=w3000&facets=true",
+];
+
+const VOCABULARY: usize = 50_000;
+
+/// The word of a rank: letters spelling it, so the tokenizer keeps it whole.
+fn zipf_word(mut rank: usize) -> String {
+    let mut w = String::from("w");
+    loop {
+        w.push((b'a' + (rank % 26) as u8) as char);
+        rank /= 26;
+        if rank == 0 {
+            return w;
+        }
+    }
+}
+
+/// A mix entry with its `w<rank>` words spelled as the corpus spells them.
+fn spelled(entry: &str) -> String {
+    let mut out = String::new();
+    let mut rest = entry;
+    while let Some(at) = rest.find('w') {
+        let digits = rest[at + 1..]
+            .bytes()
+            .take_while(u8::is_ascii_digit)
+            .count();
+        if digits == 0 {
+            out.push_str(&rest[..=at]);
+            rest = &rest[at + 1..];
+            continue;
+        }
+        out.push_str(&rest[..at]);
+        out.push_str(&zipf_word(rest[at + 1..at + 1 + digits].parse().unwrap()));
+        rest = &rest[at + 1 + digits..];
+    }
+    out + rest
+}
+
+fn write_corpus(path: &Path, n: usize, zipf: bool) {
     let mut c = Corpus::new();
+    // Cumulative 1/rank weights, for drawing ranks by binary search.
+    let mut cdf = Vec::with_capacity(VOCABULARY);
+    let mut total = 0.0;
+    for r in 1..=VOCABULARY {
+        total += 1.0 / r as f64;
+        cdf.push(total);
+    }
+    let mut state = 0x2545_F491_4F6C_DD1Du64;
     let mut f = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
     for i in 0..n {
-        writeln!(
-            f,
-            "{}",
-            serde_json::json!({"id": i, "text": c.doc(i, 1000)})
-        )
-        .unwrap();
+        let text = if zipf {
+            let mut s = format!("Document {i}.");
+            while s.len() < 1000 {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                let u = (state >> 11) as f64 / (1u64 << 53) as f64 * total;
+                let rank = cdf.partition_point(|c| *c < u) + 1;
+                s.push(' ');
+                s.push_str(&zipf_word(rank));
+            }
+            s
+        } else {
+            c.doc(i, 1000)
+        };
+        writeln!(f, "{}", serde_json::json!({"id": i, "text": text})).unwrap();
     }
     f.flush().unwrap();
 }
@@ -57,15 +132,16 @@ fn masa(home: &Path, cache: &Path) -> Command {
 }
 
 /// A dataset of `n` generated documents, made once and kept.
-fn dataset(n: usize) -> (PathBuf, PathBuf) {
-    let root =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../target/bench-data/serve-{n}"));
+fn dataset(n: usize, zipf: bool) -> (PathBuf, PathBuf) {
+    let kind = if zipf { "zipf" } else { "uniform" };
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(format!("../target/bench-data/serve-{kind}-{n}"));
     let (ds, home) = (root.join("ds"), root.join("home"));
     if !root.join("done").exists() {
         let _ = std::fs::remove_dir_all(&root);
         std::fs::create_dir_all(&root).unwrap();
         let corpus = root.join("corpus.jsonl");
-        write_corpus(&corpus, n);
+        write_corpus(&corpus, n, zipf);
         let ok = |c: &mut Command| assert!(c.stdout(Stdio::null()).status().unwrap().success());
         ok(masa(&home, &root.join("cache")).arg("init"));
         let started = Instant::now();
@@ -131,14 +207,14 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1]
 }
 
-/// Latencies (ms) of `f` called over the mix for `secs` seconds, one at a time.
-fn sequential(secs: f64, mut f: impl FnMut(&str)) -> Vec<f64> {
+/// Latencies (ms) of `f` called over `mix` for `secs` seconds, one at a time.
+fn sequential(mix: &[String], secs: f64, mut f: impl FnMut(&str)) -> Vec<f64> {
     let mut out = Vec::new();
     let started = Instant::now();
     let mut i = 0;
     while started.elapsed().as_secs_f64() < secs {
         let t = Instant::now();
-        f(MIX[i % MIX.len()]);
+        f(&mix[i % mix.len()]);
         out.push(t.elapsed().as_secs_f64() * 1e3);
         i += 1;
     }
@@ -166,7 +242,7 @@ fn in_process_query(mix: &str) -> (masa_index::SearchQuery, bool) {
     for (k, v) in url_pairs(mix) {
         match k.as_str() {
             "q" => q.text = v,
-            "lang" => q.lang = Some(v),
+            "source" => q.source = Some(v),
             "limit" => q.limit = v.parse().unwrap(),
             "sort" => q.sort = masa_index::Sort::Newest,
             "facets" => facets = true,
@@ -190,7 +266,17 @@ fn main() {
     let n = env_num("MASA_BENCH_SERVE_DOCS", 1_000_000);
     let secs = env_num("MASA_BENCH_SERVE_SECONDS", 10) as f64;
     let clients = env_num("MASA_BENCH_SERVE_CLIENTS", 4);
-    let (ds, home) = dataset(n);
+    let zipf = match std::env::var("MASA_BENCH_SERVE_CORPUS").as_deref() {
+        Err(_) | Ok("zipf") => true,
+        Ok("uniform") => false,
+        Ok(other) => panic!("MASA_BENCH_SERVE_CORPUS: zipf or uniform, not {other}"),
+    };
+    let mix: Vec<String> = if zipf {
+        ZIPF_MIX.iter().map(|m| spelled(m)).collect()
+    } else {
+        UNIFORM_MIX.iter().map(|m| m.to_string()).collect()
+    };
+    let (ds, home) = dataset(n, zipf);
     let cache = ds.parent().unwrap().join("cache");
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -215,7 +301,7 @@ fn main() {
         started.elapsed().as_secs_f64()
     );
     // Warm: every query once.
-    for m in MIX {
+    for m in &mix {
         rt.block_on(get(format!("{}/v1/search?{m}", server.base)));
     }
 
@@ -233,8 +319,9 @@ fn main() {
         .unwrap()
         .unwrap();
     println!(
-        "{} documents in {} splits; {clients} HTTP clients; {secs} s a measure\n",
+        "{} documents ({} corpus) in {} splits; {clients} HTTP clients; {secs} s a measure\n",
         index.num_docs(),
+        if zipf { "zipf" } else { "uniform" },
         manifest.splits.len()
     );
     let raw = tantivy::Index::open_in_dir(&split_dir).unwrap();
@@ -244,7 +331,7 @@ fn main() {
     let parser = tantivy::query::QueryParser::for_index(&raw, fields.to_vec());
     println!("| path | requests | p50 ms | p99 ms | requests/s |");
     println!("| --- | ---: | ---: | ---: | ---: |");
-    let lat = sequential(secs, |m| {
+    let raw_search = |m: &str| {
         let (q, facets) = in_process_query(m);
         let searcher = reader.searcher();
         let (query, _) = parser.parse_query_lenient(&q.text);
@@ -267,18 +354,19 @@ fn main() {
         for (_, addr) in hits {
             let _: tantivy::TantivyDocument = searcher.doc(addr).unwrap();
         }
-    });
-    row("tantivy alone, in-process", &lat, secs);
-    let lat = sequential(secs, |m| {
+    };
+    let lat = sequential(&mix, secs, raw_search);
+    row("tantivy alone, in-process (query text only)", &lat, secs);
+    let lat = sequential(&mix, secs, |m| {
         let (q, facets) = in_process_query(m);
         index.search_faceted(&q, facets).unwrap();
     });
     row("masa-index in-process (filters, snippets)", &lat, secs);
-    let lat = sequential(secs, |_| {
+    let lat = sequential(&mix, secs, |_| {
         rt.block_on(get(format!("{}/healthz", server.base)));
     });
     row("HTTP /healthz, 1 client (the HTTP overhead)", &lat, secs);
-    let lat = sequential(secs, |m| {
+    let lat = sequential(&mix, secs, |m| {
         rt.block_on(get(format!("{}/v1/search?{m}", server.base)));
     });
     row("masa serve /v1/search, 1 client", &lat, secs);
@@ -289,12 +377,13 @@ fn main() {
             .map(|c| {
                 let get = get.clone();
                 let base = server.base.clone();
+                let mix = mix.clone();
                 tokio::spawn(async move {
                     let mut out = Vec::new();
                     let mut i = c;
                     while Instant::now() < deadline {
                         let t = Instant::now();
-                        get(format!("{base}/v1/search?{}", MIX[i % MIX.len()])).await;
+                        get(format!("{base}/v1/search?{}", mix[i % mix.len()])).await;
                         out.push(t.elapsed().as_secs_f64() * 1e3);
                         i += 1;
                     }
@@ -314,6 +403,34 @@ fn main() {
         &lat,
         secs,
     );
+
+    // Each entry of the mix alone: its matches, and the median of 21 runs of each path.
+    println!(
+        "\n| query | matches | tantivy alone ms | masa serve ms |\n| --- | ---: | ---: | ---: |"
+    );
+    for m in &mix {
+        let median = |f: &mut dyn FnMut()| {
+            let mut v: Vec<f64> = (0..21)
+                .map(|_| {
+                    let t = Instant::now();
+                    f();
+                    t.elapsed().as_secs_f64() * 1e3
+                })
+                .collect();
+            v.sort_by(f64::total_cmp);
+            v[10]
+        };
+        let raw_ms = median(&mut || raw_search(m));
+        let http_ms = median(&mut || {
+            rt.block_on(get(format!("{}/v1/search?{m}", server.base)));
+        });
+        let (query, _) = parser.parse_query_lenient(&in_process_query(m).0.text);
+        let matches = reader
+            .searcher()
+            .search(&query, &tantivy::collector::Count)
+            .unwrap();
+        println!("| `{m}` | {matches} | {raw_ms:.2} | {http_ms:.2} |");
+    }
     drop(server);
 
     cold_start_on_s3(&rt);
@@ -333,6 +450,9 @@ fn cold_start_on_s3(rt: &tokio::runtime::Runtime) {
         return;
     };
     let n = env_num("MASA_BENCH_SERVE_S3_DOCS", 100_000);
+    if n == 0 {
+        return;
+    }
     let tmp = tempfile::tempdir().unwrap();
     let (home, cache) = (tmp.path().join("home"), tmp.path().join("cache"));
     let envs = [
@@ -347,7 +467,7 @@ fn cold_start_on_s3(rt: &tokio::runtime::Runtime) {
         .as_nanos();
     let url = format!("s3://{bucket}/bench-serve-{nanos}");
     let corpus = tmp.path().join("corpus.jsonl");
-    write_corpus(&corpus, n);
+    write_corpus(&corpus, n, true);
     let run = |args: &[&str]| {
         let mut c = masa(&home, &cache);
         c.args(args).envs(envs).stdout(Stdio::null());

@@ -290,10 +290,10 @@ impl SearchIndex {
             let bound = |m: Option<i64>, incl: bool| match m {
                 None => Bound::Unbounded,
                 Some(m) => {
-                    let t = Term::from_field_date_for_search(
-                        f.fetched_at,
-                        DateTime::from_timestamp_micros(m),
-                    );
+                    // Untruncated: the range runs on the fast field, kept to the
+                    // microsecond (`_for_search` would cut the bound to the second of the
+                    // inverted index).
+                    let t = Term::from_field_date(f.fetched_at, DateTime::from_timestamp_micros(m));
                     if incl {
                         Bound::Included(t)
                     } else {

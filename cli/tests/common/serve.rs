@@ -34,6 +34,10 @@ impl Server {
         Server { child, base }
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn stop(mut self) -> std::process::ExitStatus {
         // SIGTERM: requests in flight finish, then the process exits.
         terminate(self.child.id());
