@@ -324,11 +324,12 @@ fn main() {
         if zipf { "zipf" } else { "uniform" },
         manifest.splits.len()
     );
-    let raw = tantivy::Index::open_in_dir(&split_dir).unwrap();
+    // The very index masa opened (the splits' segments as one tantivy index).
+    let raw = index.tantivy();
     let reader = raw.reader().unwrap();
     let schema = raw.schema();
     let fields = ["title", "text"].map(|f| schema.get_field(f).unwrap());
-    let parser = tantivy::query::QueryParser::for_index(&raw, fields.to_vec());
+    let parser = tantivy::query::QueryParser::for_index(raw, fields.to_vec());
     println!("| path | requests | p50 ms | p99 ms | requests/s |");
     println!("| --- | ---: | ---: | ---: | ---: |");
     let raw_search = |m: &str| {

@@ -1,7 +1,7 @@
 //! Searching across splits: one combined tantivy index over every split's segments.
 
 use crate::schema::{Fields, fields_of};
-use crate::{INDEX_SCHEMA_VERSION, IndexError, SplitMeta, io_err};
+use crate::{INDEX_SCHEMA_VERSION, IndexError, SplitMeta};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::ops::Bound;
@@ -105,8 +105,10 @@ impl std::fmt::Debug for SearchIndex {
 }
 
 impl SearchIndex {
-    /// Opens `splits`, whose files must already be in `dir`, as one index. Writes the
-    /// combined `meta.json` into `dir`. Returns `None` when there is nothing to search.
+    /// Opens `splits`, whose files must already be in `dir`, as one index. The combined
+    /// `meta.json` listing every split's segments is held in memory, not written: views of
+    /// different split sets (a service's versions, a concurrent `masa search`) share the
+    /// folder without racing on one file. Returns `None` when there is nothing to search.
     pub fn open(dir: &Path, splits: &[SplitMeta]) -> Result<Option<Self>, IndexError> {
         let splits: Vec<&SplitMeta> = splits
             .iter()
@@ -137,14 +139,15 @@ impl SearchIndex {
         }
         meta["segments"] = serde_json::Value::Array(segments);
         meta["opstamp"] = opstamp.into();
-        // Write-then-rename so a concurrent search never reads half a meta.json.
-        let tmp = dir.join(format!("meta.json.{}.tmp", std::process::id()));
-        let bytes = serde_json::to_vec(&meta).expect("json value serializes");
-        std::fs::write(&tmp, bytes).map_err(io_err(&tmp))?;
-        let final_path = dir.join("meta.json");
-        std::fs::rename(&tmp, &final_path).map_err(io_err(&final_path))?;
-
-        let index = Index::open_in_dir(dir)?;
+        let files = tantivy::directory::MmapDirectory::open(dir).map_err(|e| IndexError::Io {
+            path: dir.to_path_buf(),
+            source: std::io::Error::other(e.to_string()),
+        })?;
+        let directory = ViewDirectory {
+            files,
+            meta: std::sync::Arc::new(serde_json::to_vec(&meta).expect("json value serializes")),
+        };
+        let index = Index::open(directory)?;
         let fields = fields_of(&index.schema())?;
         let reader = index
             .reader_builder()
@@ -155,6 +158,11 @@ impl SearchIndex {
             reader,
             fields,
         }))
+    }
+
+    /// The tantivy index (for tools and benchmarks that query it directly).
+    pub fn tantivy(&self) -> &Index {
+        &self.index
     }
 
     /// Number of documents across all splits.
@@ -371,6 +379,77 @@ where
         Ok((top, Some(facet_counts(&aggs))))
     } else {
         Ok((searcher.search(query, &top)?, None))
+    }
+}
+
+/// A split cache folder whose `meta.json` is the one of a view, held in memory; every other
+/// file is the folder's.
+#[derive(Clone, Debug)]
+struct ViewDirectory {
+    files: tantivy::directory::MmapDirectory,
+    meta: std::sync::Arc<Vec<u8>>,
+}
+
+impl ViewDirectory {
+    fn is_meta(path: &Path) -> bool {
+        path == Path::new("meta.json")
+    }
+}
+
+impl tantivy::Directory for ViewDirectory {
+    fn get_file_handle(
+        &self,
+        path: &Path,
+    ) -> Result<
+        std::sync::Arc<dyn tantivy::directory::FileHandle>,
+        tantivy::directory::error::OpenReadError,
+    > {
+        self.files.get_file_handle(path)
+    }
+
+    fn delete(&self, path: &Path) -> Result<(), tantivy::directory::error::DeleteError> {
+        self.files.delete(path)
+    }
+
+    fn exists(&self, path: &Path) -> Result<bool, tantivy::directory::error::OpenReadError> {
+        Ok(Self::is_meta(path) || self.files.exists(path)?)
+    }
+
+    fn open_write(
+        &self,
+        path: &Path,
+    ) -> Result<tantivy::directory::WritePtr, tantivy::directory::error::OpenWriteError> {
+        self.files.open_write(path)
+    }
+
+    fn atomic_read(
+        &self,
+        path: &Path,
+    ) -> Result<Vec<u8>, tantivy::directory::error::OpenReadError> {
+        if Self::is_meta(path) {
+            return Ok(self.meta.as_ref().clone());
+        }
+        self.files.atomic_read(path)
+    }
+
+    fn atomic_write(&self, path: &Path, data: &[u8]) -> std::io::Result<()> {
+        if Self::is_meta(path) {
+            return Err(std::io::Error::other(
+                "a search view does not write meta.json",
+            ));
+        }
+        self.files.atomic_write(path, data)
+    }
+
+    fn sync_directory(&self) -> std::io::Result<()> {
+        self.files.sync_directory()
+    }
+
+    fn watch(
+        &self,
+        watch_callback: tantivy::directory::WatchCallback,
+    ) -> tantivy::Result<tantivy::directory::WatchHandle> {
+        self.files.watch(watch_callback)
     }
 }
 
@@ -818,6 +897,39 @@ mod tests {
         })
         .unwrap();
         assert_eq!(n, 7, "stops when asked");
+    }
+
+    #[test]
+    fn views_of_different_splits_share_one_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut metas = vec![];
+        for i in 0..2 {
+            let docs = vec![rec(i, "t", "shared folder words", "c", "eng", 0)];
+            let split = build_split(&format!("s{i}"), &format!("b{i}"), &docs).unwrap();
+            for (name, bytes) in split.files {
+                std::fs::write(dir.path().join(name), bytes).unwrap();
+            }
+            metas.push(split.meta);
+        }
+        // Opened one after the other, each keeps its own split set: nothing is written
+        // to the folder that the next one would read.
+        let first = SearchIndex::open(dir.path(), &metas[..1]).unwrap().unwrap();
+        let both = SearchIndex::open(dir.path(), &metas).unwrap().unwrap();
+        let second = SearchIndex::open(dir.path(), &metas[1..]).unwrap().unwrap();
+        assert!(!dir.path().join("meta.json").exists());
+        let ids = |idx: &SearchIndex| -> Vec<String> {
+            let mut v: Vec<String> = idx
+                .search(&q("shared"))
+                .unwrap()
+                .into_iter()
+                .map(|h| h.doc.record_id)
+                .collect();
+            v.sort();
+            v
+        };
+        assert_eq!(ids(&first), ["r0"]);
+        assert_eq!(ids(&second), ["r1"]);
+        assert_eq!(ids(&both), ["r0", "r1"]);
     }
 
     #[test]
