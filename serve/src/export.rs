@@ -6,7 +6,7 @@
 //! the task waits, so memory is bounded by the channel and one chunk (NDJSON) or one row
 //! group (Parquet), however many records match. A client that goes away stops the walk.
 
-use super::handlers::{Filters, SEARCH_FIELDS, dataset, unknown_fields};
+use super::handlers::{FILTER_FIELDS, Filters, dataset, unknown_fields};
 use super::meter::{KeyId, Use};
 use super::{ApiError, Shared, query_error};
 use axum::body::Body;
@@ -67,11 +67,10 @@ pub(super) async fn export(
 ) -> Result<Response, ApiError> {
     let Query(names) = names.map_err(query_error)?;
     // An export takes a search's filters, but no paging, sort or facets.
-    let filters = &SEARCH_FIELDS[5..];
     unknown_fields(
         names.iter().map(|(k, _)| k.as_str()),
-        filters,
         &["q", "format", "dataset"],
+        &FILTER_FIELDS,
     )?;
     let Query(p) = params.map_err(query_error)?;
     let parquet = match p.format.as_deref() {

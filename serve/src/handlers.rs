@@ -189,7 +189,7 @@ pub(super) async fn search_get(
     unknown_fields(
         names.iter().map(|(k, _)| k.as_str()),
         &SEARCH_FIELDS,
-        &["dataset"],
+        &[&FILTER_FIELDS[..], &["dataset"]].concat(),
     )?;
     let Query(p) = params.map_err(query_error)?;
     search(&o, p).await
@@ -213,7 +213,11 @@ pub(super) async fn search_post(
     let serde_json::Value::Object(fields) = &b else {
         return Err(ApiError::bad("bad request body: not a JSON object"));
     };
-    unknown_fields(fields.keys().map(String::as_str), &SEARCH_FIELDS, &[])?;
+    unknown_fields(
+        fields.keys().map(String::as_str),
+        &SEARCH_FIELDS,
+        &FILTER_FIELDS,
+    )?;
     let b: SearchBody =
         serde_json::from_value(b).map_err(|e| ApiError::bad(format!("bad request body: {e}")))?;
     let p = SearchParams {
@@ -228,15 +232,13 @@ pub(super) async fn search_post(
     search(&o, p).await
 }
 
-/// The fields of a search (its query string also takes `dataset`). `#[serde(flatten)]`
-/// cannot be combined with `deny_unknown_fields`, so unknown fields are refused here, by
-/// name.
-pub(super) const SEARCH_FIELDS: [&str; 12] = [
-    "q",
-    "limit",
-    "cursor",
-    "sort",
-    "facets",
+/// The fields of a search besides its filters (its query string also takes `dataset`).
+/// `#[serde(flatten)]` cannot be combined with `deny_unknown_fields`, so unknown fields
+/// are refused here, by name.
+pub(super) const SEARCH_FIELDS: [&str; 5] = ["q", "limit", "cursor", "sort", "facets"];
+
+/// The fields of [`Filters`], which a search and an export share.
+pub(super) const FILTER_FIELDS: [&str; 7] = [
     "contributor",
     "source",
     "lang",

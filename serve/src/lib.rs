@@ -355,7 +355,7 @@ pub async fn serve(
 
 #[cfg(test)]
 mod tests {
-    use super::handlers::SEARCH_FIELDS;
+    use super::handlers::{FILTER_FIELDS, SEARCH_FIELDS};
     use std::collections::BTreeSet;
 
     fn doc() -> serde_json::Value {
@@ -397,7 +397,11 @@ mod tests {
 
     #[test]
     fn the_documented_parameters_are_the_ones_read() {
-        let mut search: BTreeSet<String> = SEARCH_FIELDS.iter().map(|s| s.to_string()).collect();
+        let mut search: BTreeSet<String> = SEARCH_FIELDS
+            .iter()
+            .chain(&FILTER_FIELDS)
+            .map(|s| s.to_string())
+            .collect();
         search.insert("dataset".into());
         assert_eq!(params("/v1/search", "get"), search);
         let body: BTreeSet<String> = doc()["paths"]["/v1/search"]["post"]["requestBody"]["content"]
@@ -409,8 +413,7 @@ mod tests {
             .collect();
         search.remove("dataset");
         assert_eq!(body, search);
-        let mut export: BTreeSet<String> =
-            SEARCH_FIELDS[5..].iter().map(|s| s.to_string()).collect();
+        let mut export: BTreeSet<String> = FILTER_FIELDS.iter().map(|s| s.to_string()).collect();
         export.extend(["q", "format", "dataset"].map(String::from));
         assert_eq!(params("/v1/export", "get"), export);
     }
