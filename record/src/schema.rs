@@ -12,8 +12,9 @@ use std::sync::{Arc, LazyLock};
 /// v1: the initial layout of DESIGN.md §3.
 pub const SCHEMA_VERSION: u32 = 1;
 
-/// One contributed item at rest: a row of the Delta table.
-#[derive(Debug, Clone, PartialEq)]
+/// One contributed item at rest: a row of the Delta table. Serialized (for the service's
+/// record answers) with its quality signals as the JSON object they are.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Record {
     pub record_id: String,
     pub content_hash: String,
@@ -28,6 +29,7 @@ pub struct Record {
     pub lang_score: Option<f64>,
     pub quality_score: Option<f64>,
     /// JSON object of named quality signals.
+    #[serde(serialize_with = "json_text")]
     pub quality_signals: Option<String>,
     pub licence: Option<String>,
     pub consent: Consent,
@@ -66,6 +68,15 @@ impl Record {
         out.extend_from_slice(&self.fetched_at_micros.to_be_bytes());
         out.extend_from_slice(&self.row_in_batch.to_be_bytes());
         out
+    }
+}
+
+/// Writes JSON held as text as the JSON it is (text that is not JSON, as a string).
+fn json_text<S: serde::Serializer>(v: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
+    use serde::Serialize;
+    match v.as_deref().map(serde_json::from_str::<serde_json::Value>) {
+        Some(Ok(json)) => json.serialize(s),
+        _ => v.serialize(s),
     }
 }
 

@@ -37,8 +37,7 @@ pub use log::{
 };
 pub use masa_dedup::MinHashParams;
 pub use proof::{
-    PROOF_FORMAT, RecordProof, RecordView, VerifiedProof, prove, prove_record, verify_proof,
-    verify_proof_in,
+    PROOF_FORMAT, RecordProof, VerifiedProof, prove, prove_record, verify_proof, verify_proof_in,
 };
 pub use protocol_cmd::{
     AccountView, ChainWeights, CloseOutcome, ContributorView, ProtocolTarget, RewardsView,

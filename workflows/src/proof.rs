@@ -79,60 +79,6 @@ pub(crate) async fn manifest_rows(
     Ok(rows)
 }
 
-/// A record as its batch's signed file holds it: text, metadata, quality and consent
-/// evidence.
-#[derive(Debug, Clone, Serialize)]
-pub struct RecordView {
-    pub record_id: String,
-    pub content_hash: String,
-    pub source: String,
-    pub uri: String,
-    pub fetched_at_micros: i64,
-    pub http_status: Option<i32>,
-    pub content_type: Option<String>,
-    pub title: Option<String>,
-    pub text: String,
-    pub lang: Option<String>,
-    pub lang_score: Option<f64>,
-    pub quality_score: Option<f64>,
-    pub quality_signals: Option<serde_json::Value>,
-    pub licence: Option<String>,
-    pub consent: serde_json::Value,
-    pub contributor: String,
-    pub batch_id: String,
-    pub row_in_batch: i64,
-    pub near_dup_of: Option<String>,
-}
-
-impl From<Record> for RecordView {
-    fn from(r: Record) -> RecordView {
-        RecordView {
-            consent: serde_json::to_value(&r.consent).expect("consent serializes"),
-            quality_signals: r
-                .quality_signals
-                .as_deref()
-                .and_then(|s| serde_json::from_str(s).ok()),
-            record_id: r.record_id,
-            content_hash: r.content_hash,
-            source: r.source,
-            uri: r.uri,
-            fetched_at_micros: r.fetched_at_micros,
-            http_status: r.http_status,
-            content_type: r.content_type,
-            title: r.title,
-            text: r.text,
-            lang: r.lang,
-            lang_score: r.lang_score,
-            quality_score: r.quality_score,
-            licence: r.licence,
-            contributor: r.contributor,
-            batch_id: r.batch_id,
-            row_in_batch: r.row_in_batch,
-            near_dup_of: r.near_dup_of,
-        }
-    }
-}
-
 /// Builds the inclusion proof of `record_id` against the log's latest signed checkpoint.
 pub async fn prove(
     location: &str,
@@ -147,7 +93,7 @@ pub async fn prove_record(
     location: &str,
     storage: &StorageOptions,
     record_id: &str,
-) -> Result<(RecordProof, RecordView), WorkflowError> {
+) -> Result<(RecordProof, Record), WorkflowError> {
     let ds = Dataset::open(location, storage).await?;
     // Find the record's batch from the table's record_id column.
     let mut found = None;
@@ -238,7 +184,7 @@ pub async fn prove_record(
         log_path: hexes(&log_path),
         checkpoint: note,
     };
-    Ok((proof, rows.swap_remove(row_index).into()))
+    Ok((proof, rows.swap_remove(row_index)))
 }
 
 fn parse_hashes(what: &str, hs: &[String]) -> Result<Vec<Hash>, WorkflowError> {
