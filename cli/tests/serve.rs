@@ -544,6 +544,22 @@ fn ids_of(v: &Value) -> Vec<String> {
         .collect()
 }
 
+/// The hits of every page after the one that gave `cursor`, following each `next_cursor`
+/// of the search `url`; every page must be of table version `version`.
+async fn later_pages(api: &Api, url: &str, mut cursor: String, version: &Value) -> Vec<String> {
+    let mut ids = Vec::new();
+    loop {
+        let (s, page) = api.get_json(&format!("{url}&cursor={cursor}")).await;
+        assert_eq!(s, 200, "{page}");
+        assert_eq!(page["table_version"], *version, "{page}");
+        ids.extend(ids_of(&page));
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = c.to_owned(),
+            None => return ids,
+        }
+    }
+}
+
 const CC_BY: &str = "https://creativecommons.org/licenses/by/4.0/";
 
 #[tokio::test(flavor = "current_thread")]
@@ -590,7 +606,7 @@ async fn cursors_keep_their_version_while_the_service_follows_new_commits() {
     let (_, page) = api.get_json(&search("&limit=25")).await;
     assert_eq!(page["table_version"], version);
     let mut paged = ids_of(&page);
-    let mut cursor = page["next_cursor"].as_str().unwrap().to_owned();
+    let cursor = page["next_cursor"].as_str().unwrap().to_owned();
 
     let second = env.path("second");
     for i in 60..90 {
@@ -622,18 +638,7 @@ async fn cursors_keep_their_version_while_the_service_follows_new_commits() {
 
     // The cursor still pages the version it came from: the pages are the one-shot
     // answer of that version, in order, each hit once.
-    loop {
-        let (s, page) = api
-            .get_json(&search(&format!("&limit=25&cursor={cursor}")))
-            .await;
-        assert_eq!(s, 200, "{page}");
-        assert_eq!(page["table_version"], version, "{page}");
-        paged.extend(ids_of(&page));
-        match page["next_cursor"].as_str() {
-            Some(c) => cursor = c.to_owned(),
-            None => break,
-        }
-    }
+    paged.extend(later_pages(&api, &search("&limit=25"), cursor, &version).await);
     assert_eq!(paged, before);
 
     // A cursor is good only for its own search, and only as made.
@@ -1061,7 +1066,7 @@ async fn a_dataset_on_s3_is_served_from_the_split_cache_and_followed() {
         .await;
     let version = page["table_version"].clone();
     let mut paged = ids_of(&page);
-    let mut cursor = page["next_cursor"].as_str().unwrap().to_owned();
+    let cursor = page["next_cursor"].as_str().unwrap().to_owned();
     let more = env.path("more");
     for i in 30..40 {
         write_file(&more, &format!("p{i:03}.html"), &harbour_page(i, false));
@@ -1075,20 +1080,8 @@ async fn a_dataset_on_s3_is_served_from_the_split_cache_and_followed() {
     ]);
     let now = next_version(&api, &all, &version).await;
     assert_eq!(ids_of(&now).len(), 40);
-    loop {
-        let (s, page) = api
-            .get_json(&format!(
-                "{base}/v1/search?q=harbour&limit=10&cursor={cursor}"
-            ))
-            .await;
-        assert_eq!(s, 200, "{page}");
-        assert_eq!(page["table_version"], version);
-        paged.extend(ids_of(&page));
-        match page["next_cursor"].as_str() {
-            Some(c) => cursor = c.to_owned(),
-            None => break,
-        }
-    }
+    let url = format!("{base}/v1/search?q=harbour&limit=10");
+    paged.extend(later_pages(&api, &url, cursor, &version).await);
     assert_eq!(paged, ids_of(&first));
 
     // Export from S3, every match.
