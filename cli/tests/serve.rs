@@ -20,11 +20,30 @@ impl Api {
         (status, r.text().await.unwrap())
     }
 
+    /// GETs `url` and checks it is refused with `status` and a JSON error (as the API's
+    /// document has it) whose message contains `want`.
+    async fn refuses(&self, url: &str, status: u16, want: &str) {
+        let (got, body) = self.get(url).await;
+        assert_refused(got, &body, status, want, url);
+    }
+
     async fn get_json(&self, url: &str) -> (u16, Value) {
         let (s, body) = self.get(url).await;
         let v = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{url}: {e}: {body}"));
         (s, v)
     }
+}
+
+/// An answer `got`/`body` is the refusal `status` with an error message containing `want`.
+fn assert_refused(got: u16, body: &str, status: u16, want: &str, what: &str) {
+    assert_eq!(got, status, "{what}: {body}");
+    let v: Value = serde_json::from_str(body).unwrap_or_else(|_| panic!("{what}: {body}"));
+    conforms(&v, "Error");
+    assert!(
+        v["error"].as_str().unwrap().contains(want),
+        "{what}: {body}"
+    );
+    assert_eq!(v["status"], status, "{what}: {body}");
 }
 
 /// A tlog client written from the specifications (RFC 6962's tree hash, C2SP's tile
@@ -264,16 +283,11 @@ async fn search_records_proofs_and_errors_over_http() {
         ("/v1/log/tile/..%2F..%2Fkeys", 404, "is not a tile path"),
     ];
     for (path, status, want) in cases {
-        let (s, body) = api.get(&format!("{base}{path}")).await;
-        assert_eq!(s, status, "{path}: {body}");
-        if status != 200 {
-            let v: Value = serde_json::from_str(&body).unwrap_or_else(|_| panic!("{path}: {body}"));
-            conforms(&v, "Error");
-            assert!(
-                v["error"].as_str().unwrap().contains(want),
-                "{path}: {body}"
-            );
-            assert_eq!(v["status"], status);
+        let url = format!("{base}{path}");
+        if status == 200 {
+            assert_eq!(api.get(&url).await.0, 200, "{path}");
+        } else {
+            api.refuses(&url, status, want).await;
         }
     }
 
@@ -317,9 +331,7 @@ async fn search_records_proofs_and_errors_over_http() {
         ),
     ] {
         let (s, got) = post(body).await;
-        assert_eq!(s, status, "{got}");
-        let v: Value = serde_json::from_str(&got).unwrap_or_else(|_| panic!("{got}"));
-        assert!(v["error"].as_str().unwrap().contains(want), "{got}");
+        assert_refused(s, &got, status, want, "POST /v1/search");
     }
     // The OpenAPI document and its interactive page, public.
     let (s, doc) = Api { key: None }
@@ -660,9 +672,7 @@ async fn cursors_keep_their_version_while_the_service_follows_new_commits() {
         (search("&min_quality=high"), "not a number"),
         (search("&since_micros=5&until_micros=5"), "not before"),
     ] {
-        let (s, v) = api.get_json(&url).await;
-        assert_eq!(s, 400, "{url}: {v}");
-        assert!(v["error"].as_str().unwrap().contains(want), "{url}: {v}");
+        api.refuses(&url, 400, want).await;
     }
 
     // Sorted by time, newest first, and paged the same way.
@@ -808,9 +818,7 @@ async fn cursors_keep_their_version_while_the_service_follows_new_commits() {
         ("/v1/export?q=harbour&limit=5", 400, "unknown field `limit`"),
         ("/v1/export?q=", 400, "is empty"),
     ] {
-        let (s, v) = api.get_json(&format!("{base}{url}")).await;
-        assert_eq!(s, status, "{url}: {v}");
-        assert!(v["error"].as_str().unwrap().contains(want), "{url}: {v}");
+        api.refuses(&format!("{base}{url}"), status, want).await;
     }
     let search_only = create_key(&env, &["--scope", "search"]);
     let r = get_as(&format!("{base}/v1/export?q=harbour"), Some(&search_only)).await;

@@ -445,6 +445,16 @@ impl tantivy::Directory for ViewDirectory {
         self.files.sync_directory()
     }
 
+    /// The folder's own locks (file locks that other processes see, on lock files that
+    /// stay), not the trait's default of creating a lock file exclusively, which a lock
+    /// file left by any earlier open would block for good.
+    fn acquire_lock(
+        &self,
+        lock: &tantivy::directory::Lock,
+    ) -> Result<tantivy::directory::DirectoryLock, tantivy::directory::error::LockError> {
+        self.files.acquire_lock(lock)
+    }
+
     fn watch(
         &self,
         watch_callback: tantivy::directory::WatchCallback,
@@ -911,6 +921,9 @@ mod tests {
             }
             metas.push(split.meta);
         }
+        // A lock file as tantivy's own folder access leaves it (a `masa search` of an
+        // earlier version did) does not stop a view from opening.
+        std::fs::write(dir.path().join(".tantivy-meta.lock"), b"").unwrap();
         // Opened one after the other, each keeps its own split set: nothing is written
         // to the folder that the next one would read.
         let first = SearchIndex::open(dir.path(), &metas[..1]).unwrap().unwrap();

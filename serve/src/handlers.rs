@@ -39,17 +39,13 @@ pub(super) async fn ready(State(o): State<Shared>) -> Result<Json<serde_json::Va
     let mut versions = serde_json::Map::new();
     for d in &o.datasets {
         let views = o.views(d);
-        views.current().await?;
-        let (version, error) = views.status();
-        if let (None, Some(e)) = (version, &error) {
-            return Err(ApiError {
-                status: StatusCode::SERVICE_UNAVAILABLE,
-                message: e.clone(),
-            });
-        }
+        let view = views.current().await?;
         versions.insert(
             d.clone(),
-            serde_json::json!({ "table_version": version.flatten(), "following_error": error }),
+            serde_json::json!({
+                "table_version": view.version,
+                "following_error": views.following_error(),
+            }),
         );
     }
     Ok(Json(serde_json::json!({ "datasets": versions })))

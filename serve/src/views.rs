@@ -106,10 +106,9 @@ impl Views {
         self.set().current.clone()
     }
 
-    /// The version of the current view, and the error of the last refresh if it failed.
-    pub(super) fn status(&self) -> (Option<Option<i64>>, Option<String>) {
-        let s = self.set();
-        (s.current.as_ref().map(|v| v.version), s.error.clone())
+    /// Why the last refresh failed, while it does.
+    pub(super) fn following_error(&self) -> Option<String> {
+        self.set().error.clone()
     }
 
     /// Reloads the table; when it has a new version (or the current view lacks splits it
@@ -154,7 +153,11 @@ impl Views {
         let dir = view.dir.clone();
         let in_use: Vec<String> = {
             let mut s = self.set();
-            if let Some(old) = s.current.replace(view) {
+            // The old view is kept for its cursors; one of the same version (reopened for
+            // a missing split) never answered, so it has none.
+            if let Some(old) = s.current.replace(view)
+                && old.version != ds.table_version()
+            {
                 s.kept.push((old, Instant::now()));
             }
             let ttl = self.cursor_ttl;
