@@ -43,22 +43,6 @@ pub(super) struct ExportParams {
     dataset: Option<String>,
 }
 
-/// The export's columns, in order.
-const EXPORT_FIELDS: [&str; 12] = [
-    "record_id",
-    "batch_id",
-    "row_in_batch",
-    "title",
-    "uri",
-    "contributor",
-    "source",
-    "lang",
-    "licence",
-    "quality",
-    "fetched_at",
-    "text",
-];
-
 pub(super) async fn export(
     State(o): State<Shared>,
     key: Option<axum::Extension<KeyId>>,
@@ -181,73 +165,79 @@ impl std::io::Write for Sink {
     }
 }
 
+/// One row group's columns, a builder each, named as the NDJSON export names the fields.
+#[derive(Default)]
+struct Columns {
+    record_id: StringBuilder,
+    batch_id: StringBuilder,
+    row_in_batch: UInt64Builder,
+    title: StringBuilder,
+    uri: StringBuilder,
+    contributor: StringBuilder,
+    source: StringBuilder,
+    lang: StringBuilder,
+    licence: StringBuilder,
+    quality: Float64Builder,
+    fetched_at: TimestampMicrosecondBuilder,
+    text: StringBuilder,
+    len: usize,
+}
+
 fn export_schema() -> Arc<Schema> {
     let text = |name: &str, nullable| Field::new(name, DataType::Utf8, nullable);
     Arc::new(Schema::new(vec![
-        text(EXPORT_FIELDS[0], false),
-        text(EXPORT_FIELDS[1], false),
-        Field::new(EXPORT_FIELDS[2], DataType::UInt64, false),
-        text(EXPORT_FIELDS[3], true),
-        text(EXPORT_FIELDS[4], false),
-        text(EXPORT_FIELDS[5], false),
-        text(EXPORT_FIELDS[6], false),
-        text(EXPORT_FIELDS[7], true),
-        text(EXPORT_FIELDS[8], true),
-        Field::new(EXPORT_FIELDS[9], DataType::Float64, true),
+        text("record_id", false),
+        text("batch_id", false),
+        Field::new("row_in_batch", DataType::UInt64, false),
+        text("title", true),
+        text("uri", false),
+        text("contributor", false),
+        text("source", false),
+        text("lang", true),
+        text("licence", true),
+        Field::new("quality", DataType::Float64, true),
         Field::new(
-            EXPORT_FIELDS[10],
+            "fetched_at",
             DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
             false,
         ),
-        text(EXPORT_FIELDS[11], false),
+        text("text", false),
     ]))
-}
-
-/// Column builders for one row group.
-#[derive(Default)]
-struct Columns {
-    strings: [StringBuilder; 10],
-    row: UInt64Builder,
-    quality: Float64Builder,
-    fetched: TimestampMicrosecondBuilder,
-    len: usize,
 }
 
 impl Columns {
     fn push(&mut self, m: Match) {
         let d = m.doc;
-        let s = &mut self.strings;
-        s[0].append_value(d.record_id);
-        s[1].append_value(d.batch_id);
-        s[2].append_option(d.title);
-        s[3].append_value(d.uri);
-        s[4].append_value(d.contributor);
-        s[5].append_value(d.source);
-        s[6].append_option(d.lang);
-        s[7].append_option(d.licence);
-        s[8].append_value(m.text);
-        self.row.append_value(d.row_in_batch);
+        self.record_id.append_value(d.record_id);
+        self.batch_id.append_value(d.batch_id);
+        self.row_in_batch.append_value(d.row_in_batch);
+        self.title.append_option(d.title);
+        self.uri.append_value(d.uri);
+        self.contributor.append_value(d.contributor);
+        self.source.append_value(d.source);
+        self.lang.append_option(d.lang);
+        self.licence.append_option(d.licence);
         self.quality.append_option(d.quality);
-        self.fetched.append_value(d.fetched_at_micros);
+        self.fetched_at.append_value(d.fetched_at_micros);
+        self.text.append_value(m.text);
         self.len += 1;
     }
 
+    /// The rows pushed since the last call, in [`export_schema`]'s order.
     fn finish(&mut self, schema: &Arc<Schema>) -> RecordBatch {
-        let s = &mut self.strings;
-        let col = |b: &mut StringBuilder| Arc::new(b.finish()) as ArrayRef;
         let columns: Vec<ArrayRef> = vec![
-            col(&mut s[0]),
-            col(&mut s[1]),
-            Arc::new(self.row.finish()),
-            col(&mut s[2]),
-            col(&mut s[3]),
-            col(&mut s[4]),
-            col(&mut s[5]),
-            col(&mut s[6]),
-            col(&mut s[7]),
+            Arc::new(self.record_id.finish()),
+            Arc::new(self.batch_id.finish()),
+            Arc::new(self.row_in_batch.finish()),
+            Arc::new(self.title.finish()),
+            Arc::new(self.uri.finish()),
+            Arc::new(self.contributor.finish()),
+            Arc::new(self.source.finish()),
+            Arc::new(self.lang.finish()),
+            Arc::new(self.licence.finish()),
             Arc::new(self.quality.finish()),
-            Arc::new(self.fetched.finish().with_timezone("UTC")),
-            col(&mut s[8]),
+            Arc::new(self.fetched_at.finish().with_timezone("UTC")),
+            Arc::new(self.text.finish()),
         ];
         self.len = 0;
         RecordBatch::try_new(schema.clone(), columns).expect("columns match the schema")
