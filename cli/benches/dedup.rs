@@ -49,120 +49,350 @@ fn print_scores(name: &str, s: &nearset::Scores, cross: usize, docs_per_s: f64) 
     );
 }
 
-fn labeled_set() {
-    let originals = nearset::distinct_pages(&docs_dir(), 150, 0.3, usize::MAX);
-    let set = nearset::build(&originals, 11);
-    let bytes: usize = set.docs.iter().map(|d| d.text.len()).sum();
-    println!(
-        "labeled set: {} documents in {} clusters from {} distinct pages, {:.1} KB a document",
-        set.docs.len(),
-        set.clusters,
-        originals.len(),
-        bytes as f64 / set.docs.len() as f64 / 1e3
-    );
-    println!(
-        "| system | precision | recall | F1 | false removals | matched across clusters | unique lost | docs/s (1 core) |"
-    );
-    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
-    let cluster_of: std::collections::HashMap<&str, usize> = set
-        .docs
-        .iter()
-        .map(|d| (d.id.as_str(), d.cluster))
-        .collect();
+const HEADER: &str = "| system | precision | recall | F1 | false removals | matched across clusters | unique lost | docs/s (1 core) |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |";
 
-    // masa, as contribute runs it: signature, then query-and-insert, one document at a time;
-    // at the default verification threshold and around it.
-    let hasher = MinHasher::new(MinHashParams::default());
-    let mut masa_by_edit = Default::default();
-    let mut kept_default = HashSet::new();
-    let mut secs = 0.0;
-    for threshold in [0.4, 0.5, 0.6, 0.7, 0.8] {
-        let mut index = LshIndex::new(*hasher.params(), threshold);
-        let started = Instant::now();
-        let mut kept = HashSet::new();
-        // Index document number → cluster, and the clusters of each removal and its match.
-        let mut indexed: Vec<usize> = Vec::new();
-        let mut matches: Vec<(usize, usize)> = Vec::new();
-        for d in &set.docs {
-            // A text too short for a signature is left to exact dedup, as in contribute.
-            match hasher
-                .signature(&d.text)
-                .map(|sig| index.insert_unless_near_duplicate(&sig))
-            {
-                Some(Err((doc, _))) => matches.push((d.cluster, indexed[doc as usize])),
-                Some(Ok(_)) => {
-                    indexed.push(d.cluster);
-                    kept.insert(d.id.clone());
-                }
-                None => {
-                    kept.insert(d.id.clone());
-                }
-            }
+/// The labeled sets: the PostgreSQL manual split by page (even pages tune, odd pages
+/// check), and real web pages of the extraction set (news, blogs, shops, in many
+/// languages) as a second check of another kind, when `../shared/data/extraction-dev` or
+/// `MASA_BENCH_WEB_PAGES` is there.
+fn labeled_sets() -> Vec<(String, nearset::NearSet)> {
+    let files = nearset::html_files(&docs_dir());
+    let pages = nearset::distinct_texts(&files, 150, 0.2, usize::MAX);
+    let half =
+        |parity: usize| -> Vec<String> { pages.iter().skip(parity).step_by(2).cloned().collect() };
+    let mut sets = vec![
+        (
+            "tune: PostgreSQL manual, even pages".to_owned(),
+            nearset::build(&half(0), 11),
+        ),
+        (
+            "check: PostgreSQL manual, odd pages".to_owned(),
+            nearset::build(&half(1), 12),
+        ),
+    ];
+    match web_pages() {
+        Some(dir) => {
+            let mut files = nearset::html_files(&dir.join("eval"));
+            files.extend(nearset::html_files(&dir.join("cache")));
+            let pages = nearset::distinct_texts(&files, 150, 0.2, usize::MAX);
+            sets.push((
+                "check: web pages (extraction set)".to_owned(),
+                nearset::build(&pages, 13),
+            ));
         }
-        let t = started.elapsed().as_secs_f64();
-        let cross = matches.iter().filter(|(a, b)| a != b).count();
-        let s = nearset::score(&set, &kept);
-        let default = threshold == masa_workflows::DEFAULT_NEAR_DUP_THRESHOLD;
-        let name = format!(
-            "masa, threshold {threshold}{}",
-            if default { " (default)" } else { "" }
-        );
-        print_scores(&name, &s, cross, set.docs.len() as f64 / t);
-        if default {
-            masa_by_edit = nearset::caught_by_edit(&set, &kept);
-            kept_default = kept;
-            secs = t;
+        None => println!(
+            "(web-page check set skipped: neither MASA_BENCH_WEB_PAGES nor ../shared/data/extraction-dev/pages.tar.xz)"
+        ),
+    }
+    sets
+}
+
+/// The extraction set's pages, unpacked once under `target/bench-data`.
+fn web_pages() -> Option<PathBuf> {
+    if let Some(d) = std::env::var_os("MASA_BENCH_WEB_PAGES") {
+        return Some(d.into());
+    }
+    let tarball = PathBuf::from(format!("{ROOT}/../shared/data/extraction-dev/pages.tar.xz"));
+    let dest = PathBuf::from(format!("{ROOT}/target/bench-data/extraction-dev"));
+    if dest.join("eval").is_dir() {
+        return Some(dest);
+    }
+    if !tarball.is_file() {
+        return None;
+    }
+    std::fs::create_dir_all(&dest).unwrap();
+    let ok = std::process::Command::new("tar")
+        .arg("xJf")
+        .arg(&tarball)
+        .arg("-C")
+        .arg(&dest)
+        .status()
+        .is_ok_and(|s| s.success());
+    ok.then_some(dest)
+}
+
+/// Streams `set` through an index the way `contribute` does (query, then insert), one core;
+/// returns the kept ids, cross-cluster matches, docs/s of the near-dup stage (sketch and
+/// index, not the bookkeeping around them) and index bytes.
+fn stream(
+    set: &nearset::NearSet,
+    params: MinHashParams,
+    threshold: f64,
+) -> (HashSet<String>, usize, f64, usize) {
+    let hasher = MinHasher::new(params);
+    let mut index = LshIndex::new(params, threshold);
+    let mut busy = std::time::Duration::ZERO;
+    let mut kept = HashSet::new();
+    let mut indexed: Vec<usize> = Vec::new();
+    let mut cross = 0;
+    for d in &set.docs {
+        let started = Instant::now();
+        // A text too short for a sketch is left to exact dedup, as in contribute.
+        let found = hasher
+            .sketch(&d.text)
+            .map(|sk| index.insert_unless_near_duplicate(sk.as_ref()));
+        busy += started.elapsed();
+
+        match found {
+            // A near duplicate is indexed too (see `insert_unless_near_duplicate`).
+            Some(Err(m)) => {
+                cross += usize::from(indexed[m.doc as usize] != d.cluster);
+                indexed.push(d.cluster);
+            }
+            Some(Ok(_)) => {
+                indexed.push(d.cluster);
+                kept.insert(d.id.clone());
+            }
+            None => {
+                kept.insert(d.id.clone());
+            }
         }
     }
-    let _ = kept_default;
-    let python =
-        std::env::var("MASA_BENCH_PYTHON").unwrap_or_else(|_| format!("{ROOT}/.venv/bin/python"));
-    let dir = tempfile::tempdir().unwrap();
-    let input = dir.path().join("set.jsonl");
-    nearset::write_jsonl(&set, &input);
-    let out = std::process::Command::new(&python)
-        .arg(format!("{ROOT}/cli/benches/datasketch_lsh.py"))
-        .arg(&input)
-        .output();
-    match out {
-        Ok(o) if o.status.success() => {
-            let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-            let kept: HashSet<String> = v["kept"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|x| x.as_str().unwrap().to_owned())
-                .collect();
-            let s = nearset::score(&set, &kept);
-            let dps = set.docs.len() as f64 / v["seconds"].as_f64().unwrap();
-            let cross = v["matched"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .filter(|m| {
-                    cluster_of[m[0].as_str().unwrap()] != cluster_of[m[1].as_str().unwrap()]
-                })
-                .count();
-            print_scores("datasketch MinHashLSH", &s, cross, dps);
-            println!(
-                "\nmasa is {:.0}× datasketch's speed",
-                (set.docs.len() as f64 / secs) / dps
-            );
-            println!("\nvariants caught by edit (masa | datasketch):");
-            let ds_by_edit = nearset::caught_by_edit(&set, &kept);
-            for (edit, (c, n)) in &masa_by_edit {
-                let (dc, _) = ds_by_edit.get(edit).copied().unwrap_or_default();
-                println!("  {edit:<22} {c:>4} | {dc:>4} of {n}");
+    let dps = set.docs.len() as f64 / busy.as_secs_f64();
+    (kept, cross, dps, index.heap_bytes())
+}
+
+/// The method sweep, on the tuning set only: shingle size, bands × rows, verification
+/// threshold (containment of the newcomer in its candidate).
+fn sweep(set: &nearset::NearSet) {
+    println!("\nsweep on the tuning set (streaming, earliest kept):");
+    println!(
+        "| words | bands × rows | threshold | precision | recall | false removals | across clusters | unique lost | verifier alone: pairs across clusters called near | docs/s | state bytes/doc |"
+    );
+    println!("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    let d = MinHashParams::default();
+    for words in [3, 4, 5] {
+        for (bands, rows) in [
+            (14, 8),
+            (28, 4),
+            (16, 3),
+            (20, 3),
+            (24, 3),
+            (32, 3),
+            (40, 2),
+        ] {
+            for threshold in [0.5, 0.55, 0.6] {
+                let p = MinHashParams {
+                    shingle_words: words,
+                    bands,
+                    rows,
+                    ..d
+                };
+                let (kept, cross, dps, _) = stream(set, p, threshold);
+                let s = nearset::score(set, &kept);
+                // Signature, shingle count, and one 8-byte entry a band.
+                let state = 2 * bands * rows + 4 + 8 * bands;
+                println!(
+                    "| {words} | {bands} × {rows} | {threshold} | {:.3} | {:.3} | {} | {cross} | {} | {} | {dps:.0} | {state} |",
+                    s.precision,
+                    s.recall,
+                    s.false_removals,
+                    s.unique_lost,
+                    verifier_wrong(set, p, threshold),
+                );
             }
         }
-        other => {
-            println!(
+    }
+}
+
+/// For `MASA_BENCH_DEDUP_EXPLAIN=words,bands,rows,threshold`: every wrong match (with the
+/// edits of both documents and the estimates) and every missed variant's edit, on the
+/// tuning set.
+fn explain(set: &nearset::NearSet, spec: &str) {
+    let v: Vec<f64> = spec.split(',').map(|x| x.parse().unwrap()).collect();
+    let p = MinHashParams {
+        shingle_words: v[0] as usize,
+        bands: v[1] as usize,
+        rows: v[2] as usize,
+        ..MinHashParams::default()
+    };
+    let hasher = MinHasher::new(p);
+    let mut index = LshIndex::new(p, v[3]);
+    let mut indexed: Vec<&nearset::LabeledDoc> = Vec::new();
+    let mut kept = HashSet::new();
+    for d in &set.docs {
+        match hasher
+            .sketch(&d.text)
+            .map(|sk| index.insert_unless_near_duplicate(sk.as_ref()))
+        {
+            Some(Err(m)) => {
+                let o = indexed[m.doc as usize];
+                indexed.push(d);
+                if o.cluster != d.cluster {
+                    println!(
+                        "wrong: {} [{}] matched {} [{}]: J {:.3} C {:.3} ({} vs {} words)",
+                        d.id,
+                        d.edit,
+                        o.id,
+                        o.edit,
+                        m.similarity.jaccard,
+                        m.similarity.containment,
+                        d.text.split_whitespace().count(),
+                        o.text.split_whitespace().count()
+                    );
+                }
+            }
+            Some(Ok(_)) => {
+                indexed.push(d);
+                kept.insert(d.id.clone());
+            }
+            None => {
+                kept.insert(d.id.clone());
+            }
+        }
+    }
+    // The verifier alone, on every ordered pair (later, earlier): how many pairs of
+    // different clusters it would call near, and how many of the same cluster it would.
+    let sketches: Vec<_> = set.docs.iter().map(|d| hasher.sketch(&d.text)).collect();
+    let (mut wrong, mut pairs_apart, mut right, mut pairs_within) =
+        (Vec::new(), 0usize, 0usize, 0usize);
+    for j in 0..set.docs.len() {
+        for i in 0..j {
+            let (Some(a), Some(b)) = (&sketches[j], &sketches[i]) else {
+                continue;
+            };
+            let s = masa_dedup::similarity(a.as_ref(), b.as_ref());
+            if set.docs[i].cluster == set.docs[j].cluster {
+                pairs_within += 1;
+                right += usize::from(s.is_near(v[3]));
+            } else {
+                pairs_apart += 1;
+                if s.containment >= v[3] - 0.1 {
+                    wrong.push((s.containment, j, i, s.jaccard));
+                }
+            }
+        }
+    }
+    wrong.sort_by(|a, b| b.0.total_cmp(&a.0));
+    println!(
+        "verifier alone: {right} of {pairs_within} pairs within clusters near; {} of {pairs_apart} pairs across clusters near, {} within 0.1 below the threshold",
+        wrong.iter().filter(|w| w.0 >= v[3]).count(),
+        wrong.iter().filter(|w| w.0 < v[3]).count()
+    );
+    for (c, j, i, jac) in wrong.iter().take(12) {
+        println!(
+            "  across: C {c:.3} J {jac:.3}: {} [{}] in {} [{}]",
+            set.docs[*j].id, set.docs[*j].edit, set.docs[*i].id, set.docs[*i].edit
+        );
+    }
+    let mut first_kept: std::collections::HashMap<usize, &nearset::LabeledDoc> = Default::default();
+    for d in &set.docs {
+        if kept.contains(&d.id) {
+            if let Some(f) = first_kept.get(&d.cluster) {
+                let (a, b) = (
+                    hasher.sketch(&f.text).unwrap(),
+                    hasher.sketch(&d.text).unwrap(),
+                );
+                let s = masa_dedup::similarity(b.as_ref(), a.as_ref());
+                println!(
+                    "missed: {} [{}] after {} [{}]: J {:.3} C {:.3}",
+                    d.id, d.edit, f.id, f.edit, s.jaccard, s.containment
+                );
+            } else {
+                first_kept.insert(d.cluster, d);
+            }
+        }
+    }
+}
+
+/// Ordered pairs (later, earlier) of different clusters that the verification alone would
+/// call near duplicates, as if the bands proposed every pair.
+fn verifier_wrong(set: &nearset::NearSet, p: MinHashParams, threshold: f64) -> usize {
+    let h = MinHasher::new(p);
+    let sketches: Vec<_> = set.docs.iter().map(|d| h.sketch(&d.text)).collect();
+    let mut wrong = 0;
+    for j in 0..set.docs.len() {
+        for i in 0..j {
+            if let (Some(a), Some(b)) = (&sketches[j], &sketches[i]) {
+                wrong += usize::from(
+                    set.docs[i].cluster != set.docs[j].cluster
+                        && masa_dedup::similarity(a.as_ref(), b.as_ref()).is_near(threshold),
+                );
+            }
+        }
+    }
+    wrong
+}
+
+fn describe(name: &str, set: &nearset::NearSet) {
+    let bytes: usize = set.docs.iter().map(|d| d.text.len()).sum();
+    println!(
+        "\n{name}: {} documents in {} clusters, {:.1} KB a document",
+        set.docs.len(),
+        set.clusters,
+        bytes as f64 / set.docs.len() as f64 / 1e3
+    );
+}
+
+fn labeled_set() {
+    let sets = labeled_sets();
+    if let Ok(spec) = std::env::var("MASA_BENCH_DEDUP_EXPLAIN") {
+        explain(&sets[0].1, &spec);
+        return;
+    }
+    if std::env::var_os("MASA_BENCH_DEDUP_SWEEP").is_some() {
+        sweep(&sets[0].1);
+    }
+    let python =
+        std::env::var("MASA_BENCH_PYTHON").unwrap_or_else(|_| format!("{ROOT}/.venv/bin/python"));
+    for (name, set) in &sets {
+        describe(name, set);
+        println!("{HEADER}");
+        let cluster_of: std::collections::HashMap<&str, usize> = set
+            .docs
+            .iter()
+            .map(|d| (d.id.as_str(), d.cluster))
+            .collect();
+        let threshold = masa_workflows::DEFAULT_NEAR_DUP_THRESHOLD;
+        let (kept, cross, dps, bytes) = stream(set, MinHashParams::default(), threshold);
+        let s = nearset::score(set, &kept);
+        print_scores("masa, streamed (defaults)", &s, cross, dps);
+        let masa_by_edit = nearset::caught_by_edit(set, &kept);
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("set.jsonl");
+        nearset::write_jsonl(set, &input);
+        let out = std::process::Command::new(&python)
+            .arg(format!("{ROOT}/cli/benches/datasketch_lsh.py"))
+            .arg(&input)
+            .output();
+        let mut ds_by_edit = None;
+        match out {
+            Ok(o) if o.status.success() => {
+                let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+                let kept: HashSet<String> = v["kept"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|x| x.as_str().unwrap().to_owned())
+                    .collect();
+                let s = nearset::score(set, &kept);
+                let ds_dps = set.docs.len() as f64 / v["seconds"].as_f64().unwrap();
+                let cross = v["matched"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|m| {
+                        cluster_of[m[0].as_str().unwrap()] != cluster_of[m[1].as_str().unwrap()]
+                    })
+                    .count();
+                print_scores("datasketch MinHashLSH (14 × 8, 5-grams)", &s, cross, ds_dps);
+                ds_by_edit = Some(nearset::caught_by_edit(set, &kept));
+            }
+            other => println!(
                 "(datasketch comparison skipped: {python} with datasketch not runnable: {:?})",
                 other.map(|o| String::from_utf8_lossy(&o.stderr).into_owned())
-            );
-            for (edit, (c, n)) in &masa_by_edit {
-                println!("  {edit:<22} {c:>4} of {n}");
-            }
+            ),
+        }
+        println!(
+            "index state: {:.0} bytes a document kept",
+            bytes as f64 / kept.len() as f64
+        );
+        println!("\nvariants caught by edit (masa | datasketch | of):");
+        for (edit, (c, n)) in &masa_by_edit {
+            let dc = ds_by_edit.as_ref().map_or("-".to_owned(), |m| {
+                m.get(edit).copied().unwrap_or_default().0.to_string()
+            });
+            println!("  {edit:<24} {c:>4} | {dc:>4} | {n}");
         }
     }
 }

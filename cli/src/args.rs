@@ -1093,19 +1093,21 @@ pub struct StatsArgs {
 /// kept per parameter set, and a run only sees the state of its own set.
 #[derive(Debug, Args)]
 pub struct NearDupArgs {
-    /// Minimum estimated Jaccard similarity (of word 5-gram sets) for two texts to count as
-    /// near-duplicates. Candidates come from the LSH bands; this check keeps unique texts.
+    /// Minimum estimated containment for a text to count as a near duplicate of an earlier
+    /// one: the share of its word shingles that the earlier text holds. Candidates come from
+    /// the LSH bands; this check decides, so unique texts are kept. A longer text that
+    /// includes a shorter earlier one is not its copy (its own share held is what counts).
     #[arg(long, value_name = "J", default_value_t = masa_workflows::DEFAULT_NEAR_DUP_THRESHOLD,
           value_parser = parse_unit)]
     pub threshold: f64,
     /// Words per shingle.
-    #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u16).range(1..=16))]
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..=16))]
     pub shingle_words: u16,
     /// LSH bands (bands × rows MinHash permutations).
-    #[arg(long, value_name = "B", default_value_t = 14, value_parser = clap::value_parser!(u16).range(1..=64))]
+    #[arg(long, value_name = "B", default_value_t = 20, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub bands: u16,
     /// Rows (permutations) per band.
-    #[arg(long, value_name = "R", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
+    #[arg(long, value_name = "R", default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub rows: u16,
 }
 

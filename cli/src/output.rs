@@ -240,10 +240,31 @@ pub fn dedup(r: &DedupReport, json: bool) -> anyhow::Result<()> {
         for (k, n) in &r.removed_by_contributor {
             println!("  {k}  {n}");
         }
-        for e in &r.examples {
+        // Every cluster with the evidence of each removal; --json has all of them.
+        const SHOWN: usize = 20;
+        for c in r.cluster_list.iter().take(SHOWN) {
             println!(
-                "  e.g. {} (batch {} row {}) duplicates {} (batch {} row {})",
-                e.record_id, e.batch_id, e.row, e.kept.record_id, e.kept.batch_id, e.kept.row
+                "  keep {} (batch {} row {}, {})",
+                c.kept.record_id, c.kept.batch_id, c.kept.row, c.kept.contributor
+            );
+            for e in &c.removed {
+                println!(
+                    "    remove {} (batch {} row {}, {}): {} match of {}, Jaccard ≈ {:.2}, containment ≈ {:.2}",
+                    e.record_id,
+                    e.batch_id,
+                    e.row,
+                    e.contributor,
+                    e.kind,
+                    e.matched.record_id,
+                    e.similarity.jaccard,
+                    e.similarity.containment
+                );
+            }
+        }
+        if r.cluster_list.len() > SHOWN {
+            println!(
+                "  ... and {} more clusters (--json lists them all)",
+                r.cluster_list.len() - SHOWN
             );
         }
     }

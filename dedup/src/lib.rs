@@ -7,8 +7,11 @@ mod minhash;
 mod store;
 
 pub use exact::{ExactDedup, HashError};
-pub use lsh::{LshIndex, UnionFind};
-pub use minhash::{MinHashParams, MinHasher, SigValue, band_key, dedup_words, estimated_jaccard};
+pub use lsh::{LshIndex, MAX_BUCKET_CHECKS, Match, UnionFind};
+pub use minhash::{
+    MinHashParams, MinHasher, SigValue, Similarity, Sketch, SketchRef, band_key, dedup_words,
+    estimated_jaccard, similarity, word_hashes, word_shingles,
+};
 pub use store::{Blob, BlobError, SigFile, SigRow};
 
 /// What a run dedups against: every content hash seen, and, when near-duplicate removal is
@@ -20,10 +23,11 @@ pub struct Dedup {
 }
 
 impl MinHashParams {
-    /// A short name for the parameter set, used to keep state of different sets apart.
+    /// A short name for the parameter set and the sketch format, used to keep state of
+    /// different sets apart (`k2`: signatures with shingle counts, which older files lack).
     pub fn tag(&self) -> String {
         format!(
-            "w{}-b{}-r{}-s{:016x}",
+            "k2-w{}-b{}-r{}-s{:016x}",
             self.shingle_words, self.bands, self.rows, self.seed
         )
     }

@@ -1,6 +1,6 @@
-//! The LSH index over MinHash signatures, and union-find for clustering candidate pairs.
+//! The LSH index over MinHash sketches, and union-find for clustering candidate pairs.
 
-use crate::minhash::{MinHashParams, SigValue, band_key, estimated_jaccard};
+use crate::minhash::{MinHashParams, SigValue, Similarity, SketchRef, band_key, similarity};
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
@@ -23,27 +23,138 @@ impl Hasher for KeyHasher {
     }
 }
 
-type Buckets = HashMap<u32, u32, BuildHasherDefault<KeyHasher>>;
+type Recent = HashMap<u32, u32, BuildHasherDefault<KeyHasher>>;
 
-/// Documents bucketed by band. Documents are numbered in insertion order, which is the log
-/// order: the earliest document of a near-duplicate group is the one kept.
+/// Earlier members of one bucket a newcomer is verified against (the earliest ones). A
+/// bucket this full means many documents share that band's minima, which only templated
+/// families do; the newcomer's other bands still find its source.
+pub const MAX_BUCKET_CHECKS: usize = 16;
+
+/// Entries a band collects before they are merged into its sorted run, at least.
+const MIN_FRESH: usize = 1 << 14;
+
+/// One band's buckets: `(key << 32 | doc)` entries, most in one sorted run (8 bytes an
+/// entry, every document of a bucket kept, found by binary search), the newest in a small
+/// map until they are merged in (the first document of a key there, and any later ones in
+/// a second map: sharing a key is rare outside near-duplicate families).
+#[derive(Debug, Clone, Default)]
+struct Band {
+    sorted: Vec<u64>,
+    /// Entries not in `sorted` yet; those in `recent` too are already searchable.
+    fresh: Vec<u64>,
+    recent: Recent,
+    more: HashMap<u32, Vec<u32>, BuildHasherDefault<KeyHasher>>,
+}
+
+fn entry(key: u32, doc: u32) -> u64 {
+    u64::from(key) << 32 | u64::from(doc)
+}
+
+impl Band {
+    /// Makes every entry searchable in `sorted` (the map is for the newest ones only).
+    fn merge(&mut self) {
+        if self.fresh.is_empty() {
+            return;
+        }
+        self.fresh.sort_unstable();
+        let mut out = Vec::with_capacity(self.sorted.len() + self.fresh.len());
+        let (mut a, mut b) = (self.sorted.iter().peekable(), self.fresh.iter().peekable());
+        while let (Some(&&x), Some(&&y)) = (a.peek(), b.peek()) {
+            if x <= y {
+                out.push(x);
+                a.next();
+            } else {
+                out.push(y);
+                b.next();
+            }
+        }
+        out.extend(a);
+        out.extend(b);
+        self.sorted = out;
+        self.fresh = Vec::new();
+        self.recent = Recent::default();
+        self.more = HashMap::default();
+    }
+
+    fn insert(&mut self, key: u32, doc: u32, searchable_now: bool) {
+        self.fresh.push(entry(key, doc));
+        if searchable_now {
+            match self.recent.entry(key) {
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    v.insert(doc);
+                }
+                std::collections::hash_map::Entry::Occupied(_) => {
+                    self.more.entry(key).or_default().push(doc);
+                }
+            }
+            if self.fresh.len() > MIN_FRESH.max(self.sorted.len() / 16) {
+                self.merge();
+            }
+        }
+    }
+
+    /// The earliest documents of `key`'s bucket, up to [`MAX_BUCKET_CHECKS`].
+    fn candidates(&self, key: u32, out: &mut Vec<u32>) {
+        let start = self.sorted.partition_point(|e| e < &entry(key, 0));
+        out.extend(
+            self.sorted[start..]
+                .iter()
+                .take(MAX_BUCKET_CHECKS)
+                .take_while(|e| (**e >> 32) as u32 == key)
+                .map(|e| *e as u32),
+        );
+        if let Some(first) = self.recent.get(&key) {
+            out.push(*first);
+            if let Some(more) = self.more.get(&key) {
+                out.extend(more.iter().take(MAX_BUCKET_CHECKS - 1));
+            }
+        }
+    }
+
+    fn heap_bytes(&self) -> usize {
+        (self.sorted.capacity() + self.fresh.capacity()) * 8
+            + self.recent.capacity() * (std::mem::size_of::<(u32, u32)>() + 1)
+            + self
+                .more
+                .values()
+                .map(|v| v.capacity() * 4 + 32)
+                .sum::<usize>()
+    }
+}
+
+/// A candidate that passed verification: the earlier document and how much the newcomer
+/// shares with it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Match {
+    pub doc: u32,
+    pub similarity: Similarity,
+}
+
+/// Documents bucketed by band, with their sketches for verification. Documents are
+/// numbered in insertion order, which is the log order: the earliest document of a
+/// near-duplicate group is the one kept.
 ///
-/// Compact by design (224 bytes of signature plus 14 band entries a document at the default
-/// 14 × 8; 455 MB at 1M documents measured in BENCHMARKS.md): each band keeps
-/// one document per bucket, keyed by 32 bits of the band hash, and signatures are stored
-/// in fixed-size chunks. A spurious 32-bit key match only costs one verification; a bucket whose
-/// first document is not a near-duplicate of a newcomer still lets the newcomer be found
-/// through its other bands.
+/// A newcomer's candidates are the documents sharing one of its band keys (32 bits of the
+/// band hash: a spurious match costs one verification). Each candidate, earliest first, is
+/// verified on the sketches: the newcomer is a near duplicate of the first one that holds
+/// at least `threshold` of its shingles ([`Similarity::is_near`]). The bands only propose;
+/// the verification decides, so the bands can be wide enough to propose pairs with a
+/// Jaccard well below the threshold (a truncated copy with edits) without letting them
+/// through unchecked.
+///
+/// Memory per document: its signature (2 bytes a permutation), its shingle count (4 bytes)
+/// and 8 bytes a band, plus the bounded map of the newest entries.
 #[derive(Debug, Clone)]
 pub struct LshIndex {
     params: MinHashParams,
-    /// Minimum estimated Jaccard for a candidate pair to count as near-duplicates.
     threshold: f64,
-    buckets: Vec<Buckets>,
+    bands: Vec<Band>,
     /// Signatures in fixed-size chunks of [`CHUNK_DOCS`] documents: growing never copies
     /// (or doubles) what is already stored.
     chunks: Vec<Vec<SigValue>>,
-    docs: usize,
+    shingles: Vec<u32>,
+    /// Bulk-inserted entries wait in `fresh` unsearchable until the next lookup.
+    unmerged: bool,
 }
 
 const CHUNK_DOCS: usize = 1 << 14;
@@ -53,9 +164,10 @@ impl LshIndex {
         LshIndex {
             params,
             threshold,
-            buckets: vec![Buckets::default(); params.bands],
+            bands: vec![Band::default(); params.bands],
             chunks: Vec::new(),
-            docs: 0,
+            shingles: Vec::new(),
+            unmerged: false,
         }
     }
 
@@ -63,97 +175,114 @@ impl LshIndex {
         &self.params
     }
 
+    pub fn threshold(&self) -> f64 {
+        self.threshold
+    }
+
     pub fn len(&self) -> usize {
-        self.docs
+        self.shingles.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.docs == 0
+        self.shingles.is_empty()
     }
 
-    /// The signature of document `doc`.
-    pub fn signature(&self, doc: u32) -> &[SigValue] {
+    /// The sketch of document `doc`.
+    pub fn sketch(&self, doc: u32) -> SketchRef<'_> {
         let k = self.params.permutations();
         let (chunk, i) = (doc as usize / CHUNK_DOCS, doc as usize % CHUNK_DOCS);
-        &self.chunks[chunk][i * k..(i + 1) * k]
+        SketchRef {
+            sig: &self.chunks[chunk][i * k..(i + 1) * k],
+            shingles: self.shingles[doc as usize],
+        }
     }
 
     /// Approximate heap bytes held, for reporting state size.
     pub fn heap_bytes(&self) -> usize {
-        let per_entry = std::mem::size_of::<(u32, u32)>() + 1;
         self.chunks.iter().map(Vec::capacity).sum::<usize>() * std::mem::size_of::<SigValue>()
-            + self
-                .buckets
-                .iter()
-                .map(|b| b.capacity() * per_entry)
-                .sum::<usize>()
+            + self.shingles.capacity() * 4
+            + self.bands.iter().map(Band::heap_bytes).sum::<usize>()
     }
 
     /// The 32-bit bucket key of `sig` in each band.
-    fn keys(&self, sig: &[SigValue]) -> Vec<(usize, u32)> {
+    fn keys(&self, sig: &[SigValue]) -> Vec<u32> {
         assert_eq!(sig.len(), self.params.permutations(), "signature length");
         (0..self.params.bands)
-            .map(|b| (b, band_key(sig, b, self.params.rows) as u32))
+            .map(|b| band_key(sig, b, self.params.rows) as u32)
             .collect()
     }
 
-    /// The earliest indexed document that shares a band with `sig` and whose estimated
-    /// Jaccard reaches the threshold, with that estimate.
-    pub fn near_duplicate(&self, sig: &[SigValue]) -> Option<(u32, f64)> {
-        self.near_duplicate_by_keys(sig, &self.keys(sig))
+    /// The earliest indexed document that shares a band with `sketch` and holds at least
+    /// the threshold's share of its shingles, with the estimate.
+    pub fn near_duplicate(&mut self, sketch: SketchRef<'_>) -> Option<Match> {
+        let keys = self.keys(sketch.sig);
+        self.near_duplicate_by_keys(sketch, &keys)
     }
 
-    fn near_duplicate_by_keys(
-        &self,
-        sig: &[SigValue],
-        keys: &[(usize, u32)],
-    ) -> Option<(u32, f64)> {
-        let mut candidates: Vec<u32> = keys
-            .iter()
-            .filter_map(|(band, key)| self.buckets[*band].get(key).copied())
-            .collect();
+    fn near_duplicate_by_keys(&mut self, sketch: SketchRef<'_>, keys: &[u32]) -> Option<Match> {
+        if self.unmerged {
+            self.bands.iter_mut().for_each(Band::merge);
+            self.unmerged = false;
+        }
+        let mut candidates = Vec::with_capacity(keys.len());
+        for (band, key) in self.bands.iter().zip(keys) {
+            band.candidates(*key, &mut candidates);
+        }
         candidates.sort_unstable();
         candidates.dedup();
         candidates.into_iter().find_map(|doc| {
-            let j = estimated_jaccard(sig, self.signature(doc));
-            (j >= self.threshold).then_some((doc, j))
+            let similarity = similarity(sketch, self.sketch(doc));
+            similarity
+                .is_near(self.threshold)
+                .then_some(Match { doc, similarity })
         })
     }
 
     /// Adds a document; returns its number. Panics past 2^32 - 1 documents.
-    pub fn insert(&mut self, sig: &[SigValue]) -> u32 {
-        let keys = self.keys(sig);
-        self.insert_with_keys(sig, &keys)
+    pub fn insert(&mut self, sketch: SketchRef<'_>) -> u32 {
+        let keys = self.keys(sketch.sig);
+        self.insert_with_keys(sketch, &keys, true)
     }
 
-    fn insert_with_keys(&mut self, sig: &[SigValue], keys: &[(usize, u32)]) -> u32 {
-        let id = u32::try_from(self.docs)
+    /// Adds a document that no lookup needs before the next one (a run's committed state,
+    /// loaded in one go): its entries are sorted in with the rest at the first lookup,
+    /// without passing through the map of newest entries.
+    pub fn insert_bulk(&mut self, sketch: SketchRef<'_>) -> u32 {
+        let keys = self.keys(sketch.sig);
+        self.unmerged = true;
+        self.insert_with_keys(sketch, &keys, false)
+    }
+
+    fn insert_with_keys(&mut self, sketch: SketchRef<'_>, keys: &[u32], now: bool) -> u32 {
+        let id = u32::try_from(self.len())
             .ok()
             .filter(|id| *id < u32::MAX)
             .expect("an LSH index holds at most 2^32 - 1 documents");
-        for (band, key) in keys {
-            self.buckets[*band].entry(*key).or_insert(id);
+        for (band, key) in self.bands.iter_mut().zip(keys) {
+            band.insert(*key, id, now);
         }
-        if self.docs.is_multiple_of(CHUNK_DOCS) {
+        if self.len().is_multiple_of(CHUNK_DOCS) {
             self.chunks
                 .push(Vec::with_capacity(CHUNK_DOCS * self.params.permutations()));
         }
         self.chunks
             .last_mut()
             .expect("a chunk was just ensured")
-            .extend_from_slice(sig);
-        self.docs += 1;
+            .extend_from_slice(sketch.sig);
+        self.shingles.push(sketch.shingles);
         id
     }
 
-    /// Adds the document unless it is a near-duplicate of one already indexed; then returns
-    /// the earliest such document and the estimate instead.
-    pub fn insert_unless_near_duplicate(&mut self, sig: &[SigValue]) -> Result<u32, (u32, f64)> {
-        let keys = self.keys(sig);
-        match self.near_duplicate_by_keys(sig, &keys) {
-            Some(found) => Err(found),
-            None => Ok(self.insert_with_keys(sig, &keys)),
-        }
+    /// Looks the document up and adds it: `Ok` with its number when it is new, `Err` with
+    /// the earliest document it is a near duplicate of otherwise. A near duplicate is
+    /// indexed too, so that a later copy of it is compared with it and not only with its
+    /// source (two copies edited apart from one original share less with each other than
+    /// each does with the original: the offline path links them through union-find).
+    pub fn insert_unless_near_duplicate(&mut self, sketch: SketchRef<'_>) -> Result<u32, Match> {
+        let keys = self.keys(sketch.sig);
+        let found = self.near_duplicate_by_keys(sketch, &keys);
+        let id = self.insert_with_keys(sketch, &keys, true);
+        found.map_or(Ok(id), Err)
     }
 }
 
@@ -223,37 +352,100 @@ mod tests {
         let h = MinHasher::new(MinHashParams::default());
         let mut idx = LshIndex::new(*h.params(), 0.7);
         let original = text(400, "");
-        let first = idx.insert(&h.signature(&original).unwrap());
+        let first = idx.insert(h.sketch(&original).unwrap().as_ref());
         // Change 2% of the words and add a header line.
         let mut words: Vec<String> = original.split(' ').map(str::to_owned).collect();
         words[10] = "changed".into();
         words[200] = "edited".into();
         let edited = format!("Posted on 2026-01-01\n{}", words.join(" "));
-        let sig = h.signature(&edited).unwrap();
-        let j = estimated_jaccard(&sig, &h.signature(&original).unwrap());
-        assert!(j > 0.8, "estimated Jaccard {j}");
-        assert_eq!(
-            idx.insert_unless_near_duplicate(&sig).map_err(|e| e.0),
-            Err(first)
-        );
-        let other = h.signature(&text(400, "q")).unwrap();
-        assert!(idx.insert_unless_near_duplicate(&other).is_ok());
-        assert_eq!(idx.len(), 2);
+        let sk = h.sketch(&edited).unwrap();
+        let found = idx.insert_unless_near_duplicate(sk.as_ref()).unwrap_err();
+        assert_eq!(found.doc, first);
+        assert!(found.similarity.jaccard > 0.8, "{found:?}");
+        let other = h.sketch(&text(400, "q")).unwrap();
+        assert!(idx.insert_unless_near_duplicate(other.as_ref()).is_ok());
+        // The near duplicate was indexed too.
+        assert_eq!(idx.len(), 3);
+    }
+
+    /// Containment is directional: a cut copy is held by its source, and a source that
+    /// comes after a short excerpt of it is not a copy of the excerpt.
+    #[test]
+    fn an_excerpt_is_contained_in_its_source_and_not_the_other_way() {
+        let h = MinHasher::new(MinHashParams::default());
+        let long = text(1000, "");
+        let excerpt = text(600, "");
+        let (l, e) = (h.sketch(&long).unwrap(), h.sketch(&excerpt).unwrap());
+        let mut idx = LshIndex::new(*h.params(), 0.7);
+        idx.insert(l.as_ref());
+        let m = idx
+            .near_duplicate(e.as_ref())
+            .expect("the excerpt is contained");
+        assert!(m.similarity.containment > 0.9, "{m:?}");
+        assert!(m.similarity.jaccard < 0.7, "{m:?}");
+        assert_eq!(m.similarity.kind(0.7), "contained");
+        let mut idx = LshIndex::new(*h.params(), 0.7);
+        idx.insert(e.as_ref());
+        assert_eq!(idx.near_duplicate(l.as_ref()), None);
+    }
+
+    /// Every member of a bucket is a candidate, not only its first: a newcomer whose bands
+    /// all land in buckets first taken by other documents is still found.
+    #[test]
+    fn later_members_of_a_bucket_are_candidates() {
+        let p = MinHashParams {
+            bands: 2,
+            rows: 2,
+            ..MinHashParams::default()
+        };
+        let mut idx = LshIndex::new(p, 0.9);
+        // Each decoy takes one of the target's buckets first and shares nothing else.
+        let (d1, d2, sig) = (vec![1, 2, 9, 9], vec![8, 8, 3, 4], vec![1, 2, 3, 4]);
+        let sk = |sig| SketchRef { sig, shingles: 100 };
+        idx.insert(sk(&d1));
+        idx.insert(sk(&d2));
+        let t = idx.insert(sk(&sig));
+        let newcomer = sk(&sig);
+        let found = idx
+            .near_duplicate(newcomer)
+            .expect("found through the bucket's second member");
+        assert_eq!(found.doc, t);
+        // The same through the sorted run, after a bulk load.
+        let mut bulk = LshIndex::new(p, 0.9);
+        bulk.insert_bulk(sk(&d1));
+        bulk.insert_bulk(sk(&d2));
+        let t = bulk.insert_bulk(sk(&sig));
+        assert_eq!(bulk.near_duplicate(newcomer).map(|m| m.doc), Some(t));
     }
 
     #[test]
-    fn signatures_are_kept_across_storage_chunks() {
+    fn signatures_are_kept_across_storage_chunks_and_merges() {
         let p = MinHashParams::default();
         let k = p.permutations();
         let mut idx = LshIndex::new(p, 0.5);
         let sig = |d: usize| -> Vec<SigValue> { (0..k).map(|i| (d * 7 + i) as SigValue).collect() };
         for d in 0..CHUNK_DOCS + 10 {
-            assert_eq!(idx.insert(&sig(d)), d as u32);
+            let s = sig(d);
+            let sk = SketchRef {
+                sig: &s,
+                shingles: d as u32,
+            };
+            assert_eq!(idx.insert(sk), d as u32);
         }
         for d in [0, CHUNK_DOCS - 1, CHUNK_DOCS, CHUNK_DOCS + 9] {
-            assert_eq!(idx.signature(d as u32), sig(d).as_slice(), "doc {d}");
+            assert_eq!(idx.sketch(d as u32).sig, sig(d).as_slice(), "doc {d}");
+            assert_eq!(idx.sketch(d as u32).shingles, d as u32);
         }
         assert_eq!(idx.len(), CHUNK_DOCS + 10);
+        // Every document is found by its own signature, whether merged or still fresh.
+        for d in [0, 5000, CHUNK_DOCS + 9] {
+            let s = sig(d);
+            let m = idx.near_duplicate(SketchRef {
+                sig: &s,
+                shingles: d as u32,
+            });
+            assert_eq!(m.map(|m| m.doc), Some(d as u32), "doc {d}");
+        }
     }
 
     #[test]
@@ -286,24 +478,26 @@ mod props {
             threshold in 0.0f64..=1.0,
         ) {
             let h = MinHasher::new(MinHashParams::default());
-            let sig = h.signature(&text);
-            prop_assume!(sig.is_some());
-            let sig = sig.unwrap();
+            let sk = h.sketch(&text);
+            prop_assume!(sk.is_some());
+            let sk = sk.unwrap();
             let mut idx = LshIndex::new(*h.params(), threshold);
             let mut earliest = None;
-            for o in &others {
-                if let Some(s) = h.signature(o) {
-                    let d = idx.insert(&s);
-                    if s == sig && earliest.is_none() {
+            for (i, o) in others.iter().enumerate() {
+                if let Some(s) = h.sketch(o) {
+                    // Half loaded in bulk, half searchable at once: both paths are searched.
+                    let d = if i % 2 == 0 { idx.insert_bulk(s.as_ref()) } else { idx.insert(s.as_ref()) };
+                    if s == sk && earliest.is_none() {
                         earliest = Some(d);
                     }
                 }
             }
-            let d = idx.insert(&sig);
+            let d = idx.insert(sk.as_ref());
             let earliest = earliest.unwrap_or(d);
-            let (doc, j) = idx.near_duplicate(&sig).expect("a copy is always found");
-            prop_assert_eq!(j, 1.0);
-            prop_assert_eq!(doc, earliest);
+            let m = idx.near_duplicate(sk.as_ref()).expect("a copy is always found");
+            prop_assert_eq!(m.similarity.jaccard, 1.0);
+            prop_assert_eq!(m.similarity.containment, 1.0);
+            prop_assert_eq!(m.doc, earliest);
         }
     }
 }

@@ -5,7 +5,7 @@
 //! Decoding checks each part, so a truncated, corrupted or misplaced object is an error that
 //! says which check failed, never silently wrong output.
 
-use crate::minhash::{MinHashParams, SigValue};
+use crate::minhash::{MinHashParams, SigValue, Sketch, SketchRef};
 use sha2::{Digest, Sha256};
 
 #[derive(Debug, thiserror::Error)]
@@ -90,9 +90,9 @@ impl Blob {
     }
 }
 
-/// The MinHash signatures of one committed batch's data file: for each row long enough to
-/// have one (see [`crate::MinHasher::signature`]), its `row_in_batch` and its signature.
-/// 4 + 2k bytes a row (228 at the default k = 112). The file it describes is named, with its
+/// The MinHash sketches of one committed batch's data file: for each row long enough to
+/// have one (see [`crate::MinHasher::sketch`]), its `row_in_batch`, its distinct shingle
+/// count and its signature: 8 + 2k bytes a row. The file it describes is named, with its
 /// row count, so a signature file left from another version of the batch is never taken
 /// for this one.
 #[derive(Debug, Clone, PartialEq)]
@@ -105,6 +105,8 @@ pub struct SigFile {
     pub params: MinHashParams,
     /// `row_in_batch` of each row, ascending.
     pub rows: Vec<u32>,
+    /// Distinct shingles of each row.
+    pub shingles: Vec<u32>,
     /// `rows.len() × k` values, row after row.
     pub sigs: Vec<SigValue>,
 }
@@ -113,10 +115,10 @@ pub struct SigFile {
 #[derive(Debug, Clone, PartialEq)]
 pub struct SigRow {
     pub row: u32,
-    pub sig: Vec<SigValue>,
+    pub sketch: Sketch,
 }
 
-const SIG_KIND: &[u8; 4] = b"SIG1";
+const SIG_KIND: &[u8; 4] = b"SIG2";
 
 #[derive(serde::Serialize, serde::Deserialize)]
 struct SigHeader {
@@ -138,10 +140,12 @@ impl SigFile {
         let k = params.permutations();
         let mut sigs = Vec::with_capacity(rows.len() * k);
         let mut ids = Vec::with_capacity(rows.len());
+        let mut shingles = Vec::with_capacity(rows.len());
         for r in rows {
-            assert_eq!(r.sig.len(), k, "signature length");
+            assert_eq!(r.sketch.sig.len(), k, "signature length");
             ids.push(r.row);
-            sigs.extend_from_slice(&r.sig);
+            shingles.push(r.sketch.shingles);
+            sigs.extend_from_slice(&r.sketch.sig);
         }
         SigFile {
             batch_id: batch_id.to_owned(),
@@ -149,6 +153,7 @@ impl SigFile {
             data_rows,
             params,
             rows: ids,
+            shingles,
             sigs,
         }
     }
@@ -160,7 +165,7 @@ impl SigFile {
 
     /// Encoded size in bytes, without encoding.
     pub fn encoded_len(&self) -> usize {
-        self.encode_header().len() + 4 + 4 + 4 + 8 + self.rows.len() * 4 + self.sigs.len() * 2 + 32
+        self.encode_header().len() + 4 + 4 + 4 + 8 + self.rows.len() * 8 + self.sigs.len() * 2 + 32
     }
 
     fn encode_header(&self) -> Vec<u8> {
@@ -187,9 +192,17 @@ impl SigFile {
         &self.sigs[i * k..(i + 1) * k]
     }
 
+    /// The sketch of the `i`-th row held.
+    pub fn sketch(&self, i: usize) -> SketchRef<'_> {
+        SketchRef {
+            sig: self.signature(i),
+            shingles: self.shingles[i],
+        }
+    }
+
     pub fn encode(&self) -> Vec<u8> {
-        let mut payload = Vec::with_capacity(self.rows.len() * 4 + self.sigs.len() * 2);
-        for r in &self.rows {
+        let mut payload = Vec::with_capacity(self.rows.len() * 8 + self.sigs.len() * 2);
+        for r in self.rows.iter().chain(&self.shingles) {
             payload.extend_from_slice(&r.to_le_bytes());
         }
         for v in &self.sigs {
@@ -219,18 +232,21 @@ impl SigFile {
             .map_err(|e| bad(format!("signature parameters: {e}")))?;
         let n = h.rows as usize;
         let k = h.params.permutations();
-        let expected = n.checked_mul(4 + 2 * k);
+        let expected = n.checked_mul(8 + 2 * k);
         if expected != Some(blob.payload.len()) {
             return Err(bad(format!(
                 "{} payload bytes for {n} rows of {k} values",
                 blob.payload.len()
             )));
         }
-        let (ids, vals) = blob.payload.split_at(n * 4);
-        let rows: Vec<u32> = ids
-            .chunks_exact(4)
-            .map(|c| u32::from_le_bytes(c.try_into().expect("4 bytes")))
-            .collect();
+        let (ids, rest) = blob.payload.split_at(n * 4);
+        let (counts, vals) = rest.split_at(n * 4);
+        let words = |b: &[u8]| -> Vec<u32> {
+            b.chunks_exact(4)
+                .map(|c| u32::from_le_bytes(c.try_into().expect("4 bytes")))
+                .collect()
+        };
+        let (rows, shingles) = (words(ids), words(counts));
         if rows.windows(2).any(|w| w[0] >= w[1]) {
             return Err(bad("row numbers are not strictly ascending"));
         }
@@ -244,6 +260,7 @@ impl SigFile {
             data_rows: h.data_rows,
             params: h.params,
             rows,
+            shingles,
             sigs,
         })
     }
@@ -266,7 +283,7 @@ mod tests {
         .enumerate()
         .map(|(i, t)| SigRow {
             row: i as u32 * 2,
-            sig: h.signature(t).unwrap(),
+            sketch: h.sketch(t).unwrap(),
         })
         .collect();
         SigFile::new("b1", "table/part-b1.zstd.parquet", 5, p, rows)
@@ -277,10 +294,11 @@ mod tests {
         let f = sample();
         let bytes = f.encode();
         assert_eq!(SigFile::decode(&bytes, "b1").unwrap(), f);
-        assert_eq!(
-            Some(f.signature(1).to_vec()),
-            MinHasher::new(f.params).signature("second text with enough words")
-        );
+        let sk = MinHasher::new(f.params)
+            .sketch("second text with enough words")
+            .unwrap();
+        assert_eq!(f.sketch(1), sk.as_ref());
+        assert_eq!(f.sketch(1).shingles, 5 - f.params.shingle_words as u32 + 1);
         assert_eq!(f.encoded_len(), bytes.len());
         assert!(f.describes("table/part-b1.zstd.parquet", 5, &f.params));
         assert!(!f.describes("table/part-b1-dedup-x.zstd.parquet", 5, &f.params));
@@ -305,6 +323,6 @@ mod tests {
             payload: vec![],
         }
         .encode();
-        assert!(err(&other, "b1").contains("expected a SIG1"));
+        assert!(err(&other, "b1").contains("expected a SIG2"));
     }
 }

@@ -7,7 +7,7 @@
 use crate::progress::{ProgressMode, Reporter};
 use crate::{QualityConfig, RunStats, StatsSnapshot, to_record};
 use masa_connectors::{BudgetShare, Budgeted, Connector, ConnectorError, ItemSender, SourceEvent};
-use masa_dedup::{Dedup, MinHasher, SigValue};
+use masa_dedup::{Dedup, MinHasher, Sketch};
 use masa_record::{Checkpoint, Record};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -57,9 +57,9 @@ impl PipelineConfig {
 pub struct PendingBatch {
     /// `batch_id` and `row_in_batch` are left for the sink to assign.
     pub records: Vec<Record>,
-    /// The MinHash signature of each record, in the same order (`None` for a text too
-    /// short to have one); empty when near-duplicate removal is off.
-    pub signatures: Vec<Option<Vec<SigValue>>>,
+    /// The MinHash sketch of each record, in the same order (`None` for a text too short
+    /// to have one); empty when near-duplicate removal is off.
+    pub signatures: Vec<Option<Sketch>>,
     /// Drops since the previous batch, by reason.
     pub drops: BTreeMap<String, u64>,
     /// Connector checkpoint after the last input this batch accounts for; `None` when the run
@@ -104,7 +104,7 @@ pub enum PipelineError {
 }
 
 enum Flow {
-    Row(Box<Record>, Option<Vec<SigValue>>, Checkpoint),
+    Row(Box<Record>, Option<Sketch>, Checkpoint),
     /// A dropped input: its reason, and its record when it got that far.
     Drop(String, Option<Box<Record>>, Checkpoint),
 }
@@ -166,7 +166,7 @@ fn extract_worker(
                         let uri = item.uri.clone();
                         match to_record(item, &contributor, &quality) {
                             Ok(r) => {
-                                let sig = hasher.as_ref().and_then(|h| h.signature(&r.text));
+                                let sig = hasher.as_ref().and_then(|h| h.sketch(&r.text));
                                 Flow::Row(Box::new(r), sig, cp)
                             }
                             Err(dropped) => {
@@ -186,7 +186,7 @@ fn extract_worker(
 
 struct Batcher {
     records: Vec<Record>,
-    signatures: Vec<Option<Vec<SigValue>>>,
+    signatures: Vec<Option<Sketch>>,
     bytes: usize,
     drops: BTreeMap<String, u64>,
     checkpoint: Option<Checkpoint>,
@@ -312,12 +312,18 @@ pub async fn run<S: BatchSink + 'static>(
                         Ok(true) => {
                             let near = match (&mut dedup.near, &sig) {
                                 (Some(index), Some(sig)) => {
-                                    index.insert_unless_near_duplicate(sig).err()
+                                    index.insert_unless_near_duplicate(sig.as_ref()).err()
                                 }
                                 _ => None,
                             };
-                            if let Some((doc, j)) = near {
-                                tracing::debug!(uri = %r.uri, of_doc = doc, jaccard = j, "near-duplicate dropped");
+                            if let Some(m) = near {
+                                tracing::debug!(
+                                    uri = %r.uri,
+                                    of_doc = m.doc,
+                                    jaccard = m.similarity.jaccard,
+                                    containment = m.similarity.containment,
+                                    "near-duplicate dropped"
+                                );
                                 b.reject(*r, "dedup:near", &stats);
                             } else {
                                 b.bytes += r.text.len();

@@ -26,7 +26,7 @@
 //!   five keys sharing one contributor's records earn what one key would.
 
 use crate::ScoreRules;
-use masa_dedup::{LshIndex, MinHashParams, MinHasher, SigValue};
+use masa_dedup::{LshIndex, MinHashParams, MinHasher, Sketch, word_hashes, word_shingles};
 use std::collections::HashSet;
 
 /// Scores records in log order. Records before the epoch are [`Scorer::seed`]ed: they
@@ -40,11 +40,14 @@ pub struct Scorer {
     sketch: HashSet<u64>,
 }
 
-/// The order-free part of scoring a record (its signature and sampled 5-grams), which a
-/// validator computes in parallel before the in-order pass.
+/// Words a shingle of the unit of credit: a record earns its new word 5-grams.
+pub const UNIT_SHINGLE_WORDS: usize = 5;
+
+/// The order-free part of scoring a record (its near-duplicate sketch and sampled
+/// 5-grams), which a validator computes in parallel before the in-order pass.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Prepared {
-    sig: Option<Vec<SigValue>>,
+    sketch: Option<Sketch>,
     sampled: Vec<u64>,
 }
 
@@ -64,17 +67,17 @@ impl Preparer {
     }
 
     pub fn prepare(&self, text: &str) -> Prepared {
-        let shingles = self.hasher.shingles(text);
-        // The signature of the same shingles (the text is folded once).
-        let sig = (!shingles.is_empty()).then(|| self.hasher.signature_of_shingles(&shingles));
-        let mut sampled: Vec<u64> = shingles
+        // The text is folded once, for the sketch (the dedup default shingles) and the unit.
+        let words = word_hashes(text);
+        let sketch = self.hasher.sketch_of_word_hashes(&words);
+        let mut sampled: Vec<u64> = word_shingles(&words, UNIT_SHINGLE_WORDS)
             .into_iter()
             // The shingle hash is already well mixed: its low bits sample uniformly.
             .filter(|h| h % self.sample == 0)
             .collect();
         sampled.sort_unstable();
         sampled.dedup();
-        Prepared { sig, sampled }
+        Prepared { sketch, sampled }
     }
 }
 
@@ -127,9 +130,9 @@ impl Scorer {
         let total = p.sampled.len() as u64;
         let near = (total > 0
             && known * 1_000_000 >= u64::from(self.rules.near_dup_threshold_ppm) * total)
-            || p.sig
+            || p.sketch
                 .as_ref()
-                .is_some_and(|sig| self.lsh.insert_unless_near_duplicate(sig).is_err());
+                .is_some_and(|sk| self.lsh.insert_unless_near_duplicate(sk.as_ref()).is_err());
         if near {
             // What it holds is no longer new, so no later copy can claim its few new
             // 5-grams either.

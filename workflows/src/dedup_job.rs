@@ -5,8 +5,10 @@
 //! 1. **plan** (one task): the batches to dedup, in log order, pinned to a table version.
 //! 2. **signatures** (sharded by batch): every planned batch has a valid signature file
 //!    (shared with `contribute`, under `dedup/minhash/`); missing ones are computed.
-//! 3. **buckets** (sharded by band): documents bucketed by band key; members of a bucket
-//!    verified against earlier members by estimated Jaccard; pairs written per band.
+//! 3. **buckets** (sharded by band): documents bucketed by band key; each member of a
+//!    bucket verified against earlier members on their sketches (is at least the
+//!    threshold's share of it held by an earlier one?); pairs written per band, with the
+//!    estimated Jaccard and containment.
 //! 4. **clusters** (one task): union-find over every band's pairs; one document kept per
 //!    cluster (earliest in log order, or highest quality score), the rest listed for removal.
 //! 5. **filter** (sharded by batch): each affected batch's file replaced by one without the
@@ -22,7 +24,10 @@ use crate::contribute::NearDupOptions;
 use crate::layout::sig_path;
 use crate::neardup::batch_signatures;
 use crate::splits::repair_index;
-use masa_dedup::{Blob, MinHashParams, SigFile, SigValue, UnionFind, band_key, estimated_jaccard};
+use masa_dedup::{
+    Blob, MAX_BUCKET_CHECKS, MinHashParams, SigFile, SigValue, Similarity, SketchRef, UnionFind,
+    band_key, similarity,
+};
 use masa_record::column;
 use masa_storage::arrow::array::{Array, Float64Array, Int64Array, StringArray};
 use masa_storage::{CommittedFile, Dataset, StorageOptions};
@@ -142,18 +147,32 @@ pub struct DedupOptions {
     pub shard: Shard,
 }
 
-/// One document to remove, and the one kept in its place.
+/// One document to remove, the one kept in its place, and the evidence: the document it
+/// was matched with, how (`exact`: the same normalized text; `near`: estimated Jaccard at
+/// the threshold or above; `contained`: only the containment is), and the estimates.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Removal {
     pub batch_id: String,
     pub row: u32,
     pub record_id: String,
     pub contributor: String,
-    pub kept: KeptDoc,
+    pub kept: DocRef,
+    pub matched: DocRef,
+    pub kind: String,
+    /// Of this document and `matched`; `containment` is the share of the later of the two
+    /// that the earlier holds.
+    pub similarity: Similarity,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct KeptDoc {
+/// A near-duplicate cluster as the report shows it: what stays and what goes, and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct ClusterReport {
+    pub kept: DocRef,
+    pub removed: Vec<Removal>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct DocRef {
     pub batch_id: String,
     pub row: u32,
     pub record_id: String,
@@ -173,8 +192,8 @@ pub struct DedupReport {
     pub clusters: Option<u64>,
     pub removed: Option<u64>,
     pub removed_by_contributor: BTreeMap<String, u64>,
-    /// A few of the removals, for a look.
-    pub examples: Vec<Removal>,
+    /// Every cluster with its removals and their evidence (largest clusters first).
+    pub cluster_list: Vec<ClusterReport>,
     /// Signature-state bytes per document (the shared `dedup/minhash/` files).
     pub state_bytes_per_document: Option<f64>,
     pub dry_run: bool,
@@ -210,10 +229,11 @@ struct Plan {
 }
 
 const PLAN_KIND: &[u8; 4] = b"PLN1";
-const PAIRS_KIND: &[u8; 4] = b"PRS1";
+const PAIRS_KIND: &[u8; 4] = b"PRS2";
+/// A pair in a pairs object: earlier and later document keys, then the estimated Jaccard
+/// and containment (of the later in the earlier) in millionths.
+const PAIR_BYTES: usize = 24;
 const CLUSTERS_KIND: &[u8; 4] = b"CLU1";
-/// Earlier members of a bucket a newcomer is verified against before giving up.
-const MAX_BUCKET_CHECKS: usize = 32;
 
 fn job_dir(job: &str) -> String {
     format!("dedup/jobs/{job}")
@@ -297,7 +317,7 @@ pub async fn dedup(opts: DedupOptions) -> Result<DedupReport, WorkflowError> {
         clusters: None,
         removed: None,
         removed_by_contributor: BTreeMap::new(),
-        examples: Vec::new(),
+        cluster_list: Vec::new(),
         state_bytes_per_document: None,
         dry_run: opts.dry_run,
         rows_removed_from_table: 0,
@@ -348,7 +368,7 @@ pub async fn dedup(opts: DedupOptions) -> Result<DedupReport, WorkflowError> {
         report.clusters = Some(summary.clusters);
         report.removed = Some(summary.removed);
         report.removed_by_contributor = summary.removed_by_contributor;
-        report.examples = removals.into_iter().take(10).collect();
+        report.cluster_list = cluster_list(removals);
     }
     Ok(report)
 }
@@ -538,36 +558,46 @@ async fn buckets(ds: &Dataset, job: &Job, shard: Shard) -> Result<(), WorkflowEr
             wanted.extend(bucket.iter().map(|(_, d)| *d));
         }
     }
-    let mut sigs: HashMap<u64, Vec<SigValue>> = HashMap::with_capacity(wanted.len());
+    let mut sketches: HashMap<u64, (Vec<SigValue>, u32)> = HashMap::with_capacity(wanted.len());
     let wanted_batches: BTreeSet<usize> = wanted.iter().map(|d| split_key(*d).0).collect();
     for i in wanted_batches {
         let f = planned_signatures(ds, job, &job.plan.batches[i]).await?;
         for (pos, row) in f.rows.iter().enumerate() {
             let key = doc_key(i, *row);
             if wanted.contains(&key) {
-                sigs.insert(key, f.signature(pos).to_vec());
+                sketches.insert(key, (f.signature(pos).to_vec(), f.shingles[pos]));
             }
         }
     }
+    let sketch = |d: &u64| {
+        let (sig, shingles) = &sketches[d];
+        SketchRef {
+            sig,
+            shingles: *shingles,
+        }
+    };
     let threshold = job.plan.threshold;
+    let ppm = |x: f64| (x * 1e6).round() as u32;
     for (keys, band) in keyed.into_iter().zip(bands) {
-        let mut pairs = Vec::new();
+        let mut payload = Vec::new();
+        let mut pairs = 0u64;
         for bucket in keys.chunk_by(|a, b| a.0 == b.0).filter(|c| c.len() > 1) {
-            // Sorted by document too: each member is checked against earlier ones.
+            // Sorted by document too: each member is checked against the earliest ones, as
+            // the streaming index does, and paired with the first that holds it.
             for (i, &(_, doc)) in bucket.iter().enumerate().skip(1) {
-                let earlier = bucket[..i].iter().take(MAX_BUCKET_CHECKS);
-                if let Some(&(_, first)) = earlier
-                    .clone()
-                    .find(|(_, e)| estimated_jaccard(&sigs[e], &sigs[&doc]) >= threshold)
-                {
-                    pairs.push((first, doc));
+                let found = bucket[..i]
+                    .iter()
+                    .take(MAX_BUCKET_CHECKS)
+                    .map(|(_, e)| (*e, similarity(sketch(&doc), sketch(e))))
+                    .find(|(_, sim)| sim.is_near(threshold));
+                if let Some((first, sim)) = found {
+                    payload.extend_from_slice(&first.to_le_bytes());
+                    payload.extend_from_slice(&doc.to_le_bytes());
+                    payload.extend_from_slice(&ppm(sim.jaccard).to_le_bytes());
+                    payload.extend_from_slice(&ppm(sim.containment).to_le_bytes());
+                    pairs += 1;
                 }
             }
-        }
-        let mut payload = Vec::with_capacity(pairs.len() * 16);
-        for (a, b) in &pairs {
-            payload.extend_from_slice(&a.to_le_bytes());
-            payload.extend_from_slice(&b.to_le_bytes());
         }
         let blob = Blob {
             kind: *PAIRS_KIND,
@@ -575,7 +605,7 @@ async fn buckets(ds: &Dataset, job: &Job, shard: Shard) -> Result<(), WorkflowEr
                 "job": job.plan.job,
                 "plan_sha256": job.plan_sha256,
                 "band": band,
-                "pairs": pairs.len(),
+                "pairs": pairs,
             }),
             payload,
         };
@@ -599,13 +629,20 @@ struct RowFacts {
     record_id: String,
     contributor: String,
     quality: Option<f64>,
+    content_hash: String,
 }
 
 async fn row_facts(
     ds: &Dataset,
     b: &PlannedBatch,
 ) -> Result<HashMap<u32, RowFacts>, WorkflowError> {
-    let cols = ["record_id", "contributor", "quality_score", "row_in_batch"];
+    let cols = [
+        "record_id",
+        "contributor",
+        "quality_score",
+        "row_in_batch",
+        "content_hash",
+    ];
     let mut out = HashMap::new();
     for rb in ds.read_file(&b.file(), Some(&cols)).await? {
         let bad = |e: masa_record::RecordError| corrupt(&b.path, e.to_string());
@@ -613,6 +650,7 @@ async fn row_facts(
         let contributors = column::<StringArray>(&rb, "contributor").map_err(bad)?;
         let quality = column::<Float64Array>(&rb, "quality_score").map_err(bad)?;
         let rows = column::<Int64Array>(&rb, "row_in_batch").map_err(bad)?;
+        let hashes = column::<StringArray>(&rb, "content_hash").map_err(bad)?;
         for i in 0..rb.num_rows() {
             let row = u32::try_from(rows.value(i))
                 .map_err(|_| corrupt(&b.path, "row_in_batch out of range"))?;
@@ -622,6 +660,7 @@ async fn row_facts(
                     record_id: ids.value(i).to_owned(),
                     contributor: contributors.value(i).to_owned(),
                     quality: quality.is_valid(i).then(|| quality.value(i)),
+                    content_hash: hashes.value(i).to_owned(),
                 },
             );
         }
@@ -629,12 +668,40 @@ async fn row_facts(
     Ok(out)
 }
 
-/// Joins every band's pairs into clusters and chooses what stays.
+/// A verified pair as the clusters stage reads it back.
+struct Pair {
+    earlier: u64,
+    later: u64,
+    similarity: Similarity,
+}
+
+fn decode_pair(bytes: &[u8]) -> Pair {
+    let u64_at = |i: usize| u64::from_le_bytes(bytes[i..i + 8].try_into().expect("8 bytes"));
+    let ppm = |i: usize| {
+        f64::from(u32::from_le_bytes(
+            bytes[i..i + 4].try_into().expect("4 bytes"),
+        )) / 1e6
+    };
+    Pair {
+        earlier: u64_at(0),
+        later: u64_at(8),
+        similarity: Similarity {
+            jaccard: ppm(16),
+            containment: ppm(20),
+        },
+    }
+}
+
+/// Joins every band's pairs into clusters and chooses what stays. Each removed document
+/// carries its evidence: the pair that matched it with the highest containment (as the
+/// later document of a pair when it is one, which is how it was found).
 async fn clusters(ds: &Dataset, job: &Job) -> Result<(), WorkflowError> {
     let batches = job.plan.batches.len();
     // Union-find over the documents that appear in a pair, numbered densely.
     let mut dense: HashMap<u64, u32> = HashMap::new();
     let mut pairs: Vec<(u32, u32)> = Vec::new();
+    // Document → (matched with, similarity, it was the later one).
+    let mut evidence: HashMap<u64, (u64, Similarity, bool)> = HashMap::new();
     for band in 0..job.plan.params.bands {
         let path = pairs_path(&job.plan.job, band);
         let blob = read_job_blob(ds, &path, PAIRS_KIND, &job.plan_sha256)
@@ -651,16 +718,16 @@ async fn clusters(ds: &Dataset, job: &Job) -> Result<(), WorkflowError> {
                 format!("holds band {}", blob.header["band"]),
             ));
         }
-        if blob.payload.len() % 16 != 0 {
+        if blob.payload.len() % PAIR_BYTES != 0 {
             return Err(corrupt(
                 &path,
                 "pair payload is not a whole number of pairs",
             ));
         }
-        for pair in blob.payload.chunks_exact(16) {
+        for bytes in blob.payload.chunks_exact(PAIR_BYTES) {
+            let pair = decode_pair(bytes);
             let mut ids = [0u32; 2];
-            for (id, bytes) in ids.iter_mut().zip(pair.chunks_exact(8)) {
-                let key = u64::from_le_bytes(bytes.try_into().expect("8 bytes"));
+            for (id, key) in ids.iter_mut().zip([pair.earlier, pair.later]) {
                 if split_key(key).0 >= batches {
                     return Err(corrupt(
                         &path,
@@ -671,6 +738,17 @@ async fn clusters(ds: &Dataset, job: &Job) -> Result<(), WorkflowError> {
                 *id = *dense.entry(key).or_insert(next);
             }
             pairs.push((ids[0], ids[1]));
+            let better = |old: Option<&(u64, Similarity, bool)>, later: bool| {
+                old.is_none_or(|(_, s, was_later)| {
+                    (later, pair.similarity.containment) > (*was_later, s.containment)
+                })
+            };
+            if better(evidence.get(&pair.later), true) {
+                evidence.insert(pair.later, (pair.earlier, pair.similarity, true));
+            }
+            if better(evidence.get(&pair.earlier), false) {
+                evidence.insert(pair.earlier, (pair.later, pair.similarity, false));
+            }
         }
     }
     let mut uf = UnionFind::new(dense.len());
@@ -687,20 +765,28 @@ async fn clusters(ds: &Dataset, job: &Job) -> Result<(), WorkflowError> {
     }
     groups.sort_unstable();
 
-    // Facts (record ids, contributors, quality) of the batches that clusters touch.
+    // Facts (record ids, contributors, quality, content hashes) of the batches that
+    // clusters touch.
     let touched: BTreeSet<usize> = groups.iter().flatten().map(|k| split_key(*k).0).collect();
     let mut facts = HashMap::new();
     for &b in &touched {
         facts.insert(b, row_facts(ds, &job.plan.batches[b]).await?);
     }
-    let describe = |key: u64| -> Result<(String, u32, &RowFacts), WorkflowError> {
+    let describe = |key: u64| -> Result<(DocRef, &RowFacts), WorkflowError> {
         let (b, row) = split_key(key);
         let pb = &job.plan.batches[b];
         let f = facts[&b]
             .get(&row)
             .ok_or_else(|| corrupt(&pb.path, format!("row {row} is not in the file")))?;
-        Ok((pb.batch_id.clone(), row, f))
+        let doc = DocRef {
+            batch_id: pb.batch_id.clone(),
+            row,
+            record_id: f.record_id.clone(),
+            contributor: f.contributor.clone(),
+        };
+        Ok((doc, f))
     };
+    let threshold = job.plan.threshold;
     let mut removals = Vec::new();
     for g in &groups {
         let keep = match job.plan.keep {
@@ -708,26 +794,30 @@ async fn clusters(ds: &Dataset, job: &Job) -> Result<(), WorkflowError> {
             KeepPolicy::Quality => {
                 let mut scored = Vec::with_capacity(g.len());
                 for &k in g {
-                    scored.push((k, describe(k)?.2.quality));
+                    scored.push((k, describe(k)?.1.quality));
                 }
                 best_quality(&scored)
             }
         };
-        let (kb, krow, kf) = describe(keep)?;
-        let kept = KeptDoc {
-            batch_id: kb,
-            row: krow,
-            record_id: kf.record_id.clone(),
-            contributor: kf.contributor.clone(),
-        };
+        let (kept, _) = describe(keep)?;
         for &k in g.iter().filter(|k| **k != keep) {
-            let (batch_id, row, f) = describe(k)?;
+            let (doc, f) = describe(k)?;
+            let (other, similarity, _) = evidence[&k];
+            let (matched, mf) = describe(other)?;
+            let kind = if mf.content_hash == f.content_hash {
+                "exact"
+            } else {
+                similarity.kind(threshold)
+            };
             removals.push(Removal {
-                batch_id,
-                row,
-                record_id: f.record_id.clone(),
-                contributor: f.contributor.clone(),
+                batch_id: doc.batch_id,
+                row: doc.row,
+                record_id: doc.record_id,
+                contributor: doc.contributor,
                 kept: kept.clone(),
+                matched,
+                kind: kind.to_owned(),
+                similarity,
             });
         }
     }
@@ -781,6 +871,25 @@ async fn read_clusters(
         return Err(corrupt(&path, "removal count does not match its summary"));
     }
     Ok(Some((summary, removals)))
+}
+
+/// The removals grouped by the document each cluster keeps, largest clusters first (then in
+/// the order of their kept document).
+fn cluster_list(removals: Vec<Removal>) -> Vec<ClusterReport> {
+    let mut by_kept: BTreeMap<(String, u32), ClusterReport> = BTreeMap::new();
+    for r in removals {
+        by_kept
+            .entry((r.kept.batch_id.clone(), r.kept.row))
+            .or_insert_with(|| ClusterReport {
+                kept: r.kept.clone(),
+                removed: Vec::new(),
+            })
+            .removed
+            .push(r);
+    }
+    let mut list: Vec<ClusterReport> = by_kept.into_values().collect();
+    list.sort_by_key(|c| std::cmp::Reverse(c.removed.len()));
+    list
 }
 
 /// A batch the filter rewrote: its new file and row count (`None` when no row is left), and
@@ -927,7 +1036,10 @@ async fn filter(ds: &mut Dataset, job: &Job, shard: Shard) -> Result<u64, Workfl
             .filter(|i| kept.contains(&old.rows[*i]))
             .map(|i| masa_dedup::SigRow {
                 row: old.rows[i],
-                sig: old.signature(i).to_vec(),
+                sketch: masa_dedup::Sketch {
+                    sig: old.signature(i).to_vec(),
+                    shingles: old.shingles[i],
+                },
             })
             .collect();
         let new = SigFile::new(&batch, &data_file, data_rows, old.params, rows);

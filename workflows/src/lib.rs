@@ -26,7 +26,9 @@ pub use contribute::{
     ContributeOptions, ContributeSummary, DEFAULT_NEAR_DUP_THRESHOLD, NearDupOptions,
     PreviewSummary, contribute, interrupted_source, preview,
 };
-pub use dedup_job::{DedupOptions, DedupReport, KeepPolicy, KeptDoc, Removal, Shard, Stage, dedup};
+pub use dedup_job::{
+    ClusterReport, DedupOptions, DedupReport, DocRef, KeepPolicy, Removal, Shard, Stage, dedup,
+};
 pub use error::WorkflowError;
 pub use governance_cmd::{
     Flow, FlowRoute, ProposalView, TallyView, delegate, proposals_view, propose, tally_view,

@@ -85,7 +85,7 @@ async fn compute_signatures(
             .filter_map(|(row, t)| {
                 Some(SigRow {
                     row,
-                    sig: h.signature(&t)?,
+                    sketch: h.sketch(&t)?,
                 })
             })
             .collect();
@@ -113,7 +113,7 @@ pub(crate) async fn load_index(
         .buffered(FETCH_CONCURRENCY);
     while let Some(sigs) = stream.try_next().await? {
         for i in 0..sigs.len() {
-            index.insert(sigs.signature(i));
+            index.insert_bulk(sigs.sketch(i));
         }
     }
     tracing::debug!(

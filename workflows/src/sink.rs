@@ -112,10 +112,10 @@ impl BatchSink for DatasetSink {
                 let rows = signatures
                     .into_iter()
                     .enumerate()
-                    .filter_map(|(i, sig)| {
+                    .filter_map(|(i, sketch)| {
                         Some(masa_dedup::SigRow {
                             row: i as u32,
-                            sig: sig?,
+                            sketch: sketch?,
                         })
                     })
                     .collect();

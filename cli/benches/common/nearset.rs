@@ -2,12 +2,12 @@
 //! it; `scripts/fetch-debian-docs` downloads it), shared by the evaluation test and the
 //! benchmark.
 //!
-//! Originals are pages whose text shares little with every other original (exact Jaccard of
-//! word 5-gram sets below 0.3, computed here independently of masa's MinHash). Each original
-//! gets up to three variants made with the edits that copies show in the wild: words
-//! replaced (1–10 %), paragraphs reordered, boilerplate added, the end cut off, and a mix.
-//! An original and its variants form one cluster; the set is shuffled, so a variant may come
-//! before its original.
+//! Originals are pages whose text shares little with every other original (less than a
+//! fifth of either's word 5-grams, counted exactly here, independently of masa's MinHash).
+//! Some are made harder to tell apart on purpose: wrapped in one site template, or quoting
+//! a long passage of another. Each original gets up to three variants made with the edits
+//! that copies show in the wild (see [`variant`]). An original and its variants form one
+//! cluster; the set is shuffled, so a variant may come before its original.
 
 #![allow(dead_code)]
 
@@ -39,8 +39,9 @@ impl Rng {
 pub struct LabeledDoc {
     pub id: String,
     pub cluster: usize,
-    /// `original`, or the edit that made this variant.
-    pub edit: &'static str,
+    /// `original` (or `original (templated)`, `original (quoting)`), or the edits that made
+    /// this variant, in order (`sub-7%+trunc-85%`).
+    pub edit: String,
     pub text: String,
 }
 
@@ -70,10 +71,8 @@ fn shingles(text: &str) -> HashSet<u64> {
         .collect()
 }
 
-/// Page texts of `dir` (`*.html`, extracted by masa's extractor), in file-name order, that
-/// have at least `min_words` words and share less than `max_jaccard` of their word 5-grams
-/// with every page kept before them.
-pub fn distinct_pages(dir: &Path, min_words: usize, max_jaccard: f64, limit: usize) -> Vec<String> {
+/// The `*.html` files of `dir`, in file-name order.
+pub fn html_files(dir: &Path) -> Vec<std::path::PathBuf> {
     let mut files: Vec<_> = std::fs::read_dir(dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .filter_map(Result::ok)
@@ -81,6 +80,24 @@ pub fn distinct_pages(dir: &Path, min_words: usize, max_jaccard: f64, limit: usi
         .filter(|p| p.extension().is_some_and(|x| x == "html"))
         .collect();
     files.sort();
+    files
+}
+
+/// Page texts of `dir` (`*.html`, extracted by masa's extractor), in file-name order, that
+/// have at least `min_words` words and share less than `max_share` of their word 5-grams
+/// with every page kept before them, in either direction (the shared 5-grams over the
+/// smaller of the two sets: a page half made of another's text is not distinct from it).
+pub fn distinct_pages(dir: &Path, min_words: usize, max_share: f64, limit: usize) -> Vec<String> {
+    distinct_texts(&html_files(dir), min_words, max_share, limit)
+}
+
+/// [`distinct_pages`] over a list of files.
+pub fn distinct_texts(
+    files: &[std::path::PathBuf],
+    min_words: usize,
+    max_share: f64,
+    limit: usize,
+) -> Vec<String> {
     let mut kept: Vec<String> = Vec::new();
     let mut sizes: Vec<usize> = Vec::new();
     // Inverted index shingle → kept pages: overlaps are counted without comparing all pairs.
@@ -89,7 +106,7 @@ pub fn distinct_pages(dir: &Path, min_words: usize, max_jaccard: f64, limit: usi
         if kept.len() >= limit {
             break;
         }
-        let html = String::from_utf8_lossy(&std::fs::read(&f).unwrap()).into_owned();
+        let html = String::from_utf8_lossy(&std::fs::read(f).unwrap()).into_owned();
         let text = masa_ingest::extract_html(&html).text;
         if words(&text).len() < min_words {
             continue;
@@ -102,8 +119,8 @@ pub fn distinct_pages(dir: &Path, min_words: usize, max_jaccard: f64, limit: usi
             }
         }
         let too_close = shared.iter().any(|(d, n)| {
-            let union = sh.len() + sizes[*d as usize] - n;
-            *n as f64 / union as f64 >= max_jaccard
+            let smaller = sh.len().min(sizes[*d as usize]).max(1);
+            *n as f64 / smaller as f64 >= max_share
         });
         if too_close {
             continue;
@@ -118,24 +135,61 @@ pub fn distinct_pages(dir: &Path, min_words: usize, max_jaccard: f64, limit: usi
     kept
 }
 
-const BOILERPLATE_TOP: &str = "Skip to main content. Home | Products | Documentation | Blog | \
-Contact us. We use cookies to improve your experience; by continuing you agree to our cookie \
-policy.";
-const BOILERPLATE_BOTTOM: &str = "Was this page helpful? Share it with your team. Copyright \
-2026 Example Docs Mirror. All rights reserved. Privacy policy | Terms of use | Sitemap.";
+/// Site chrome that copiers add above or below a text: several, so that no single string
+/// is learned.
+const HEADERS: &[&str] = &[
+    "Skip to main content. Home | Products | Documentation | Blog | Contact us. We use \
+cookies to improve your experience; by continuing you agree to our cookie policy.",
+    "Mirror of the official documentation, updated nightly. Search this site. Sign in or \
+create an account to save pages to your reading list.",
+    "Posted by admin in Tutorials, Databases. Reading time: 6 minutes. Share on social \
+media: Facebook Twitter LinkedIn Email.",
+];
+const FOOTERS: &[&str] = &[
+    "Was this page helpful? Share it with your team. Copyright 2026 Example Docs Mirror. \
+All rights reserved. Privacy policy | Terms of use | Sitemap.",
+    "Related articles: getting started, installation guide, frequently asked questions. \
+Subscribe to our newsletter for weekly tips and never miss an update.",
+    "Leave a comment below. Your email address will not be published. Required fields are \
+marked. Back to top.",
+];
 
-fn replace_words(text: &str, rate: f64, vocab: &[String], rng: &mut Rng) -> String {
-    // Keep the line structure; replace whole words at the given rate.
-    text.split(' ')
-        .map(|w| {
-            if !w.trim().is_empty() && rng.chance(rate) {
-                vocab[rng.below(vocab.len())].clone()
-            } else {
-                w.to_owned()
+/// A site template that *distinct* pages share (navigation above, a long footer below):
+/// documents wrapped in it are still different documents and must all be kept.
+const TEMPLATE_TOP: &str = "Northwind Data Academy. Courses | Workshops | Certification | \
+Community forum | Job board | About the academy. You are reading a lesson from our \
+database administration track, written by volunteers and reviewed by the editorial team. \
+Lessons are free to read; exercises and certificates need a free account.";
+const TEMPLATE_BOTTOM: &str = "About this lesson: the academy publishes lessons under a \
+Creative Commons licence; you may share and adapt them with attribution. Found a mistake? \
+Open a ticket on the community forum and the editorial team will review it within a week. \
+Next steps: take the quiz for this lesson, join the study group that meets on Thursdays, \
+or browse the full catalogue of courses for beginners and experts alike.";
+
+fn words_of(text: &str) -> Vec<&str> {
+    text.split(' ').collect()
+}
+
+/// Each word is replaced (`sub`), followed by an inserted word (`ins`) or dropped (`del`)
+/// with probability `rate`.
+fn edit_words(text: &str, kind: &str, rate: f64, vocab: &[String], rng: &mut Rng) -> String {
+    let mut out: Vec<String> = Vec::new();
+    for w in words_of(text) {
+        if w.trim().is_empty() || !rng.chance(rate) {
+            out.push(w.to_owned());
+            continue;
+        }
+        let other = vocab[rng.below(vocab.len())].clone();
+        match kind {
+            "sub" => out.push(other),
+            "ins" => {
+                out.push(w.to_owned());
+                out.push(other);
             }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
+            _ => {}
+        }
+    }
+    out.join(" ")
 }
 
 fn paragraphs(text: &str) -> Vec<String> {
@@ -162,36 +216,124 @@ fn reorder(text: &str, rng: &mut Rng) -> String {
 }
 
 fn truncate(text: &str, keep: f64) -> String {
-    let w: Vec<&str> = text.split(' ').collect();
+    let w = words_of(text);
     w[..((w.len() as f64 * keep) as usize).max(1)].join(" ")
 }
 
-/// Makes a variant of `text`; returns the edit's name and the text.
-fn variant(text: &str, vocab: &[String], rng: &mut Rng) -> (&'static str, String) {
+/// Whitespace doubled or turned into newlines, and some words upper- or title-cased.
+fn respace_and_recase(text: &str, rng: &mut Rng) -> String {
+    let mut out = String::with_capacity(text.len() + text.len() / 8);
+    for w in words_of(text) {
+        let w = match rng.below(20) {
+            0 => w.to_uppercase(),
+            1 => {
+                let mut c = w.chars();
+                c.next()
+                    .map(|f| f.to_uppercase().chain(c).collect())
+                    .unwrap_or_default()
+            }
+            _ => w.to_owned(),
+        };
+        out.push_str(&w);
+        out.push_str(match rng.below(12) {
+            0 => "  ",
+            1 => "\n",
+            _ => " ",
+        });
+    }
+    out
+}
+
+/// A rate drawn uniformly over 1–10 %.
+fn rate(rng: &mut Rng) -> f64 {
+    0.01 + 0.09 * rng.below(1001) as f64 / 1000.0
+}
+
+/// One edit applied to `text`; returns its short name.
+fn one_edit(text: &str, vocab: &[String], rng: &mut Rng) -> (String, String) {
     match rng.below(9) {
-        0 => ("words-1%", replace_words(text, 0.01, vocab, rng)),
-        1 => ("words-3%", replace_words(text, 0.03, vocab, rng)),
-        2 => ("words-5%", replace_words(text, 0.05, vocab, rng)),
-        3 => ("words-10%", replace_words(text, 0.10, vocab, rng)),
-        4 => ("reorder", reorder(text, rng)),
-        5 => (
-            "boilerplate",
-            format!("{BOILERPLATE_TOP}\n\n{text}\n\n{BOILERPLATE_BOTTOM}"),
+        k @ 0..=2 => {
+            let kind = ["sub", "ins", "del"][k];
+            let r = rate(rng);
+            let name = format!("{kind}-{:.0}%", (r * 100.0).ceil());
+            (name, edit_words(text, kind, r, vocab, rng))
+        }
+        3 => ("reorder".into(), reorder(text, rng)),
+        4 => ("respace".into(), respace_and_recase(text, rng)),
+        5 => {
+            let keep = 0.80 + 0.15 * rng.below(101) as f64 / 100.0;
+            (
+                format!("trunc-{:.0}%", (keep * 100.0).floor()),
+                truncate(text, keep),
+            )
+        }
+        6 => (
+            "header".into(),
+            format!("{}\n\n{text}", HEADERS[rng.below(HEADERS.len())]),
         ),
-        6 => ("truncate-90%", truncate(text, 0.9)),
-        7 => ("truncate-70%", truncate(text, 0.7)),
+        7 => (
+            "footer".into(),
+            format!("{text}\n\n{}", FOOTERS[rng.below(FOOTERS.len())]),
+        ),
         _ => (
-            "words-2%+boilerplate",
+            "header+footer".into(),
             format!(
-                "{BOILERPLATE_TOP}\n\n{}\n\n{BOILERPLATE_BOTTOM}",
-                replace_words(text, 0.02, vocab, rng)
+                "{}\n\n{text}\n\n{}",
+                HEADERS[rng.below(HEADERS.len())],
+                FOOTERS[rng.below(FOOTERS.len())]
             ),
         ),
     }
 }
 
-/// Builds the set: every original, up to three variants each (none for about a third of
-/// them, which stay unique documents), shuffled by `seed`.
+/// Makes a variant of `text`: an exact copy, or one to three edits applied in turn (a
+/// mixture), of which at most one changes words (at a rate drawn over 1–10 %): the others
+/// reorder, respace, cut, or add boilerplate. The name lists the edits in order.
+fn variant(text: &str, vocab: &[String], rng: &mut Rng) -> (String, String) {
+    if rng.below(12) == 0 {
+        return ("exact".into(), text.to_owned());
+    }
+    let n = [1, 1, 2, 3][rng.below(4)];
+    let word_edit = |n: &str| ["sub-", "ins-", "del-"].iter().any(|k| n.starts_with(k));
+    let mut names: Vec<String> = Vec::new();
+    let mut t = text.to_owned();
+    while names.len() < n {
+        let (name, next) = one_edit(&t, vocab, rng);
+        if word_edit(&name) && names.iter().any(|n| word_edit(n)) {
+            continue;
+        }
+        names.push(name);
+        t = next;
+    }
+    (names.join("+"), t)
+}
+
+/// The report group of a variant's name: its edit kinds without rates, and for single
+/// word edits the rate band (`sub-1–5%`, `sub-6–10%`).
+pub fn edit_kind(name: &str) -> String {
+    let parts: Vec<&str> = name.split('+').collect();
+    if parts.len() > 1 {
+        return format!("mixture of {}", parts.len());
+    }
+    match name.split_once('-') {
+        Some((k, r)) if ["sub", "ins", "del"].contains(&k) => {
+            let pct: u32 = r.trim_end_matches('%').parse().unwrap_or(0);
+            format!("{k}-{}", if pct <= 5 { "1–5%" } else { "6–10%" })
+        }
+        Some(("trunc", _)) => "truncate 80–95%".into(),
+        _ => name.to_owned(),
+    }
+}
+
+/// Builds the set from distinct `originals`:
+/// - every original, with up to three variants (none for about a third of them, which stay
+///   unique documents);
+/// - about one original in eight (of those of 300 words or more) wrapped in a site template
+///   shared by all of those (a distinct page of the same site, to keep);
+/// - about one original in ten quoting a long passage (15–30 % of its own length, at most
+///   40 % of the source) of another original (a distinct document, to keep);
+///
+/// all shuffled by `seed`, so a variant may come before its original.
 pub fn build(originals: &[String], seed: u64) -> NearSet {
     let mut rng = Rng::new(seed);
     let vocab: Vec<String> = {
@@ -207,15 +349,40 @@ pub fn build(originals: &[String], seed: u64) -> NearSet {
     };
     let mut docs = Vec::new();
     for (c, text) in originals.iter().enumerate() {
+        let mut text = text.clone();
+        let mut kind = "original";
+        // The template is about 125 words: on pages of 300 words or more it is at most
+        // about 30 % of the page, as a site's chrome left after extraction would be.
+        if rng.below(8) == 0 && words(&text).len() >= 300 {
+            text = format!("{TEMPLATE_TOP}\n\n{text}\n\n{TEMPLATE_BOTTOM}");
+            kind = "original (templated)";
+        } else if rng.below(9) == 0 && originals.len() > 1 {
+            let src =
+                words_of(&originals[(c + 1 + rng.below(originals.len() - 1)) % originals.len()]);
+            let own = words_of(&text);
+            let share = 0.15 + 0.15 * rng.below(101) as f64 / 100.0;
+            let len = ((own.len() as f64 * share) as usize)
+                .min(src.len() * 2 / 5)
+                .max(1);
+            let from = rng.below(src.len() - len + 1);
+            let at = rng.below(own.len());
+            text = format!(
+                "{}\n\n“{}”\n\n{}",
+                own[..at].join(" "),
+                src[from..from + len].join(" "),
+                own[at..].join(" ")
+            );
+            kind = "original (quoting)";
+        }
         docs.push(LabeledDoc {
             id: format!("c{c}-original"),
             cluster: c,
-            edit: "original",
+            edit: kind.into(),
             text: text.clone(),
         });
         let n = [0, 0, 1, 1, 2, 3][rng.below(6)];
         for v in 0..n {
-            let (edit, text) = variant(text, &vocab, &mut rng);
+            let (edit, text) = variant(&text, &vocab, &mut rng);
             docs.push(LabeledDoc {
                 id: format!("c{c}-v{v}"),
                 cluster: c,
@@ -312,21 +479,21 @@ pub fn write_jsonl(set: &NearSet, path: &Path) {
     f.flush().unwrap();
 }
 
-/// Per edit: (variants caught, variants). A variant is caught when it and its original were
-/// not both kept (whichever of the two came first stays).
+/// Per edit kind ([`edit_kind`]): (variants caught, variants). A variant is caught when it
+/// and its original were not both kept (whichever of the two came first stays).
 pub fn caught_by_edit(
     set: &NearSet,
     kept: &HashSet<String>,
-) -> std::collections::BTreeMap<&'static str, (usize, usize)> {
+) -> std::collections::BTreeMap<String, (usize, usize)> {
     let original_kept: HashSet<usize> = set
         .docs
         .iter()
-        .filter(|d| d.edit == "original" && kept.contains(&d.id))
+        .filter(|d| d.edit.starts_with("original") && kept.contains(&d.id))
         .map(|d| d.cluster)
         .collect();
     let mut out = std::collections::BTreeMap::new();
-    for d in set.docs.iter().filter(|d| d.edit != "original") {
-        let e: &mut (usize, usize) = out.entry(d.edit).or_default();
+    for d in set.docs.iter().filter(|d| !d.edit.starts_with("original")) {
+        let e: &mut (usize, usize) = out.entry(edit_kind(&d.edit)).or_default();
         e.1 += 1;
         if !(kept.contains(&d.id) && original_kept.contains(&d.cluster)) {
             e.0 += 1;
