@@ -42,9 +42,12 @@ fn docs_dir() -> PathBuf {
 
 /// `cross` counts removals whose matched document belongs to another cluster: wrong matches
 /// that the doc-level score cannot see when the cluster keeps another member.
-fn print_scores(name: &str, s: &nearset::Scores, cross: usize, docs_per_s: f64) {
+/// `None` where the figure is not measured (the binary runs report no matches or speed).
+fn print_scores(name: &str, s: &nearset::Scores, cross: Option<usize>, docs_per_s: Option<f64>) {
+    let cross = cross.map_or("-".to_owned(), |c| c.to_string());
+    let speed = docs_per_s.map_or("-".to_owned(), |d| format!("{d:.0}"));
     println!(
-        "| {name} | {:.3} | {:.3} | {:.3} | {} | {cross} | {} | {docs_per_s:.0} |",
+        "| {name} | {:.3} | {:.3} | {:.3} | {} | {cross} | {} | {speed} |",
         s.precision, s.recall, s.f1, s.false_removals, s.unique_lost
     );
 }
@@ -346,48 +349,74 @@ fn labeled_set() {
         let threshold = masa_workflows::DEFAULT_NEAR_DUP_THRESHOLD;
         let (kept, cross, dps, bytes) = stream(set, MinHashParams::default(), threshold);
         let s = nearset::score(set, &kept);
-        print_scores("masa, streamed (defaults)", &s, cross, dps);
+        print_scores("masa, streamed (defaults)", &s, Some(cross), Some(dps));
         let masa_by_edit = nearset::caught_by_edit(set, &kept);
         let dir = tempfile::tempdir().unwrap();
         let input = dir.path().join("set.jsonl");
         nearset::write_jsonl(set, &input);
-        let out = std::process::Command::new(&python)
-            .arg(format!("{ROOT}/cli/benches/datasketch_lsh.py"))
-            .arg(&input)
-            .output();
         let mut ds_by_edit = None;
-        match out {
-            Ok(o) if o.status.success() => {
-                let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-                let kept: HashSet<String> = v["kept"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|x| x.as_str().unwrap().to_owned())
-                    .collect();
-                let s = nearset::score(set, &kept);
-                let ds_dps = set.docs.len() as f64 / v["seconds"].as_f64().unwrap();
-                let cross = v["matched"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .filter(|m| {
-                        cluster_of[m[0].as_str().unwrap()] != cluster_of[m[1].as_str().unwrap()]
-                    })
-                    .count();
-                print_scores("datasketch MinHashLSH (14 × 8, 5-grams)", &s, cross, ds_dps);
-                ds_by_edit = Some(nearset::caught_by_edit(set, &kept));
+        for (words, bands, rows) in [(5, 14, 8), (3, 20, 3)] {
+            let out = std::process::Command::new(&python)
+                .arg(format!("{ROOT}/cli/benches/datasketch_lsh.py"))
+                .arg(&input)
+                .args([words, bands, rows].map(|v: usize| v.to_string()))
+                .output();
+            match out {
+                Ok(o) if o.status.success() => {
+                    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+                    let kept: HashSet<String> = v["kept"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|x| x.as_str().unwrap().to_owned())
+                        .collect();
+                    let s = nearset::score(set, &kept);
+                    let ds_dps = set.docs.len() as f64 / v["seconds"].as_f64().unwrap();
+                    let cross = v["matched"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .filter(|m| {
+                            cluster_of[m[0].as_str().unwrap()]
+                                != cluster_of[m[1].as_str().unwrap()]
+                        })
+                        .count();
+                    let name = format!(
+                        "datasketch MinHashLSH ({bands} × {rows}, {words}-grams, no verification)"
+                    );
+                    print_scores(&name, &s, Some(cross), Some(ds_dps));
+                    if words == 5 {
+                        ds_by_edit = Some(nearset::caught_by_edit(set, &kept));
+                    }
+                }
+                other => {
+                    println!(
+                        "(datasketch comparison skipped: {python} with datasketch not runnable: {:?})",
+                        other.map(|o| String::from_utf8_lossy(&o.stderr).into_owned())
+                    );
+                    break;
+                }
             }
-            other => println!(
-                "(datasketch comparison skipped: {python} with datasketch not runnable: {:?})",
-                other.map(|o| String::from_utf8_lossy(&o.stderr).into_owned())
-            ),
         }
+        // Both paths as a user runs them, with the release binary and default settings.
+        let (streamed, offline) = through_the_binary(&input, dir.path());
+        print_scores(
+            "`masa contribute` (streaming)",
+            &nearset::score(set, &streamed),
+            None,
+            None,
+        );
+        print_scores(
+            "`masa contribute --no-near-dup` + `masa dedup` (offline)",
+            &nearset::score(set, &offline),
+            None,
+            None,
+        );
         println!(
             "index state: {:.0} bytes a document kept",
             bytes as f64 / kept.len() as f64
         );
-        println!("\nvariants caught by edit (masa | datasketch | of):");
+        println!("\nvariants caught by edit (masa | datasketch 14 × 8 | of):");
         for (edit, (c, n)) in &masa_by_edit {
             let dc = ds_by_edit.as_ref().map_or("-".to_owned(), |m| {
                 m.get(edit).copied().unwrap_or_default().0.to_string()
@@ -395,6 +424,57 @@ fn labeled_set() {
             println!("  {edit:<24} {c:>4} | {dc:>4} | {n}");
         }
     }
+}
+
+/// The labeled documents a dataset holds (the JSONL connector puts `#id=<id>` in the uri).
+fn kept_in(ds: &Path) -> HashSet<String> {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let ds = masa_storage::Dataset::open(ds.to_str().unwrap(), &Default::default())
+            .await
+            .unwrap();
+        let mut out = HashSet::new();
+        for f in ds.committed_files().unwrap() {
+            for b in ds.read_file(&f, Some(&["uri"])).await.unwrap() {
+                let uris = masa_record::column::<masa_storage::arrow::array::StringArray>(&b, "uri")
+                    .unwrap();
+                for i in 0..b.num_rows() {
+                    out.insert(uris.value(i).rsplit("#id=").next().unwrap().to_owned());
+                }
+            }
+        }
+        out
+    })
+}
+
+/// Runs `set.jsonl` through `masa contribute` (streaming dedup) and through `masa contribute
+/// --no-near-dup` then `masa dedup` (offline); returns the ids each dataset keeps.
+fn through_the_binary(input: &Path, dir: &Path) -> (HashSet<String>, HashSet<String>) {
+    let masa = env!("CARGO_BIN_EXE_masa");
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(masa)
+            .args(args)
+            .env("MASA_HOME", dir.join("home"))
+            .env("MASA_CACHE_DIR", dir.join("cache"))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    };
+    run(&["init"]);
+    let (a, b) = (dir.join("streamed"), dir.join("offline"));
+    let input = input.to_str().unwrap();
+    run(&["contribute", "-q", "--files", input, "--dataset", a.to_str().unwrap()]);
+    run(&[
+        "contribute",
+        "-q",
+        "--files",
+        input,
+        "--dataset",
+        b.to_str().unwrap(),
+        "--no-near-dup",
+    ]);
+    run(&["dedup", "--dataset", b.to_str().unwrap()]);
+    (kept_in(&a), kept_in(&b))
 }
 
 /// ~2 KB documents; after the first thousand, every twentieth is a near-copy (a few words

@@ -68,13 +68,26 @@ fn dry_run_then_filter(alice: &Env, bob: &Env, ds: &str) {
     let (bob_key, alice_key) = populate(alice, bob, ds);
     let r = alice.json(&["dedup", "--dataset", ds, "--dry-run"]);
     check_report(&r, &bob_key);
-    // Every removal keeps the earlier document: Alice's, or the first of Bob's pair.
-    for e in r["examples"].as_array().unwrap() {
+    // Every removal keeps the earlier document: Alice's, or the first of Bob's pair; and
+    // says why: a near match (a word in a hundred changed, a header added) with the
+    // document it was matched with and the estimates.
+    let clusters = r["cluster_list"].as_array().unwrap();
+    assert_eq!(clusters.len(), 4, "{r}");
+    for c in clusters {
+        let removed = c["removed"].as_array().unwrap();
+        assert_eq!(removed.len(), 1, "{c}");
+        let e = &removed[0];
+        assert_eq!(e["kept"], c["kept"], "{c}");
         let kept = &e["kept"]["contributor"];
         assert!(
             kept == &alice_key || e["kept"]["batch_id"] == e["batch_id"],
             "{e}"
         );
+        assert_eq!(e["matched"], e["kept"], "{e}");
+        assert_eq!(e["kind"], "near", "{e}");
+        let j = e["similarity"]["jaccard"].as_f64().unwrap();
+        let contained = e["similarity"]["containment"].as_f64().unwrap();
+        assert!(j > 0.8 && j <= contained && contained <= 1.0, "{e}");
     }
     assert_eq!(alice.json(&["stats", "--dataset", ds])["records"], 29);
 
@@ -202,7 +215,7 @@ fn sharded_stages_agree_with_the_single_process_run() {
 
     let whole = alice.json(&["dedup", "--dataset", ds, "--dry-run"]);
     assert_eq!(whole["job"], job.as_str());
-    assert_eq!(whole["examples"], sharded["examples"]);
+    assert_eq!(whole["cluster_list"], sharded["cluster_list"]);
     assert_eq!(
         whole["removed_by_contributor"],
         sharded["removed_by_contributor"]
@@ -256,4 +269,41 @@ fn bad_invocations_are_refused_clearly() {
         &env.path("nothing").display().to_string(),
     ]);
     assert!(err.contains("nothing"), "{err}");
+}
+
+/// The report says how each removal matched: a cut copy is `contained` in its source
+/// (Jaccard below the threshold, containment above), while a later text that includes an
+/// earlier one and adds as much again is not a copy of it and stays.
+#[test]
+fn dry_run_reports_the_kind_of_match_and_containment_is_directional() {
+    let (alice, bob) = (Env::new(), Env::new());
+    let ds = alice.path("ds");
+    let ds = ds.to_str().unwrap();
+    let a = alice.path("alice");
+    for i in 0..6 {
+        write_file(&a, &format!("a{i}.txt"), &doc(i));
+    }
+    alice.ok(&["contribute", "--files", a.to_str().unwrap(), "--dataset", ds]);
+    let b = bob.path("bob");
+    let words: Vec<String> = doc(1).split(' ').map(str::to_owned).collect();
+    write_file(&b, "cut.txt", &words[..words.len() * 11 / 20].join(" "));
+    write_file(&b, "longer.txt", &format!("{}\n\n{}", doc(2), doc(700)));
+    bob.ok(&[
+        "contribute",
+        "--files",
+        b.to_str().unwrap(),
+        "--dataset",
+        ds,
+        "--no-near-dup",
+    ]);
+    let r = alice.json(&["dedup", "--dataset", ds, "--dry-run"]);
+    assert_eq!(r["removed"], 1, "{r}");
+    let e = &r["cluster_list"][0]["removed"][0];
+    assert_eq!(e["kind"], "contained", "{e}");
+    let j = e["similarity"]["jaccard"].as_f64().unwrap();
+    let c = e["similarity"]["containment"].as_f64().unwrap();
+    assert!(j < 0.6 && c >= 0.6 && c > j, "{e}");
+    let text = alice.ok(&["dedup", "--dataset", ds, "--dry-run"]);
+    assert!(text.contains("contained match of"), "{text}");
+    assert!(text.contains("containment ≈ "), "{text}");
 }

@@ -9,30 +9,32 @@ mod common;
 mod nearset;
 
 use common::Env;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 /// The ids of the documents in a dataset (the JSONL connector puts `#id=<id>` in the uri).
 fn kept_ids(ds: &str) -> HashSet<String> {
+    record_labels(ds).into_values().collect()
+}
+
+/// Record id → the labeled document's id, for every record in the dataset.
+fn record_labels(ds: &str) -> HashMap<String, String> {
     common::read_records(ds, &Default::default())
         .into_values()
-        .map(|r| r.uri.rsplit("#id=").next().unwrap().to_owned())
+        .map(|r| (r.record_id, r.uri.rsplit("#id=").next().unwrap().to_owned()))
         .collect()
 }
 
-/// Floors just below the measured values at the default settings (precision 1.0 on both
-/// paths; recall 0.64 streaming, 0.71 offline, where transitive clusters help), so a
-/// regression in either shows. Recall is bounded by the settings, not the code: 14 bands of
-/// 8 rows rarely propose pairs below Jaccard 0.6, which is where 5 % and 10 % word edits
-/// and a cut of 30 % land (see BENCHMARKS.md for recall per edit).
-const MIN_PRECISION: f64 = 0.99;
-const MIN_RECALL: f64 = 0.6;
+/// What issue 16 asks of the default settings on both paths: recall of at least 0.9, and
+/// not one unique document lost or matched into another cluster. (Measured: recall 0.98 to
+/// 0.99 and precision 1.0 on the benchmark's sets, BENCHMARKS.md.)
+const MIN_RECALL: f64 = 0.9;
 
 #[test]
 fn near_duplicates_of_real_pages_are_found_and_unique_pages_kept() {
     let Some(dir) = common::docs_dir() else {
         return;
     };
-    let originals = nearset::distinct_pages(&dir, 150, 0.3, 300);
+    let originals = nearset::distinct_pages(&dir, 150, 0.2, 300);
     assert!(originals.len() >= 250, "only {} pages", originals.len());
     let set = nearset::build(&originals, 7);
     let env = Env::new();
@@ -48,7 +50,7 @@ fn near_duplicates_of_real_pages_are_found_and_unique_pages_kept() {
     let by_edit = nearset::caught_by_edit(&set, &kept_ids(ds));
     eprintln!("contribute: {s:?}\ncaught by edit: {by_edit:?}");
     assert_eq!(s.unique_lost, 0, "{s:?}");
-    assert!(s.precision >= MIN_PRECISION, "{s:?}");
+    assert_eq!(s.false_removals, 0, "{s:?}");
     assert!(s.recall >= MIN_RECALL, "{s:?}");
 
     // Offline: everything committed, then `masa dedup` removes the copies.
@@ -63,10 +65,22 @@ fn near_duplicates_of_real_pages_are_found_and_unique_pages_kept() {
         "-q",
         "--no-near-dup",
     ]);
+    // The dry run's evidence: every removal matched a document of its own cluster.
+    let labels = record_labels(ds2);
+    let cluster_of: HashMap<&str, usize> =
+        set.docs.iter().map(|d| (d.id.as_str(), d.cluster)).collect();
+    let cluster = |record: &serde_json::Value| cluster_of[labels[record.as_str().unwrap()].as_str()];
+    let report = env.json(&["dedup", "--dataset", ds2, "--dry-run"]);
+    for c in report["cluster_list"].as_array().unwrap() {
+        for e in c["removed"].as_array().unwrap() {
+            assert_eq!(cluster(&e["record_id"]), cluster(&e["matched"]["record_id"]), "{e}");
+            assert_eq!(cluster(&e["record_id"]), cluster(&c["kept"]["record_id"]), "{e}");
+        }
+    }
     env.ok(&["dedup", "--dataset", ds2]);
     let o = nearset::score(&set, &kept_ids(ds2));
     eprintln!("masa dedup: {o:?}");
     assert_eq!(o.unique_lost, 0, "{o:?}");
-    assert!(o.precision >= MIN_PRECISION, "{o:?}");
+    assert_eq!(o.false_removals, 0, "{o:?}");
     assert!(o.recall >= MIN_RECALL, "{o:?}");
 }

@@ -238,6 +238,33 @@ mod tests {
         assert_eq!(half.score * 2, full.score);
     }
 
+    /// Containment is directional: the credit stays with the earliest leaf of a cluster
+    /// only for what the later record copied.
+    #[test]
+    fn a_longer_record_including_a_shorter_earlier_one_earns_its_new_part() {
+        let short = words(10, 300);
+        let long = format!("{short} {}", words(11, 700));
+        let mut s = Scorer::new(&rules());
+        let first = s.score(&short, Some(1.0));
+        assert!(first.novel > 150, "{first:?}");
+        let later = s.score(&long, Some(1.0));
+        // Not a copy of the shorter one: it earns its ~700 new 5-grams, not the 300 held.
+        assert!(!later.near_duplicate, "{later:?}");
+        assert!((450..=950).contains(&later.novel), "{later:?}");
+    }
+
+    #[test]
+    fn a_shorter_record_contained_in_an_earlier_one_earns_nothing() {
+        let long = words(12, 1000);
+        let excerpt: Vec<&str> = long.split(' ').skip(300).take(400).collect();
+        let mut s = Scorer::new(&rules());
+        let first = s.score(&long, Some(1.0));
+        assert!(first.novel > 700, "{first:?}");
+        let copy = s.score(&excerpt.join(" "), Some(1.0));
+        assert!(copy.near_duplicate, "{copy:?}");
+        assert_eq!(copy.score, 0);
+    }
+
     #[test]
     fn seeded_records_make_their_content_old() {
         let mut s = Scorer::new(&rules());

@@ -276,7 +276,7 @@ fn one_edit(text: &str, vocab: &[String], rng: &mut Rng) -> (String, String) {
             format!("{text}\n\n{}", FOOTERS[rng.below(FOOTERS.len())]),
         ),
         _ => (
-            "header+footer".into(),
+            "header-and-footer".into(),
             format!(
                 "{}\n\n{text}\n\n{}",
                 HEADERS[rng.below(HEADERS.len())],
