@@ -115,13 +115,13 @@ fn web_pages() -> Option<PathBuf> {
 }
 
 /// Streams `set` through an index the way `contribute` does (query, then insert), one core;
-/// returns the kept ids, cross-cluster matches, docs/s of the near-dup stage (sketch and
-/// index, not the bookkeeping around them) and index bytes.
+/// returns the kept ids, cross-cluster matches and docs/s of the near-dup stage (sketch and
+/// index, not the bookkeeping around them).
 fn stream(
     set: &nearset::NearSet,
     params: MinHashParams,
     threshold: f64,
-) -> (HashSet<String>, usize, f64, usize) {
+) -> (HashSet<String>, usize, f64) {
     let hasher = MinHasher::new(params);
     let mut index = LshIndex::new(params, threshold);
     let mut busy = std::time::Duration::ZERO;
@@ -152,7 +152,7 @@ fn stream(
         }
     }
     let dps = set.docs.len() as f64 / busy.as_secs_f64();
-    (kept, cross, dps, index.heap_bytes())
+    (kept, cross, dps)
 }
 
 /// The method sweep, on the tuning set only: shingle size, bands × rows, verification
@@ -181,7 +181,7 @@ fn sweep(set: &nearset::NearSet) {
                     rows,
                     ..d
                 };
-                let (kept, cross, dps, _) = stream(set, p, threshold);
+                let (kept, cross, dps) = stream(set, p, threshold);
                 let s = nearset::score(set, &kept);
                 // Signature, shingle count, and one 8-byte entry a band.
                 let state = 2 * bands * rows + 4 + 8 * bands;
@@ -347,7 +347,7 @@ fn labeled_set() {
             .map(|d| (d.id.as_str(), d.cluster))
             .collect();
         let threshold = masa_workflows::DEFAULT_NEAR_DUP_THRESHOLD;
-        let (kept, cross, dps, bytes) = stream(set, MinHashParams::default(), threshold);
+        let (kept, cross, dps) = stream(set, MinHashParams::default(), threshold);
         let s = nearset::score(set, &kept);
         print_scores("masa, streamed (defaults)", &s, Some(cross), Some(dps));
         let masa_by_edit = nearset::caught_by_edit(set, &kept);
@@ -377,8 +377,7 @@ fn labeled_set() {
                         .unwrap()
                         .iter()
                         .filter(|m| {
-                            cluster_of[m[0].as_str().unwrap()]
-                                != cluster_of[m[1].as_str().unwrap()]
+                            cluster_of[m[0].as_str().unwrap()] != cluster_of[m[1].as_str().unwrap()]
                         })
                         .count();
                     let name = format!(
@@ -412,10 +411,6 @@ fn labeled_set() {
             None,
             None,
         );
-        println!(
-            "index state: {:.0} bytes a document kept",
-            bytes as f64 / kept.len() as f64
-        );
         println!("\nvariants caught by edit (masa | datasketch 14 × 8 | of):");
         for (edit, (c, n)) in &masa_by_edit {
             let dc = ds_by_edit.as_ref().map_or("-".to_owned(), |m| {
@@ -436,8 +431,9 @@ fn kept_in(ds: &Path) -> HashSet<String> {
         let mut out = HashSet::new();
         for f in ds.committed_files().unwrap() {
             for b in ds.read_file(&f, Some(&["uri"])).await.unwrap() {
-                let uris = masa_record::column::<masa_storage::arrow::array::StringArray>(&b, "uri")
-                    .unwrap();
+                let uris =
+                    masa_record::column::<masa_storage::arrow::array::StringArray>(&b, "uri")
+                        .unwrap();
                 for i in 0..b.num_rows() {
                     out.insert(uris.value(i).rsplit("#id=").next().unwrap().to_owned());
                 }
@@ -458,12 +454,23 @@ fn through_the_binary(input: &Path, dir: &Path) -> (HashSet<String>, HashSet<Str
             .env("MASA_CACHE_DIR", dir.join("cache"))
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     };
     run(&["init"]);
     let (a, b) = (dir.join("streamed"), dir.join("offline"));
     let input = input.to_str().unwrap();
-    run(&["contribute", "-q", "--files", input, "--dataset", a.to_str().unwrap()]);
+    run(&[
+        "contribute",
+        "-q",
+        "--files",
+        input,
+        "--dataset",
+        a.to_str().unwrap(),
+    ]);
     run(&[
         "contribute",
         "-q",
@@ -563,19 +570,43 @@ fn scale(n: usize) {
     std::fs::write(&one, "A short new document for the state-load measurement.").unwrap();
     let streamed = dir.path().join("streamed");
     let started = Instant::now();
-    let rss = run_measured(&mut cmd(&[
-        "contribute",
-        "--quiet",
-        "--files",
-        one.to_str().unwrap(),
-        "--dataset",
-        streamed.to_str().unwrap(),
-    ]));
+    let log = dir.path().join("state-load.log");
+    let rss = run_measured(
+        cmd(&[
+            "contribute",
+            "--quiet",
+            "--files",
+            one.to_str().unwrap(),
+            "--dataset",
+            streamed.to_str().unwrap(),
+        ])
+        .env("MASA_LOG", "masa_workflows=debug")
+        .stderr(std::fs::File::create(&log).unwrap()),
+    );
     println!(
         "| contribute 1 document onto the {n}-document dataset (state load) | {:.1} | - | {:.0} |",
         started.elapsed().as_secs_f64(),
         rss as f64 / 1024.0
     );
+    // The index's own size once loaded, as the run logs it.
+    let log = std::fs::read_to_string(&log).unwrap();
+    if let Some(line) = log
+        .lines()
+        .find(|l| l.contains("near-duplicate index loaded"))
+    {
+        // Without the terminal colours the log writes.
+        let mut plain = String::new();
+        let mut in_escape = false;
+        for c in line.split("index loaded").nth(1).unwrap_or(line).chars() {
+            match (in_escape, c) {
+                (false, '\u{1b}') => in_escape = true,
+                (true, 'm') => in_escape = false,
+                (false, c) => plain.push(c),
+                _ => {}
+            }
+        }
+        println!("index once loaded: {}", plain.trim());
+    }
     let all = dir.path().join("all");
     let report = dir.path().join("report.json");
     // First over a table without signature files (they are computed from the Parquet text),
@@ -625,7 +656,9 @@ fn scale(n: usize) {
 }
 
 fn main() {
-    labeled_set();
+    if std::env::var("MASA_BENCH_DEDUP_LABELED").as_deref() != Ok("0") {
+        labeled_set();
+    }
     let n: usize = std::env::var("MASA_BENCH_DEDUP_DOCS")
         .ok()
         .and_then(|v| v.parse().ok())

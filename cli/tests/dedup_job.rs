@@ -283,7 +283,13 @@ fn dry_run_reports_the_kind_of_match_and_containment_is_directional() {
     for i in 0..6 {
         write_file(&a, &format!("a{i}.txt"), &doc(i));
     }
-    alice.ok(&["contribute", "--files", a.to_str().unwrap(), "--dataset", ds]);
+    alice.ok(&[
+        "contribute",
+        "--files",
+        a.to_str().unwrap(),
+        "--dataset",
+        ds,
+    ]);
     let b = bob.path("bob");
     let words: Vec<String> = doc(1).split(' ').map(str::to_owned).collect();
     write_file(&b, "cut.txt", &words[..words.len() * 11 / 20].join(" "));

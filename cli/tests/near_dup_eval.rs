@@ -67,14 +67,26 @@ fn near_duplicates_of_real_pages_are_found_and_unique_pages_kept() {
     ]);
     // The dry run's evidence: every removal matched a document of its own cluster.
     let labels = record_labels(ds2);
-    let cluster_of: HashMap<&str, usize> =
-        set.docs.iter().map(|d| (d.id.as_str(), d.cluster)).collect();
-    let cluster = |record: &serde_json::Value| cluster_of[labels[record.as_str().unwrap()].as_str()];
+    let cluster_of: HashMap<&str, usize> = set
+        .docs
+        .iter()
+        .map(|d| (d.id.as_str(), d.cluster))
+        .collect();
+    let cluster =
+        |record: &serde_json::Value| cluster_of[labels[record.as_str().unwrap()].as_str()];
     let report = env.json(&["dedup", "--dataset", ds2, "--dry-run"]);
     for c in report["cluster_list"].as_array().unwrap() {
         for e in c["removed"].as_array().unwrap() {
-            assert_eq!(cluster(&e["record_id"]), cluster(&e["matched"]["record_id"]), "{e}");
-            assert_eq!(cluster(&e["record_id"]), cluster(&c["kept"]["record_id"]), "{e}");
+            assert_eq!(
+                cluster(&e["record_id"]),
+                cluster(&e["matched"]["record_id"]),
+                "{e}"
+            );
+            assert_eq!(
+                cluster(&e["record_id"]),
+                cluster(&c["kept"]["record_id"]),
+                "{e}"
+            );
         }
     }
     env.ok(&["dedup", "--dataset", ds2]);

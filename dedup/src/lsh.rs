@@ -40,6 +40,11 @@ const MIN_FRESH: usize = 1 << 14;
 #[derive(Debug, Clone, Default)]
 struct Band {
     sorted: Vec<u64>,
+    /// `dir[p]` is the first entry of `sorted` whose key's top `dir_bits` bits are `p` or
+    /// more: a lookup reads one slot and a range of about 16 entries, not the ~20 scattered
+    /// probes of a binary search over the whole run.
+    dir: Vec<u32>,
+    dir_bits: u32,
     /// Entries not in `sorted` yet; those in `recent` too are already searchable.
     fresh: Vec<u64>,
     recent: Recent,
@@ -71,6 +76,19 @@ impl Band {
         out.extend(a);
         out.extend(b);
         self.sorted = out;
+        // About 16 entries a slot: 4 bytes a slot, a quarter byte a document.
+        self.dir_bits = (self.sorted.len() / 16).max(1).ilog2().min(24);
+        let slots = 1usize << self.dir_bits;
+        let mut dir = Vec::with_capacity(slots + 1);
+        let mut at = 0;
+        for p in 0..slots {
+            while at < self.sorted.len() && self.slot(self.sorted[at]) < p {
+                at += 1;
+            }
+            dir.push(at as u32);
+        }
+        dir.push(self.sorted.len() as u32);
+        self.dir = dir;
         self.fresh = Vec::new();
         self.recent = Recent::default();
         self.more = HashMap::default();
@@ -93,16 +111,26 @@ impl Band {
         }
     }
 
+    /// The directory slot of an entry.
+    fn slot(&self, e: u64) -> usize {
+        ((e >> 32) as u32 as u64 >> (32 - self.dir_bits)) as usize
+    }
+
     /// The earliest documents of `key`'s bucket, up to [`MAX_BUCKET_CHECKS`].
     fn candidates(&self, key: u32, out: &mut Vec<u32>) {
-        let start = self.sorted.partition_point(|e| e < &entry(key, 0));
-        out.extend(
-            self.sorted[start..]
-                .iter()
-                .take(MAX_BUCKET_CHECKS)
-                .take_while(|e| (**e >> 32) as u32 == key)
-                .map(|e| *e as u32),
-        );
+        if !self.sorted.is_empty() {
+            let p = self.slot(entry(key, 0));
+            let (lo, hi) = (self.dir[p] as usize, self.dir[p + 1] as usize);
+            let run = &self.sorted[lo..hi];
+            let start = run.partition_point(|e| e < &entry(key, 0));
+            out.extend(
+                run[start..]
+                    .iter()
+                    .take(MAX_BUCKET_CHECKS)
+                    .take_while(|e| (**e >> 32) as u32 == key)
+                    .map(|e| *e as u32),
+            );
+        }
         if let Some(first) = self.recent.get(&key) {
             out.push(*first);
             if let Some(more) = self.more.get(&key) {
@@ -113,6 +141,7 @@ impl Band {
 
     fn heap_bytes(&self) -> usize {
         (self.sorted.capacity() + self.fresh.capacity()) * 8
+            + self.dir.capacity() * 4
             + self.recent.capacity() * (std::mem::size_of::<(u32, u32)>() + 1)
             + self
                 .more
@@ -221,8 +250,7 @@ impl LshIndex {
 
     fn near_duplicate_by_keys(&mut self, sketch: SketchRef<'_>, keys: &[u32]) -> Option<Match> {
         if self.unmerged {
-            self.bands.iter_mut().for_each(Band::merge);
-            self.unmerged = false;
+            self.compact();
         }
         let mut candidates = Vec::with_capacity(keys.len());
         for (band, key) in self.bands.iter().zip(keys) {
@@ -242,6 +270,22 @@ impl LshIndex {
     pub fn insert(&mut self, sketch: SketchRef<'_>) -> u32 {
         let keys = self.keys(sketch.sig);
         self.insert_with_keys(sketch, &keys, true)
+    }
+
+    /// Room for `additional` more documents, allocated once and exactly (a bulk load that
+    /// knows its size does not double its buffers on the way).
+    pub fn reserve(&mut self, additional: usize) {
+        for band in &mut self.bands {
+            band.fresh.reserve_exact(additional);
+        }
+        self.shingles.reserve_exact(additional);
+        self.chunks.reserve_exact(additional.div_ceil(CHUNK_DOCS));
+    }
+
+    /// Sorts every pending entry into its band's run now (the first lookup would do it).
+    pub fn compact(&mut self) {
+        self.bands.iter_mut().for_each(Band::merge);
+        self.unmerged = false;
     }
 
     /// Adds a document that no lookup needs before the next one (a run's committed state,

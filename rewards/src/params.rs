@@ -110,8 +110,10 @@ impl SlashBps {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScoreRules {
-    /// Estimated Jaccard at or above which a record is a near duplicate of an earlier one
-    /// and earns nothing (ppm). Same default as the pipeline's near-dup removal.
+    /// Share of a record held by one earlier record (estimated containment on the dedup
+    /// sketches), or of its sampled 5-grams held by all earlier ones, at or above which it
+    /// is a near duplicate and earns nothing (ppm). Same default as the pipeline's near-dup
+    /// removal.
     pub near_dup_threshold_ppm: u32,
     /// One word 5-gram in this many is kept in the novelty sketch (by hash); novel content
     /// is estimated from the sample.
@@ -311,7 +313,7 @@ impl Default for Params {
     ///   violation 20 % (often a misconfigured crawler), invalid manifest 10 % and
     ///   equivocation 10 % (a crashed validator re-running can sign twice);
     /// - slashed stake is burned, so no one profits from accusing;
-    /// - scores: near-dup threshold 0.5 as in the pipeline, a 1-in-8 shingle sketch,
+    /// - scores: near-dup threshold 0.6 as in the pipeline, a 1-in-8 shingle sketch,
     ///   no quality floor (quality weights the score instead), unscored rows at 0.5.
     fn default() -> Self {
         Params {
@@ -338,7 +340,7 @@ impl Default for Params {
             },
             slash_destination: SlashDestination::Burn,
             score: ScoreRules {
-                near_dup_threshold_ppm: 500_000,
+                near_dup_threshold_ppm: 600_000,
                 shingle_sample: 8,
                 quality_floor_ppm: 0,
                 unscored_quality_ppm: 500_000,

@@ -7,10 +7,12 @@
 //! thousandths, as the validator computed it (never the contributor's own column). One unit
 //! is one new 5-gram of full-quality text, about one new word. A record that is a near
 //! duplicate earns nothing (the earlier leaf keeps the credit), and what it holds is no
-//! longer new afterwards, so a later copy of it cannot claim it either: near means an estimated Jaccard with one earlier record at or above the
-//! threshold, or at least the threshold's share of its sampled 5-grams already held
+//! longer new afterwards, so a later copy of it cannot claim it either: near means at least
+//! the threshold's share of it held by one earlier record (containment on the dedup
+//! sketches), or at least the threshold's share of its sampled 5-grams already held
 //! (containment in everything earlier, which catches copies with a few words changed and
-//! copies spliced from several records).
+//! copies spliced from several records). Both are directional: a longer record that
+//! includes a shorter earlier one is not a copy of it, and earns what it adds.
 //!
 //! Why it resists the games:
 //! - **copying** a record with small edits: a near duplicate, zero (each changed word would

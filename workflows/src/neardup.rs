@@ -108,6 +108,7 @@ pub(crate) async fn load_index(
         .filter(|f| f.batch_id.is_some())
         .collect();
     let mut index = LshIndex::new(params, threshold);
+    index.reserve(files.iter().filter_map(|f| f.num_records).sum::<u64>() as usize);
     let mut stream = futures::stream::iter(files.iter())
         .map(|f| batch_signatures(ds, f, params))
         .buffered(FETCH_CONCURRENCY);
@@ -116,9 +117,11 @@ pub(crate) async fn load_index(
             index.insert_bulk(sigs.sketch(i));
         }
     }
+    index.compact();
     tracing::debug!(
         docs = index.len(),
         bytes = index.heap_bytes(),
+        bytes_per_doc = index.heap_bytes() / index.len().max(1),
         "near-duplicate index loaded"
     );
     Ok(index)
