@@ -34,7 +34,7 @@ pub const MAX_BUCKET_CHECKS: usize = 16;
 const MIN_FRESH: usize = 1 << 14;
 
 /// One band's buckets: `(key << 32 | doc)` entries, most in one sorted run (8 bytes an
-/// entry, every document of a bucket kept, found by binary search), the newest in a small
+/// entry, every document of a bucket kept, found through a directory), the newest in a small
 /// map until they are merged in (the first document of a key there, and any later ones in
 /// a second map: sharing a key is rare outside near-duplicate families).
 #[derive(Debug, Clone, Default)]

@@ -249,28 +249,12 @@ impl MinHasher {
         &self.params
     }
 
-    /// The signature of `text`; `None` for a text of fewer words than a shingle. Such
-    /// texts are left to exact dedup: with numbers folded and symbols dropped, "post 1" and
-    /// "post 2", or two emoji-only texts, would otherwise look identical.
-    pub fn signature(&self, text: &str) -> Option<Vec<SigValue>> {
-        let mut hashes = Vec::with_capacity(text.len() / 5);
-        fold_words(text, |w| hashes.push(xxh3_64(w)));
-        (hashes.len() >= self.params.shingle_words).then(|| self.signature_of_word_hashes(&hashes))
-    }
-
     /// The signature from per-word hashes (exposed for benchmarks and tests).
     pub fn signature_of_word_hashes(&self, words: &[u64]) -> Vec<SigValue> {
         let mut xs = Vec::with_capacity(words.len());
         shingle_hashes(words, self.params.shingle_words, |h| {
             xs.push((h >> 32) as u32)
         });
-        self.signature_of_high_bits(&xs)
-    }
-
-    /// The signature from [`MinHasher::shingles`]' hashes (non-empty), so a caller that
-    /// needs both folds the text once: equal to `signature` of the same text.
-    pub fn signature_of_shingles(&self, shingles: &[u64]) -> Vec<SigValue> {
-        let xs: Vec<u32> = shingles.iter().map(|h| (h >> 32) as u32).collect();
         self.signature_of_high_bits(&xs)
     }
 
@@ -281,15 +265,11 @@ impl MinHasher {
     }
 
     /// The sketch of `text` (signature and distinct shingle count); `None` for a text of
-    /// fewer words than a shingle, as for [`MinHasher::signature`].
+    /// fewer words than a shingle. Such texts are left to exact dedup: with numbers folded
+    /// and symbols dropped, "post 1" and "post 2", or two emoji-only texts, would otherwise
+    /// look identical.
     pub fn sketch(&self, text: &str) -> Option<Sketch> {
         self.sketch_of_word_hashes(&word_hashes(text))
-    }
-
-    /// The sketch from [`MinHasher::shingles`]' hashes (non-empty): equal to `sketch` of
-    /// the same text.
-    pub fn sketch_of_shingles(&self, shingles: &[u64]) -> Sketch {
-        self.sketch_of_high_bits(shingles.iter().map(|h| (h >> 32) as u32).collect())
     }
 
     fn sketch_of_high_bits(&self, xs: Vec<u32>) -> Sketch {
@@ -310,13 +290,6 @@ impl MinHasher {
             xs.push((h >> 32) as u32)
         });
         Some(self.sketch_of_high_bits(xs))
-    }
-
-    /// The 64-bit hash of every word shingle of `text` (folded as for signatures), in text
-    /// order; empty for a text of fewer words than a shingle. Signatures keep the high 32
-    /// bits of each; the rewards' novelty sketch samples them whole.
-    pub fn shingles(&self, text: &str) -> Vec<u64> {
-        word_shingles(&word_hashes(text), self.params.shingle_words)
     }
 
     /// One hash per band: the key under which a document is bucketed in that band.
@@ -367,8 +340,9 @@ pub fn word_hashes(text: &str) -> Vec<u64> {
     words
 }
 
-/// The 64-bit hash of every `n`-word shingle of `words` (see [`MinHasher::shingles`]);
-/// empty for fewer than `n` words.
+/// The 64-bit hash of every `n`-word shingle of `words`, in text order; empty for fewer
+/// than `n` words. Signatures keep the high 32 bits of each; the rewards' novelty sketch
+/// samples them whole.
 pub fn word_shingles(words: &[u64], n: usize) -> Vec<u64> {
     let mut out = Vec::new();
     if words.len() >= n {
@@ -553,18 +527,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_signature_of_the_shingles_is_the_signature_of_the_text() {
+    fn the_sketch_of_the_word_hashes_is_the_sketch_of_the_text() {
         let h = MinHasher::new(MinHashParams::default());
         for text in [
             "one two three four five",
             "The quick brown fox jumps over the lazy dog, twice: the quick brown fox!",
             "Ünïcode wörds fold the same way as ascii words do here",
         ] {
-            let sig = h.signature(text).unwrap();
-            assert_eq!(h.signature_of_shingles(&h.shingles(text)), sig, "{text}");
+            let sk = h.sketch(text).unwrap();
+            let words = word_hashes(text);
+            assert_eq!(h.sketch_of_word_hashes(&words), Some(sk.clone()), "{text}");
+            assert_eq!(h.signature_of_word_hashes(&words), sk.sig, "{text}");
+            // Distinct shingles: the fox's text repeats "the quick brown".
+            let shingles: std::collections::HashSet<u32> =
+                word_shingles(&words, h.params().shingle_words)
+                    .iter()
+                    .map(|h| (h >> 32) as u32)
+                    .collect();
+            assert_eq!(sk.shingles as usize, shingles.len(), "{text}");
         }
-        assert!(h.shingles("too short").is_empty());
-        assert!(h.signature("too short").is_none());
+        assert!(word_shingles(&word_hashes("too short"), 3).is_empty());
+        assert!(h.sketch("too short").is_none());
     }
 
     #[test]
@@ -636,8 +619,8 @@ mod tests {
     fn identical_texts_have_identical_signatures() {
         let h = MinHasher::new(MinHashParams::default());
         let t = "one two three four five six seven eight nine ten";
-        let sig = h.signature(t).unwrap();
-        assert_eq!(h.signature(t), Some(sig.clone()));
+        let sig = h.sketch(t).unwrap().sig;
+        assert_eq!(h.sketch(t).map(|s| s.sig), Some(sig.clone()));
         assert_eq!(sig.len(), 60);
         assert_eq!(h.band_keys(&sig).len(), 20);
     }
@@ -646,17 +629,20 @@ mod tests {
     fn separately_built_hashers_give_the_same_signature() {
         let text = "the quick brown fox jumps over the lazy dog";
         let a = MinHasher::new(MinHashParams::default())
-            .signature(text)
+            .sketch(text)
             .unwrap();
         let b = MinHasher::new(MinHashParams::default())
-            .signature(text)
+            .sketch(text)
             .unwrap();
         assert_eq!(a, b);
         let other_seed = MinHashParams {
             seed: 1,
             ..MinHashParams::default()
         };
-        assert_ne!(Some(a), MinHasher::new(other_seed).signature(text));
+        assert_ne!(
+            Some(a.sig),
+            MinHasher::new(other_seed).sketch(text).map(|s| s.sig)
+        );
     }
 
     #[test]
@@ -670,10 +656,9 @@ mod tests {
     fn texts_shorter_than_a_shingle_get_no_signature() {
         let h = MinHasher::new(MinHashParams::default());
         for short in ["", "two words", "post 1", "🎉🎉🎉 !!!", "one two"] {
-            assert_eq!(h.signature(short), None, "{short:?}");
             assert_eq!(h.sketch(short), None, "{short:?}");
         }
-        assert!(h.signature("one two three").is_some());
+        assert!(h.sketch("one two three").is_some());
         assert_eq!(h.sketch("one two three one two three").unwrap().shingles, 3);
     }
 
@@ -760,16 +745,28 @@ mod spec {
 
     #[test]
     fn the_fast_signature_equals_its_definition() {
-        let p = MinHashParams::default();
-        let h = MinHasher::new(p);
-        for text in [
-            "",
-            "one",
-            "a b c d e",
-            "Café — Report 2024: “Results”! and then some more words follow here",
-            &"lorem ipsum dolor sit amet consectetur ".repeat(50),
-        ] {
-            assert_eq!(h.signature(text), by_definition(p, text), "{text:?}");
+        // The default, FineWeb's 14 × 8 (blocks of 8 only) and 5 × 3 (8 + 4 + 3 one by one),
+        // so every path of the blocked loop is checked.
+        let d = MinHashParams::default();
+        let others = [(5, 14, 8), (4, 5, 3)];
+        let sets = std::iter::once(d).chain(others.map(|(w, b, r)| MinHashParams {
+            shingle_words: w,
+            bands: b,
+            rows: r,
+            ..d
+        }));
+        for p in sets {
+            let h = MinHasher::new(p);
+            for text in [
+                "",
+                "one",
+                "a b c d e",
+                "Café — Report 2024: “Results”! and then some more words follow here",
+                &"lorem ipsum dolor sit amet consectetur ".repeat(50),
+            ] {
+                let fast = h.sketch(text).map(|s| s.sig);
+                assert_eq!(fast, by_definition(p, text), "{p:?} {text:?}");
+            }
         }
     }
 
