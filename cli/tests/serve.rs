@@ -824,7 +824,8 @@ async fn cursors_keep_their_version_while_the_service_follows_new_commits() {
     let r = get_as(&format!("{base}/v1/export?q=harbour"), Some(&search_only)).await;
     assert_eq!(r.status().as_u16(), 403);
 
-    // The cache and the followed table show in the metrics.
+    // The cache and the followed table show in the metrics: the splits fetched count
+    // whichever opened the first view, the follower or a search.
     let (_, m) = api.get(&format!("{base}/metrics")).await;
     for want in [
         "masa_open_splits",
@@ -833,6 +834,11 @@ async fn cursors_keep_their_version_while_the_service_follows_new_commits() {
     ] {
         assert!(m.contains(want), "{want} missing from\n{m}");
     }
+    let misses = m
+        .lines()
+        .find(|l| l.starts_with("masa_split_cache_misses_total"))
+        .unwrap_or_else(|| panic!("{m}"));
+    assert!(!misses.ends_with(" 0"), "{misses}");
 }
 
 /// The page at `url` as headless Chromium leaves it once its scripts have run (its virtual

@@ -120,31 +120,37 @@ impl AppState {
         &self.views[location]
     }
 
-    /// Refreshes every dataset's view, recording what it cost.
+    /// Refreshes every dataset's view.
     async fn follow(&self) {
         for (location, v) in &self.views {
-            match v.refresh().await {
-                Ok(r) => self.metrics.record(|| {
-                    let d = location.clone();
-                    if let Some(g) = r.opened {
-                        metrics::counter!("masa_split_cache_hits_total", "dataset" => d.clone())
-                            .increment(g.reused);
-                        metrics::counter!("masa_split_cache_misses_total", "dataset" => d.clone())
-                            .increment(g.fetched);
-                        metrics::counter!("masa_split_cache_fetched_bytes_total", "dataset" => d.clone())
-                            .increment(g.fetched_bytes);
-                    }
-                    metrics::counter!("masa_split_cache_evicted_bytes_total", "dataset" => d.clone())
-                        .increment(r.evicted.bytes);
-                    if let Some(view) = v.peek() {
-                        metrics::gauge!("masa_open_splits", "dataset" => d.clone())
-                            .set(view.splits.len() as f64);
-                        metrics::gauge!("masa_table_version", "dataset" => d)
-                            .set(view.version.unwrap_or(-1) as f64);
-                    }
-                }),
-                Err(e) => tracing::warn!(dataset = %location, error = %e.message, "could not follow the table"),
+            if let Err(e) = v.refresh().await {
+                tracing::warn!(dataset = %location, error = %e.message, "could not follow the table");
             }
+        }
+    }
+
+    /// Brings the split cache metrics up to date with every refresh so far (the
+    /// follower's, and a search's that opened a first view), just before they are read.
+    fn record_views(&self) {
+        for (location, v) in &self.views {
+            let c = v.take_counts();
+            self.metrics.record(|| {
+                let d = location.clone();
+                metrics::counter!("masa_split_cache_hits_total", "dataset" => d.clone())
+                    .increment(c.hits);
+                metrics::counter!("masa_split_cache_misses_total", "dataset" => d.clone())
+                    .increment(c.misses);
+                metrics::counter!("masa_split_cache_fetched_bytes_total", "dataset" => d.clone())
+                    .increment(c.fetched_bytes);
+                metrics::counter!("masa_split_cache_evicted_bytes_total", "dataset" => d.clone())
+                    .increment(c.evicted_bytes);
+                if let Some(view) = v.peek() {
+                    metrics::gauge!("masa_open_splits", "dataset" => d.clone())
+                        .set(view.splits.len() as f64);
+                    metrics::gauge!("masa_table_version", "dataset" => d)
+                        .set(view.version.unwrap_or(-1) as f64);
+                }
+            });
         }
     }
 

@@ -58,6 +58,7 @@ pub(super) async fn observe(State(s): State<Shared>, req: Request, next: Next) -
 
 /// `GET /metrics`: the Prometheus text format.
 pub(super) async fn render(State(s): State<Shared>) -> Response {
+    s.record_views();
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         s.metrics.handle.render(),

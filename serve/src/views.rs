@@ -29,6 +29,7 @@ pub(super) struct Views {
     /// The table as last refreshed; locked while a refresh runs, so one runs at a time.
     table: tokio::sync::Mutex<Option<Dataset>>,
     set: Mutex<ViewSet>,
+    counts: Mutex<CacheCounts>,
 }
 
 #[derive(Default)]
@@ -40,11 +41,15 @@ struct ViewSet {
     kept: Vec<(Arc<SearchView>, Instant)>,
 }
 
-/// What a refresh found, for the metrics.
-#[derive(Debug, Default)]
-pub(super) struct Refreshed {
-    pub(super) opened: Option<masa_workflows::Gathered>,
-    pub(super) evicted: masa_workflows::Evicted,
+/// What refreshes found since the metrics last took them: split cache hits (files already
+/// cached), misses (files fetched) with their bytes, and bytes evicted. Every refresh adds
+/// to them, the follower's and a search's that opened the first view alike.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub(super) struct CacheCounts {
+    pub(super) hits: u64,
+    pub(super) misses: u64,
+    pub(super) fetched_bytes: u64,
+    pub(super) evicted_bytes: u64,
 }
 
 impl Views {
@@ -63,6 +68,7 @@ impl Views {
             cursor_ttl,
             table: tokio::sync::Mutex::new(None),
             set: Mutex::new(ViewSet::default()),
+            counts: Mutex::new(CacheCounts::default()),
         }
     }
 
@@ -101,6 +107,11 @@ impl Views {
         Some(v.clone())
     }
 
+    /// The cache counts since the last call, which starts them again from zero.
+    pub(super) fn take_counts(&self) -> CacheCounts {
+        std::mem::take(&mut *self.counts.lock().expect("no thread panics holding it"))
+    }
+
     /// The current view, if one is open.
     pub(super) fn peek(&self) -> Option<Arc<SearchView>> {
         self.set().current.clone()
@@ -115,14 +126,14 @@ impl Views {
     /// should have), opens the new version's view and makes it current. A failure leaves
     /// the current view answering (an older version is a right answer, a half-read one
     /// would not be) and is reported by `/readyz`.
-    pub(super) async fn refresh(&self) -> Result<Refreshed, ApiError> {
+    pub(super) async fn refresh(&self) -> Result<(), ApiError> {
         let r = self.try_refresh().await;
         let mut s = self.set();
         s.error = r.as_ref().err().map(|e| e.message.clone());
         r
     }
 
-    async fn try_refresh(&self) -> Result<Refreshed, ApiError> {
+    async fn try_refresh(&self) -> Result<(), ApiError> {
         let mut table = self.table.lock().await;
         match table.as_mut() {
             Some(ds) => ds
@@ -142,14 +153,14 @@ impl Views {
             Some(v) => v.version != ds.table_version() || !v.missing.is_empty(),
         };
         if !stale {
-            return Ok(Refreshed::default());
+            return Ok(());
         }
         let view = Arc::new(
             SearchView::open(ds, self.cache_dir.as_deref())
                 .await
                 .map_err(|e| unavailable(&self.location, &e.to_string()))?,
         );
-        let opened = Some(view.gathered);
+        let gathered = view.gathered;
         let dir = view.dir.clone();
         let in_use: Vec<String> = {
             let mut s = self.set();
@@ -179,7 +190,12 @@ impl Views {
             tracing::warn!(dataset = %self.location, bytes = evicted.kept_bytes, cap = self.cache_bytes,
                 "the splits the open views need are over the split cache's size (--cache-bytes)");
         }
-        Ok(Refreshed { opened, evicted })
+        let mut c = self.counts.lock().expect("no thread panics holding it");
+        c.hits += gathered.reused;
+        c.misses += gathered.fetched;
+        c.fetched_bytes += gathered.fetched_bytes;
+        c.evicted_bytes += evicted.bytes;
+        Ok(())
     }
 }
 
