@@ -87,7 +87,34 @@ fn labeled_sets() -> Vec<(String, nearset::NearSet)> {
             "(web-page check set skipped: neither MASA_BENCH_WEB_PAGES nor ../shared/data/extraction-dev/pages.tar.xz)"
         ),
     }
+    match cjk_pages() {
+        Some(texts) => {
+            let pages = nearset::distinct(texts.into_iter(), 150, 0.2, usize::MAX);
+            sets.push((
+                "check: Chinese and Japanese manual pages".to_owned(),
+                nearset::build(&pages, 14),
+            ));
+        }
+        None => println!("(Chinese and Japanese check set skipped: scripts/fetch-lang-set failed)"),
+    }
     sets
+}
+
+/// The whole Chinese and Japanese manual pages that `scripts/fetch-lang-set` writes.
+fn cjk_pages() -> Option<Vec<String>> {
+    let out = std::process::Command::new(format!("{ROOT}/scripts/fetch-lang-set"))
+        .output()
+        .ok()
+        .filter(|o| o.status.success())?;
+    let set = PathBuf::from(String::from_utf8(out.stdout).ok()?.trim());
+    let lines = std::fs::read_to_string(set.with_file_name("cjk-pages.jsonl")).ok()?;
+    lines
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).ok()?;
+            Some(v["text"].as_str()?.to_owned())
+        })
+        .collect()
 }
 
 /// The extraction set's pages, unpacked once under `target/bench-data`.

@@ -51,12 +51,36 @@ pub struct NearSet {
     pub clusters: usize,
 }
 
-/// Lowercase alphanumeric words: the reference tokenization for the originals filter.
+/// Han and kana: scripts written without spaces, where a character is the unit of edits
+/// and of the reference tokenization.
+pub fn unspaced(c: char) -> bool {
+    matches!(c as u32, 0x3040..=0x30FF | 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF)
+}
+
+/// Lowercase alphanumeric words, each Han or kana character a word of its own: the
+/// reference tokenization for the originals filter.
 fn words(text: &str) -> Vec<String> {
-    text.split(|c: char| !c.is_alphanumeric())
+    let mut out = Vec::new();
+    for w in text
+        .split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
-        .map(str::to_lowercase)
-        .collect()
+    {
+        let mut run = String::new();
+        for c in w.chars() {
+            if unspaced(c) {
+                if !run.is_empty() {
+                    out.push(std::mem::take(&mut run).to_lowercase());
+                }
+                out.push(c.to_string());
+            } else {
+                run.push(c);
+            }
+        }
+        if !run.is_empty() {
+            out.push(run.to_lowercase());
+        }
+    }
+    out
 }
 
 fn shingles(text: &str) -> HashSet<u64> {
@@ -98,16 +122,28 @@ pub fn distinct_texts(
     max_share: f64,
     limit: usize,
 ) -> Vec<String> {
+    let texts = files.iter().map(|f| {
+        let html = String::from_utf8_lossy(&std::fs::read(f).unwrap()).into_owned();
+        masa_ingest::extract_html(&html).text
+    });
+    distinct(texts, min_words, max_share, limit)
+}
+
+/// [`distinct_pages`] over texts.
+pub fn distinct(
+    texts: impl Iterator<Item = String>,
+    min_words: usize,
+    max_share: f64,
+    limit: usize,
+) -> Vec<String> {
     let mut kept: Vec<String> = Vec::new();
     let mut sizes: Vec<usize> = Vec::new();
     // Inverted index shingle → kept pages: overlaps are counted without comparing all pairs.
     let mut postings: HashMap<u64, Vec<u32>> = HashMap::new();
-    for f in files {
+    for text in texts {
         if kept.len() >= limit {
             break;
         }
-        let html = String::from_utf8_lossy(&std::fs::read(f).unwrap()).into_owned();
-        let text = masa_ingest::extract_html(&html).text;
         if words(&text).len() < min_words {
             continue;
         }
@@ -170,16 +206,42 @@ fn words_of(text: &str) -> Vec<&str> {
     text.split(' ').collect()
 }
 
-/// Each word is replaced (`sub`), followed by an inserted word (`ins`) or dropped (`del`)
-/// with probability `rate`.
-fn edit_words(text: &str, kind: &str, rate: f64, vocab: &[String], rng: &mut Rng) -> String {
+/// Words, and the characters other texts draw from in edits.
+pub struct Vocab {
+    words: Vec<String>,
+    chars: Vec<char>,
+}
+
+/// Each word (each Han or kana character, in those scripts) is replaced (`sub`), followed
+/// by an inserted one (`ins`) or dropped (`del`) with probability `rate`.
+fn edit_words(text: &str, kind: &str, rate: f64, vocab: &Vocab, rng: &mut Rng) -> String {
     let mut out: Vec<String> = Vec::new();
     for w in words_of(text) {
+        if w.chars().any(unspaced) && !vocab.chars.is_empty() {
+            let mut e = String::new();
+            for c in w.chars() {
+                if !unspaced(c) || !rng.chance(rate) {
+                    e.push(c);
+                    continue;
+                }
+                let other = vocab.chars[rng.below(vocab.chars.len())];
+                match kind {
+                    "sub" => e.push(other),
+                    "ins" => {
+                        e.push(c);
+                        e.push(other);
+                    }
+                    _ => {}
+                }
+            }
+            out.push(e);
+            continue;
+        }
         if w.trim().is_empty() || !rng.chance(rate) {
             out.push(w.to_owned());
             continue;
         }
-        let other = vocab[rng.below(vocab.len())].clone();
+        let other = vocab.words[rng.below(vocab.words.len())].clone();
         match kind {
             "sub" => out.push(other),
             "ins" => {
@@ -250,7 +312,7 @@ fn rate(rng: &mut Rng) -> f64 {
 }
 
 /// One edit applied to `text`; returns its short name.
-fn one_edit(text: &str, vocab: &[String], rng: &mut Rng) -> (String, String) {
+fn one_edit(text: &str, vocab: &Vocab, rng: &mut Rng) -> (String, String) {
     match rng.below(9) {
         k @ 0..=2 => {
             let kind = ["sub", "ins", "del"][k];
@@ -289,7 +351,7 @@ fn one_edit(text: &str, vocab: &[String], rng: &mut Rng) -> (String, String) {
 /// Makes a variant of `text`: an exact copy, or one to three edits applied in turn (a
 /// mixture), of which at most one changes words (at a rate drawn over 1–10 %): the others
 /// reorder, respace, cut, or add boilerplate. The name lists the edits in order.
-fn variant(text: &str, vocab: &[String], rng: &mut Rng) -> (String, String) {
+fn variant(text: &str, vocab: &Vocab, rng: &mut Rng) -> (String, String) {
     if rng.below(12) == 0 {
         return ("exact".into(), text.to_owned());
     }
@@ -336,16 +398,23 @@ pub fn edit_kind(name: &str) -> String {
 /// all shuffled by `seed`, so a variant may come before its original.
 pub fn build(originals: &[String], seed: u64) -> NearSet {
     let mut rng = Rng::new(seed);
-    let vocab: Vec<String> = {
-        let mut v: Vec<String> = originals
+    let vocab = {
+        let mut words: Vec<String> = originals
             .iter()
             .flat_map(|t| words(t))
-            .filter(|w| w.len() > 3)
+            .filter(|w| w.len() > 3 && !w.chars().any(unspaced))
             .collect::<HashSet<_>>()
             .into_iter()
             .collect();
-        v.sort();
-        v
+        words.sort();
+        let mut chars: Vec<char> = originals
+            .iter()
+            .flat_map(|t| t.chars().filter(|c| unspaced(*c)))
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        chars.sort();
+        Vocab { words, chars }
     };
     let mut docs = Vec::new();
     for (c, text) in originals.iter().enumerate() {
