@@ -65,14 +65,8 @@ fn contribute_search_and_stats_on_s3() {
     let again = json(&env, &s3, &contribute);
     assert_eq!(again["stats"]["rows_committed"], 0);
 
-    // An outside reader reads the table on S3.
-    let options = [
-        format!("AWS_ENDPOINT_URL={}", s3.endpoint),
-        format!("AWS_ACCESS_KEY_ID={}", s3.key_id),
-        format!("AWS_SECRET_ACCESS_KEY={}", s3.secret),
-        "AWS_REGION=us-east-1".into(),
-        "AWS_ALLOW_HTTP=true".into(),
-    ];
+    // Outside readers read the table on S3: Python's deltalake, DuckDB and Polars.
+    let options = common::s3_reader_options(&s3);
     if let Some(theirs) = common::read_with_python(&format!("{url}/table"), &options) {
         // Same rows, same text as our own reader sees on S3.
         let storage: masa_storage::StorageOptions = options
@@ -89,6 +83,9 @@ fn contribute_search_and_stats_on_s3() {
             assert_eq!(t["uri"].as_str().unwrap(), o.uri);
             assert_eq!(t["content_hash"].as_str().unwrap(), o.content_hash);
         }
+        let readers = common::read_with_duckdb_and_polars(&format!("{url}/table"), &options)
+            .expect("the venv that has deltalake has DuckDB and Polars");
+        common::same_rows_as(&readers, &ours);
     }
 }
 

@@ -328,6 +328,71 @@ pub fn read_with_python(table_uri: &str, options: &[String]) -> Option<Vec<serde
     Some(v["rows"].as_array().expect("rows").clone())
 }
 
+/// Reads a Delta table with DuckDB's `delta` extension and with Polars (two more outside
+/// readers, `tests/read_outside.py`): the rows each sees (record id, content hash, text),
+/// sorted by record id. `None` when the suite runs without the test script's venv.
+pub fn read_with_duckdb_and_polars(
+    table_uri: &str,
+    options: &[String],
+) -> Option<[Vec<serde_json::Value>; 2]> {
+    let py = python()?;
+    let out = Command::new(py)
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/read_outside.py"
+        ))
+        .arg(table_uri)
+        .args(options)
+        .output()
+        .expect("run the DuckDB and Polars reader");
+    assert!(
+        out.status.success(),
+        "DuckDB and Polars reader: {}",
+        stderr(&out)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("reader prints json");
+    let rows = |k: &str| {
+        v[k].as_array()
+            .unwrap_or_else(|| panic!("{k}: {v}"))
+            .clone()
+    };
+    Some([rows("duckdb"), rows("polars")])
+}
+
+/// Asserts that each outside reader saw exactly `ours`: the same record ids, content hashes
+/// and texts.
+pub fn same_rows_as(
+    readers: &[Vec<serde_json::Value>],
+    ours: &std::collections::BTreeMap<String, masa_record::Record>,
+) {
+    for (name, rows) in ["duckdb", "polars"].iter().zip(readers) {
+        assert_eq!(rows.len(), ours.len(), "{name} sees {} rows", rows.len());
+        for t in rows {
+            let id = t["record_id"].as_str().unwrap();
+            let o = ours
+                .get(id)
+                .unwrap_or_else(|| panic!("{name}: {id} is not ours"));
+            assert_eq!(
+                t["content_hash"].as_str().unwrap(),
+                o.content_hash,
+                "{name} {id}"
+            );
+            assert_eq!(t["text"].as_str().unwrap(), o.text, "{name} {id}");
+        }
+    }
+}
+
+/// The settings an outside reader needs for the test S3 server.
+pub fn s3_reader_options(s3: &S3) -> Vec<String> {
+    vec![
+        format!("AWS_ENDPOINT_URL={}", s3.endpoint),
+        format!("AWS_ACCESS_KEY_ID={}", s3.key_id),
+        format!("AWS_SECRET_ACCESS_KEY={}", s3.secret),
+        "AWS_REGION=us-east-1".into(),
+        "AWS_ALLOW_HTTP=true".into(),
+    ]
+}
+
 /// Our own reader: every committed record of a dataset, by record id. Panics on a duplicate
 /// record id.
 pub fn read_records(
