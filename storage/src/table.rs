@@ -30,6 +30,42 @@ use url::Url;
 const ROW_GROUP_ROWS: usize = 16 * 1024;
 const ZSTD_LEVEL: i32 = 3;
 
+/// Commit attempts before a conflict that re-reading resolves is returned as an error.
+const COMMIT_ATTEMPTS: u32 = 12;
+
+/// Whether a failed commit may succeed on a fresher snapshot: a conflict with a concurrent
+/// commit (other than a protocol or metadata change, which needs a newer masa), or
+/// delta-rs's own retries for the next version used up in a crowd of writers. The caller
+/// decides what still holds after re-reading.
+fn retryable(e: &deltalake::DeltaTableError) -> bool {
+    use deltalake::kernel::transaction::{CommitConflictError as C, TransactionError as T};
+    match e {
+        deltalake::DeltaTableError::Transaction { source } => match source {
+            T::CommitConflict(c) => !matches!(
+                c,
+                C::ProtocolChanged(_)
+                    | C::MetadataChanged
+                    | C::UnsupportedWriterVersion(_)
+                    | C::UnsupportedReaderVersion(_)
+            ),
+            T::MaxCommitAttempts(_) => true,
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+/// The pause before retry `attempt` (1, 2, ...): "full jitter", a uniform draw below
+/// 25 ms × 2^attempt capped at 2 s, so writers that collided do not collide again in step.
+fn backoff(attempt: u32) -> std::time::Duration {
+    use std::hash::{BuildHasher, Hasher};
+    let cap_ms = (25u64 << attempt.min(16)).min(2_000);
+    // A random draw from the standard library's per-process hasher keys.
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u32(attempt);
+    std::time::Duration::from_millis(h.finish() % (cap_ms + 1))
+}
+
 /// A data file written (not yet committed) for a batch.
 #[derive(Debug, Clone)]
 pub struct DataFileWrite {
@@ -253,6 +289,13 @@ impl Dataset {
     /// Commits `files` and the run position `(app_id, version)` atomically as one Delta
     /// commit. Refuses when the table's `txn` for `app_id` is not `version - 1` (another
     /// copy of the run got there first).
+    ///
+    /// A conflict that re-reading resolves is retried: the batch is an append that depends
+    /// on no committed file, so a concurrent removal (the dedup filter's) or a lost race for
+    /// the next version does not invalidate it. Each retry waits a jittered, growing pause
+    /// (see [`backoff`]), re-reads the table and checks the run's position again. A commit
+    /// that landed although its answer was lost shows as the run's `txn` at `version`: it
+    /// is done when the table holds exactly this batch's files, and refused otherwise.
     pub async fn commit(
         &mut self,
         files: Vec<DataFileWrite>,
@@ -261,28 +304,73 @@ impl Dataset {
         metadata: HashMap<String, serde_json::Value>,
     ) -> Result<i64, StorageError> {
         self.check_txn(app_id, version).await?;
+        self.commit_checked(files, app_id, version, metadata).await
+    }
+
+    /// [`Dataset::commit`] after its first check of the run's position, on the snapshot
+    /// that check read.
+    async fn commit_checked(
+        &mut self,
+        files: Vec<DataFileWrite>,
+        app_id: &str,
+        version: i64,
+        metadata: HashMap<String, serde_json::Value>,
+    ) -> Result<i64, StorageError> {
+        let paths: Vec<String> = files.iter().map(|f| f.path.clone()).collect();
         let actions: Vec<Action> = files.into_iter().map(|f| Action::Add(f.add)).collect();
-        let snapshot = self.snapshot()?;
-        let props = CommitProperties::default()
-            .with_metadata(metadata)
-            .with_application_transaction(Transaction::new(app_id, version));
-        let finalized = CommitBuilder::from(props)
-            .with_actions(actions)
-            .build(
-                Some(snapshot),
-                self.table.log_store(),
-                DeltaOperation::Write {
-                    mode: SaveMode::Append,
-                    partition_by: None,
-                    predicate: None,
-                },
-            )
-            .await
-            .map_err(|e| delta_err(format!("committing version {version} of {app_id}"), e))?;
-        let table_version = finalized.version();
-        // The commit returns the new state: no need to read the log again.
-        self.table.state = Some(finalized.snapshot());
-        Ok(table_version as i64)
+        let mut attempt = 1;
+        loop {
+            let props = CommitProperties::default()
+                .with_metadata(metadata.clone())
+                .with_application_transaction(Transaction::new(app_id, version));
+            let result = CommitBuilder::from(props)
+                .with_actions(actions.clone())
+                .build(
+                    Some(self.snapshot()?),
+                    self.table.log_store(),
+                    DeltaOperation::Write {
+                        mode: SaveMode::Append,
+                        partition_by: None,
+                        predicate: None,
+                    },
+                )
+                .await;
+            let e = match result {
+                Ok(finalized) => {
+                    let table_version = finalized.version();
+                    // The commit returns the new state: no need to read the log again.
+                    self.table.state = Some(finalized.snapshot());
+                    return Ok(table_version as i64);
+                }
+                Err(e) => e,
+            };
+            if attempt >= COMMIT_ATTEMPTS || !retryable(&e) {
+                return Err(delta_err(
+                    format!("committing version {version} of {app_id} (attempt {attempt})"),
+                    e,
+                ));
+            }
+            tracing::debug!(app_id, version, attempt, error = %e, "commit conflict; re-reading and retrying");
+            tokio::time::sleep(backoff(attempt)).await;
+            attempt += 1;
+            self.refresh().await?;
+            if self.txn_version(app_id).await? == Some(version) {
+                let present: std::collections::HashSet<String> = self
+                    .committed_files()?
+                    .into_iter()
+                    .map(|f| f.path)
+                    .collect();
+                if paths.iter().all(|p| present.contains(p)) {
+                    tracing::info!(
+                        app_id,
+                        version,
+                        "the commit had landed; its answer was lost"
+                    );
+                    return Ok(self.table_version().unwrap_or(0));
+                }
+            }
+            self.check_txn(app_id, version).await?;
+        }
     }
 
     /// Replaces committed files with new ones (written by
@@ -320,35 +408,50 @@ impl Dataset {
             }));
             actions.extend(new.map(|n| Action::Add(n.add)));
         }
-        self.refresh().await?;
-        // Delta accepts a remove of a path that is already gone: check against the latest
-        // version, so two filters of one batch cannot both commit and leave two files.
-        let present: std::collections::HashSet<String> = self
-            .committed_files()?
-            .into_iter()
-            .map(|f| f.path)
-            .collect();
-        if let Some(gone) = removed_paths.iter().find(|p| !present.contains(*p)) {
-            return Err(StorageError::Data {
-                context: format!("replacing {gone}"),
-                message: "another writer removed or replaced it first; nothing was changed".into(),
-            });
+        let mut attempt = 1;
+        loop {
+            self.refresh().await?;
+            // Delta accepts a remove of a path that is already gone: check against the latest
+            // version, so two filters of one batch cannot both commit and leave two files.
+            let present: std::collections::HashSet<String> = self
+                .committed_files()?
+                .into_iter()
+                .map(|f| f.path)
+                .collect();
+            if let Some(gone) = removed_paths.iter().find(|p| !present.contains(*p)) {
+                return Err(StorageError::Data {
+                    context: format!("replacing {gone}"),
+                    message: "another writer removed or replaced it first; nothing was changed"
+                        .into(),
+                });
+            }
+            let result =
+                CommitBuilder::from(CommitProperties::default().with_metadata(metadata.clone()))
+                    .with_actions(actions.clone())
+                    .build(
+                        Some(self.snapshot()?),
+                        self.table.log_store(),
+                        DeltaOperation::Delete {
+                            predicate: Some(reason.to_owned()),
+                        },
+                    )
+                    .await;
+            match result {
+                Ok(finalized) => {
+                    let version = finalized.version();
+                    self.table.state = Some(finalized.snapshot());
+                    return Ok(version as i64);
+                }
+                // Appends that landed meanwhile do not touch the files replaced: re-read,
+                // check they are all still there, and try again.
+                Err(e) if attempt < COMMIT_ATTEMPTS && retryable(&e) => {
+                    tracing::debug!(attempt, error = %e, "replace conflict; re-reading and retrying");
+                    tokio::time::sleep(backoff(attempt)).await;
+                    attempt += 1;
+                }
+                Err(e) => return Err(delta_err("replacing data files", e)),
+            }
         }
-        let snapshot = self.snapshot()?;
-        let finalized = CommitBuilder::from(CommitProperties::default().with_metadata(metadata))
-            .with_actions(actions)
-            .build(
-                Some(snapshot),
-                self.table.log_store(),
-                DeltaOperation::Delete {
-                    predicate: Some(reason.to_owned()),
-                },
-            )
-            .await
-            .map_err(|e| delta_err("replacing data files", e))?;
-        let version = finalized.version();
-        self.table.state = Some(finalized.snapshot());
-        Ok(version as i64)
     }
 
     /// The `commitInfo` metadata of every commit in the log's retained history, oldest
@@ -496,5 +599,84 @@ mod tests {
             "not written by masa"
         );
         assert!(!revised.contains(['~', '%', '/']), "{revised}");
+    }
+
+    fn batch(i: u32) -> String {
+        format!("{i:032x}")
+    }
+
+    /// A contributor's append prepared on a snapshot that a dedup filter's remove commit
+    /// then overtakes: delta-rs refuses it ("a concurrent transaction deleted data this
+    /// operation read", as it counts every file of the snapshot as read), and `commit`
+    /// re-reads and lands it, since the append depends on no committed file. The run's
+    /// position still guards it: a second copy of the run is refused.
+    #[tokio::test]
+    async fn an_append_overtaken_by_a_removal_is_retried_and_lands() {
+        let dir = tempfile::tempdir().unwrap();
+        let loc = dir.path().to_str().unwrap().to_owned();
+        let opts = StorageOptions::new();
+        let mut filter = Dataset::create_or_open(&loc, &opts).await.unwrap();
+        let first = filter
+            .put_data_file(&batch(1), vec![0; 8], 1)
+            .await
+            .unwrap();
+        filter
+            .commit(vec![first], "seed", 0, HashMap::new())
+            .await
+            .unwrap();
+        // The contributor checks its position (reading the table) before the filter
+        // commits, and commits after it.
+        let mut writer = Dataset::open(&loc, &opts).await.unwrap();
+        writer.check_txn("writer", 0).await.unwrap();
+        let old = filter.committed_files().unwrap().remove(0);
+        filter
+            .replace_files(vec![(old, None)], HashMap::new(), "near-duplicate removal")
+            .await
+            .unwrap();
+        let second = writer
+            .put_data_file(&batch(2), vec![0; 8], 1)
+            .await
+            .unwrap();
+        let path = second.path.clone();
+        writer
+            .commit_checked(vec![second], "writer", 0, HashMap::new())
+            .await
+            .unwrap();
+        let files: Vec<String> = writer
+            .committed_files()
+            .unwrap()
+            .into_iter()
+            .map(|f| f.path)
+            .collect();
+        assert_eq!(files, [path]);
+        assert_eq!(writer.txn_version("writer").await.unwrap(), Some(0));
+        let again = writer
+            .put_data_file(&batch(3), vec![0; 8], 1)
+            .await
+            .unwrap();
+        let refused = writer
+            .commit(vec![again], "writer", 0, HashMap::new())
+            .await;
+        assert!(
+            matches!(refused, Err(StorageError::Conflict { .. })),
+            "{refused:?}"
+        );
+    }
+
+    #[test]
+    fn backoff_is_jittered_below_a_growing_cap() {
+        for attempt in 1..=12 {
+            let cap = (25u64 << attempt).min(2_000);
+            let pauses: std::collections::HashSet<u128> =
+                (0..50).map(|_| backoff(attempt).as_millis()).collect();
+            assert!(
+                pauses.iter().all(|p| *p <= u128::from(cap)),
+                "{attempt}: {pauses:?}"
+            );
+            assert!(
+                pauses.len() > 5,
+                "not jittered at attempt {attempt}: {pauses:?}"
+            );
+        }
     }
 }
