@@ -107,6 +107,65 @@ fn finding(
     }
 }
 
+/// The content hash of every row of a committed file, for a shard's duplicate pass.
+async fn content_hashes(ds: &Dataset, f: &CommittedFile) -> Result<Vec<String>, WorkflowError> {
+    let mut out = Vec::new();
+    for b in ds.read_file(f, Some(&["content_hash"])).await? {
+        let hashes =
+            masa_record::column::<masa_storage::arrow::array::StringArray>(&b, "content_hash")
+                .map_err(|e| WorkflowError::Corrupt {
+                    path: f.path.clone(),
+                    reason: e.to_string(),
+                })?;
+        out.extend((0..b.num_rows()).map(|i| hashes.value(i).to_owned()));
+    }
+    Ok(out)
+}
+
+/// Rows credited and rows that repeat an earlier leaf's content, by contributor, for the
+/// audited batches `own` (in log order). `elsewhere` holds the content of batches this
+/// audit does not check (other shards, or outside its sample), with their leaves: they
+/// make content old in log order but are counted by their own shard. So shards' counts add
+/// up to the whole audit's, and a copy is found whichever shard holds its original.
+fn count_duplicates(
+    own: &[BatchResult],
+    elsewhere: &[(Option<u64>, Vec<String>)],
+) -> (BTreeMap<String, u64>, BTreeMap<String, u64>) {
+    enum Seen<'a> {
+        Own(&'a BatchResult),
+        Elsewhere(&'a [String]),
+    }
+    let mut all: Vec<(u64, Seen)> = own
+        .iter()
+        .map(|r| (r.log_index.unwrap_or(u64::MAX), Seen::Own(r)))
+        .chain(
+            elsewhere
+                .iter()
+                .map(|(leaf, h)| (leaf.unwrap_or(u64::MAX), Seen::Elsewhere(h))),
+        )
+        .collect();
+    // Stable: batches without a leaf keep their order after every leaf.
+    all.sort_by_key(|(leaf, _)| *leaf);
+    let mut first_seen: HashSet<&str> = HashSet::new();
+    let (mut credited, mut duplicates) = (BTreeMap::new(), BTreeMap::new());
+    for (_, seen) in all {
+        match seen {
+            Seen::Elsewhere(hashes) => first_seen.extend(hashes.iter().map(String::as_str)),
+            Seen::Own(r) => {
+                let ok = r.findings.is_empty() && r.log_index.is_some();
+                for h in &r.contents {
+                    if !first_seen.insert(h.as_str()) {
+                        *duplicates.entry(r.contributor.clone()).or_insert(0) += 1;
+                    } else if ok {
+                        *credited.entry(r.contributor.clone()).or_insert(0) += 1;
+                    }
+                }
+            }
+        }
+    }
+    (credited, duplicates)
+}
+
 /// The validator's saved checkpoint of a log.
 fn state_path(home: &std::path::Path, origin: &str) -> PathBuf {
     let key = &masa_record::sha256_hex(origin.as_bytes())[..16];
@@ -117,7 +176,7 @@ fn state_path(home: &std::path::Path, origin: &str) -> PathBuf {
 type ScoredRow = (String, Prepared, Option<f64>);
 
 /// What one batch contributes to the report.
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct BatchResult {
     findings: Vec<Finding>,
     records: u64,
@@ -177,14 +236,15 @@ pub async fn audit(opts: AuditOptions) -> Result<AuditReport, WorkflowError> {
         }
     }
 
-    let mut batches: Vec<CommittedFile> = ds
+    let mut ds_files: Vec<CommittedFile> = ds
         .committed_files()?
         .into_iter()
         .filter(|f| f.batch_id.is_some())
         .collect();
-    batches.sort_by(|a, b| a.batch_id.cmp(&b.batch_id));
-    let mut chosen: Vec<CommittedFile> = batches
-        .into_iter()
+    ds_files.sort_by(|a, b| a.batch_id.cmp(&b.batch_id));
+    let mut chosen: Vec<CommittedFile> = ds_files
+        .iter()
+        .cloned()
         .enumerate()
         .filter(|(i, _)| opts.shard.owns(*i))
         .map(|(_, f)| f)
@@ -234,24 +294,45 @@ pub async fn audit(opts: AuditOptions) -> Result<AuditReport, WorkflowError> {
     }
     drop(stream);
 
+    // A shard or a sample sees only some batches: the others' content hashes (one column)
+    // are read too, so a copy of something in an earlier leaf of another shard is found.
+    let chosen_ids: HashSet<&str> = chosen
+        .iter()
+        .filter_map(|f| f.batch_id.as_deref())
+        .collect();
+    let mut elsewhere = Vec::new();
+    if !whole {
+        let others: Vec<&CommittedFile> = ds_files
+            .iter()
+            .filter(|f| {
+                !f.batch_id
+                    .as_deref()
+                    .is_some_and(|b| chosen_ids.contains(b))
+            })
+            .collect();
+        let mut stream = futures::stream::iter(others)
+            .map(|f| async {
+                let leaf = f
+                    .batch_id
+                    .as_ref()
+                    .and_then(|b| committed_leaf.get(b).copied());
+                Ok::<_, WorkflowError>((leaf, content_hashes(&ds, f).await?))
+            })
+            .buffer_unordered(parallel);
+        while let Some(seen) = stream.try_next().await? {
+            elsewhere.push(seen);
+        }
+    }
+
     // Duplicates: in log order, the first leaf holding a content is credited.
     results.sort_by_key(|r| r.log_index.unwrap_or(u64::MAX));
-    let mut first_seen: HashSet<&str> = HashSet::new();
-    let (mut credited, mut duplicates) = (BTreeMap::new(), BTreeMap::new());
     let (mut records, mut bytes) = (0, 0);
     for r in &results {
         records += r.records;
         bytes += r.bytes;
         findings.extend(r.findings.iter().cloned());
-        let ok = r.findings.is_empty() && r.log_index.is_some();
-        for h in &r.contents {
-            if !first_seen.insert(h.as_str()) {
-                *duplicates.entry(r.contributor.clone()).or_insert(0) += 1;
-            } else if ok {
-                *credited.entry(r.contributor.clone()).or_insert(0) += 1;
-            }
-        }
     }
+    let (credited, duplicates) = count_duplicates(&results, &elsewhere);
 
     let already = findings.len();
     let (refetched, refetch_unreachable) = match opts.refetch {
@@ -868,4 +949,52 @@ async fn refetch(
         }
     }
     Ok((fetched, unreachable))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn batch(leaf: u64, contributor: &str, hashes: &[&str]) -> BatchResult {
+        BatchResult {
+            contents: hashes.iter().map(|h| h.to_string()).collect(),
+            contributor: contributor.into(),
+            log_index: Some(leaf),
+            ..BatchResult::default()
+        }
+    }
+
+    fn seen(b: &BatchResult) -> (Option<u64>, Vec<String>) {
+        (b.log_index, b.contents.clone())
+    }
+
+    /// A copy in one shard of content first committed in another shard's earlier leaf is
+    /// found, and the shards' counts add up to the whole audit's.
+    #[test]
+    fn duplicates_are_found_across_shards_and_counted_once() {
+        let (a, b, c) = (
+            batch(0, "alice", &["x", "y"]),
+            batch(1, "bob", &["y", "z"]),
+            batch(2, "carol", &["x", "w"]),
+        );
+        let count = |m: &BTreeMap<String, u64>, k: &str| m.get(k).copied().unwrap_or(0);
+        let whole = count_duplicates(&[a.clone(), b.clone(), c.clone()], &[]);
+        assert_eq!((count(&whole.1, "bob"), count(&whole.1, "carol")), (1, 1));
+        assert_eq!(count(&whole.0, "alice"), 2);
+        // Shard 0 audits alice's and carol's batches, shard 1 bob's.
+        let zero = count_duplicates(&[a.clone(), c.clone()], &[seen(&b)]);
+        let one = count_duplicates(std::slice::from_ref(&b), &[seen(&a), seen(&c)]);
+        assert_eq!(count(&zero.1, "carol"), 1);
+        assert_eq!(
+            count(&one.1, "bob"),
+            1,
+            "bob's copy of alice's y, in another shard"
+        );
+        assert_eq!(count(&one.0, "bob"), 1);
+        let total: u64 = zero.1.values().chain(one.1.values()).sum();
+        assert_eq!(total, whole.1.values().sum::<u64>());
+        // Without the other shards' content, the copy would have been credited.
+        let blind = count_duplicates(std::slice::from_ref(&b), &[]);
+        assert_eq!(count(&blind.1, "bob"), 0);
+    }
 }
