@@ -1,0 +1,204 @@
+//! A crash campaign: `contribute`, `dedup` and `audit` are killed (SIGKILL) at random
+//! moments, each rerun to completion, and after every rerun the dataset must hold exactly
+//! what was contributed (nothing lost, nothing twice, no removed copy back), the log must be
+//! consistent with the checkpoint seen before (so, by transitivity, with every earlier one),
+//! a fresh audit must be clean, and search must answer.
+//!
+//! `MASA_TEST_CRASH_KILLS` sets the number of kills (the default suite runs 6 locally and
+//! 3 on S3; the long mode `MASA_TEST_CRASH_KILLS=100`). `MASA_TEST_CRASH_SEED` replays a
+//! campaign: the seed is printed when a check fails.
+
+mod common;
+
+use common::{Env, S3, near_copy, random_text, write_file};
+use std::process::Stdio;
+use std::time::Duration;
+
+/// xorshift64*, seeded: the campaign's kill points and targets.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % n
+    }
+}
+
+const DOCS_A_RUN: u64 = 240;
+
+fn kills(default: u64) -> u64 {
+    std::env::var("MASA_TEST_CRASH_KILLS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Runs `args`, kills it after a random pause (it may have finished already), then runs
+/// it again to completion.
+fn kill_then_rerun(env: &Env, args: &[&str], rng: &mut Rng, seed: u64) {
+    let mut child = env
+        .command(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(20 + rng.below(1500)));
+    let _ = child.kill(); // SIGKILL; an error only means it had exited
+    child.wait().unwrap();
+    let out = env.masa(args);
+    assert!(
+        out.status.success(),
+        "rerun of {args:?} failed (MASA_TEST_CRASH_SEED={seed}): {}",
+        common::stderr(&out)
+    );
+}
+
+fn campaign(envs: &[Env], ds: &str, storage: &masa_storage::StorageOptions, default_kills: u64) {
+    let seed = std::env::var("MASA_TEST_CRASH_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+        });
+    let mut rng = Rng(seed | 1);
+    let (owner, copier, auditor) = (&envs[0], &envs[1], &envs[2]);
+    // The dataset exists before the first kill (an audit of nothing is refused).
+    let first = owner.path("first");
+    for d in 0..DOCS_A_RUN {
+        write_file(&first, &format!("d{d:04}.txt"), &random_text(d, 60));
+    }
+    owner.ok(&[
+        "contribute",
+        "--files",
+        first.to_str().unwrap(),
+        "--dataset",
+        ds,
+        "-q",
+    ]);
+    let mut expected = DOCS_A_RUN;
+    let mut previous: Option<std::path::PathBuf> = None;
+    for kill in 0..kills(default_kills) {
+        let base = 1_000_000 * (kill + 1);
+        match rng.below(3) {
+            // A contribution of new documents, killed mid-way.
+            0 => {
+                let src = owner.path(&format!("run{kill}"));
+                for d in 0..DOCS_A_RUN {
+                    write_file(&src, &format!("d{d:04}.txt"), &random_text(base + d, 60));
+                }
+                let src = src.to_str().unwrap().to_owned();
+                let args = [
+                    "contribute",
+                    "--files",
+                    &src,
+                    "--dataset",
+                    ds,
+                    "--batch-rows",
+                    "40",
+                    "-q",
+                ];
+                kill_then_rerun(owner, &args, &mut rng, seed);
+                expected += DOCS_A_RUN;
+            }
+            // Near-copies committed with near-dup off, then a dedup killed mid-way.
+            1 => {
+                let src = copier.path(&format!("copies{kill}"));
+                for d in 0..40 {
+                    let original = random_text(base + d, 60);
+                    write_file(&src, &format!("o{d:03}.txt"), &original);
+                    write_file(&src, &format!("c{d:03}.txt"), &near_copy(&original));
+                }
+                copier.ok(&[
+                    "contribute",
+                    "--files",
+                    src.to_str().unwrap(),
+                    "--dataset",
+                    ds,
+                    "--no-near-dup",
+                    "--batch-rows",
+                    "10",
+                    "-q",
+                ]);
+                kill_then_rerun(owner, &["dedup", "--dataset", ds], &mut rng, seed);
+                expected += 40;
+            }
+            // An audit that publishes its report, killed mid-way.
+            _ => kill_then_rerun(auditor, &["audit", "--dataset", ds], &mut rng, seed),
+        }
+
+        // Nothing lost, nothing twice (our reader panics on a repeated record id), no
+        // removed copy back.
+        let records = common::read_records(ds, storage);
+        assert_eq!(
+            records.len() as u64,
+            expected,
+            "MASA_TEST_CRASH_SEED={seed}"
+        );
+        let stats = owner.json(&["stats", "--dataset", ds]);
+        assert_eq!(
+            stats["records"], expected,
+            "MASA_TEST_CRASH_SEED={seed}: {stats}"
+        );
+        let dry = owner.json(&["dedup", "--dataset", ds, "--dry-run"]);
+        assert_eq!(dry["removed"], 0, "MASA_TEST_CRASH_SEED={seed}: {dry}");
+        // The log grew from the checkpoint seen before, and a fresh audit is clean.
+        let cp = owner.json(&["log", "checkpoint", "--dataset", ds]);
+        let mut audit = vec!["audit", "--dataset", ds, "--no-publish", "--json"];
+        let since;
+        if let Some(p) = &previous {
+            since = p.to_str().unwrap().to_owned();
+            audit.extend(["--since", &since]);
+        }
+        let out = owner.masa(&audit);
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert!(
+            out.status.success(),
+            "MASA_TEST_CRASH_SEED={seed}: {report}"
+        );
+        assert_eq!(
+            report["findings"],
+            serde_json::json!([]),
+            "MASA_TEST_CRASH_SEED={seed}: {report}"
+        );
+        assert_eq!(report["records_audited"], expected, "{report}");
+        let saved = owner.path(&format!("checkpoint-{kill}.txt"));
+        std::fs::write(&saved, cp["note"].as_str().unwrap()).unwrap();
+        previous = Some(saved);
+        // Search answers, and finds a word of the last document contributed.
+        let any = records
+            .values()
+            .next()
+            .map(|r| r.text.split(' ').nth(3).unwrap().to_owned());
+        if let Some(word) = any {
+            let hits = owner.json(&["search", &word, "--dataset", ds]);
+            assert!(!hits.as_array().unwrap().is_empty(), "no hit for {word}");
+        }
+    }
+}
+
+#[test]
+fn killed_contributions_dedups_and_audits_leave_a_consistent_dataset() {
+    let envs: Vec<Env> = (0..3).map(|_| Env::new()).collect();
+    let ds = envs[0].path("data").display().to_string();
+    campaign(&envs, &ds, &Default::default(), 6);
+}
+
+#[test]
+fn killed_contributions_dedups_and_audits_leave_a_consistent_dataset_on_s3() {
+    let Some(s3): Option<S3> = common::s3() else {
+        return;
+    };
+    let url = common::unique_s3_url(&s3, "crash-campaign");
+    let envs: Vec<Env> = (0..3).map(|_| Env::for_s3(&s3)).collect();
+    let storage: masa_storage::StorageOptions = common::s3_reader_options(&s3)
+        .iter()
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    campaign(&envs, &url, &storage, 3);
+}
