@@ -195,10 +195,5 @@ fn killed_contributions_dedups_and_audits_leave_a_consistent_dataset_on_s3() {
     };
     let url = common::unique_s3_url(&s3, "crash-campaign");
     let envs: Vec<Env> = (0..3).map(|_| Env::for_s3(&s3)).collect();
-    let storage: masa_storage::StorageOptions = common::s3_reader_options(&s3)
-        .iter()
-        .filter_map(|kv| kv.split_once('='))
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect();
-    campaign(&envs, &url, &storage, 3);
+    campaign(&envs, &url, &common::s3_storage(&s3), 3);
 }

@@ -142,12 +142,7 @@ fn dry_run_and_filter_on_s3() {
     // remove + add commit hides the removed rows from them too.
     let options = common::s3_reader_options(&s3);
     if let Some(readers) = common::read_with_duckdb_and_polars(&format!("{url}/table"), &options) {
-        let storage: masa_storage::StorageOptions = options
-            .iter()
-            .filter_map(|kv| kv.split_once('='))
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect();
-        let ours = common::read_records(&url, &storage);
+        let ours = common::read_records(&url, &common::s3_storage(&s3));
         assert_eq!(ours.len(), 25);
         common::same_rows_as(&readers, &ours);
     }

@@ -69,12 +69,7 @@ fn contribute_search_and_stats_on_s3() {
     let options = common::s3_reader_options(&s3);
     if let Some(theirs) = common::read_with_python(&format!("{url}/table"), &options) {
         // Same rows, same text as our own reader sees on S3.
-        let storage: masa_storage::StorageOptions = options
-            .iter()
-            .filter_map(|kv| kv.split_once('='))
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect();
-        let ours = common::read_records(&url, &storage);
+        let ours = common::read_records(&url, &common::s3_storage(&s3));
         assert_eq!(theirs.len(), 10);
         assert_eq!(ours.len(), 10);
         for t in &theirs {

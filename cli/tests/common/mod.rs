@@ -393,6 +393,15 @@ pub fn s3_reader_options(s3: &S3) -> Vec<String> {
     ]
 }
 
+/// The same settings as masa's own storage options, for [`read_records`] on the test S3.
+pub fn s3_storage(s3: &S3) -> masa_storage::StorageOptions {
+    s3_reader_options(s3)
+        .iter()
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
+
 /// Our own reader: every committed record of a dataset, by record id. Panics on a duplicate
 /// record id.
 pub fn read_records(
