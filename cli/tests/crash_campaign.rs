@@ -169,7 +169,7 @@ fn campaign(envs: &[Env], ds: &str, storage: &masa_storage::StorageOptions, defa
         let saved = owner.path(&format!("checkpoint-{kill}.txt"));
         std::fs::write(&saved, cp["note"].as_str().unwrap()).unwrap();
         previous = Some(saved);
-        // Search answers, and finds a word of the last document contributed.
+        // Search answers, and finds a word of a committed document.
         let any = records
             .values()
             .next()

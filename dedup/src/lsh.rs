@@ -204,10 +204,6 @@ impl LshIndex {
         &self.params
     }
 
-    pub fn threshold(&self) -> f64 {
-        self.threshold
-    }
-
     pub fn len(&self) -> usize {
         self.shingles.len()
     }

@@ -55,6 +55,19 @@ fn retryable(e: &deltalake::DeltaTableError) -> bool {
     }
 }
 
+/// After failed attempt `attempt` of a commit: when another is worth it (see
+/// [`retryable`], at most [`COMMIT_ATTEMPTS`]), waits [`backoff`], counts the attempt and
+/// says so; the caller re-reads the table and checks what must still hold.
+async fn wait_to_retry(e: &deltalake::DeltaTableError, attempt: &mut u32) -> bool {
+    if *attempt >= COMMIT_ATTEMPTS || !retryable(e) {
+        return false;
+    }
+    tracing::debug!(attempt = *attempt, error = %e, "commit conflict; re-reading and retrying");
+    tokio::time::sleep(backoff(*attempt)).await;
+    *attempt += 1;
+    true
+}
+
 /// The pause before retry `attempt` (1, 2, ...): "full jitter", a uniform draw below
 /// 25 ms × 2^attempt capped at 2 s, so writers that collided do not collide again in step.
 fn backoff(attempt: u32) -> std::time::Duration {
@@ -344,15 +357,12 @@ impl Dataset {
                 }
                 Err(e) => e,
             };
-            if attempt >= COMMIT_ATTEMPTS || !retryable(&e) {
+            if !wait_to_retry(&e, &mut attempt).await {
                 return Err(delta_err(
                     format!("committing version {version} of {app_id} (attempt {attempt})"),
                     e,
                 ));
             }
-            tracing::debug!(app_id, version, attempt, error = %e, "commit conflict; re-reading and retrying");
-            tokio::time::sleep(backoff(attempt)).await;
-            attempt += 1;
             self.refresh().await?;
             if self.txn_version(app_id).await? == Some(version) {
                 let present: std::collections::HashSet<String> = self
@@ -444,12 +454,11 @@ impl Dataset {
                 }
                 // Appends that landed meanwhile do not touch the files replaced: re-read,
                 // check they are all still there, and try again.
-                Err(e) if attempt < COMMIT_ATTEMPTS && retryable(&e) => {
-                    tracing::debug!(attempt, error = %e, "replace conflict; re-reading and retrying");
-                    tokio::time::sleep(backoff(attempt)).await;
-                    attempt += 1;
+                Err(e) => {
+                    if !wait_to_retry(&e, &mut attempt).await {
+                        return Err(delta_err("replacing data files", e));
+                    }
                 }
-                Err(e) => return Err(delta_err("replacing data files", e)),
             }
         }
     }

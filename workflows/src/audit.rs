@@ -294,14 +294,15 @@ pub async fn audit(opts: AuditOptions) -> Result<AuditReport, WorkflowError> {
     }
     drop(stream);
 
-    // A shard or a sample sees only some batches: the others' content hashes (one column)
-    // are read too, so a copy of something in an earlier leaf of another shard is found.
+    // A shard sees only some batches: the others' content hashes (one column) are read
+    // too, so a copy of something in an earlier leaf of another shard is found. A sample
+    // stays a cheap spot check and counts duplicates within itself only.
     let chosen_ids: HashSet<&str> = chosen
         .iter()
         .filter_map(|f| f.batch_id.as_deref())
         .collect();
     let mut elsewhere = Vec::new();
-    if !whole {
+    if opts.shard.count > 1 {
         let others: Vec<&CommittedFile> = ds_files
             .iter()
             .filter(|f| {
