@@ -7,15 +7,18 @@
 //! <root>/index/           tantivy splits + manifest
 //! <root>/provenance/      signed batch manifests
 //! <root>/runs/            run checkpoints, one per committed batch
+//! <root>/history/         the commits' `commitInfo`, 100 versions a block (see `history`)
 //! ```
 //!
 //! Storage never parses HTML and knows nothing of connectors.
 
 mod dataset;
+mod history;
 mod location;
 mod table;
 
 pub use dataset::{DATASET_MARKER, Dataset, LAYOUT_VERSION, StorageError, StorageOptions};
+pub use history::{CommitInfo, HISTORY_BLOCK};
 pub use location::parse_location;
 pub use table::{CommittedFile, DataFileWrite, ParquetStream, decode_parquet, encode_parquet};
 

@@ -19,7 +19,7 @@ use deltalake::parquet::arrow::async_reader::{
 use deltalake::parquet::basic::{Compression, ZstdLevel};
 use deltalake::parquet::file::properties::WriterProperties;
 use deltalake::protocol::{DeltaOperation, SaveMode};
-use deltalake::{DeltaTable, Path};
+use deltalake::{DeltaTable, Path, TableProperty};
 use futures::TryStreamExt;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -77,6 +77,17 @@ fn backoff(attempt: u32) -> std::time::Duration {
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u32(attempt);
     std::time::Duration::from_millis(h.finish() % (cap_ms + 1))
+}
+
+/// The properties of every masa commit. Checkpoints are written by [`Dataset::after_commit`]
+/// rather than by delta-rs's post-commit hook, whose failure would fail a commit that has
+/// landed; expired-log cleanup is off whatever the table says, since commit files hold
+/// the `commitInfo` bindings (see the `history` module).
+fn commit_properties(metadata: HashMap<String, serde_json::Value>) -> CommitProperties {
+    CommitProperties::default()
+        .with_metadata(metadata)
+        .with_create_checkpoint(false)
+        .with_cleanup_expired_logs(Some(false))
 }
 
 /// A data file written (not yet committed) for a batch.
@@ -162,6 +173,9 @@ pub(crate) async fn create_table(
             masa_record::SCHEMA_VERSION
         ))
         .with_columns(schema.fields().cloned())
+        // Commit files hold each commit's `commitInfo`, which the audit binds batches to:
+        // other Delta writers must not clean them up either (see the `history` module).
+        .with_configuration_property(TableProperty::EnableExpiredLogCleanup, Some("false"))
         .await
         .map_err(|e| delta_err(format!("cannot create the table at {table_url}"), e))
 }
@@ -333,8 +347,7 @@ impl Dataset {
         let actions: Vec<Action> = files.into_iter().map(|f| Action::Add(f.add)).collect();
         let mut attempt = 1;
         loop {
-            let props = CommitProperties::default()
-                .with_metadata(metadata.clone())
+            let props = commit_properties(metadata.clone())
                 .with_application_transaction(Transaction::new(app_id, version));
             let result = CommitBuilder::from(props)
                 .with_actions(actions.clone())
@@ -353,6 +366,7 @@ impl Dataset {
                     let table_version = finalized.version();
                     // The commit returns the new state: no need to read the log again.
                     self.table.state = Some(finalized.snapshot());
+                    self.after_commit().await;
                     return Ok(table_version as i64);
                 }
                 Err(e) => e,
@@ -435,21 +449,21 @@ impl Dataset {
                         .into(),
                 });
             }
-            let result =
-                CommitBuilder::from(CommitProperties::default().with_metadata(metadata.clone()))
-                    .with_actions(actions.clone())
-                    .build(
-                        Some(self.snapshot()?),
-                        self.table.log_store(),
-                        DeltaOperation::Delete {
-                            predicate: Some(reason.to_owned()),
-                        },
-                    )
-                    .await;
+            let result = CommitBuilder::from(commit_properties(metadata.clone()))
+                .with_actions(actions.clone())
+                .build(
+                    Some(self.snapshot()?),
+                    self.table.log_store(),
+                    DeltaOperation::Delete {
+                        predicate: Some(reason.to_owned()),
+                    },
+                )
+                .await;
             match result {
                 Ok(finalized) => {
                     let version = finalized.version();
                     self.table.state = Some(finalized.snapshot());
+                    self.after_commit().await;
                     return Ok(version as i64);
                 }
                 // Appends that landed meanwhile do not touch the files replaced: re-read,
@@ -463,18 +477,36 @@ impl Dataset {
         }
     }
 
-    /// The `commitInfo` metadata of every commit in the log's retained history, oldest
-    /// first. Commits that left the retained history are not seen.
-    pub async fn commit_infos(
-        &self,
-    ) -> Result<Vec<HashMap<String, serde_json::Value>>, StorageError> {
-        let infos: Vec<_> = self
-            .table
-            .history(None)
-            .try_collect()
-            .await
-            .map_err(|e| delta_err("reading the table history", e))?;
-        Ok(infos.into_iter().rev().map(|i| i.info).collect())
+    /// After a commit landed at the loaded version: the history block it completes, then
+    /// the checkpoint at the table's interval (Delta's `delta.checkpointInterval`, 100 by
+    /// default), in that order, so a cleanup allowed by the checkpoint finds the block
+    /// written. Both are derived from the log and redone by later commits or readers, so a
+    /// failure is logged, not returned: the commit stands.
+    async fn after_commit(&self) {
+        use deltalake::table::config::TablePropertiesExt;
+        let Some(version) = self.table_version() else {
+            return;
+        };
+        let next = version + 1;
+        if next % crate::history::HISTORY_BLOCK == 0
+            && let Err(e) = self
+                .write_history_block(next - crate::history::HISTORY_BLOCK)
+                .await
+        {
+            tracing::warn!(version, error = %e, "history block not written; a later reader writes it");
+        }
+        let interval = match self.snapshot() {
+            Ok(s) => s.table_config().checkpoint_interval().get() as i64,
+            Err(_) => return,
+        };
+        if next % interval == 0 {
+            match deltalake::checkpoints::create_checkpoint(&self.table, None).await {
+                Ok(()) => tracing::debug!(version, "checkpoint written"),
+                Err(e) => {
+                    tracing::warn!(version, error = %e, "checkpoint not written; the next interval writes one")
+                }
+            }
+        }
     }
 
     /// The value of commit metadata `key` of every commit that has it, oldest first.
@@ -672,6 +704,55 @@ mod tests {
         );
     }
 
+    /// A commit that landed on the server although its answer was lost: the run's retry
+    /// commits the same files at the same `txn` version on the snapshot it read before.
+    /// It is recognised as done (one commit, the files once), while a different batch
+    /// claiming that version is refused.
+    #[tokio::test]
+    async fn a_commit_whose_answer_was_lost_is_recognised_on_retry() {
+        let dir = tempfile::tempdir().unwrap();
+        let loc = dir.path().to_str().unwrap().to_owned();
+        let opts = StorageOptions::new();
+        let mut run = Dataset::create_or_open(&loc, &opts).await.unwrap();
+        run.check_txn("run", 0).await.unwrap();
+        let file = run.put_data_file(&batch(1), vec![0; 8], 1).await.unwrap();
+        // The first attempt, as the server saw it: landed.
+        let mut server = Dataset::open(&loc, &opts).await.unwrap();
+        let landed = server
+            .commit(vec![file.clone()], "run", 0, HashMap::new())
+            .await
+            .unwrap();
+        // The retry, from the state the run had before the answer was lost.
+        let retried = run
+            .commit_checked(vec![file.clone()], "run", 0, HashMap::new())
+            .await
+            .unwrap();
+        assert_eq!(retried, landed);
+        run.refresh().await.unwrap();
+        assert_eq!(run.table_version(), Some(landed));
+        let files: Vec<String> = run
+            .committed_files()
+            .unwrap()
+            .into_iter()
+            .map(|f| f.path)
+            .collect();
+        assert_eq!(files, [file.path.clone()]);
+
+        // Another batch at the version already committed is not "the same commit".
+        let mut stale = Dataset::open(&loc, &opts).await.unwrap();
+        stale.table.load_version(0).await.unwrap();
+        let other = stale.put_data_file(&batch(2), vec![0; 8], 1).await.unwrap();
+        let refused = stale
+            .commit_checked(vec![other], "run", 0, HashMap::new())
+            .await;
+        assert!(
+            matches!(refused, Err(StorageError::Conflict { .. })),
+            "{refused:?}"
+        );
+        stale.refresh().await.unwrap();
+        assert_eq!(stale.committed_files().unwrap().len(), 1);
+    }
+
     #[test]
     fn backoff_is_jittered_below_a_growing_cap() {
         for attempt in 1..=12 {
@@ -687,5 +768,110 @@ mod tests {
                 "not jittered at attempt {attempt}: {pauses:?}"
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod long_life {
+    use super::*;
+    use crate::HISTORY_BLOCK;
+
+    /// 250 commits, then the commit files a Delta log cleanup may remove (those before the
+    /// last checkpoint) deleted by hand: the table opens from its checkpoint, the runs'
+    /// positions hold, and every commit's `commitInfo` is still read, from the history
+    /// blocks written as the commits landed. Without the blocks the loss is an error that
+    /// names the versions, never a shorter history.
+    #[tokio::test]
+    async fn a_table_whose_old_commit_files_are_gone_keeps_its_history() {
+        let dir = tempfile::tempdir().unwrap();
+        let loc = dir.path().to_str().unwrap().to_owned();
+        let opts = StorageOptions::new();
+        let mut ds = Dataset::create_or_open(&loc, &opts).await.unwrap();
+        for i in 0..249u32 {
+            let f = ds
+                .put_data_file(&format!("{i:032x}"), vec![0; 8], 1)
+                .await
+                .unwrap();
+            let meta = HashMap::from([("masa.batch_id".to_owned(), format!("{i:032x}").into())]);
+            ds.commit(vec![f], &format!("app-{}", i % 3), i64::from(i / 3), meta)
+                .await
+                .unwrap();
+        }
+        assert_eq!(ds.table_version(), Some(249));
+        let log = dir.path().join("table/_delta_log");
+        for v in [99, 199] {
+            assert!(
+                log.join(format!("{v:020}.checkpoint.parquet")).exists(),
+                "no checkpoint at {v}"
+            );
+        }
+        assert!(!log.join(format!("{:020}.checkpoint.parquet", 149)).exists());
+        let mut blocks = ds.list("history").await.unwrap();
+        blocks.sort();
+        assert_eq!(
+            blocks,
+            [
+                format!("history/{:020}.json", 0),
+                format!("history/{:020}.json", HISTORY_BLOCK)
+            ]
+        );
+        let before = ds.commit_infos().await.unwrap();
+        assert_eq!(before.len(), 250);
+        let ids = |infos: &[crate::CommitInfo]| -> Vec<String> {
+            infos
+                .iter()
+                .filter_map(|i| i.get("masa.batch_id")?.as_str().map(str::to_owned))
+                .collect()
+        };
+        let expected: Vec<String> = (0..249u32).map(|i| format!("{i:032x}")).collect();
+        assert_eq!(ids(&before), expected);
+
+        // A cleanup keeps the last checkpoint (199) and what follows it.
+        for v in 0..199 {
+            std::fs::remove_file(log.join(format!("{v:020}.json"))).unwrap();
+        }
+        let ds = Dataset::open(&loc, &opts).await.unwrap();
+        assert_eq!(ds.table_version(), Some(249));
+        assert_eq!(ds.committed_files().unwrap().len(), 249);
+        assert_eq!(ds.txn_version("app-1").await.unwrap(), Some(82));
+        let after = ds.commit_infos().await.unwrap();
+        assert_eq!(ids(&after), expected);
+        assert_eq!(
+            after, before,
+            "the blocks hold the commit files' commitInfo"
+        );
+
+        std::fs::remove_file(dir.path().join(format!("history/{:020}.json", 0))).unwrap();
+        let err = ds.commit_infos().await.unwrap_err().to_string();
+        assert!(err.contains("versions 0-99 are gone"), "{err}");
+    }
+
+    /// A block missing while its commit files are there (written by an older masa, or a
+    /// crash before the block) is written by the next reader.
+    #[tokio::test]
+    async fn a_reader_writes_the_blocks_it_finds_missing() {
+        let dir = tempfile::tempdir().unwrap();
+        let loc = dir.path().to_str().unwrap().to_owned();
+        let mut ds = Dataset::create_or_open(&loc, &StorageOptions::new())
+            .await
+            .unwrap();
+        for i in 0..120i64 {
+            let f = ds
+                .put_data_file(&format!("{i:032x}"), vec![0; 8], 1)
+                .await
+                .unwrap();
+            ds.commit(vec![f], "app", i, HashMap::new()).await.unwrap();
+        }
+        let block = dir.path().join(format!("history/{:020}.json", 0));
+        let written = std::fs::read(&block).unwrap();
+        std::fs::remove_file(&block).unwrap();
+        let infos = ds.commit_infos().await.unwrap();
+        assert_eq!(infos.len(), 121);
+        assert_eq!(infos[0]["operation"], "CREATE TABLE");
+        assert_eq!(infos[5]["operation"], "WRITE");
+        assert!(
+            std::fs::read(&block).unwrap() == written,
+            "the block differs"
+        );
     }
 }
