@@ -736,7 +736,7 @@ mod tests {
             .into_iter()
             .map(|f| f.path)
             .collect();
-        assert_eq!(files, [file.path.clone()]);
+        assert_eq!(files, [file.path]);
 
         // Another batch at the version already committed is not "the same commit".
         let mut stale = Dataset::open(&loc, &opts).await.unwrap();
