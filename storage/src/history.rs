@@ -128,22 +128,18 @@ impl Dataset {
             .filter(|v| infos[*v as usize].is_none())
             .collect();
         let mut gone = Vec::new();
-        let mut files = futures::stream::iter(unread.iter().copied())
-            .map(|v| async move { Ok::<_, StorageError>((v, self.get(&commit_path(v)).await?)) })
-            .buffer_unordered(FETCH_CONCURRENCY);
-        while let Some((v, bytes)) = files.try_next().await? {
-            match bytes {
-                Some(b) => infos[v as usize] = Some(parse_commit(v, &b)?),
+        for (v, info) in self.read_commits(unread.iter().copied()).await? {
+            match info {
+                Some(info) => infos[v as usize] = Some(info),
                 None => gone.push(v),
             }
         }
-        drop(files);
         if !gone.is_empty() {
             gone.sort_unstable();
             return Err(StorageError::Data {
                 context: "reading the table history".into(),
                 message: format!(
-                    "the commit files of versions {} are gone from {}table/_delta_log and no history block holds them, so those commits cannot be bound to their batches: restore the files from a backup (masa never removes them; a log cleanup or vacuum by another Delta tool does)",
+                    "the commit files of versions {} are gone from {}table/_delta_log and no history block holds them, so those commits cannot be bound to their batches: restore the files from a backup (masa never removes them; another Delta tool's log cleanup does)",
                     ranges(&gone),
                     self.url
                 ),
@@ -172,22 +168,33 @@ impl Dataset {
         if self.get(&block_path(first)).await?.is_some() {
             return Ok(());
         }
-        let mut commits = futures::stream::iter(first..first + HISTORY_BLOCK)
+        let mut commits = Vec::with_capacity(HISTORY_BLOCK as usize);
+        for (v, info) in self.read_commits(first..first + HISTORY_BLOCK).await? {
+            commits.push(info.ok_or_else(|| StorageError::Data {
+                context: format!("writing history block {first}"),
+                message: format!("{} is missing", commit_path(v)),
+            })?);
+        }
+        self.put_block(first, commits).await
+    }
+
+    /// The `commitInfo` of each version's commit file, in the order given; `None` where
+    /// the file is gone.
+    async fn read_commits(
+        &self,
+        versions: impl Iterator<Item = i64>,
+    ) -> Result<Vec<(i64, Option<CommitInfo>)>, StorageError> {
+        futures::stream::iter(versions)
             .map(|v| async move {
-                let bytes = self
-                    .get(&commit_path(v))
-                    .await?
-                    .ok_or_else(|| StorageError::Data {
-                        context: format!("writing history block {first}"),
-                        message: format!("{} is missing", commit_path(v)),
-                    })?;
-                parse_commit(v, &bytes)
+                let info = match self.get(&commit_path(v)).await? {
+                    Some(bytes) => Some(parse_commit(v, &bytes)?),
+                    None => None,
+                };
+                Ok::<_, StorageError>((v, info))
             })
             .buffered(FETCH_CONCURRENCY)
-            .try_collect::<Vec<_>>()
-            .await?;
-        commits.truncate(HISTORY_BLOCK as usize);
-        self.put_block(first, commits).await
+            .try_collect()
+            .await
     }
 
     async fn put_block(&self, first: i64, commits: Vec<CommitInfo>) -> Result<(), StorageError> {

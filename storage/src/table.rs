@@ -769,12 +769,6 @@ mod tests {
             );
         }
     }
-}
-
-#[cfg(test)]
-mod long_life {
-    use super::*;
-    use crate::HISTORY_BLOCK;
 
     /// 250 commits, then the commit files a Delta log cleanup may remove (those before the
     /// last checkpoint) deleted by hand: the table opens from its checkpoint, the runs'
@@ -788,11 +782,8 @@ mod long_life {
         let opts = StorageOptions::new();
         let mut ds = Dataset::create_or_open(&loc, &opts).await.unwrap();
         for i in 0..249u32 {
-            let f = ds
-                .put_data_file(&format!("{i:032x}"), vec![0; 8], 1)
-                .await
-                .unwrap();
-            let meta = HashMap::from([("masa.batch_id".to_owned(), format!("{i:032x}").into())]);
+            let f = ds.put_data_file(&batch(i), vec![0; 8], 1).await.unwrap();
+            let meta = HashMap::from([("masa.batch_id".to_owned(), batch(i).into())]);
             ds.commit(vec![f], &format!("app-{}", i % 3), i64::from(i / 3), meta)
                 .await
                 .unwrap();
@@ -812,7 +803,7 @@ mod long_life {
             blocks,
             [
                 format!("history/{:020}.json", 0),
-                format!("history/{:020}.json", HISTORY_BLOCK)
+                format!("history/{:020}.json", crate::HISTORY_BLOCK)
             ]
         );
         let before = ds.commit_infos().await.unwrap();
@@ -823,7 +814,7 @@ mod long_life {
                 .filter_map(|i| i.get("masa.batch_id")?.as_str().map(str::to_owned))
                 .collect()
         };
-        let expected: Vec<String> = (0..249u32).map(|i| format!("{i:032x}")).collect();
+        let expected: Vec<String> = (0..249u32).map(batch).collect();
         assert_eq!(ids(&before), expected);
 
         // A cleanup keeps the last checkpoint (199) and what follows it.
@@ -855,12 +846,11 @@ mod long_life {
         let mut ds = Dataset::create_or_open(&loc, &StorageOptions::new())
             .await
             .unwrap();
-        for i in 0..120i64 {
-            let f = ds
-                .put_data_file(&format!("{i:032x}"), vec![0; 8], 1)
+        for i in 0..120u32 {
+            let f = ds.put_data_file(&batch(i), vec![0; 8], 1).await.unwrap();
+            ds.commit(vec![f], "app", i64::from(i), HashMap::new())
                 .await
                 .unwrap();
-            ds.commit(vec![f], "app", i, HashMap::new()).await.unwrap();
         }
         let block = dir.path().join(format!("history/{:020}.json", 0));
         let written = std::fs::read(&block).unwrap();
