@@ -55,6 +55,10 @@ pub enum Command {
     /// cluster. `--dry-run` reports without changing the table.
     #[command(long_about = DEDUP_ABOUT)]
     Dedup(DedupArgs),
+    /// Table upkeep that changes no data: compact small data files, write the log's history
+    /// blocks and a checkpoint. Safe beside running contributors.
+    #[command(long_about = MAINTAIN_ABOUT)]
+    Maintain(MaintainArgs),
     /// The dataset's transparency log: its signed checkpoint, and consistency with an older one.
     #[command(subcommand)]
     Log(LogCommand),
@@ -1077,6 +1081,63 @@ impl SearchArgs {
                 .map(|s| parse_time("--until", s))
                 .transpose()?,
         })
+    }
+}
+
+const MAINTAIN_ABOUT: &str = "\
+Table upkeep that changes no data, safe to run while contributors append.
+
+Small data files (one per committed batch) are rewritten into files of about --target-size, \
+one commit per output file with dataChange = false: concurrent appends do not conflict with \
+it. Each batch keeps its rows as whole row groups of the compacted file, so index splits, \
+signature files and dedup plans stay valid; the original files stay in storage, because \
+signed batch manifests, proofs and audits name them. Then the log's history blocks (every \
+commit's commitInfo, 100 versions a block) are written where missing, and a Delta checkpoint \
+of the version reached, so readers start from it.
+
+A group whose file another writer (a dedup filter, a second maintain) replaced first is \
+skipped and reported: rerun to compact it. Killed midway, nothing is lost: each commit is \
+whole, and a rerun picks up the files still small.";
+
+#[derive(Debug, Args)]
+pub struct MaintainArgs {
+    #[command(flatten)]
+    pub dataset: DatasetArgs,
+    /// Files smaller than this many bytes are compacted, into files of at most about this
+    /// size (suffixes k, M, G for powers of 1024).
+    #[arg(long, value_name = "BYTES", default_value = "100M", value_parser = parse_bytes)]
+    pub target_size: u64,
+    /// Report what would be compacted; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_bytes(s: &str) -> Result<u64, String> {
+    let (digits, unit) = match s.trim().char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((i, _)) => s.trim().split_at(i),
+        None => (s.trim(), ""),
+    };
+    let shift = match unit {
+        "" => 0,
+        "k" | "K" | "KiB" => 10,
+        "M" | "MiB" => 20,
+        "G" | "GiB" => 30,
+        _ => {
+            return Err(format!(
+                "{s:?}: use a number of bytes, optionally with k, M or G"
+            ));
+        }
+    };
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number of bytes"))?;
+    match n.checked_shl(shift).filter(|v| *v >> shift == n) {
+        Some(v) if v > 0 => Ok(v),
+        Some(_) => Err("the size must be above 0".into()),
+        None => Err(format!("{s:?} is too large")),
     }
 }
 

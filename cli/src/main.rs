@@ -339,6 +339,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             .with_context(|| format!("searching {}", s.dataset.location))?;
             output::search(&hits, s.json)?;
         }
+        Command::Maintain(m) => {
+            let report = masa_workflows::maintain(masa_workflows::MaintainOptions {
+                dataset: m.dataset.location.clone(),
+                storage: m.dataset.storage_options()?,
+                target_bytes: m.target_size,
+                dry_run: m.dry_run,
+            })
+            .await
+            .with_context(|| format!("maintaining {}", m.dataset.location))?;
+            output::maintain(&report, m.json)?;
+        }
         Command::Stats(s) => {
             let stats =
                 masa_workflows::dataset_stats(&s.dataset.location, &s.dataset.storage_options()?)

@@ -183,6 +183,51 @@ pub fn search(hits: &[Hit], json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
+pub fn maintain(r: &masa_workflows::MaintainReport, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(r)?);
+        return Ok(());
+    }
+    let verb = if r.dry_run {
+        "would compact"
+    } else {
+        "compacted"
+    };
+    for c in &r.compacted {
+        match (&c.skipped, &c.path) {
+            (Some(why), _) => println!("skipped {} files: {why}; rerun to compact them", c.files),
+            (None, Some(path)) => println!(
+                "{verb} {} files ({} batches, {}) into {path} ({})",
+                c.files,
+                c.batches,
+                mb(c.bytes_before),
+                mb(c.bytes_after.unwrap_or(0))
+            ),
+            (None, None) => println!(
+                "{verb} {} files ({} batches, {})",
+                c.files,
+                c.batches,
+                mb(c.bytes_before)
+            ),
+        }
+    }
+    println!(
+        "data files    {} -> {}{}",
+        r.files_before,
+        r.files_after,
+        if r.compacted.is_empty() {
+            " (no small files to compact)"
+        } else {
+            ""
+        }
+    );
+    if let Some(v) = r.checkpoint {
+        println!("checkpoint    version {v}");
+    }
+    println!("took          {:.1}s", r.seconds);
+    Ok(())
+}
+
 pub fn stats(s: &DatasetStats, json: bool) -> anyhow::Result<()> {
     if json {
         println!("{}", serde_json::to_string_pretty(s)?);

@@ -1,6 +1,6 @@
 //! Many processes on one dataset at once, coordinated only by Delta's optimistic commits and
 //! the log's conditional creates: eight contributors, a `masa dedup` filter removing rows,
-//! and a `masa audit`, started together. None may fail for a conflict that re-reading
+//! a `masa maintain` compacting files and a `masa audit`, started together. None may fail for a conflict that re-reading
 //! resolves (before, the filter's remove commit made every contributor committing after it
 //! fail with "a concurrent transaction deleted data this operation read"), every batch is
 //! committed once, the log stays linear, and the audit afterwards is clean.
@@ -76,6 +76,14 @@ fn writers_filter_and_audit_at_once(envs: &[Env], ds: &str) {
             .unwrap(),
     ));
     racing.push((
+        "maintain".into(),
+        auditor
+            .command(&["maintain", "--dataset", ds, "--json"])
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+    ));
+    racing.push((
         "audit".into(),
         auditor
             .command(&["audit", "--dataset", ds])
@@ -87,8 +95,13 @@ fn writers_filter_and_audit_at_once(envs: &[Env], ds: &str) {
         succeeds(&what, child);
     }
 
+    // Compacting what the race left: every data file is small, so one remains.
+    let maintained = owner.json(&["maintain", "--dataset", ds]);
+    assert_eq!(maintained["files_after"], 1, "{maintained}");
+
     // Every writer's rows, the seed, none of the copies.
     let stats = owner.json(&["stats", "--dataset", ds]);
+    assert_eq!(stats["data_files"], 1, "{stats}");
     let records = SEED + WRITERS * DOCS_EACH;
     assert_eq!(stats["records"], records, "{stats}");
     let batches: Vec<&str> = stats["batches"]
@@ -125,6 +138,11 @@ fn writers_filter_and_audit_at_once(envs: &[Env], ds: &str) {
     assert!(out.status.success(), "{report}");
     assert_eq!(report["findings"], serde_json::json!([]), "{report}");
     assert_eq!(report["records_audited"], records, "{report}");
+    // Search answers from the compacted table: a writer's document is found.
+    let text = doc(10_000 * WRITERS + 3);
+    let query: Vec<&str> = text.split(' ').take(8).collect();
+    let hits = owner.json(&["search", &query.join(" "), "--dataset", ds]);
+    assert!(hits.as_array().is_some_and(|h| !h.is_empty()), "{hits}");
 }
 
 fn envs(n: u64, make: impl Fn() -> Env) -> Vec<Env> {

@@ -50,6 +50,9 @@ pub enum StorageError {
     },
     #[error("{context}: {message}")]
     Data { context: String, message: String },
+    /// A rewrite (compaction, dedup filter) found a file it replaces gone from the table.
+    #[error("rewriting {path}: another writer removed or replaced it first; nothing was changed")]
+    Gone { path: String },
     #[error(
         "another run of the same source committed version {found:?} of {app_id} while this one expected {expected:?}: run one copy of a source at a time"
     )]

@@ -12,11 +12,13 @@
 //!
 //! Storage never parses HTML and knows nothing of connectors.
 
+mod compact;
 mod dataset;
 mod history;
 mod location;
 mod table;
 
+pub use compact::{Compaction, REWRITE_APP_ID};
 pub use dataset::{DATASET_MARKER, Dataset, LAYOUT_VERSION, StorageError, StorageOptions};
 pub use history::{CommitInfo, HISTORY_BLOCK};
 pub use location::parse_location;

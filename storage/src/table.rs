@@ -7,7 +7,7 @@ use bytes::Bytes;
 use deltalake::arrow::array::RecordBatch;
 use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
 use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
-use deltalake::kernel::{Action, Add, Remove, StructType, Transaction};
+use deltalake::kernel::{Action, Add, StructType, Transaction};
 use deltalake::parquet::arrow::ArrowWriter;
 // ParquetObjectReader is deprecated in favour of hand-written AsyncFileReaders; it is
 // still the reader that matches deltalake's object_store exactly, so we keep it for now.
@@ -27,8 +27,8 @@ use url::Url;
 
 /// Rows per Parquet row group: large enough for good compression and scans, small enough
 /// that a reader can fetch one record's neighbourhood cheaply.
-const ROW_GROUP_ROWS: usize = 16 * 1024;
-const ZSTD_LEVEL: i32 = 3;
+pub(crate) const ROW_GROUP_ROWS: usize = 16 * 1024;
+pub(crate) const ZSTD_LEVEL: i32 = 3;
 
 /// Commit attempts before a conflict that re-reading resolves is returned as an error.
 const COMMIT_ATTEMPTS: u32 = 12;
@@ -58,7 +58,7 @@ fn retryable(e: &deltalake::DeltaTableError) -> bool {
 /// After failed attempt `attempt` of a commit: when another is worth it (see
 /// [`retryable`], at most [`COMMIT_ATTEMPTS`]), waits [`backoff`], counts the attempt and
 /// says so; the caller re-reads the table and checks what must still hold.
-async fn wait_to_retry(e: &deltalake::DeltaTableError, attempt: &mut u32) -> bool {
+pub(crate) async fn wait_to_retry(e: &deltalake::DeltaTableError, attempt: &mut u32) -> bool {
     if *attempt >= COMMIT_ATTEMPTS || !retryable(e) {
         return false;
     }
@@ -83,7 +83,7 @@ fn backoff(attempt: u32) -> std::time::Duration {
 /// rather than by delta-rs's post-commit hook, whose failure would fail a commit that has
 /// landed; expired-log cleanup is off whatever the table says, since commit files hold
 /// the `commitInfo` bindings (see the `history` module).
-fn commit_properties(metadata: HashMap<String, serde_json::Value>) -> CommitProperties {
+pub(crate) fn commit_properties(metadata: HashMap<String, serde_json::Value>) -> CommitProperties {
     CommitProperties::default()
         .with_metadata(metadata)
         .with_create_checkpoint(false)
@@ -100,17 +100,27 @@ pub struct DataFileWrite {
     add: Add,
 }
 
-/// A data file in the table's current snapshot.
+/// One batch's rows in the table's current snapshot: a whole data file, or for a batch
+/// that `masa maintain` compacted with others, its row groups in the compacted file.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CommittedFile {
-    /// Path relative to the dataset root.
+    /// Path relative to the dataset root of the object holding the rows.
     pub path: String,
+    /// Size of that whole object.
     pub size: u64,
+    /// The batch's rows in it.
     pub num_records: Option<u64>,
-    /// The batch that wrote it, from its file name.
+    /// The batch that wrote the rows, from the file name (or the compacted file's slices).
     pub batch_id: Option<String>,
-    /// The file replaces its batch's original (a revision name: rows removed by dedup).
+    /// The rows are a revision of the batch's original (rows removed by dedup).
     pub revised: bool,
+    /// For a compacted batch, its row groups in `path` (`start..end`); `None`: the whole file.
+    pub row_groups: Option<(usize, usize)>,
+    /// The file written for this batch that holds exactly these rows: `path` itself, or
+    /// for a compacted batch its file before compaction. Compaction moves rows without
+    /// changing them, so state derived from a batch's rows (signature files, a dedup
+    /// plan) is keyed by it and stays valid.
+    pub origin: String,
 }
 
 impl CommittedFile {
@@ -125,6 +135,19 @@ impl CommittedFile {
             num_records,
             revised: parsed.as_ref().is_some_and(|(_, revised)| *revised),
             batch_id: parsed.map(|(batch, _)| batch),
+            row_groups: None,
+            origin: path.to_owned(),
+        }
+    }
+
+    /// The rows of this batch moved to `path` (a compacted file of `size` bytes), at row
+    /// groups `row_groups`: what they are (batch, revision, origin) does not change.
+    pub fn moved(&self, path: &str, size: u64, row_groups: (usize, usize)) -> Self {
+        CommittedFile {
+            path: path.to_owned(),
+            size,
+            row_groups: Some(row_groups),
+            ..self.clone()
         }
     }
 }
@@ -379,10 +402,11 @@ impl Dataset {
             }
             self.refresh().await?;
             if self.txn_version(app_id).await? == Some(version) {
+                // A file since compacted (by `masa maintain`) is there as its slice's origin.
                 let present: std::collections::HashSet<String> = self
                     .committed_files()?
                     .into_iter()
-                    .map(|f| f.path)
+                    .flat_map(|f| [f.path, f.origin])
                     .collect();
                 if paths.iter().all(|p| present.contains(p)) {
                     tracing::info!(
@@ -397,84 +421,37 @@ impl Dataset {
         }
     }
 
-    /// Replaces committed files with new ones (written by
+    /// Replaces committed batches' rows with new files (written by
     /// [`Dataset::put_data_file_revision`]), or removes them where there is no new one, in
-    /// one Delta commit. Fails, changing nothing, if one of the old files is no longer in the
-    /// table's latest version (another writer removed it first); a writer committing in the
-    /// instant between that check and the commit is caught by Delta's own conflict check.
-    /// The old objects stay in storage: signed batch manifests refer to them.
+    /// one Delta commit. A compacted file some of whose batches are replaced is removed
+    /// whole, its other batches rewritten as a new compacted file in the same commit. Fails,
+    /// changing nothing, if one of the old files is no longer in the table's latest version
+    /// (another writer removed it first; see [`Dataset::compact`] for how two rewrites are
+    /// kept from both landing). The old objects stay in storage: signed batch manifests
+    /// refer to them.
     pub async fn replace_files(
         &mut self,
         replacements: Vec<(CommittedFile, Option<DataFileWrite>)>,
         metadata: HashMap<String, serde_json::Value>,
         reason: &str,
     ) -> Result<i64, StorageError> {
-        let now = masa_record::now_micros() / 1000;
-        let mut actions = Vec::with_capacity(replacements.len() * 2);
-        let removed_paths: Vec<String> = replacements.iter().map(|(o, _)| o.path.clone()).collect();
-        for (old, new) in replacements {
-            let path = old
-                .path
-                .strip_prefix("table/")
-                .unwrap_or(&old.path)
-                .to_owned();
-            actions.push(Action::Remove(Remove {
-                path,
-                data_change: true,
-                deletion_timestamp: Some(now),
-                extended_file_metadata: Some(true),
-                partition_values: Some(HashMap::new()),
-                size: Some(old.size as i64),
-                tags: None,
-                deletion_vector: None,
-                base_row_id: None,
-                default_row_commit_version: None,
-            }));
-            actions.extend(new.map(|n| Action::Add(n.add)));
-        }
-        let mut attempt = 1;
-        loop {
-            self.refresh().await?;
-            // Delta accepts a remove of a path that is already gone: check against the latest
-            // version, so two filters of one batch cannot both commit and leave two files.
-            let present: std::collections::HashSet<String> = self
-                .committed_files()?
+        let old: Vec<CommittedFile> = replacements.iter().map(|(o, _)| o.clone()).collect();
+        let mut adds = self.leftovers(&old).await?;
+        adds.extend(
+            replacements
                 .into_iter()
-                .map(|f| f.path)
-                .collect();
-            if let Some(gone) = removed_paths.iter().find(|p| !present.contains(*p)) {
-                return Err(StorageError::Data {
-                    context: format!("replacing {gone}"),
-                    message: "another writer removed or replaced it first; nothing was changed"
-                        .into(),
-                });
-            }
-            let result = CommitBuilder::from(commit_properties(metadata.clone()))
-                .with_actions(actions.clone())
-                .build(
-                    Some(self.snapshot()?),
-                    self.table.log_store(),
-                    DeltaOperation::Delete {
-                        predicate: Some(reason.to_owned()),
-                    },
-                )
-                .await;
-            match result {
-                Ok(finalized) => {
-                    let version = finalized.version();
-                    self.table.state = Some(finalized.snapshot());
-                    self.after_commit().await;
-                    return Ok(version as i64);
-                }
-                // Appends that landed meanwhile do not touch the files replaced: re-read,
-                // check they are all still there, and try again.
-                Err(e) => {
-                    if !wait_to_retry(&e, &mut attempt).await {
-                        return Err(delta_err("replacing data files", e));
-                    }
-                }
-            }
-        }
+                .filter_map(|(_, n)| n.map(|n| n.add)),
+        );
+        self.rewrite(
+            &crate::compact::distinct_files(&old),
+            adds,
+            true,
+            metadata,
+            DeltaOperation::Delete {
+                predicate: Some(reason.to_owned()),
+            },
+        )
+        .await
     }
 
     /// After a commit landed at the loaded version: the history block it completes, then
@@ -482,7 +459,7 @@ impl Dataset {
     /// default), in that order, so a cleanup allowed by the checkpoint finds the block
     /// written. Both are derived from the log and redone by later commits or readers, so a
     /// failure is logged, not returned: the commit stands.
-    async fn after_commit(&self) {
+    pub(crate) async fn after_commit(&self) {
         use deltalake::table::config::TablePropertiesExt;
         let Some(version) = self.table_version() else {
             return;
@@ -507,6 +484,16 @@ impl Dataset {
                 }
             }
         }
+    }
+
+    /// Writes a Delta checkpoint of the loaded version (readers then start from it rather
+    /// than from the first commit file), and returns that version.
+    pub async fn checkpoint(&self) -> Result<i64, StorageError> {
+        let version = self.table_version().unwrap_or(0);
+        deltalake::checkpoints::create_checkpoint(&self.table, None)
+            .await
+            .map_err(|e| delta_err(format!("writing the checkpoint of version {version}"), e))?;
+        Ok(version)
     }
 
     /// The value of commit metadata `key` of every commit that has it, oldest first.
@@ -546,7 +533,9 @@ impl Dataset {
         Ok(())
     }
 
-    fn snapshot(&self) -> Result<&deltalake::table::state::DeltaTableState, StorageError> {
+    pub(crate) fn snapshot(
+        &self,
+    ) -> Result<&deltalake::table::state::DeltaTableState, StorageError> {
         self.table
             .snapshot()
             .map_err(|e| delta_err("reading the table snapshot", e))
@@ -571,21 +560,26 @@ impl Dataset {
         self.table.version().map(|v| v as i64)
     }
 
-    /// Data files in the current snapshot, in path order.
+    /// The batches' rows in the current snapshot, in path order: a data file each, or a
+    /// slice each of a compacted file (see [`Dataset::compact`]).
     pub fn committed_files(&self) -> Result<Vec<CommittedFile>, StorageError> {
-        let mut out: Vec<CommittedFile> = self
-            .snapshot()?
-            .log_data()
-            .iter()
-            .map(|f| {
-                CommittedFile::new(
-                    &format!("table/{}", f.path()),
-                    f.size() as u64,
+        let mut out = Vec::new();
+        for f in self.snapshot()?.log_data().iter() {
+            let path = format!("table/{}", f.path());
+            let size = f.size() as u64;
+            if crate::compact::is_compacted(&path) {
+                #[allow(deprecated)] // The one public way to a file's tags.
+                let tags = f.add_action().tags;
+                out.extend(crate::compact::slices(&path, size, tags.as_ref())?);
+            } else {
+                out.push(CommittedFile::new(
+                    &path,
+                    size,
                     f.num_records().map(|n| n as u64),
-                )
-            })
-            .collect();
-        out.sort_by(|a, b| a.path.cmp(&b.path));
+                ));
+            }
+        }
+        out.sort_by(|a, b| (&a.path, a.row_groups).cmp(&(&b.path, b.row_groups)));
         Ok(out)
     }
 
@@ -608,6 +602,9 @@ impl Dataset {
         if let Some(cols) = columns {
             let mask = ProjectionMask::columns(builder.parquet_schema(), cols.iter().copied());
             builder = builder.with_projection(mask);
+        }
+        if let Some((start, end)) = file.row_groups {
+            builder = builder.with_row_groups((start..end).collect());
         }
         builder
             .build()

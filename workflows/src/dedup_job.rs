@@ -209,11 +209,26 @@ struct PlannedBatch {
     path: String,
     size: u64,
     rows: u64,
+    /// Where in `path` the batch's rows are, when `masa maintain` compacted it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    row_groups: Option<(usize, usize)>,
+    /// The batch's file before compaction (see [`CommittedFile::origin`]), when not `path`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    origin: Option<String>,
 }
 
 impl PlannedBatch {
     fn file(&self) -> CommittedFile {
-        CommittedFile::new(&self.path, self.size, Some(self.rows))
+        let whole = CommittedFile::new(self.origin(), self.size, Some(self.rows));
+        match self.row_groups {
+            Some(groups) => whole.moved(&self.path, self.size, groups),
+            None => whole,
+        }
+    }
+
+    /// The identity of the batch's rows: a compaction since the plan does not change it.
+    fn origin(&self) -> &str {
+        self.origin.as_deref().unwrap_or(&self.path)
     }
 }
 
@@ -411,6 +426,8 @@ async fn plan(ds: &Dataset, opts: &DedupOptions) -> Result<Job, WorkflowError> {
                 batch_id: b.clone(),
                 path: f.path.clone(),
                 size: f.size,
+                row_groups: f.row_groups,
+                origin: (f.origin != f.path).then(|| f.origin.clone()),
                 rows: f
                     .num_records
                     .ok_or_else(|| corrupt(&f.path, "the table has no row count for this file"))?,
@@ -517,13 +534,16 @@ async fn planned_signatures(
         )
     })?;
     let sigs = SigFile::decode(&bytes, &b.batch_id).map_err(|e| corrupt(&path, e.reason))?;
-    if !sigs.describes(&b.path, b.rows, &job.plan.params) {
+    if !sigs.describes(b.origin(), b.rows, &job.plan.params) {
         return Err(corrupt(
             &path,
             format!(
                 "describes {} ({} rows), the plan has {} ({} rows): the signatures stage has \
                  not run for this plan, or the table changed since; plan a new job",
-                sigs.data_file, sigs.data_rows, b.path, b.rows
+                sigs.data_file,
+                sigs.data_rows,
+                b.origin(),
+                b.rows
             ),
         ));
     }
@@ -908,7 +928,25 @@ fn revision(job: &Job) -> String {
 /// Replaces this shard's affected batch files with copies without the removed rows, in one
 /// Delta commit; then brings their signature files and index splits up to date. The commit
 /// names the job and shard, so running a shard's filter again changes nothing.
+///
+/// A file compacted by `masa maintain` between reading the table and committing holds the
+/// same rows elsewhere: the filter reads the table again and redoes its rewrite there.
 async fn filter(ds: &mut Dataset, job: &Job, shard: Shard) -> Result<u64, WorkflowError> {
+    let mut attempt = 1;
+    loop {
+        match filter_once(ds, job, shard).await {
+            Err(WorkflowError::Storage(masa_storage::StorageError::Gone { path }))
+                if attempt < 5 =>
+            {
+                tracing::info!(path = %path, attempt, "a file to rewrite moved meanwhile; reading the table again");
+                attempt += 1;
+            }
+            done => return done,
+        }
+    }
+}
+
+async fn filter_once(ds: &mut Dataset, job: &Job, shard: Shard) -> Result<u64, WorkflowError> {
     let (_, removals) = read_clusters(ds, job).await?.ok_or_else(|| {
         corrupt(
             &clusters_path(&job.plan.job),
@@ -962,7 +1000,8 @@ async fn filter(ds: &mut Dataset, job: &Job, shard: Shard) -> Result<u64, Workfl
         let Some(now) = current.get(&b.batch_id) else {
             return Err(corrupt(&b.path, "no longer in the table: plan a new job"));
         };
-        if now.path != b.path {
+        // Compacted since the plan (by `masa maintain`) is fine: the rows are the same.
+        if now.origin != b.origin() {
             return Err(corrupt(
                 &now.path,
                 "replaced since the plan (another dedup job?): plan a new job",

@@ -10,6 +10,7 @@ mod error;
 mod governance_cmd;
 mod layout;
 mod log;
+mod maintain;
 mod neardup;
 mod proof;
 pub mod protocol;
@@ -36,6 +37,9 @@ pub use governance_cmd::{
 };
 pub use log::{
     CheckpointInfo, Consistency, LogEntry, append_entry, log_checkpoint, log_tile, log_verify,
+};
+pub use maintain::{
+    CompactedFile, DEFAULT_TARGET_BYTES, MaintainOptions, MaintainReport, maintain,
 };
 pub use masa_dedup::MinHashParams;
 pub use proof::{

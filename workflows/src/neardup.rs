@@ -77,7 +77,7 @@ async fn compute_signatures(
     }
     texts.sort_by_key(|(r, _)| *r);
     let batch = batch.to_owned();
-    let (data_file, data_rows) = (file.path.clone(), texts.len() as u64);
+    let (data_file, data_rows) = (file.origin.clone(), texts.len() as u64);
     tokio::task::spawn_blocking(move || {
         let h = MinHasher::new(params);
         let rows = texts

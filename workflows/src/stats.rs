@@ -50,9 +50,13 @@ pub async fn dataset_stats(
         ..Default::default()
     };
     let mut committed_rows = BTreeMap::new();
+    let mut seen = std::collections::HashSet::new();
     for f in ds.committed_files()? {
-        s.data_files += 1;
-        s.data_bytes += f.size;
+        // A compacted file holds several batches: counted once.
+        if seen.insert(f.path.clone()) {
+            s.data_files += 1;
+            s.data_bytes += f.size;
+        }
         s.records += f.num_records.unwrap_or(0);
         let Some(batch) = f.batch_id.clone() else {
             continue;
