@@ -136,7 +136,7 @@ fn read_source(file: &std::path::Path) -> anyhow::Result<SourceConfig> {
         .with_context(|| format!("{}: cannot read the workflow file", file.display()))?;
     toml::from_str(&text).with_context(|| {
         format!(
-            "{}: not a source description (kind = \"web\" or \"files\" and their options)",
+            "{}: not a source description (kind = \"files\", \"web\" or \"hackernews\" and their options)",
             file.display()
         )
     })

@@ -64,6 +64,9 @@ pub enum ConnectorError {
     },
     #[error("invalid {kind} connector configuration: {message}")]
     Config { kind: &'static str, message: String },
+    /// The source answered wrongly or not at all (an API error, a page that is not JSON).
+    #[error("{kind} source: {message}")]
+    Source { kind: &'static str, message: String },
     /// The pipeline stopped listening (it failed or was cancelled); not an error of the source.
     #[error("the pipeline stopped accepting items")]
     Closed,
@@ -124,6 +127,7 @@ pub trait SourceProgress: Send + Sync {
 pub enum SourceConfig {
     Files(crate::FilesConfig),
     Web(crate::WebConfig),
+    Hackernews(crate::HackerNewsConfig),
 }
 
 impl SourceConfig {
@@ -131,6 +135,7 @@ impl SourceConfig {
         match self {
             SourceConfig::Files(c) => Ok(Box::new(c.build(ctx)?)),
             SourceConfig::Web(c) => Ok(Box::new(c.build(ctx)?)),
+            SourceConfig::Hackernews(c) => Ok(Box::new(c.build(ctx)?)),
         }
     }
 }

@@ -2,9 +2,11 @@
 //! options) that builds a running [`Connector`]; the registry in [`SourceConfig`] names every
 //! connector kind in one place. Connectors know nothing about storage.
 
+pub mod api;
 pub mod compliance;
 mod connector;
 mod files;
+mod hackernews;
 mod lines;
 mod sender;
 pub mod web;
@@ -13,5 +15,6 @@ pub use connector::{
     BuildContext, Connector, ConnectorError, Skip, SourceConfig, SourceEvent, SourceProgress,
 };
 pub use files::{DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_LINE_BYTES, FilesConfig, FilesConnector};
+pub use hackernews::{HackerNewsConfig, HackerNewsConnector};
 pub use sender::{BudgetShare, Budgeted, Closed, ItemSender};
 pub use web::{WebConfig, WebConnector};

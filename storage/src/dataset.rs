@@ -222,24 +222,33 @@ impl Dataset {
         access_err(&self.url, e)
     }
 
+    /// What the location holds. Listed before the marker is read: a writer creating the
+    /// dataset meanwhile puts its marker before anything else, so content seen without a
+    /// marker is read again once (its marker may have been mid-write) before it counts as
+    /// foreign.
     async fn probe(url: &Url, store: &dyn ObjectStore) -> Result<Probe, StorageError> {
-        match store.get(&Path::from(DATASET_MARKER)).await {
-            Ok(r) => Ok(Probe::Marker(
-                r.bytes().await.map_err(|e| access_err(url, e))?,
-            )),
-            Err(deltalake::ObjectStoreError::NotFound { .. }) => {
-                let listing = store
-                    .list_with_delimiter(None)
-                    .await
-                    .map_err(|e| access_err(url, e))?;
-                if listing.objects.is_empty() && listing.common_prefixes.is_empty() {
-                    Ok(Probe::Empty)
-                } else {
-                    Ok(Probe::Foreign)
-                }
-            }
-            Err(e) => Err(access_err(url, e)),
+        let listing = store
+            .list_with_delimiter(None)
+            .await
+            .map_err(|e| access_err(url, e))?;
+        if listing.objects.is_empty() && listing.common_prefixes.is_empty() {
+            return Ok(Probe::Empty);
         }
+        for attempt in 0..2 {
+            match store.get(&Path::from(DATASET_MARKER)).await {
+                Ok(r) => {
+                    return Ok(Probe::Marker(
+                        r.bytes().await.map_err(|e| access_err(url, e))?,
+                    ));
+                }
+                Err(deltalake::ObjectStoreError::NotFound { .. }) if attempt == 0 => {
+                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                }
+                Err(deltalake::ObjectStoreError::NotFound { .. }) => return Ok(Probe::Foreign),
+                Err(e) => return Err(access_err(url, e)),
+            }
+        }
+        unreachable!("the loop returns")
     }
 
     fn check_marker(url: &Url, bytes: &[u8]) -> Result<(), StorageError> {
@@ -355,7 +364,15 @@ impl Dataset {
         }
         let table = match Self::load_table(&url, store.as_ref(), options).await? {
             Some(t) => t,
-            None => crate::table::create_table(&url, options).await?,
+            // Writers starting together on a new dataset race to create its table: the
+            // first commit of version 0 wins (a conditional create), the others open it.
+            None => match crate::table::create_table(&url, options).await {
+                Ok(t) => t,
+                Err(e) => match Self::load_table(&url, store.as_ref(), options).await? {
+                    Some(t) => t,
+                    None => return Err(e),
+                },
+            },
         };
         Ok(Dataset { url, store, table })
     }

@@ -199,6 +199,10 @@ pub(crate) async fn create_table(
         // Commit files hold each commit's `commitInfo`, which the audit binds batches to:
         // other Delta writers must not clean them up either (see the `history` module).
         .with_configuration_property(TableProperty::EnableExpiredLogCleanup, Some("false"))
+        // Version 0 or nothing: a creator that lost the race must not retry as version 1,
+        // which would replace the winner's metadata (and the dataset's table id); it fails
+        // and opens the winner's table (`Dataset::create_or_open`).
+        .with_commit_properties(CommitProperties::default().with_max_retries(0))
         .await
         .map_err(|e| delta_err(format!("cannot create the table at {table_url}"), e))
 }
@@ -641,6 +645,24 @@ mod tests {
 
     fn batch(i: u32) -> String {
         format!("{i:032x}")
+    }
+
+    /// Writers starting together on a new dataset all open the one table the first of
+    /// them created (before, the others failed: "a Delta Lake table already exists").
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn writers_starting_together_on_a_new_dataset_share_one_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let loc = dir.path().join("new").to_str().unwrap().to_owned();
+        let opened = futures::future::join_all((0..6).map(|_| {
+            let loc = loc.clone();
+            tokio::spawn(async move { Dataset::create_or_open(&loc, &StorageOptions::new()).await })
+        }))
+        .await;
+        let ids: std::collections::HashSet<String> = opened
+            .into_iter()
+            .map(|r| r.unwrap().unwrap().table_id().unwrap())
+            .collect();
+        assert_eq!(ids.len(), 1, "{ids:?}");
     }
 
     /// A contributor's append prepared on a snapshot that a dedup filter's remove commit

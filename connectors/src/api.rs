@@ -1,0 +1,480 @@
+//! What every API connector does on the wire, in one place: credentials from the
+//! environment (several keys rotated when one is limited), rate limits read from the
+//! server's own headers, a cooldown per key on 429 until the server's reset time, an
+//! exponential backoff with jitter on 5xx and transport errors, optional pacing (one
+//! request every N seconds, for APIs that ask for it), and JSON answers checked to be JSON.
+//!
+//! Secrets never reach a log line, an error or a record: keys are named by the variable
+//! they came from and their position in it.
+
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER};
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime};
+use url::Url;
+
+/// A cooldown when a 429 says nothing of when to come back.
+const DEFAULT_COOLDOWN: Duration = Duration::from_secs(60);
+
+/// How a key is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Auth {
+    /// `Authorization: Bearer <key>`.
+    Bearer,
+    /// `Authorization: token <key>` (GitHub's classic form).
+    Token,
+}
+
+/// Why a request did not give an answer.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{url}: the server refused the credentials ({status}){hint}")]
+    Unauthorized {
+        url: String,
+        status: u16,
+        hint: String,
+    },
+    #[error("{url}: HTTP {status}: {snippet}")]
+    Status {
+        url: String,
+        status: u16,
+        snippet: String,
+    },
+    #[error(
+        "{url}: answered {content_type} instead of JSON ({snippet:?}); check the base URL points at the API"
+    )]
+    NotJson {
+        url: String,
+        content_type: String,
+        snippet: String,
+    },
+    #[error("{url}: the answer is not valid JSON: {message}")]
+    BadJson { url: String, message: String },
+    #[error(
+        "{url}: rate limited for {wait_secs} s more (longer than the {max_secs} s this run waits); run again later, it resumes from its checkpoint"
+    )]
+    Limited {
+        url: String,
+        wait_secs: u64,
+        max_secs: u64,
+    },
+    #[error("{url}: gave up after {attempts} attempts: {last}")]
+    GaveUp {
+        url: String,
+        attempts: u32,
+        last: String,
+    },
+}
+
+struct Key {
+    secret: String,
+    /// Where it came from, for messages: `GITHUB_TOKEN[1]`.
+    label: String,
+    cooling_until: Option<Instant>,
+}
+
+/// Settings of an [`ApiClient`].
+#[derive(Debug, Clone)]
+pub struct ApiOptions {
+    pub user_agent: String,
+    /// Attempts of one request through 5xx answers and transport errors.
+    pub attempts: u32,
+    /// The first backoff pause; each retry doubles the cap, jittered below it.
+    pub backoff: Duration,
+    /// The longest this client waits for a rate limit to reset before giving up.
+    pub max_wait: Duration,
+    /// At least this long between two requests (0: no pacing).
+    pub min_interval: Duration,
+    pub timeout: Duration,
+}
+
+impl Default for ApiOptions {
+    fn default() -> Self {
+        ApiOptions {
+            user_agent: format!("masa/{} (+permissioned data)", env!("CARGO_PKG_VERSION")),
+            attempts: 5,
+            backoff: Duration::from_millis(500),
+            max_wait: Duration::from_secs(15 * 60),
+            min_interval: Duration::ZERO,
+            timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// An HTTP client for one API, holding its keys and their cooldowns.
+pub struct ApiClient {
+    http: reqwest::Client,
+    opts: ApiOptions,
+    auth: Auth,
+    keys: Mutex<Vec<Key>>,
+    last_request: tokio::sync::Mutex<Option<Instant>>,
+}
+
+/// The keys in environment variable `var`: one, or several separated by commas.
+pub fn keys_from_env(var: &str) -> Vec<(String, String)> {
+    std::env::var(var)
+        .ok()
+        .map(|v| {
+            v.split(',')
+                .map(str::trim)
+                .filter(|k| !k.is_empty())
+                .enumerate()
+                .map(|(i, k)| (k.to_owned(), format!("{var}[{i}]")))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+impl ApiClient {
+    /// A client sending `keys` (secret, label) the `auth` way, rotating among them; with no
+    /// key it sends no credentials.
+    pub fn new(opts: ApiOptions, auth: Auth, keys: Vec<(String, String)>) -> Result<Self, String> {
+        if let Some((_, label)) = keys.iter().find(|(k, _)| HeaderValue::from_str(k).is_err()) {
+            return Err(format!(
+                "the key in {label} holds characters a header cannot carry"
+            ));
+        }
+        let http = reqwest::Client::builder()
+            .user_agent(opts.user_agent.clone())
+            .timeout(opts.timeout)
+            .build()
+            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        Ok(ApiClient {
+            http,
+            opts,
+            auth,
+            keys: Mutex::new(
+                keys.into_iter()
+                    .map(|(secret, label)| Key {
+                        secret,
+                        label,
+                        cooling_until: None,
+                    })
+                    .collect(),
+            ),
+            last_request: tokio::sync::Mutex::new(None),
+        })
+    }
+
+    /// The labels of the keys, for `masa connectors`.
+    pub fn key_count(&self) -> usize {
+        self.keys.lock().unwrap().len()
+    }
+
+    /// The key to use now (index, header value), or how long until one is free.
+    fn pick(&self) -> Result<Option<(usize, HeaderValue)>, Duration> {
+        let keys = self.keys.lock().unwrap();
+        if keys.is_empty() {
+            return Ok(None);
+        }
+        let now = Instant::now();
+        if let Some((i, k)) = keys
+            .iter()
+            .enumerate()
+            .find(|(_, k)| k.cooling_until.is_none_or(|t| t <= now))
+        {
+            let scheme = match self.auth {
+                Auth::Bearer => "Bearer",
+                Auth::Token => "token",
+            };
+            let mut v = HeaderValue::from_str(&format!("{scheme} {}", k.secret))
+                .expect("checked in ApiClient::new");
+            v.set_sensitive(true);
+            return Ok(Some((i, v)));
+        }
+        let soonest = keys.iter().filter_map(|k| k.cooling_until).min().unwrap();
+        Err(soonest.saturating_duration_since(now))
+    }
+
+    fn cool(&self, key: Option<usize>, wait: Duration, url: &Url) {
+        if let Some(i) = key {
+            let mut keys = self.keys.lock().unwrap();
+            tracing::info!(key = %keys[i].label, url = %url, wait_s = wait.as_secs(), "key rate limited; cooling down");
+            keys[i].cooling_until = Some(Instant::now() + wait);
+        }
+    }
+
+    async fn pace(&self) {
+        if self.opts.min_interval.is_zero() {
+            return;
+        }
+        let mut last = self.last_request.lock().await;
+        if let Some(t) = *last {
+            let next = t + self.opts.min_interval;
+            if next > Instant::now() {
+                tokio::time::sleep_until(next.into()).await;
+            }
+        }
+        *last = Some(Instant::now());
+    }
+
+    /// GETs `url` and parses its JSON answer, following the rules of the module. `Ok(None)`
+    /// is a 404.
+    pub async fn get_json(&self, url: &Url) -> Result<Option<serde_json::Value>, ApiError> {
+        let mut failures = 0u32;
+        let mut limited_without_key = Duration::ZERO;
+        loop {
+            let key = match self.pick() {
+                Ok(k) => k,
+                Err(wait) => {
+                    if wait > self.opts.max_wait {
+                        return Err(ApiError::Limited {
+                            url: url.to_string(),
+                            wait_secs: wait.as_secs(),
+                            max_secs: self.opts.max_wait.as_secs(),
+                        });
+                    }
+                    tokio::time::sleep(wait).await;
+                    continue;
+                }
+            };
+            self.pace().await;
+            let mut req = self
+                .http
+                .get(url.clone())
+                .header("Accept", "application/json");
+            if let Some((_, v)) = &key {
+                req = req.header(AUTHORIZATION, v.clone());
+            }
+            let index = key.as_ref().map(|(i, _)| *i);
+            let last = match req.send().await {
+                Ok(resp) => {
+                    let status = resp.status().as_u16();
+                    let headers = resp.headers().clone();
+                    if status == 429 || (status == 403 && remaining(&headers) == Some(0)) {
+                        let wait = reset_after(&headers).unwrap_or(DEFAULT_COOLDOWN);
+                        if index.is_none() {
+                            // No key to rotate: wait for the reset ourselves.
+                            limited_without_key += wait;
+                            if limited_without_key > self.opts.max_wait {
+                                return Err(ApiError::Limited {
+                                    url: url.to_string(),
+                                    wait_secs: wait.as_secs(),
+                                    max_secs: self.opts.max_wait.as_secs(),
+                                });
+                            }
+                            tracing::info!(url = %url, wait_s = wait.as_secs(), "rate limited; waiting for the reset");
+                            tokio::time::sleep(wait).await;
+                        } else {
+                            self.cool(index, wait, url);
+                        }
+                        continue;
+                    }
+                    if status == 401 || status == 403 {
+                        let hint = match &key {
+                            Some((i, _)) => format!(
+                                ": check the key in {}",
+                                self.keys.lock().unwrap()[*i].label
+                            ),
+                            None => ": this source needs a key".to_owned(),
+                        };
+                        return Err(ApiError::Unauthorized {
+                            url: url.to_string(),
+                            status,
+                            hint,
+                        });
+                    }
+                    if status == 404 {
+                        return Ok(None);
+                    }
+                    let body = resp.bytes().await;
+                    match body {
+                        Ok(body) if (200..300).contains(&status) => {
+                            // A key about to run out cools down before the server says 429.
+                            if remaining(&headers) == Some(0)
+                                && let Some(wait) = reset_after(&headers)
+                            {
+                                self.cool(index, wait, url);
+                            }
+                            return parse_json(url, &headers, &body).map(Some);
+                        }
+                        Ok(body) if status >= 500 => format!("HTTP {status}: {}", snippet(&body)),
+                        Ok(body) => {
+                            return Err(ApiError::Status {
+                                url: url.to_string(),
+                                status,
+                                snippet: snippet(&body),
+                            });
+                        }
+                        Err(e) => format!("reading the answer: {e}"),
+                    }
+                }
+                Err(e) => format!("{e}"),
+            };
+            failures += 1;
+            if failures >= self.opts.attempts {
+                return Err(ApiError::GaveUp {
+                    url: url.to_string(),
+                    attempts: failures,
+                    last,
+                });
+            }
+            let pause = jittered(self.opts.backoff, failures);
+            tracing::debug!(url = %url, attempt = failures, error = %last, pause_ms = pause.as_millis() as u64, "retrying");
+            tokio::time::sleep(pause).await;
+        }
+    }
+}
+
+/// The answer as JSON, refusing what is plainly not (an HTML error page from a proxy, a
+/// login page).
+fn parse_json(url: &Url, headers: &HeaderMap, body: &[u8]) -> Result<serde_json::Value, ApiError> {
+    let ct = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let first = body.iter().find(|b| !b.is_ascii_whitespace()).copied();
+    let looks_json = matches!(
+        first,
+        Some(b'{' | b'[' | b'"' | b'n' | b't' | b'f' | b'-' | b'0'..=b'9')
+    );
+    if ct.contains("html") || (!ct.contains("json") && !looks_json) {
+        return Err(ApiError::NotJson {
+            url: url.to_string(),
+            content_type: match ct.split(';').next().map(str::trim) {
+                Some(media) if !media.is_empty() => media.to_owned(),
+                _ => "no content type".into(),
+            },
+            snippet: snippet(body),
+        });
+    }
+    serde_json::from_slice(body).map_err(|e| ApiError::BadJson {
+        url: url.to_string(),
+        message: e.to_string(),
+    })
+}
+
+fn snippet(body: &[u8]) -> String {
+    let s = String::from_utf8_lossy(&body[..body.len().min(120)]);
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn header_u64(headers: &HeaderMap, names: &[&str]) -> Option<u64> {
+    names.iter().find_map(|n| {
+        headers
+            .get(*n)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse().ok())
+    })
+}
+
+/// Requests left in the current window, by `X-RateLimit-Remaining` or `RateLimit-Remaining`.
+fn remaining(headers: &HeaderMap) -> Option<u64> {
+    header_u64(headers, &["x-ratelimit-remaining", "ratelimit-remaining"])
+}
+
+/// When the limit resets, from now: `Retry-After` (seconds or an HTTP date), then
+/// `X-RateLimit-Reset` (Unix seconds, as GitHub and Mastodon send it, or seconds from now
+/// when small), then `RateLimit-Reset` (seconds from now, the IETF draft).
+pub fn reset_after(headers: &HeaderMap) -> Option<Duration> {
+    let now = SystemTime::now();
+    if let Some(v) = headers.get(RETRY_AFTER).and_then(|v| v.to_str().ok()) {
+        if let Ok(secs) = v.trim().parse::<u64>() {
+            return Some(Duration::from_secs(secs));
+        }
+        if let Ok(at) = httpdate::parse_http_date(v.trim()) {
+            return Some(at.duration_since(now).unwrap_or(Duration::ZERO));
+        }
+    }
+    if let Some(v) = header_u64(headers, &["x-ratelimit-reset"]) {
+        // Unix seconds are past 2001; anything smaller is a delta.
+        if v > 1_000_000_000 {
+            let at = SystemTime::UNIX_EPOCH + Duration::from_secs(v);
+            return Some(at.duration_since(now).unwrap_or(Duration::ZERO));
+        }
+        return Some(Duration::from_secs(v));
+    }
+    header_u64(headers, &["ratelimit-reset"]).map(Duration::from_secs)
+}
+
+/// Retry `attempt` (1, 2, ...) waits a uniform draw below `base` × 2^(attempt-1), capped at
+/// a minute: writers that failed together do not retry together.
+fn jittered(base: Duration, attempt: u32) -> Duration {
+    use std::hash::{BuildHasher, Hasher};
+    let cap = base
+        .saturating_mul(1 << attempt.saturating_sub(1).min(16))
+        .min(Duration::from_secs(60));
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u32(attempt);
+    let cap_ms = cap.as_millis().max(1) as u64;
+    Duration::from_millis(h.finish() % (cap_ms + 1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn reset_times_come_from_the_servers_headers() {
+        assert_eq!(
+            reset_after(&headers(&[("retry-after", "7")])),
+            Some(Duration::from_secs(7))
+        );
+        let later = SystemTime::now() + Duration::from_secs(120);
+        let date = httpdate::fmt_http_date(later);
+        let d = reset_after(&headers(&[("retry-after", &date)])).unwrap();
+        assert!((110..=120).contains(&d.as_secs()), "{d:?}");
+        let unix = (SystemTime::now() + Duration::from_secs(300))
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let d = reset_after(&headers(&[("x-ratelimit-reset", &unix.to_string())])).unwrap();
+        assert!((295..=300).contains(&d.as_secs()), "{d:?}");
+        assert_eq!(
+            reset_after(&headers(&[("ratelimit-reset", "30")])),
+            Some(Duration::from_secs(30))
+        );
+        // Retry-After wins over the others; nothing known is None.
+        assert_eq!(
+            reset_after(&headers(&[("retry-after", "2"), ("ratelimit-reset", "30")])),
+            Some(Duration::from_secs(2))
+        );
+        assert_eq!(reset_after(&headers(&[])), None);
+        assert_eq!(
+            remaining(&headers(&[("ratelimit-remaining", "0")])),
+            Some(0)
+        );
+    }
+
+    #[test]
+    fn backoff_is_jittered_below_a_doubling_cap() {
+        let base = Duration::from_millis(100);
+        for attempt in 1..8 {
+            let cap = base * (1 << (attempt - 1));
+            let draws: Vec<Duration> = (0..50).map(|_| jittered(base, attempt)).collect();
+            assert!(draws.iter().all(|d| *d <= cap), "{attempt}: {draws:?}");
+            assert!(draws.iter().any(|d| *d != draws[0]), "not jittered");
+        }
+        assert!(jittered(base, 30) <= Duration::from_secs(60));
+    }
+
+    #[test]
+    fn an_html_page_is_not_taken_for_json() {
+        let url = Url::parse("http://127.0.0.1/x").unwrap();
+        let html = headers(&[("content-type", "text/html; charset=utf-8")]);
+        let e = parse_json(&url, &html, b"<html><body>Sign in</body></html>").unwrap_err();
+        assert!(e.to_string().contains("text/html instead of JSON"), "{e}");
+        let none = headers(&[]);
+        assert!(parse_json(&url, &none, b"<!doctype html>").is_err());
+        assert_eq!(
+            parse_json(&url, &none, b" [1,2]").unwrap(),
+            serde_json::json!([1, 2])
+        );
+        assert!(matches!(
+            parse_json(
+                &url,
+                &headers(&[("content-type", "application/json")]),
+                b"{oops"
+            ),
+            Err(ApiError::BadJson { .. })
+        ));
+    }
+}
