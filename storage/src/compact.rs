@@ -15,15 +15,13 @@
 //! and duplicate its rows; a `txn` both advanced makes the second conflict, re-read, and
 //! find its files gone. Appends do not use it and never wait for it.
 
-use crate::table::{ROW_GROUP_ROWS, ZSTD_LEVEL, commit_properties, wait_to_retry};
+use crate::table::{add_action, commit_properties, data_file_props, wait_to_retry};
 use crate::{CommittedFile, Dataset, StorageError};
 use bytes::Bytes;
 use deltalake::arrow::array::RecordBatch;
 use deltalake::kernel::transaction::CommitBuilder;
 use deltalake::kernel::{Action, Add, Remove, Transaction};
 use deltalake::parquet::arrow::ArrowWriter;
-use deltalake::parquet::basic::{Compression, ZstdLevel};
-use deltalake::parquet::file::properties::WriterProperties;
 use deltalake::protocol::DeltaOperation;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -174,12 +172,7 @@ impl Dataset {
             context: "writing a compacted file".into(),
             message: e.to_string(),
         };
-        let props = WriterProperties::builder()
-            .set_compression(Compression::ZSTD(
-                ZstdLevel::try_new(ZSTD_LEVEL).map_err(err)?,
-            ))
-            .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
-            .build();
+        let props = data_file_props().map_err(err)?;
         // The record schema as the files store it: every slice must have the same.
         let schema = masa_record::arrow_schema();
         let mut w = ArrowWriter::try_new(Vec::new(), schema.clone(), Some(props)).map_err(err)?;
@@ -223,29 +216,15 @@ impl Dataset {
             "{PREFIX}{}.zstd.parquet",
             &hex::encode(Sha256::digest(&bytes))[..32]
         );
-        let size = bytes.len() as i64;
+        let size = bytes.len() as u64;
         let path = format!("table/{name}");
         self.put(&path, Bytes::from(bytes)).await?;
         let tags = serde_json::to_string(&tagged).map_err(|e| StorageError::Data {
             context: "the slices of a compacted file".into(),
             message: e.to_string(),
         })?;
-        Ok((
-            path,
-            Add {
-                path: name,
-                partition_values: HashMap::new(),
-                size,
-                modification_time: masa_record::now_micros() / 1000,
-                data_change,
-                stats: Some(serde_json::json!({ "numRecords": rows }).to_string()),
-                tags: Some(HashMap::from([(TAG.to_owned(), Some(tags))])),
-                deletion_vector: None,
-                base_row_id: None,
-                default_row_commit_version: None,
-                clustering_provider: None,
-            },
-        ))
+        let tags = HashMap::from([(TAG.to_owned(), Some(tags))]);
+        Ok((path, add_action(name, size, rows, data_change, Some(tags))))
     }
 
     /// Commits the removal of `removed` (path, size) and the addition of `adds`, advancing
@@ -417,7 +396,12 @@ mod tests {
             .await
             .unwrap();
         let mut paths = Vec::new();
-        for (i, n) in [(1, 3), (2, ROW_GROUP_ROWS + 5), (3, 1), (4, 7)] {
+        for (i, n) in [
+            (1, 3),
+            (2, crate::table::ROW_GROUP_ROWS + 5),
+            (3, 1),
+            (4, 7),
+        ] {
             paths.push(append(&mut ds, i, n).await);
         }
         let before = rows_by_batch(&ds).await;

@@ -207,18 +207,45 @@ pub(crate) async fn create_table(
         .map_err(|e| delta_err(format!("cannot create the table at {table_url}"), e))
 }
 
+/// How every data file of the table is written: zstd, row groups of [`ROW_GROUP_ROWS`].
+pub(crate) fn data_file_props() -> Result<WriterProperties, deltalake::parquet::errors::ParquetError>
+{
+    Ok(WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(ZSTD_LEVEL)?))
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .build())
+}
+
+/// The `add` action of data file `name` (relative to `table/`).
+pub(crate) fn add_action(
+    name: String,
+    size: u64,
+    rows: u64,
+    data_change: bool,
+    tags: Option<HashMap<String, Option<String>>>,
+) -> Add {
+    Add {
+        path: name,
+        partition_values: HashMap::new(),
+        size: size as i64,
+        modification_time: masa_record::now_micros() / 1000,
+        data_change,
+        stats: Some(serde_json::json!({ "numRecords": rows }).to_string()),
+        tags,
+        deletion_vector: None,
+        base_row_id: None,
+        default_row_commit_version: None,
+        clustering_provider: None,
+    }
+}
+
 /// Encodes a batch as one zstd-compressed Parquet file, in memory.
 pub fn encode_parquet(batch: &RecordBatch) -> Result<Vec<u8>, StorageError> {
     let err = |e: deltalake::parquet::errors::ParquetError| StorageError::Data {
         context: "encoding Parquet".into(),
         message: e.to_string(),
     };
-    let props = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(
-            ZstdLevel::try_new(ZSTD_LEVEL).map_err(err)?,
-        ))
-        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
-        .build();
+    let props = data_file_props().map_err(err)?;
     let mut out = Vec::with_capacity(batch.get_array_memory_size() / 3);
     let mut w = ArrowWriter::try_new(&mut out, batch.schema(), Some(props)).map_err(err)?;
     w.write(batch).map_err(err)?;
@@ -310,20 +337,7 @@ impl Dataset {
         let sha256 = hex::encode(Sha256::digest(&parquet));
         let size = parquet.len() as u64;
         self.put(&path, Bytes::from(parquet)).await?;
-        let now = masa_record::now_micros() / 1000;
-        let add = Add {
-            path: name,
-            partition_values: HashMap::new(),
-            size: size as i64,
-            modification_time: now,
-            data_change: true,
-            stats: Some(serde_json::json!({ "numRecords": num_rows }).to_string()),
-            tags: None,
-            deletion_vector: None,
-            base_row_id: None,
-            default_row_commit_version: None,
-            clustering_provider: None,
-        };
+        let add = add_action(name, size, num_rows as u64, true, None);
         Ok(DataFileWrite {
             path,
             sha256,
