@@ -131,11 +131,84 @@ pub enum SourceConfig {
 }
 
 impl SourceConfig {
+    /// The connector kind (the `kind` of its TOML table).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            SourceConfig::Files(_) => "files",
+            SourceConfig::Web(_) => "web",
+            SourceConfig::Hackernews(_) => "hackernews",
+        }
+    }
+
     pub fn build(&self, ctx: &BuildContext) -> Result<Box<dyn Connector>, ConnectorError> {
         match self {
             SourceConfig::Files(c) => Ok(Box::new(c.build(ctx)?)),
             SourceConfig::Web(c) => Ok(Box::new(c.build(ctx)?)),
             SourceConfig::Hackernews(c) => Ok(Box::new(c.build(ctx)?)),
         }
+    }
+}
+
+/// What `masa connectors` says of a connector kind.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct KindInfo {
+    pub kind: &'static str,
+    /// What it fetches, in a line.
+    pub fetches: &'static str,
+    /// The environment variables its credentials come from (each also as `VAR_1`,
+    /// `VAR_2`, ... for several keys), if it takes any.
+    pub credentials: &'static [&'static str],
+    /// Whether it cannot run without them.
+    pub credentials_required: bool,
+    /// What permission each record carries.
+    pub permission: &'static str,
+}
+
+/// Every connector kind, in the order `masa connectors` lists them: one entry per
+/// [`SourceConfig`] variant (a test holds the two together).
+pub const KINDS: &[KindInfo] = &[
+    KindInfo {
+        kind: "files",
+        fetches: "text, Markdown, HTML and JSONL files under a local folder",
+        credentials: &[],
+        credentials_required: false,
+        permission: "the contributor's declaration",
+    },
+    KindInfo {
+        kind: "web",
+        fetches: "pages of websites, crawled from seed URLs within a scope",
+        credentials: &[],
+        credentials_required: false,
+        permission: "robots.txt (ours and AI agents'), TDMRep, X-Robots-Tag and robots/noai meta, each checked and recorded",
+    },
+    KindInfo {
+        kind: "hackernews",
+        fetches: "Hacker News stories and comments, by id range or from a list (top, new, best, ...)",
+        credentials: &[],
+        credentials_required: false,
+        permission: "the contributor's declaration; the author's licence recorded",
+    },
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `KINDS` lists exactly the registry's kinds, in its order: serde names them all in the
+    /// error for an unknown kind.
+    #[test]
+    fn every_registered_kind_is_described_once() {
+        let e = serde_json::from_value::<SourceConfig>(serde_json::json!({"kind": "no-such"}))
+            .unwrap_err()
+            .to_string();
+        let listed: Vec<&str> = e
+            .split_once("expected one of ")
+            .expect("serde lists the variants")
+            .1
+            .split(", ")
+            .map(|k| k.trim_matches(|c: char| c == '`' || c.is_whitespace()))
+            .collect();
+        let described: Vec<&str> = KINDS.iter().map(|k| k.kind).collect();
+        assert_eq!(listed, described);
     }
 }

@@ -12,7 +12,8 @@ mod sender;
 pub mod web;
 
 pub use connector::{
-    BuildContext, Connector, ConnectorError, Skip, SourceConfig, SourceEvent, SourceProgress,
+    BuildContext, Connector, ConnectorError, KINDS, KindInfo, Skip, SourceConfig, SourceEvent,
+    SourceProgress,
 };
 pub use files::{DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_LINE_BYTES, FilesConfig, FilesConnector};
 pub use hackernews::{HackerNewsConfig, HackerNewsConnector};

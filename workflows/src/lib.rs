@@ -15,6 +15,7 @@ mod neardup;
 mod proof;
 pub mod protocol;
 mod protocol_cmd;
+mod run;
 mod runs;
 mod search;
 mod sink;
@@ -49,6 +50,10 @@ pub use protocol_cmd::{
     AccountView, ChainWeights, CloseOutcome, ContributorView, ProtocolTarget, RewardsView,
     SlashRequest, StateView, chain_weights, close_epoch, contributor_view, init_protocol,
     parse_uids, rewards_view, slash, state_at, state_view, submit_event,
+};
+pub use run::{
+    DaemonEvent, DaemonStop, Pipeline, RunContext, Schedule, SourceOutcome, Workflow,
+    WorkflowSource, run_daemon, run_once, run_source, source_options,
 };
 pub use search::{SearchOptions, SearchView, search, search_faceted};
 pub use splits::{Evicted, Gathered, evict};
