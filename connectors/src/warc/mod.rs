@@ -519,7 +519,8 @@ impl Connector for WarcConnector {
             let mut file = File::open(&f.abs).map_err(|e| unreadable(&f.abs, e))?;
             let n = file.read(&mut head).map_err(|e| unreadable(&f.abs, e))?;
             let head = &head[..n];
-            if !(head.starts_with(&[0x1f, 0x8b]) || head.starts_with(b"WARC/")) {
+            // An empty file is an archive of no records.
+            if n > 0 && !(head.starts_with(&[0x1f, 0x8b]) || head.starts_with(b"WARC/")) {
                 return Err(source_err(format!(
                     "{}: neither gzip nor a WARC record at its start; give .warc or .warc.gz files",
                     f.abs.display()
