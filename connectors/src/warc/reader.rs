@@ -355,8 +355,11 @@ fn trim_line_breaks(b: &[u8]) -> &[u8] {
     &b[n..]
 }
 
+/// A record's named fields, in order.
+type Fields = Vec<(String, String)>;
+
 /// Splits an in-memory record into its fields, its block and what follows it.
-fn split_record(data: &[u8]) -> Result<(Vec<(String, String)>, &[u8], &[u8]), String> {
+fn split_record(data: &[u8]) -> Result<(Fields, &[u8], &[u8]), String> {
     let end = memchr::memmem::find(data, b"\r\n\r\n")
         .map(|i| i + 4)
         .or_else(|| memchr::memmem::find(data, b"\n\n").map(|i| i + 2))
@@ -375,7 +378,7 @@ fn split_record(data: &[u8]) -> Result<(Vec<(String, String)>, &[u8], &[u8]), St
 
 /// Parses a WARC header block: the version line, then `Name: value` lines (a line starting
 /// with a space or tab continues the previous value).
-fn parse_fields(head: &[u8]) -> Result<Vec<(String, String)>, String> {
+fn parse_fields(head: &[u8]) -> Result<Fields, String> {
     let text = std::str::from_utf8(head).map_err(|_| "the WARC header is not UTF-8")?;
     let mut lines = text.lines();
     let version = lines.next().unwrap_or("").trim();
@@ -383,7 +386,7 @@ fn parse_fields(head: &[u8]) -> Result<Vec<(String, String)>, String> {
         let shown: String = version.chars().take(40).collect();
         return Err(format!("expected a WARC/1.x version line, found {shown:?}"));
     }
-    let mut fields: Vec<(String, String)> = Vec::new();
+    let mut fields: Fields = Vec::new();
     for line in lines {
         if line.trim().is_empty() {
             break;
