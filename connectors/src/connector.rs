@@ -128,6 +128,8 @@ pub enum SourceConfig {
     Files(crate::FilesConfig),
     Web(crate::WebConfig),
     Hackernews(crate::HackerNewsConfig),
+    Warc(crate::WarcConfig),
+    Dataset(crate::DatasetConfig),
 }
 
 impl SourceConfig {
@@ -145,6 +147,8 @@ impl SourceConfig {
             SourceConfig::Files(c) => Ok(Box::new(c.build(ctx)?)),
             SourceConfig::Web(c) => Ok(Box::new(c.build(ctx)?)),
             SourceConfig::Hackernews(c) => Ok(Box::new(c.build(ctx)?)),
+            SourceConfig::Warc(c) => Ok(Box::new(c.build(ctx)?)),
+            SourceConfig::Dataset(c) => Ok(Box::new(c.build(ctx)?)),
         }
     }
 }

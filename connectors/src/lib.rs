@@ -5,17 +5,21 @@
 pub mod api;
 pub mod compliance;
 mod connector;
+mod dataset;
 mod files;
 mod hackernews;
 mod lines;
 mod sender;
+pub mod warc;
 pub mod web;
 
 pub use connector::{
     BuildContext, Connector, ConnectorError, KINDS, KindInfo, Skip, SourceConfig, SourceEvent,
     SourceProgress,
 };
+pub use dataset::{DatasetConfig, DatasetConnector};
 pub use files::{DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_LINE_BYTES, FilesConfig, FilesConnector};
 pub use hackernews::{HackerNewsConfig, HackerNewsConnector};
 pub use sender::{BudgetShare, Budgeted, Closed, ItemSender};
+pub use warc::{WarcConfig, WarcConnector};
 pub use web::{WebConfig, WebConnector};

@@ -185,8 +185,9 @@ impl Tdm {
 /// The robots.txt verdict for one URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RobotsVerdict {
-    /// `allowed`, `disallowed`, or `unavailable` (robots.txt failed with 5xx or a network
-    /// error, which RFC 9309 treats as a full disallow).
+    /// `allowed`, `disallowed`, `unavailable` (robots.txt failed with 5xx or a network
+    /// error, which RFC 9309 treats as a full disallow), or `unknown` (nobody can tell any
+    /// more: an archived page whose archive holds no robots.txt of its origin).
     pub state: &'static str,
     /// What decided, e.g. `gptbot: disallow` or `no robots.txt (404)`.
     pub rule: String,
@@ -195,6 +196,21 @@ pub struct RobotsVerdict {
 impl RobotsVerdict {
     pub fn allowed(&self) -> bool {
         self.state == "allowed"
+    }
+
+    /// robots.txt could not be consulted, so it neither allows nor refuses; recorded as
+    /// `unknown`, never as `allowed`.
+    pub fn unknown(rule: impl Into<String>) -> RobotsVerdict {
+        RobotsVerdict {
+            state: "unknown",
+            rule: rule.into(),
+        }
+    }
+
+    /// The verdict refuses the URL: disallowed, or unavailable (RFC 9309). An unknown
+    /// verdict does not refuse; whoever recorded it also records why it is unknown.
+    pub fn refuses(&self) -> bool {
+        matches!(self.state, "disallowed" | "unavailable")
     }
 }
 
@@ -236,7 +252,7 @@ pub fn decide(
         }
     };
     check(
-        !robots.allowed(),
+        robots.refuses(),
         overrides.robots,
         "robots",
         format!("robots.txt {}: {}", robots.state, robots.rule),
@@ -399,6 +415,20 @@ mod tests {
         assert!(forced.overridden);
         assert_eq!(forced.robots.as_deref(), Some("disallowed"));
         assert_eq!(forced.tdm_reserved, Some(true));
+        // An unknown verdict (an archive without robots.txt) neither refuses nor passes as
+        // allowed.
+        let unknown = decide(
+            &RobotsVerdict::unknown("no capture"),
+            &Tdm::default(),
+            Directives::default(),
+            none,
+        )
+        .unwrap();
+        assert_eq!(unknown.robots.as_deref(), Some("unknown"));
+        assert_eq!(
+            r(&RobotsVerdict::unknown("x"), &reserved, noai, none),
+            Err("tdm")
+        );
         // An override flag for a signal that did not refuse is not recorded as used.
         let unused = decide(&allowed, &Tdm::default(), Directives::default(), all).unwrap();
         assert!(!unused.overridden);
