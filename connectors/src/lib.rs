@@ -8,6 +8,8 @@ mod connector;
 mod files;
 mod hackernews;
 mod lines;
+mod mastodon;
+mod mediawiki;
 mod sender;
 pub mod web;
 
@@ -16,5 +18,7 @@ pub use connector::{
 };
 pub use files::{DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_LINE_BYTES, FilesConfig, FilesConnector};
 pub use hackernews::{HackerNewsConfig, HackerNewsConnector};
+pub use mastodon::{MastodonConfig, MastodonConnector};
+pub use mediawiki::{MediaWikiConfig, MediaWikiConnector};
 pub use sender::{BudgetShare, Budgeted, Closed, ItemSender};
 pub use web::{WebConfig, WebConnector};
