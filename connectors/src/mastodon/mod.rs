@@ -5,7 +5,8 @@
 //! `<br>` a line break, links as their full text), the content warning its title.
 //!
 //! Permission: each post is recorded with the contributor's declaration as consent evidence
-//! and as its author's text (`author's (Mastodon account @user@instance)`), and only when its
+//! and as its author's text (`author's (Mastodon account @user@instance)`, the instance being
+//! the account's own: its `acct` domain, or its profile URL's for local accounts), and only when its
 //! account opted in to being indexed. The exact rule, on the post's `account`:
 //! - `indexable: true` records it; `indexable: false` skips it (`consent:not_indexable`);
 //! - `indexable` absent or null (servers before 4.2): `noindex: true` skips it
