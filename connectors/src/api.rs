@@ -3,6 +3,8 @@
 //! server's own headers, a cooldown per key on 429 until the server's reset time, an
 //! exponential backoff with jitter on 5xx and transport errors, optional pacing (one
 //! request every N seconds, for APIs that ask for it), and JSON answers checked to be JSON.
+//! A 5xx answer carrying `Retry-After` (MediaWiki's `maxlag`, a maintenance page) is waited
+//! out for at least that long.
 //!
 //! Secrets never reach a log line, an error or a record: keys are named by the variable
 //! they came from and their position in it.
@@ -98,6 +100,13 @@ impl Default for ApiOptions {
             timeout: Duration::from_secs(30),
         }
     }
+}
+
+/// A JSON answer with the headers it came with (`Link` for paging, `Retry-After`).
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub json: serde_json::Value,
+    pub headers: HeaderMap,
 }
 
 /// An HTTP client for one API, holding its keys and their cooldowns.
@@ -210,9 +219,16 @@ impl ApiClient {
     /// GETs `url` and parses its JSON answer, following the rules of the module. `Ok(None)`
     /// is a 404.
     pub async fn get_json(&self, url: &Url) -> Result<Option<serde_json::Value>, ApiError> {
+        Ok(self.get(url).await?.map(|a| a.json))
+    }
+
+    /// [`ApiClient::get_json`], keeping the answer's headers.
+    pub async fn get(&self, url: &Url) -> Result<Option<Answer>, ApiError> {
         let mut failures = 0u32;
         let mut limited_without_key = Duration::ZERO;
         loop {
+            // How long the server asked us to stay away after a 5xx, if it said.
+            let mut server_wait = None;
             let key = match self.pick() {
                 Ok(k) => k,
                 Err(wait) => {
@@ -285,9 +301,13 @@ impl ApiClient {
                             {
                                 self.cool(index, wait, url);
                             }
-                            return parse_json(url, &headers, &body).map(Some);
+                            return parse_json(url, &headers, &body)
+                                .map(|json| Some(Answer { json, headers }));
                         }
-                        Ok(body) if status >= 500 => format!("HTTP {status}: {}", snippet(&body)),
+                        Ok(body) if status >= 500 => {
+                            server_wait = reset_after(&headers);
+                            format!("HTTP {status}: {}", snippet(&body))
+                        }
                         Ok(body) => {
                             return Err(ApiError::Status {
                                 url: url.to_string(),
@@ -308,7 +328,8 @@ impl ApiClient {
                     last,
                 });
             }
-            let pause = jittered(self.opts.backoff, failures);
+            let pause = jittered(self.opts.backoff, failures)
+                .max(server_wait.unwrap_or_default().min(self.opts.max_wait));
             tracing::debug!(url = %url, attempt = failures, error = %last, pause_ms = pause.as_millis() as u64, "retrying");
             tokio::time::sleep(pause).await;
         }
@@ -363,9 +384,32 @@ fn remaining(headers: &HeaderMap) -> Option<u64> {
     header_u64(headers, &["x-ratelimit-remaining", "ratelimit-remaining"])
 }
 
+/// The target of the `Link` header's entry with relation `rel` (RFC 8288:
+/// `<https://x/y?max_id=1>; rel="next", <...>; rel="prev"`), as GitHub and Mastodon page.
+pub fn link(headers: &HeaderMap, rel: &str) -> Option<String> {
+    headers
+        .get_all(reqwest::header::LINK)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .find_map(|entry| {
+            let (target, params) = entry.trim().split_once('>')?;
+            let target = target.trim().strip_prefix('<')?;
+            let names = params.split(';').find_map(|p| {
+                let (k, v) = p.trim().split_once('=')?;
+                (k.trim().eq_ignore_ascii_case("rel")).then(|| v.trim().trim_matches('"'))
+            })?;
+            names
+                .split_whitespace()
+                .any(|n| n.eq_ignore_ascii_case(rel))
+                .then(|| target.to_owned())
+        })
+}
+
 /// When the limit resets, from now: `Retry-After` (seconds or an HTTP date), then
-/// `X-RateLimit-Reset` (Unix seconds, as GitHub and Mastodon send it, or seconds from now
-/// when small), then `RateLimit-Reset` (seconds from now, the IETF draft).
+/// `X-RateLimit-Reset` (Unix seconds, as GitHub sends it, seconds from now when small, or
+/// an ISO 8601 time, as Mastodon sends it: `2024-05-01T12:00:00.123Z`), then
+/// `RateLimit-Reset` (seconds from now, the IETF draft).
 pub fn reset_after(headers: &HeaderMap) -> Option<Duration> {
     let now = SystemTime::now();
     if let Some(v) = headers.get(RETRY_AFTER).and_then(|v| v.to_str().ok()) {
@@ -383,6 +427,17 @@ pub fn reset_after(headers: &HeaderMap) -> Option<Duration> {
             return Some(at.duration_since(now).unwrap_or(Duration::ZERO));
         }
         return Some(Duration::from_secs(v));
+    }
+    if let Some(at) = headers
+        .get("x-ratelimit-reset")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            time::OffsetDateTime::parse(v.trim(), &time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+    {
+        let wait = at - time::OffsetDateTime::from(now);
+        return Some(wait.try_into().unwrap_or(Duration::ZERO));
     }
     header_u64(headers, &["ratelimit-reset"]).map(Duration::from_secs)
 }
@@ -438,10 +493,53 @@ mod tests {
             Some(Duration::from_secs(2))
         );
         assert_eq!(reset_after(&headers(&[])), None);
+        // Mastodon's form: an ISO 8601 time, fractional seconds and all; a past one is now.
+        let iso = time::OffsetDateTime::from(SystemTime::now() + Duration::from_secs(90))
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap();
+        assert!(iso.contains('.'), "{iso}");
+        let d = reset_after(&headers(&[("x-ratelimit-reset", &iso)])).unwrap();
+        assert!((85..=90).contains(&d.as_secs()), "{iso}: {d:?}");
+        assert_eq!(
+            reset_after(&headers(&[(
+                "x-ratelimit-reset",
+                "2017-04-17T18:09:34.128Z"
+            )])),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(
+            reset_after(&headers(&[("x-ratelimit-reset", "soon")])),
+            None
+        );
         assert_eq!(
             remaining(&headers(&[("ratelimit-remaining", "0")])),
             Some(0)
         );
+    }
+
+    #[test]
+    fn link_headers_name_their_pages_by_relation() {
+        let h = headers(&[(
+            "link",
+            "<https://m.example/api/v1/timelines/public?max_id=1093>; rel=\"next\", <https://m.example/api/v1/timelines/public?min_id=1100>; rel=\"prev\"",
+        )]);
+        assert_eq!(
+            link(&h, "next").as_deref(),
+            Some("https://m.example/api/v1/timelines/public?max_id=1093")
+        );
+        assert_eq!(
+            link(&h, "prev").as_deref(),
+            Some("https://m.example/api/v1/timelines/public?min_id=1100")
+        );
+        assert_eq!(link(&h, "last"), None);
+        assert_eq!(link(&headers(&[]), "next"), None);
+        // Unquoted and multi-valued relations count too.
+        let h = headers(&[(
+            "link",
+            "</p?page=2>; rel=next, </p?page=9>; rel=\"last end\"",
+        )]);
+        assert_eq!(link(&h, "next").as_deref(), Some("/p?page=2"));
+        assert_eq!(link(&h, "end").as_deref(), Some("/p?page=9"));
     }
 
     #[test]

@@ -130,6 +130,8 @@ pub enum SourceConfig {
     Hackernews(crate::HackerNewsConfig),
     Warc(crate::WarcConfig),
     Dataset(crate::DatasetConfig),
+    Mastodon(crate::MastodonConfig),
+    Mediawiki(crate::MediaWikiConfig),
 }
 
 impl SourceConfig {
@@ -149,6 +151,8 @@ impl SourceConfig {
             SourceConfig::Hackernews(c) => Ok(Box::new(c.build(ctx)?)),
             SourceConfig::Warc(c) => Ok(Box::new(c.build(ctx)?)),
             SourceConfig::Dataset(c) => Ok(Box::new(c.build(ctx)?)),
+            SourceConfig::Mastodon(c) => Ok(Box::new(c.build(ctx)?)),
+            SourceConfig::Mediawiki(c) => Ok(Box::new(c.build(ctx)?)),
         }
     }
 }

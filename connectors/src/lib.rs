@@ -9,6 +9,8 @@ mod dataset;
 mod files;
 mod hackernews;
 mod lines;
+mod mastodon;
+mod mediawiki;
 mod sender;
 pub mod warc;
 pub mod web;
@@ -20,6 +22,8 @@ pub use connector::{
 pub use dataset::{DatasetConfig, DatasetConnector};
 pub use files::{DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_LINE_BYTES, FilesConfig, FilesConnector};
 pub use hackernews::{HackerNewsConfig, HackerNewsConnector};
+pub use mastodon::{MastodonConfig, MastodonConnector};
+pub use mediawiki::{MediaWikiConfig, MediaWikiConnector};
 pub use sender::{BudgetShare, Budgeted, Closed, ItemSender};
 pub use warc::{WarcConfig, WarcConnector};
 pub use web::{WebConfig, WebConnector};
