@@ -3,8 +3,8 @@
 //! (robots.txt, TDMRep, noai and robots meta, `X-Robots-Tag`) and records the same
 //! permission evidence, the publisher's signals. No credentials.
 //!
-//! Re-runs: a page whose `<lastmod>` is the one it had when last fetched is an `unchanged`
-//! skip, not requested; a page without `<lastmod>` is asked for with its `ETag` and
+//! Re-runs: a page whose `<lastmod>` is the one it had when last fetched (or refused by its
+//! own signals) is an `unchanged` skip, not requested; a page without `<lastmod>` is asked for with its `ETag` and
 //! `Last-Modified`. A page must be on its sitemap's host (the protocol's rule), or it is a
 //! `scope` skip. A root sitemap that cannot be read or parsed fails the run before any
 //! event, naming it; a nested one is a skip.
@@ -132,7 +132,8 @@ impl Journal {
 
 /// Skip reasons are counted by name, so they are static; a checkpoint stores them as text.
 fn static_reason(s: &str) -> &'static str {
-    const KNOWN: [&str; 5] = [
+    const KNOWN: [&str; 6] = [
+        "sitemap:empty",
         "robots",
         "scope",
         "duplicate",
@@ -228,6 +229,9 @@ impl SitemapConnector {
                     continue;
                 }
             };
+            if parsed.pages.is_empty() && parsed.sitemaps.is_empty() {
+                out.push(skip(&url, "sitemap:empty", format!("{url} lists nothing")));
+            }
             for p in parsed.pages {
                 let Some(page) = url
                     .join(p.loc.trim())
@@ -333,7 +337,15 @@ impl SitemapConnector {
                         lastmod: lastmod.clone(),
                         validators: k.validators.clone(),
                     }),
-                    _ => None,
+                    // A failed fetch is tried again, and robots.txt (no page request made)
+                    // asked again, next run.
+                    _ if !v.fetched || reason.starts_with("error:") => None,
+                    // The page itself refused (noai, TDM, noindex): not asked again until
+                    // its lastmod changes.
+                    _ => Some(Known {
+                        lastmod: lastmod.clone(),
+                        validators: v.validators,
+                    }),
                 };
                 j.update(url, keep);
                 SourceEvent::Skip(Skip {

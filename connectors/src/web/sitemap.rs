@@ -54,9 +54,12 @@ pub fn parse(body: &[u8], max: usize) -> Result<Sitemap, String> {
     let mut text = String::new();
     let mut entry = Listed::default();
     let mut root_seen = false;
+    // Open elements: a file that ends inside one was cut off.
+    let mut depth = 0usize;
     loop {
         match reader.read_event_into(&mut buf) {
             Ok(Event::Start(e)) => {
+                depth += 1;
                 let name = e.local_name();
                 match name.as_ref() {
                     b"urlset" | b"sitemapindex" => root_seen = true,
@@ -92,29 +95,38 @@ pub fn parse(body: &[u8], max: usize) -> Result<Sitemap, String> {
             Ok(Event::CData(t)) if field.is_some() => {
                 text.push_str(&String::from_utf8_lossy(&t));
             }
-            Ok(Event::End(e)) => match e.local_name().as_ref() {
-                b"loc" => {
-                    field = None;
-                    entry.loc = text.trim().to_owned();
-                }
-                b"lastmod" => {
-                    field = None;
-                    let t = text.trim();
-                    entry.lastmod = (!t.is_empty()).then(|| t.to_owned());
-                }
-                b"url" | b"sitemap" => {
-                    let done = std::mem::take(&mut entry);
-                    if !done.loc.is_empty() {
-                        match parent {
-                            Some(true) => out.pages.push(done),
-                            Some(false) => out.sitemaps.push(done),
-                            None => {}
-                        }
+            Ok(Event::End(e)) => {
+                depth = depth.saturating_sub(1);
+                match e.local_name().as_ref() {
+                    b"loc" => {
+                        field = None;
+                        entry.loc = text.trim().to_owned();
                     }
-                    parent = None;
+                    b"lastmod" => {
+                        field = None;
+                        let t = text.trim();
+                        entry.lastmod = (!t.is_empty()).then(|| t.to_owned());
+                    }
+                    b"url" | b"sitemap" => {
+                        let done = std::mem::take(&mut entry);
+                        if !done.loc.is_empty() {
+                            match parent {
+                                Some(true) => out.pages.push(done),
+                                Some(false) => out.sitemaps.push(done),
+                                None => {}
+                            }
+                        }
+                        parent = None;
+                    }
+                    _ => {}
                 }
-                _ => {}
-            },
+            }
+            Ok(Event::Eof) if depth > 0 => {
+                return Err(format!(
+                    "XML ends inside an element at byte {}: cut off?",
+                    reader.buffer_position()
+                ));
+            }
             Ok(Event::Eof) => break,
             Err(e) => return Err(format!("XML at byte {}: {e}", reader.error_position())),
             _ => {}
@@ -176,6 +188,8 @@ mod tests {
     fn non_sitemaps_are_errors_not_panics() {
         assert!(parse(b"<html><body>hi</body></html>", 1 << 20).is_err());
         assert!(parse(b"<urlset><url><loc>x</url>", 1 << 20).is_err());
+        let cut = parse(b"<urlset><url><loc>http://s.test/cut-off\n", 1 << 20);
+        assert!(cut.unwrap_err().contains("cut off"));
         assert!(parse(b"\x1f\x8bnot gzip", 1 << 20).is_err());
         assert!(parse(b"", 1 << 20).is_err());
     }
