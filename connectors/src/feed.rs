@@ -112,8 +112,8 @@ enum Pending {
     Content {
         feed: String,
         uri: String,
-        entry: Entry,
-        consent: Consent,
+        entry: Box<Entry>,
+        consent: Box<Consent>,
         licence: String,
     },
     Skip {
@@ -376,8 +376,8 @@ impl FeedConnector {
                     (Some(Ok(consent)), _) => Pending::Content {
                         feed: feed.to_string(),
                         uri,
-                        entry: e.clone(),
-                        consent: consent.clone(),
+                        entry: Box::new(e.clone()),
+                        consent: Box::new(consent.clone()),
                         licence: licence(e, &parsed, &url),
                     },
                 };
@@ -436,7 +436,7 @@ impl FeedConnector {
                 ),
                 title: entry.title,
                 body: entry.text.into_bytes(),
-                consent,
+                consent: *consent,
                 licence: Some(licence),
                 checkpoint: state.checkpoint(),
             }),
@@ -595,7 +595,8 @@ mod tests {
         assert!(
             err(json!({"feeds": ["http://x.test/f"], "fetch": {"rate": "fast"}})).contains("N/s")
         );
-        assert!(err(json!({"feeds": ["http://x.test/f"]})).starts_with("invalid feed"));
+        let rate = err(json!({"feeds": ["http://x.test/f"], "fetch": {"rate": "fast"}}));
+        assert!(rate.starts_with("invalid feed connector"), "{rate}");
         let c = build(json!({"feeds": ["http://x.test/f"]})).unwrap();
         assert!(c.follow, "entries are followed by default");
         let unknown = serde_json::from_value::<FeedConfig>(json!({"feeds": [], "folow": false}));

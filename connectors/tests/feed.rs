@@ -338,3 +338,12 @@ async fn the_feed_connector_passes_the_compliance_check() {
     let c = config(&site, &["/rss.xml", "/atom.xml", "/empty.xml"]);
     assert_source_compliance(&SourceConfig::Feed(c), &ctx(), "feed").await;
 }
+
+#[test]
+fn the_example_config_builds() {
+    let path = format!("{}/../examples/feed.toml", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).expect("the example exists");
+    let config: SourceConfig = toml::from_str(&text).expect("the example parses");
+    assert!(matches!(config, SourceConfig::Feed(_)));
+    config.build(&ctx()).expect("the example builds");
+}

@@ -243,3 +243,12 @@ async fn the_sitemap_connector_passes_the_compliance_check() {
     let c = config(&site, &["/sitemap_index.xml"]);
     assert_source_compliance(&SourceConfig::Sitemap(c), &ctx(), "sitemap").await;
 }
+
+#[test]
+fn the_example_config_builds() {
+    let path = format!("{}/../examples/sitemap.toml", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).expect("the example exists");
+    let config: SourceConfig = toml::from_str(&text).expect("the example parses");
+    assert!(matches!(config, SourceConfig::Sitemap(_)));
+    config.build(&ctx()).expect("the example builds");
+}

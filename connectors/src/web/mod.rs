@@ -211,6 +211,7 @@ impl WebConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PageFetch {
+    /// Each field is [`WebConfig`]'s of the same name.
     pub rate: String,
     pub user_agent: String,
     pub ai_agents: Vec<String>,

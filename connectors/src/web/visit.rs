@@ -363,7 +363,7 @@ pub(crate) enum Document {
     Fetched {
         url: Url,
         verdict: RobotsVerdict,
-        resp: super::fetch::Response,
+        resp: Box<super::fetch::Response>,
     },
     /// 304 to the conditional request made with the previous run's validators.
     NotModified,
@@ -401,7 +401,10 @@ pub(crate) async fn fetch_document(ctx: &Ctx, start: &Url) -> Result<Document, D
                 detail: e.detail().to_owned(),
             })?;
         match resp.status {
-            200..=299 => return Ok(Document::Fetched { url, verdict, resp }),
+            200..=299 => {
+                let resp = Box::new(resp);
+                return Ok(Document::Fetched { url, verdict, resp });
+            }
             304 => return Ok(Document::NotModified),
             300..=399 => match resp.location(&url) {
                 Some(to) => url = to,
