@@ -132,6 +132,8 @@ pub enum SourceConfig {
     Dataset(crate::DatasetConfig),
     Mastodon(crate::MastodonConfig),
     Mediawiki(crate::MediaWikiConfig),
+    Feed(crate::FeedConfig),
+    Sitemap(crate::SitemapConfig),
 }
 
 impl SourceConfig {
@@ -153,6 +155,8 @@ impl SourceConfig {
             SourceConfig::Dataset(c) => Ok(Box::new(c.build(ctx)?)),
             SourceConfig::Mastodon(c) => Ok(Box::new(c.build(ctx)?)),
             SourceConfig::Mediawiki(c) => Ok(Box::new(c.build(ctx)?)),
+            SourceConfig::Feed(c) => Ok(Box::new(c.build(ctx)?)),
+            SourceConfig::Sitemap(c) => Ok(Box::new(c.build(ctx)?)),
         }
     }
 }

@@ -6,6 +6,7 @@ pub mod api;
 pub mod compliance;
 mod connector;
 mod dataset;
+mod feed;
 mod files;
 mod hackernews;
 mod lines;
@@ -13,6 +14,7 @@ mod mastodon;
 mod mediawiki;
 mod sender;
 pub mod warc;
+mod sitemap;
 pub mod web;
 
 pub use connector::{
@@ -20,10 +22,12 @@ pub use connector::{
     SourceProgress,
 };
 pub use dataset::{DatasetConfig, DatasetConnector};
+pub use feed::{Entry as FeedEntry, FeedConfig, FeedConnector, FeedState, ParsedFeed, parse_feed};
 pub use files::{DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_LINE_BYTES, FilesConfig, FilesConnector};
 pub use hackernews::{HackerNewsConfig, HackerNewsConnector};
 pub use mastodon::{MastodonConfig, MastodonConnector};
 pub use mediawiki::{MediaWikiConfig, MediaWikiConnector};
 pub use sender::{BudgetShare, Budgeted, Closed, ItemSender};
 pub use warc::{WarcConfig, WarcConnector};
+pub use sitemap::{SitemapConfig, SitemapConnector};
 pub use web::{WebConfig, WebConnector};

@@ -4,7 +4,6 @@
 
 use super::fetch::Accept;
 use super::frontier::{CrawlState, Frontier, Next, Validators};
-use super::origin::Origins;
 use super::urls::normalize;
 use super::visit::{Ctx, Outcome, Visit, visit};
 use super::{WebConnector, sitemap};
@@ -13,14 +12,14 @@ use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use masa_record::RawItem;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use url::Url;
 
 /// Sitemap files read per crawl, and index nesting followed.
-const MAX_SITEMAPS: usize = 1000;
-const MAX_SITEMAP_NESTING: usize = 3;
+pub(crate) const MAX_SITEMAPS: usize = 1000;
+pub(crate) const MAX_SITEMAP_NESTING: usize = 3;
 /// The sitemaps.org size limit.
-const MAX_SITEMAP_BYTES: usize = 50 << 20;
+pub(crate) const MAX_SITEMAP_BYTES: usize = 50 << 20;
 
 pub(super) async fn run(
     c: WebConnector,
@@ -60,17 +59,7 @@ pub(super) async fn run(
         .filter(|d| !d.validators.is_empty())
         .map(|d| (d.url.clone(), d.validators.clone()))
         .collect();
-    let ctx = Arc::new(Ctx {
-        http: c.http.clone(),
-        origins: Origins::default(),
-        scope: c.scope.clone(),
-        agents: c.agents.clone(),
-        overrides: c.config.overrides,
-        max_redirects: c.config.max_redirects,
-        rate: c.rate,
-        limiters: Mutex::new(HashMap::new()),
-        previous,
-    });
+    let ctx = Arc::new(c.visit_ctx(c.scope.clone(), previous));
     if c.config.sitemaps && !frontier.is_sitemaps_done() {
         discover_sitemaps(&ctx, &c.seeds, &mut frontier).await;
         frontier.sitemaps_done();
@@ -247,7 +236,7 @@ async fn discover_sitemaps(ctx: &Ctx, seeds: &[Url], frontier: &mut Frontier) {
             }
         };
         for p in parsed.pages {
-            if let Some(u) = url.join(p.trim()).ok().and_then(|u| normalize(&u))
+            if let Some(u) = url.join(p.loc.trim()).ok().and_then(|u| normalize(&u))
                 && ctx.scope.contains(&u)
             {
                 frontier.add(&u, 1);
@@ -255,7 +244,7 @@ async fn discover_sitemaps(ctx: &Ctx, seeds: &[Url], frontier: &mut Frontier) {
         }
         if nesting < MAX_SITEMAP_NESTING {
             for s in parsed.sitemaps {
-                if let Ok(u) = url.join(s.trim()) {
+                if let Ok(u) = url.join(s.loc.trim()) {
                     todo.push_back((u, nesting + 1));
                 }
             }

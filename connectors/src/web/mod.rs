@@ -2,7 +2,7 @@
 //! fetching, politeness, robots.txt, TDMRep, retries and the frontier; what a page says
 //! ([`page`]) and what the publisher's signals decide ([`signals`]) are pure functions.
 
-mod crawl;
+pub(crate) mod crawl;
 pub mod fetch;
 pub mod frontier;
 pub mod origin;
@@ -11,16 +11,18 @@ pub mod signals;
 pub mod sitemap;
 mod stats;
 pub mod urls;
-mod visit;
+pub(crate) mod visit;
 
 use crate::{BuildContext, Connector, ConnectorError, ItemSender, SourceProgress};
 use serde::{Deserialize, Serialize};
 use signals::Overrides;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use url::Url;
 use urls::{Scope, ScopeKind};
 
+pub use sitemap::Listed;
 pub use stats::CrawlStats;
 
 /// AI-training crawler tokens whose robots.txt rules we also obey: a site that disallows
@@ -203,6 +205,84 @@ impl WebConfig {
     }
 }
 
+/// How pages are fetched by the connectors that visit URLs listed elsewhere (`feed`,
+/// `sitemap`): the crawler's politeness and permission options, with its defaults, written
+/// as a `[fetch]` table. Validation is the crawler's.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PageFetch {
+    /// Each field is [`WebConfig`]'s of the same name.
+    pub rate: String,
+    pub user_agent: String,
+    pub ai_agents: Vec<String>,
+    pub overrides: Overrides,
+    pub allow_private: bool,
+    pub connect_timeout_ms: u64,
+    pub timeout_ms: u64,
+    pub max_body_bytes: usize,
+    pub retries: u32,
+    pub backoff_ms: u64,
+    pub max_retry_after_secs: u64,
+    pub max_redirects: usize,
+}
+
+impl Default for PageFetch {
+    fn default() -> Self {
+        let w = WebConfig::default();
+        PageFetch {
+            rate: w.rate,
+            user_agent: w.user_agent,
+            ai_agents: w.ai_agents,
+            overrides: w.overrides,
+            allow_private: w.allow_private,
+            connect_timeout_ms: w.connect_timeout_ms,
+            timeout_ms: w.timeout_ms,
+            max_body_bytes: w.max_body_bytes,
+            retries: w.retries,
+            backoff_ms: w.backoff_ms,
+            max_retry_after_secs: w.max_retry_after_secs,
+            max_redirects: w.max_redirects,
+        }
+    }
+}
+
+impl PageFetch {
+    /// A crawler of `seeds` with these options, built (and so validated) by the web
+    /// connector; errors name `kind`. One request at a time, no sitemaps, no links followed:
+    /// the caller drives the visits.
+    pub(crate) fn crawler(
+        &self,
+        kind: &'static str,
+        seeds: Vec<String>,
+        ctx: &BuildContext,
+    ) -> Result<WebConnector, ConnectorError> {
+        let c = WebConfig {
+            seeds,
+            rate: self.rate.clone(),
+            user_agent: self.user_agent.clone(),
+            ai_agents: self.ai_agents.clone(),
+            overrides: self.overrides,
+            allow_private: self.allow_private,
+            sitemaps: false,
+            max_depth: Some(0),
+            concurrency: 1,
+            per_host: 1,
+            connect_timeout_ms: self.connect_timeout_ms,
+            timeout_ms: self.timeout_ms,
+            max_body_bytes: self.max_body_bytes,
+            retries: self.retries,
+            backoff_ms: self.backoff_ms,
+            max_retry_after_secs: self.max_retry_after_secs,
+            max_redirects: self.max_redirects,
+            ..WebConfig::default()
+        };
+        c.build(ctx).map_err(|e| match e {
+            ConnectorError::Config { message, .. } => ConnectorError::Config { kind, message },
+            e => e,
+        })
+    }
+}
+
 /// Parses `N/s`, `N/m` (or `N/min`), `N/h`, or `0` (no limit) into a minimum gap between
 /// requests to one host.
 pub fn parse_rate(s: &str) -> Result<Option<Duration>, String> {
@@ -252,6 +332,33 @@ impl std::fmt::Debug for WebConnector {
         f.debug_struct("WebConnector")
             .field("seeds", &self.seeds)
             .finish()
+    }
+}
+
+impl WebConnector {
+    /// What the visits of a crawl share: the HTTP client, per-origin caches, politeness,
+    /// and the previous run's validators by URL for conditional requests.
+    pub(crate) fn visit_ctx(
+        &self,
+        scope: Arc<Scope>,
+        previous: HashMap<String, frontier::Validators>,
+    ) -> visit::Ctx {
+        visit::Ctx {
+            http: self.http.clone(),
+            origins: origin::Origins::default(),
+            scope,
+            agents: self.agents.clone(),
+            overrides: self.config.overrides,
+            max_redirects: self.config.max_redirects,
+            rate: self.rate,
+            limiters: Mutex::new(HashMap::new()),
+            previous,
+        }
+    }
+
+    /// The crawl's seeds, parsed and normalized.
+    pub(crate) fn seeds(&self) -> &[Url] {
+        &self.seeds
     }
 }
 

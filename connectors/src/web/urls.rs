@@ -108,6 +108,8 @@ pub enum ScopeKind {
 /// The crawl scope, fixed by the seeds and the include/exclude patterns.
 #[derive(Debug, Clone)]
 pub struct Scope {
+    /// Every URL is inside (for URLs a publisher listed, not links found by crawling).
+    anywhere: bool,
     kind: ScopeKind,
     seeds: Vec<Url>,
     include: Vec<regex::Regex>,
@@ -127,6 +129,7 @@ impl Scope {
                 .collect::<Result<Vec<_>, _>>()
         };
         Ok(Scope {
+            anywhere: false,
             kind,
             seeds: seeds.to_vec(),
             include: compile(include)?,
@@ -134,8 +137,23 @@ impl Scope {
         })
     }
 
+    /// A scope holding every URL: a feed's entries may live on any host, and each is still
+    /// visited with every permission check.
+    pub fn anywhere() -> Scope {
+        Scope {
+            anywhere: true,
+            kind: ScopeKind::Host,
+            seeds: Vec::new(),
+            include: Vec::new(),
+            exclude: Vec::new(),
+        }
+    }
+
     /// Whether `u` is inside the scope (seeds are always inside unless excluded).
     pub fn contains(&self, u: &Url) -> bool {
+        if self.anywhere {
+            return true;
+        }
         let s = u.as_str();
         if self.exclude.iter().any(|r| r.is_match(s)) {
             return false;

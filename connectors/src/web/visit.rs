@@ -16,7 +16,7 @@ use std::time::Duration;
 use url::Url;
 
 /// What the visits of one crawl share.
-pub(super) struct Ctx {
+pub(crate) struct Ctx {
     pub http: Http,
     pub origins: Origins,
     pub scope: Arc<Scope>,
@@ -31,7 +31,7 @@ pub(super) struct Ctx {
 }
 
 /// A page that passed every check.
-pub(super) struct Page {
+pub(crate) struct Page {
     pub status: u16,
     pub content_type: String,
     pub text: String,
@@ -40,7 +40,7 @@ pub(super) struct Page {
     pub licence: Option<String>,
 }
 
-pub(super) enum Outcome {
+pub(crate) enum Outcome {
     Page(Page),
     Skip {
         reason: &'static str,
@@ -49,7 +49,7 @@ pub(super) enum Outcome {
 }
 
 /// The result of a visit, handed back to the coordinator.
-pub(super) struct Visit {
+pub(crate) struct Visit {
     pub outcome: Outcome,
     /// The URL the content came from, when redirects led elsewhere.
     pub redirected_to: Option<Url>,
@@ -90,7 +90,7 @@ fn media_type(headers: &HeaderMap) -> String {
 }
 
 impl Ctx {
-    async fn robots(&self, url: &Url) -> Arc<RobotsTxt> {
+    pub(crate) async fn robots(&self, url: &Url) -> Arc<RobotsTxt> {
         self.origins
             .robots
             .get(&origin(url), || {
@@ -100,7 +100,7 @@ impl Ctx {
     }
 
     /// Waits for the host's turn: the crawl rate, or robots.txt `Crawl-delay` if longer.
-    async fn wait_turn(&self, url: &Url, crawl_delay: Option<Duration>) {
+    pub(crate) async fn wait_turn(&self, url: &Url, crawl_delay: Option<Duration>) {
         let limiter = {
             let mut m = self.limiters.lock().unwrap_or_else(|e| e.into_inner());
             m.entry(origin(url))
@@ -119,7 +119,7 @@ impl Ctx {
         }
     }
 
-    fn conditional(&self, url: &Url) -> Vec<(HeaderName, HeaderValue)> {
+    pub(crate) fn conditional(&self, url: &Url) -> Vec<(HeaderName, HeaderValue)> {
         let Some(v) = self.previous.get(url.as_str()) else {
             return Vec::new();
         };
@@ -144,12 +144,14 @@ impl Ctx {
 
 /// Visits one queued URL.
 pub(super) async fn visit(ctx: Arc<Ctx>, next: Next) -> (Next, Visit) {
-    let v = visit_inner(&ctx, &next).await;
+    let v = visit_url(&ctx, &next.url).await;
     (next, v)
 }
 
-async fn visit_inner(ctx: &Ctx, next: &Next) -> Visit {
-    let mut url = next.url.clone();
+/// Visits one URL with every check: the crawl's per-URL step, also used by the connectors
+/// that get their URLs from elsewhere (feeds, sitemaps). Links are returned, not followed.
+pub(crate) async fn visit_url(ctx: &Ctx, start: &Url) -> Visit {
+    let mut url = start.clone();
     let mut chain = vec![url.clone()];
     loop {
         let robots = ctx.robots(&url).await;
@@ -203,7 +205,7 @@ async fn visit_inner(ctx: &Ctx, next: &Next) -> Visit {
                 if chain.len() > ctx.max_redirects {
                     return Visit::skip(
                         "error:redirect_limit",
-                        format!("{}: more than {} redirects", next.url, ctx.max_redirects),
+                        format!("{start}: more than {} redirects", ctx.max_redirects),
                         true,
                     );
                 }
@@ -239,21 +241,16 @@ async fn visit_inner(ctx: &Ctx, next: &Next) -> Visit {
             return Visit::skip("type", format!("{url}: content type {ct:?}"), true);
         }
         let mut v = page_visit(ctx, &url, &verdict, resp, ct).await;
-        if url != next.url {
+        if url != *start {
             v.redirected_to = Some(url);
         }
         return v;
     }
 }
 
-/// Applies the page's signals to a fetched 2xx HTML or text response.
-async fn page_visit(
-    ctx: &Ctx,
-    url: &Url,
-    verdict: &RobotsVerdict,
-    resp: super::fetch::Response,
-    ct: String,
-) -> Visit {
+/// What the origin's TDMRep file and the response's headers (`tdm-*`, `X-Robots-Tag`) say
+/// about `url`.
+async fn header_signals(ctx: &Ctx, url: &Url, resp: &super::fetch::Response) -> (Tdm, Directives) {
     let tdm_file = ctx
         .origins
         .tdm
@@ -265,7 +262,7 @@ async fn page_visit(
     };
     let header_reservation = resp.header("tdm-reservation").map(|v| v.trim() == "1");
     let header_policy = resp.header("tdm-policy").map(|v| v.trim().to_owned());
-    let mut tdm = Tdm::from_file(tdm_file.lookup(&path)).statement(
+    let tdm = Tdm::from_file(tdm_file.lookup(&path)).statement(
         header_reservation,
         header_policy,
         "header",
@@ -276,6 +273,31 @@ async fn page_visit(
             directives.add_header(v, &ctx.agents);
         }
     }
+    (tdm, directives)
+}
+
+/// The consent decision for a document that is not a page (a feed whose entries are
+/// recorded from the feed itself): robots.txt for `url`, TDMRep and the response's headers.
+/// `verdict` is the robots.txt verdict the fetch was made under.
+pub(crate) async fn document_consent(
+    ctx: &Ctx,
+    url: &Url,
+    verdict: &RobotsVerdict,
+    resp: &super::fetch::Response,
+) -> Result<Consent, super::signals::Refusal> {
+    let (tdm, directives) = header_signals(ctx, url, resp).await;
+    decide(verdict, &tdm, directives, ctx.overrides)
+}
+
+/// Applies the page's signals to a fetched 2xx HTML or text response.
+async fn page_visit(
+    ctx: &Ctx,
+    url: &Url,
+    verdict: &RobotsVerdict,
+    resp: super::fetch::Response,
+    ct: String,
+) -> Visit {
+    let (mut tdm, mut directives) = header_signals(ctx, url, &resp).await;
     let validators = Validators {
         etag: resp.header("etag").map(str::to_owned),
         last_modified: resp.header("last-modified").map(str::to_owned),
@@ -333,4 +355,76 @@ async fn page_visit(
         bytes,
         validators,
     }
+}
+
+/// A document that is not a page (a feed, a sitemap), fetched under robots.txt.
+pub(crate) enum Document {
+    /// A 2xx answer from `url` (where redirects led), with the robots.txt verdict for it.
+    Fetched {
+        url: Url,
+        verdict: RobotsVerdict,
+        resp: Box<super::fetch::Response>,
+    },
+    /// 304 to the conditional request made with the previous run's validators.
+    NotModified,
+    /// robots.txt refuses `url` (the start or a redirect's target).
+    Refused { detail: String },
+}
+
+/// Why a document could not be fetched: the HTTP status when there was one, and what
+/// happened.
+pub(crate) struct DocumentError {
+    pub status: Option<u16>,
+    pub detail: String,
+}
+
+/// Fetches a document whole: robots.txt checked for every hop, the host's turn waited for,
+/// the conditional headers of [`Ctx::previous`] sent, redirects followed up to the limit.
+pub(crate) async fn fetch_document(ctx: &Ctx, start: &Url) -> Result<Document, DocumentError> {
+    let mut url = start.clone();
+    let headers = ctx.conditional(start);
+    for _ in 0..=ctx.max_redirects {
+        let robots = ctx.robots(&url).await;
+        let verdict = robots.verdict(&url);
+        if !verdict.allowed() && !ctx.overrides.robots {
+            return Ok(Document::Refused {
+                detail: format!("{url}: robots.txt {}: {}", verdict.state, verdict.rule),
+            });
+        }
+        ctx.wait_turn(&url, robots.crawl_delay()).await;
+        let resp = ctx
+            .http
+            .get(&url, &headers, Accept::if_success)
+            .await
+            .map_err(|e| DocumentError {
+                status: None,
+                detail: e.detail().to_owned(),
+            })?;
+        match resp.status {
+            200..=299 => {
+                let resp = Box::new(resp);
+                return Ok(Document::Fetched { url, verdict, resp });
+            }
+            304 => return Ok(Document::NotModified),
+            300..=399 => match resp.location(&url) {
+                Some(to) => url = to,
+                None => {
+                    return Err(DocumentError {
+                        status: Some(resp.status),
+                        detail: format!("{url}: {} without a usable Location", resp.status),
+                    });
+                }
+            },
+            s => {
+                return Err(DocumentError {
+                    status: Some(s),
+                    detail: format!("{url}: HTTP {s} after {} attempts", resp.attempts),
+                });
+            }
+        }
+    }
+    Err(DocumentError {
+        status: None,
+        detail: format!("{start}: more than {} redirects", ctx.max_redirects),
+    })
 }
