@@ -128,6 +128,8 @@ pub enum SourceConfig {
     Files(crate::FilesConfig),
     Web(crate::WebConfig),
     Hackernews(crate::HackerNewsConfig),
+    Arxiv(crate::ArxivConfig),
+    Github(crate::GithubConfig),
 }
 
 impl SourceConfig {
@@ -136,6 +138,8 @@ impl SourceConfig {
             SourceConfig::Files(c) => Ok(Box::new(c.build(ctx)?)),
             SourceConfig::Web(c) => Ok(Box::new(c.build(ctx)?)),
             SourceConfig::Hackernews(c) => Ok(Box::new(c.build(ctx)?)),
+            SourceConfig::Arxiv(c) => Ok(Box::new(c.build(ctx)?)),
+            SourceConfig::Github(c) => Ok(Box::new(c.build(ctx)?)),
         }
     }
 }

@@ -3,18 +3,22 @@
 //! connector kind in one place. Connectors know nothing about storage.
 
 pub mod api;
+pub mod arxiv;
 pub mod compliance;
 mod connector;
 mod files;
+mod github;
 mod hackernews;
 mod lines;
 mod sender;
 pub mod web;
 
+pub use arxiv::{ArxivConfig, ArxivConnector};
 pub use connector::{
     BuildContext, Connector, ConnectorError, Skip, SourceConfig, SourceEvent, SourceProgress,
 };
 pub use files::{DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_LINE_BYTES, FilesConfig, FilesConnector};
+pub use github::{GithubConfig, GithubConnector};
 pub use hackernews::{HackerNewsConfig, HackerNewsConnector};
 pub use sender::{BudgetShare, Budgeted, Closed, ItemSender};
 pub use web::{WebConfig, WebConnector};
