@@ -1,14 +1,15 @@
 //! What every API connector does on the wire, in one place: credentials from the
 //! environment (several keys rotated when one is limited), rate limits read from the
 //! server's own headers, a cooldown per key on 429 until the server's reset time, an
-//! exponential backoff with jitter on 5xx and transport errors, optional pacing (one
-//! request every N seconds, for APIs that ask for it), and JSON answers checked to be JSON.
-//! A 5xx answer carrying `Retry-After` (MediaWiki's `maxlag`, a maintenance page) is waited
-//! out for at least that long.
+//! exponential backoff with jitter on 5xx and transport errors, a 503 with `Retry-After`
+//! waited out as the server asks (flow control), optional pacing (one request every N
+//! seconds, for APIs that ask for it), and JSON answers checked to be JSON. GETs of other
+//! formats (XML) and JSON POSTs (GraphQL) go through the same rules.
 //!
 //! Secrets never reach a log line, an error or a record: keys are named by the variable
 //! they came from and their position in it.
 
+use reqwest::Method;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER};
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
@@ -87,6 +88,8 @@ pub struct ApiOptions {
     /// At least this long between two requests (0: no pacing).
     pub min_interval: Duration,
     pub timeout: Duration,
+    /// Headers sent with every request (an API version header).
+    pub headers: HeaderMap,
 }
 
 impl Default for ApiOptions {
@@ -98,15 +101,9 @@ impl Default for ApiOptions {
             max_wait: Duration::from_secs(15 * 60),
             min_interval: Duration::ZERO,
             timeout: Duration::from_secs(30),
+            headers: HeaderMap::new(),
         }
     }
-}
-
-/// A JSON answer with the headers it came with (`Link` for paging, `Retry-After`).
-#[derive(Debug, Clone)]
-pub struct Answer {
-    pub json: serde_json::Value,
-    pub headers: HeaderMap,
 }
 
 /// An HTTP client for one API, holding its keys and their cooldowns.
@@ -219,16 +216,45 @@ impl ApiClient {
     /// GETs `url` and parses its JSON answer, following the rules of the module. `Ok(None)`
     /// is a 404.
     pub async fn get_json(&self, url: &Url) -> Result<Option<serde_json::Value>, ApiError> {
-        Ok(self.get(url).await?.map(|a| a.json))
+        match self
+            .send(Method::GET, url, "application/json", None)
+            .await?
+        {
+            Some(a) => a.json().map(Some),
+            None => Ok(None),
+        }
     }
 
-    /// [`ApiClient::get_json`], keeping the answer's headers.
-    pub async fn get(&self, url: &Url) -> Result<Option<Answer>, ApiError> {
+    /// GETs `url` asking for `accept` (an XML API, a text file) and gives the answer's bytes
+    /// and headers as they came, under the same rules as [`ApiClient::get_json`]. `Ok(None)`
+    /// is a 404.
+    pub async fn get(&self, url: &Url, accept: &str) -> Result<Option<Answer>, ApiError> {
+        self.send(Method::GET, url, accept, None).await
+    }
+
+    /// POSTs `body` as JSON to `url` (a GraphQL endpoint) and gives the answer, which the
+    /// caller checks with [`Answer::json`]. Retried like a GET: only for requests that
+    /// change nothing on the server, such as queries.
+    pub async fn post_json(
+        &self,
+        url: &Url,
+        body: &serde_json::Value,
+    ) -> Result<Option<Answer>, ApiError> {
+        self.send(Method::POST, url, "application/json", Some(body))
+            .await
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        url: &Url,
+        accept: &str,
+        json: Option<&serde_json::Value>,
+    ) -> Result<Option<Answer>, ApiError> {
         let mut failures = 0u32;
         let mut limited_without_key = Duration::ZERO;
+        let mut asked_to_wait = Duration::ZERO;
         loop {
-            // How long the server asked us to stay away after a 5xx, if it said.
-            let mut server_wait = None;
             let key = match self.pick() {
                 Ok(k) => k,
                 Err(wait) => {
@@ -246,8 +272,14 @@ impl ApiClient {
             self.pace().await;
             let mut req = self
                 .http
-                .get(url.clone())
-                .header("Accept", "application/json");
+                .request(method.clone(), url.clone())
+                .headers(self.opts.headers.clone())
+                .header("Accept", accept);
+            if let Some(body) = json {
+                req = req
+                    .header(CONTENT_TYPE, "application/json")
+                    .body(body.to_string());
+            }
             if let Some((_, v)) = &key {
                 req = req.header(AUTHORIZATION, v.clone());
             }
@@ -256,7 +288,12 @@ impl ApiClient {
                 Ok(resp) => {
                     let status = resp.status().as_u16();
                     let headers = resp.headers().clone();
-                    if status == 429 || (status == 403 && remaining(&headers) == Some(0)) {
+                    // A 403 with Retry-After is GitHub's secondary rate limit.
+                    let limited = status == 429
+                        || (status == 403
+                            && (remaining(&headers) == Some(0)
+                                || headers.contains_key(RETRY_AFTER)));
+                    if limited {
                         let wait = reset_after(&headers).unwrap_or(DEFAULT_COOLDOWN);
                         if index.is_none() {
                             // No key to rotate: wait for the reset ourselves.
@@ -273,6 +310,23 @@ impl ApiClient {
                         } else {
                             self.cool(index, wait, url);
                         }
+                        continue;
+                    }
+                    // A 503 with Retry-After is flow control (OAI-PMH servers use it): the
+                    // server says when to come back, which is not a failure of the request.
+                    if status == 503
+                        && let Some(wait) = reset_after(&headers)
+                    {
+                        asked_to_wait += wait;
+                        if asked_to_wait > self.opts.max_wait {
+                            return Err(ApiError::Limited {
+                                url: url.to_string(),
+                                wait_secs: wait.as_secs(),
+                                max_secs: self.opts.max_wait.as_secs(),
+                            });
+                        }
+                        tracing::info!(url = %url, wait_s = wait.as_secs(), "server busy; waiting as it asked");
+                        tokio::time::sleep(wait).await;
                         continue;
                     }
                     if status == 401 || status == 403 {
@@ -301,13 +355,14 @@ impl ApiClient {
                             {
                                 self.cool(index, wait, url);
                             }
-                            return parse_json(url, &headers, &body)
-                                .map(|json| Some(Answer { json, headers }));
+                            return Ok(Some(Answer {
+                                url: url.clone(),
+                                status,
+                                headers,
+                                body: body.to_vec(),
+                            }));
                         }
-                        Ok(body) if status >= 500 => {
-                            server_wait = reset_after(&headers);
-                            format!("HTTP {status}: {}", snippet(&body))
-                        }
+                        Ok(body) if status >= 500 => format!("HTTP {status}: {}", snippet(&body)),
                         Ok(body) => {
                             return Err(ApiError::Status {
                                 url: url.to_string(),
@@ -328,11 +383,42 @@ impl ApiClient {
                     last,
                 });
             }
-            let pause = jittered(self.opts.backoff, failures)
-                .max(server_wait.unwrap_or_default().min(self.opts.max_wait));
+            let pause = jittered(self.opts.backoff, failures);
             tracing::debug!(url = %url, attempt = failures, error = %last, pause_ms = pause.as_millis() as u64, "retrying");
             tokio::time::sleep(pause).await;
         }
+    }
+}
+
+/// A successful (2xx) answer as it came.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub url: Url,
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Answer {
+    /// The media type, lowercase and without parameters (`""` when none was sent).
+    pub fn media_type(&self) -> String {
+        self.headers
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase()
+    }
+
+    /// The body as JSON, refusing what is plainly not JSON.
+    pub fn json(&self) -> Result<serde_json::Value, ApiError> {
+        parse_json(&self.url, &self.headers, &self.body)
+    }
+
+    /// The first bytes of the body on one line, for messages.
+    pub fn snippet(&self) -> String {
+        snippet(&self.body)
     }
 }
 

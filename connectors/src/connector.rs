@@ -134,6 +134,8 @@ pub enum SourceConfig {
     Mediawiki(crate::MediaWikiConfig),
     Feed(crate::FeedConfig),
     Sitemap(crate::SitemapConfig),
+    Arxiv(crate::ArxivConfig),
+    Github(crate::GithubConfig),
 }
 
 impl SourceConfig {
@@ -143,6 +145,14 @@ impl SourceConfig {
             SourceConfig::Files(_) => "files",
             SourceConfig::Web(_) => "web",
             SourceConfig::Hackernews(_) => "hackernews",
+            SourceConfig::Warc(_) => "warc",
+            SourceConfig::Dataset(_) => "dataset",
+            SourceConfig::Mastodon(_) => "mastodon",
+            SourceConfig::Mediawiki(_) => "mediawiki",
+            SourceConfig::Feed(_) => "feed",
+            SourceConfig::Sitemap(_) => "sitemap",
+            SourceConfig::Arxiv(_) => "arxiv",
+            SourceConfig::Github(_) => "github",
         }
     }
 
@@ -157,6 +167,8 @@ impl SourceConfig {
             SourceConfig::Mediawiki(c) => Ok(Box::new(c.build(ctx)?)),
             SourceConfig::Feed(c) => Ok(Box::new(c.build(ctx)?)),
             SourceConfig::Sitemap(c) => Ok(Box::new(c.build(ctx)?)),
+            SourceConfig::Arxiv(c) => Ok(Box::new(c.build(ctx)?)),
+            SourceConfig::Github(c) => Ok(Box::new(c.build(ctx)?)),
         }
     }
 }
@@ -199,6 +211,62 @@ pub const KINDS: &[KindInfo] = &[
         credentials: &[],
         credentials_required: false,
         permission: "the contributor's declaration; the author's licence recorded",
+    },
+    KindInfo {
+        kind: "warc",
+        fetches: "HTML pages from WARC files (Common Crawl .warc.gz segments included) in a local folder",
+        credentials: &[],
+        credentials_required: false,
+        permission: "robots.txt, TDMRep, X-Robots-Tag and robots/noai meta re-checked from the archive (robots \"unknown\" when it holds no robots.txt); the contributor's declaration",
+    },
+    KindInfo {
+        kind: "dataset",
+        fetches: "rows of JSONL and Parquet files, Hugging Face dataset folders included",
+        credentials: &[],
+        credentials_required: false,
+        permission: "the contributor's declaration; each row's licence from its column, its file, the config or the dataset card (rows without one refused)",
+    },
+    KindInfo {
+        kind: "mastodon",
+        fetches: "public posts of an instance's local or federated timeline, or of a hashtag, from accounts that opted in to indexing",
+        credentials: &["MASA_MASTODON_TOKEN"],
+        credentials_required: false,
+        permission: "the account's opt-in (indexable, or discoverable and not noindex); the author's licence recorded",
+    },
+    KindInfo {
+        kind: "mediawiki",
+        fetches: "pages of a MediaWiki namespace or category as plain text, through api.php with maxlag",
+        credentials: &[],
+        credentials_required: false,
+        permission: "the wiki's licence (siteinfo rightsinfo) with the page's attribution",
+    },
+    KindInfo {
+        kind: "feed",
+        fetches: "RSS and Atom entries, followed to their pages (or the entry itself), re-polled with ETag and Last-Modified",
+        credentials: &[],
+        credentials_required: false,
+        permission: "as the web connector: robots.txt, TDMRep, X-Robots-Tag and robots/noai meta",
+    },
+    KindInfo {
+        kind: "sitemap",
+        fetches: "pages listed by sitemaps and sitemap indexes (no link following), re-fetched when their lastmod changes",
+        credentials: &[],
+        credentials_required: false,
+        permission: "as the web connector: robots.txt, TDMRep, X-Robots-Tag and robots/noai meta",
+    },
+    KindInfo {
+        kind: "arxiv",
+        fetches: "titles and abstracts of arXiv papers through OAI-PMH (one request every 3 s)",
+        credentials: &[],
+        credentials_required: false,
+        permission: "the paper's own licence, or arXiv's distribution licence (no reuse grant) when it states none",
+    },
+    KindInfo {
+        kind: "github",
+        fetches: "a repository's issues and their comments (REST), and its discussions (GraphQL, token required)",
+        credentials: &["MASA_GITHUB_TOKEN"],
+        credentials_required: false,
+        permission: "the contributor's declaration; each text's licence recorded as its author's",
     },
 ];
 

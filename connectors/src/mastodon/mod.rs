@@ -337,7 +337,7 @@ impl MastodonConnector {
     async fn page(&self, url: &Url) -> Result<(Vec<Value>, api::Answer), ConnectorError> {
         let answer = self
             .client
-            .get(url)
+            .get(url, "application/json")
             .await
             .map_err(|e| self.api_err(e))?
             .ok_or_else(|| {
@@ -346,7 +346,8 @@ impl MastodonConnector {
                     "no such timeline (404); check `instance` and `hashtag`",
                 )
             })?;
-        let statuses = answer.json.as_array().cloned().ok_or_else(|| {
+        let json = answer.json().map_err(|e| self.api_err(e))?;
+        let statuses = json.as_array().cloned().ok_or_else(|| {
             self.source_err(
                 url,
                 "not a list of posts; check `instance` points at a Mastodon server",

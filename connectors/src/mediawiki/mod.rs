@@ -281,20 +281,21 @@ impl MediaWikiConnector {
         for _ in 0..MAXLAG_TRIES {
             let answer = self
                 .client
-                .get(url)
+                .get(url, "application/json")
                 .await
                 .map_err(|e| source_err(e.to_string()))?
                 .ok_or_else(|| {
                     source_err(format!("{url}: no api.php here (404); check api_url"))
                 })?;
-            let error = &answer.json["error"];
+            let json = answer.json().map_err(|e| source_err(e.to_string()))?;
+            let error = &json["error"];
             if error.is_null() {
-                if !answer.json.is_object() {
+                if !json.is_object() {
                     return Err(source_err(format!(
                         "{url}: not an API answer; check api_url points at api.php"
                     )));
                 }
-                return Ok(answer.json);
+                return Ok(json);
             }
             let code = error["code"].as_str().unwrap_or("unknown");
             let info = error["info"].as_str().unwrap_or_default();

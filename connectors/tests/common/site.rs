@@ -60,12 +60,24 @@ impl Reply {
 /// A logged request.
 #[derive(Debug, Clone)]
 pub struct Hit {
+    pub method: String,
     pub path: String,
     pub at: Instant,
     pub headers: HeaderMap,
+    pub body: Vec<u8>,
 }
 
-type Handler = dyn Fn(&str, &HeaderMap, usize) -> Reply + Send + Sync;
+/// A request as a [`Server::start_req`] handler sees it.
+pub struct Req<'a> {
+    pub method: &'a str,
+    pub path: &'a str,
+    pub headers: &'a HeaderMap,
+    pub body: &'a [u8],
+    /// Earlier requests of the same method, path and body (0 for the first).
+    pub n: usize,
+}
+
+type Handler = dyn Fn(&Req) -> Reply + Send + Sync;
 
 pub struct Server {
     pub base: String,
@@ -78,6 +90,12 @@ impl Server {
     /// Starts a server whose answers come from `f(path_and_query, headers, n)`, `n` counting
     /// earlier requests of the same path (0 for the first).
     pub fn start(f: impl Fn(&str, &HeaderMap, usize) -> Reply + Send + Sync + 'static) -> Server {
+        Server::start_req(move |r| f(r.path, r.headers, r.n))
+    }
+
+    /// Starts a server whose answers come from `f(request)`, for APIs where the method and
+    /// body matter (GraphQL's POSTs).
+    pub fn start_req(f: impl Fn(&Req) -> Reply + Send + Sync + 'static) -> Server {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
         listener.set_nonblocking(true).unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
@@ -103,18 +121,38 @@ impl Server {
                                 .path_and_query()
                                 .map(|p| p.as_str().to_owned())
                                 .unwrap_or_default();
+                            let method = req.method().as_str().to_owned();
+                            let (parts, body) = req.into_parts();
+                            let body = axum::body::to_bytes(body, 1 << 24)
+                                .await
+                                .map(|b| b.to_vec())
+                                .unwrap_or_default();
+                            // GETs count by path alone, as before; other methods by body too.
+                            let count_key = if method == "GET" {
+                                path.clone()
+                            } else {
+                                format!("{method} {path} {}", String::from_utf8_lossy(&body))
+                            };
                             let n = {
                                 let mut c = counts.lock().unwrap();
-                                let e = c.entry(path.clone()).or_default();
+                                let e = c.entry(count_key).or_default();
                                 *e += 1;
                                 *e - 1
                             };
                             log.lock().unwrap().push(Hit {
+                                method: method.clone(),
                                 path: path.clone(),
                                 at: Instant::now(),
-                                headers: req.headers().clone(),
+                                headers: parts.headers.clone(),
+                                body: body.clone(),
                             });
-                            let r = handler(&path, req.headers(), n);
+                            let r = handler(&Req {
+                                method: &method,
+                                path: &path,
+                                headers: &parts.headers,
+                                body: &body,
+                                n,
+                            });
                             if !r.delay.is_zero() {
                                 tokio::time::sleep(r.delay).await;
                             }
