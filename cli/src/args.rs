@@ -59,6 +59,13 @@ pub enum Command {
     /// blocks and a checkpoint. Safe beside running contributors.
     #[command(long_about = MAINTAIN_ABOUT)]
     Maintain(MaintainArgs),
+    /// Run a workflow file: several sources into one dataset, each resuming from its own
+    /// checkpoint; on a cron schedule with --daemon.
+    #[command(long_about = RUN_ABOUT)]
+    Run(RunWorkflowArgs),
+    /// The connector kinds: what each fetches, the credentials it takes and whether they
+    /// are present, the permission its records carry. `check` tries a source.
+    Connectors(ConnectorsArgs),
     /// The dataset's transparency log: its signed checkpoint, and consistency with an older one.
     #[command(subcommand)]
     Log(LogCommand),
@@ -531,6 +538,69 @@ pub struct SlashArgs {
     pub epoch: Option<u64>,
     #[command(flatten)]
     pub target: ProtocolArgs,
+}
+
+const RUN_ABOUT: &str = "Run a workflow file: a dataset, [pipeline] settings, an optional cron \
+schedule and [[source]] tables (a name, a connector kind and its options; see `masa \
+connectors`).
+
+Each source runs in file order and resumes from its own checkpoint, as `masa contribute` \
+does; one source failing does not stop the others. The exit status is 1 when a source \
+failed (with --daemon: when every source failed for good, that is its configuration is \
+wrong).
+
+Schedules are Vixie cron expressions in UTC: five fields (minute hour day-of-month month \
+day-of-week), with an optional leading seconds field and trailing year field. With \
+--daemon each source runs at its schedule's times (its own `schedule`, or the \
+workflow's), until SIGTERM or Ctrl-C; a killed run resumes at the next time.
+
+Examples:
+  masa run examples/workflow-docs.toml
+  masa run --source hn examples/workflow-news.toml
+  masa run --daemon examples/workflow-news.toml";
+
+#[derive(Debug, Args)]
+pub struct RunWorkflowArgs {
+    /// The workflow file (TOML).
+    #[arg(value_name = "WORKFLOW")]
+    pub file: PathBuf,
+    /// Keep running, each source on its schedule.
+    #[arg(long)]
+    pub daemon: bool,
+    /// With --daemon: stop after this many source runs (to try a schedule out).
+    #[arg(long, value_name = "N", requires = "daemon")]
+    pub max_runs: Option<u64>,
+    /// Run only this source (repeatable).
+    #[arg(long = "source", value_name = "NAME")]
+    pub only: Vec<String>,
+    #[command(flatten)]
+    pub s3: S3Args,
+    /// One JSON line per source run on standard output.
+    #[arg(long)]
+    pub json: bool,
+    /// No progress display.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ConnectorsArgs {
+    #[command(subcommand)]
+    pub command: Option<ConnectorsCommand>,
+    /// Print as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConnectorsCommand {
+    /// Try a source with one cheap request, writing nothing: a connector kind (on its public
+    /// service), a source file, or every source of a workflow file.
+    Check {
+        /// A connector kind, or a source or workflow file.
+        #[arg(value_name = "NAME|FILE")]
+        target: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -5,6 +5,7 @@ mod governance;
 mod output;
 mod protocol;
 mod simulate;
+mod workflow;
 
 use anyhow::Context;
 use args::{Cli, Command, LogCommand};
@@ -135,9 +136,11 @@ fn read_source(file: &std::path::Path) -> anyhow::Result<SourceConfig> {
     let text = std::fs::read_to_string(file)
         .with_context(|| format!("{}: cannot read the workflow file", file.display()))?;
     toml::from_str(&text).with_context(|| {
+        let kinds: Vec<&str> = masa_connectors::KINDS.iter().map(|k| k.kind).collect();
         format!(
-            "{}: not a source description (kind = \"files\", \"web\" or \"hackernews\" and their options)",
-            file.display()
+            "{}: not a source description (`kind` = one of {} and its options; `masa connectors` describes them)",
+            file.display(),
+            kinds.join(", ")
         )
     })
 }
@@ -266,6 +269,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Simulate(a) => simulate::run(a)?,
         Command::Serve(a) => serve(a, &home).await?,
+        Command::Run(a) => workflow::run(a, &home).await?,
+        Command::Connectors(c) => workflow::connectors(c, &home).await?,
         Command::Keys(k) => keys(k, &home)?,
         Command::Init { force } => {
             let out = Config::init(&home, force)?;

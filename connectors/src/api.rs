@@ -119,15 +119,31 @@ pub struct ApiClient {
 pub fn keys_from_env(var: &str) -> Vec<(String, String)> {
     std::env::var(var)
         .ok()
-        .map(|v| {
-            v.split(',')
-                .map(str::trim)
-                .filter(|k| !k.is_empty())
-                .enumerate()
-                .map(|(i, k)| (k.to_owned(), format!("{var}[{i}]")))
-                .collect()
-        })
+        .map(|v| split_keys(&v, var))
         .unwrap_or_default()
+}
+
+/// The keys for `var`: from the environment when it is set, else from the masa
+/// configuration's `[credentials]` (the build context's). Labels name the variable and the
+/// key's position, never the key.
+pub fn keys(ctx: &crate::BuildContext, var: &str) -> Vec<(String, String)> {
+    let from_env = keys_from_env(var);
+    if !from_env.is_empty() {
+        return from_env;
+    }
+    ctx.credentials
+        .get(var)
+        .map(|v| split_keys(v, &format!("config {var}")))
+        .unwrap_or_default()
+}
+
+fn split_keys(v: &str, label: &str) -> Vec<(String, String)> {
+    v.split(',')
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+        .enumerate()
+        .map(|(i, k)| (k.to_owned(), format!("{label}[{i}]")))
+        .collect()
 }
 
 impl ApiClient {

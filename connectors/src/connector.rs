@@ -77,6 +77,10 @@ pub enum ConnectorError {
 pub struct BuildContext {
     /// The contributor's declaration recorded as consent evidence for declared sources.
     pub declaration: String,
+    /// Credentials from the masa configuration (`[credentials]` in its `config.toml`), by
+    /// the environment variable they stand in for; the environment wins (see
+    /// [`crate::api::keys`]).
+    pub credentials: std::collections::BTreeMap<String, String>,
 }
 
 /// A running source of items.
@@ -179,13 +183,17 @@ pub struct KindInfo {
     pub kind: &'static str,
     /// What it fetches, in a line.
     pub fetches: &'static str,
-    /// The environment variables its credentials come from (each also as `VAR_1`,
-    /// `VAR_2`, ... for several keys), if it takes any.
+    /// The environment variables its credentials come from (several keys separated by
+    /// commas), if it takes any; the masa configuration's `[credentials]` may hold them too.
     pub credentials: &'static [&'static str],
     /// Whether it cannot run without them.
     pub credentials_required: bool,
     /// What permission each record carries.
     pub permission: &'static str,
+    /// Options (TOML, beside `kind`) that make a source of this kind `masa connectors
+    /// check NAME` can try on the public service; `None` when only the user's own options
+    /// make sense (a local path).
+    pub check_with: Option<&'static str>,
 }
 
 /// Every connector kind, in the order `masa connectors` lists them: one entry per
@@ -197,6 +205,7 @@ pub const KINDS: &[KindInfo] = &[
         credentials: &[],
         credentials_required: false,
         permission: "the contributor's declaration",
+        check_with: None,
     },
     KindInfo {
         kind: "web",
@@ -204,6 +213,7 @@ pub const KINDS: &[KindInfo] = &[
         credentials: &[],
         credentials_required: false,
         permission: "robots.txt (ours and AI agents'), TDMRep, X-Robots-Tag and robots/noai meta, each checked and recorded",
+        check_with: Some(r#"seeds = ["https://example.org/"]"#),
     },
     KindInfo {
         kind: "hackernews",
@@ -211,6 +221,7 @@ pub const KINDS: &[KindInfo] = &[
         credentials: &[],
         credentials_required: false,
         permission: "the contributor's declaration; the author's licence recorded",
+        check_with: Some(r#"list = "top""#),
     },
     KindInfo {
         kind: "warc",
@@ -218,6 +229,7 @@ pub const KINDS: &[KindInfo] = &[
         credentials: &[],
         credentials_required: false,
         permission: "robots.txt, TDMRep, X-Robots-Tag and robots/noai meta re-checked from the archive (robots \"unknown\" when it holds no robots.txt); the contributor's declaration",
+        check_with: None,
     },
     KindInfo {
         kind: "dataset",
@@ -225,6 +237,7 @@ pub const KINDS: &[KindInfo] = &[
         credentials: &[],
         credentials_required: false,
         permission: "the contributor's declaration; each row's licence from its column, its file, the config or the dataset card (rows without one refused)",
+        check_with: None,
     },
     KindInfo {
         kind: "mastodon",
@@ -232,6 +245,7 @@ pub const KINDS: &[KindInfo] = &[
         credentials: &["MASA_MASTODON_TOKEN"],
         credentials_required: false,
         permission: "the account's opt-in (indexable, or discoverable and not noindex); the author's licence recorded",
+        check_with: Some(r#"instance = "https://mastodon.social""#),
     },
     KindInfo {
         kind: "mediawiki",
@@ -239,6 +253,7 @@ pub const KINDS: &[KindInfo] = &[
         credentials: &[],
         credentials_required: false,
         permission: "the wiki's licence (siteinfo rightsinfo) with the page's attribution",
+        check_with: Some(r#"api_url = "https://en.wikipedia.org/w/api.php""#),
     },
     KindInfo {
         kind: "feed",
@@ -246,6 +261,7 @@ pub const KINDS: &[KindInfo] = &[
         credentials: &[],
         credentials_required: false,
         permission: "as the web connector: robots.txt, TDMRep, X-Robots-Tag and robots/noai meta",
+        check_with: Some(r#"feeds = ["https://blog.rust-lang.org/feed.xml"]"#),
     },
     KindInfo {
         kind: "sitemap",
@@ -253,6 +269,7 @@ pub const KINDS: &[KindInfo] = &[
         credentials: &[],
         credentials_required: false,
         permission: "as the web connector: robots.txt, TDMRep, X-Robots-Tag and robots/noai meta",
+        check_with: Some(r#"sitemaps = ["https://www.rust-lang.org/sitemap.xml"]"#),
     },
     KindInfo {
         kind: "arxiv",
@@ -260,6 +277,7 @@ pub const KINDS: &[KindInfo] = &[
         credentials: &[],
         credentials_required: false,
         permission: "the paper's own licence, or arXiv's distribution licence (no reuse grant) when it states none",
+        check_with: Some(""),
     },
     KindInfo {
         kind: "github",
@@ -267,6 +285,7 @@ pub const KINDS: &[KindInfo] = &[
         credentials: &["MASA_GITHUB_TOKEN"],
         credentials_required: false,
         permission: "the contributor's declaration; each text's licence recorded as its author's",
+        check_with: Some(r#"repo = "rust-lang/rust""#),
     },
 ];
 

@@ -572,6 +572,7 @@ mod tests {
     fn build(v: serde_json::Value) -> Result<FeedConnector, ConnectorError> {
         let ctx = BuildContext {
             declaration: "d".into(),
+            credentials: Default::default(),
         };
         serde_json::from_value::<FeedConfig>(v).unwrap().build(&ctx)
     }

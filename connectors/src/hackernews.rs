@@ -322,6 +322,7 @@ mod tests {
     fn ctx() -> BuildContext {
         BuildContext {
             declaration: "test".into(),
+            credentials: Default::default(),
         }
     }
 

@@ -471,6 +471,7 @@ mod tests {
     fn configs_name_a_sitemap_and_unknown_fields_are_refused() {
         let ctx = BuildContext {
             declaration: "d".into(),
+            credentials: Default::default(),
         };
         let err = |v: serde_json::Value| match serde_json::from_value::<SitemapConfig>(v)
             .unwrap()

@@ -14,6 +14,7 @@ use std::sync::Arc;
 fn ctx() -> BuildContext {
     BuildContext {
         declaration: "I may contribute this dataset under its licence".into(),
+        credentials: Default::default(),
     }
 }
 

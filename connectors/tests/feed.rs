@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 fn ctx() -> BuildContext {
     BuildContext {
         declaration: "test".into(),
+        credentials: Default::default(),
     }
 }
 

@@ -27,6 +27,7 @@ const CURSOR_2: &str = "Y3Vyc29yOnYyOpK5MjAyNC0wMS0wMlQxMDowMDowMCswMDowMM4AAAAB
 fn ctx() -> BuildContext {
     BuildContext {
         declaration: "test".into(),
+        credentials: Default::default(),
     }
 }
 

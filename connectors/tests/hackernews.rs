@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 fn ctx() -> BuildContext {
     BuildContext {
         declaration: "test".into(),
+        credentials: Default::default(),
     }
 }
 

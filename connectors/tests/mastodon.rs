@@ -18,6 +18,7 @@ use std::time::{Duration, SystemTime};
 fn ctx() -> BuildContext {
     BuildContext {
         declaration: "test".into(),
+        credentials: Default::default(),
     }
 }
 

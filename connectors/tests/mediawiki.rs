@@ -15,6 +15,7 @@ use std::collections::HashMap;
 fn ctx() -> BuildContext {
     BuildContext {
         declaration: "test".into(),
+        credentials: Default::default(),
     }
 }
 

@@ -13,6 +13,7 @@ use masa_connectors::{
 fn ctx() -> BuildContext {
     BuildContext {
         declaration: "test".into(),
+        credentials: Default::default(),
     }
 }
 

@@ -14,6 +14,7 @@ use std::path::Path;
 fn ctx() -> BuildContext {
     BuildContext {
         declaration: "I hold these archives and may contribute them".into(),
+        credentials: Default::default(),
     }
 }
 

@@ -14,6 +14,7 @@ use std::time::Duration;
 fn ctx() -> BuildContext {
     BuildContext {
         declaration: "test".into(),
+        credentials: Default::default(),
     }
 }
 

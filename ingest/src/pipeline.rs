@@ -432,6 +432,7 @@ mod tests {
         let source = SourceConfig::Files(FilesConfig::new(&path))
             .build(&BuildContext {
                 declaration: "mine".into(),
+                credentials: Default::default(),
             })
             .unwrap();
         let batches = Arc::new(Mutex::new(Vec::new()));

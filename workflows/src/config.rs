@@ -28,6 +28,11 @@ pub struct Config {
     pub key_file: PathBuf,
     /// Recorded with every record contributed from a declared source (local files).
     pub declaration: String,
+    /// API credentials by the environment variable they stand in for
+    /// (`MASA_GITHUB_TOKEN = "..."`; several keys separated by commas). The environment
+    /// wins when both are set. The masa home is private (`masa init` makes it 0700).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub credentials: std::collections::BTreeMap<String, String>,
 }
 
 /// What `masa init` did.
@@ -97,6 +102,7 @@ impl Config {
         let cfg = Config {
             key_file: PathBuf::from("contributor.key"),
             declaration: DEFAULT_DECLARATION.into(),
+            credentials: Default::default(),
         };
         // A key without a configuration (an init interrupted in between) is kept: it is
         // the contributor's identity. `--force` replaces it.

@@ -76,6 +76,7 @@ pub async fn contribute(opts: ContributeOptions) -> Result<ContributeSummary, Wo
 
     let ctx = BuildContext {
         declaration: config.declaration.clone(),
+        credentials: config.credentials.clone(),
     };
     let mut connector = opts.source.build(&ctx)?;
     // The source is checked first: a bad input fails before the dataset is even created.
@@ -224,6 +225,7 @@ pub struct PreviewSummary {
 pub async fn preview(source: &SourceConfig) -> Result<PreviewSummary, WorkflowError> {
     let ctx = BuildContext {
         declaration: String::new(),
+        credentials: Default::default(),
     };
     let mut connector = source.build(&ctx)?;
     connector.check().await?;

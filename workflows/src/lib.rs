@@ -19,6 +19,7 @@ mod run;
 mod runs;
 mod search;
 mod sink;
+mod sources;
 mod splits;
 mod stats;
 
@@ -56,5 +57,6 @@ pub use run::{
     WorkflowSource, run_daemon, run_once, run_source, source_options,
 };
 pub use search::{SearchOptions, SearchView, search, search_faceted};
+pub use sources::{KindStatus, check_source, connector_kinds};
 pub use splits::{Evicted, Gathered, evict};
 pub use stats::{BatchCount, DatasetStats, dataset_stats};

@@ -386,6 +386,7 @@ mod tests {
             .unwrap()
             .build(&BuildContext {
                 declaration: "test".into(),
+                credentials: Default::default(),
             })
     }
 

@@ -564,6 +564,7 @@ mod tests {
     fn ctx() -> BuildContext {
         BuildContext {
             declaration: "d".into(),
+            credentials: Default::default(),
         }
     }
 

@@ -5,6 +5,7 @@ use super::*;
 fn ctx() -> BuildContext {
     BuildContext {
         declaration: "mine".into(),
+        credentials: Default::default(),
     }
 }
 

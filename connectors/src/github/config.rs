@@ -2,7 +2,7 @@
 //! a request is made.
 
 use super::{GithubConnector, KIND};
-use crate::api::{ApiClient, ApiOptions, Auth, keys_from_env};
+use crate::api::{ApiClient, ApiOptions, Auth};
 use crate::{BuildContext, ConnectorError};
 use reqwest::header::{HeaderMap, HeaderValue};
 use serde::{Deserialize, Serialize};
@@ -135,7 +135,7 @@ impl GithubConfig {
                 "since {s:?} is not an ISO 8601 time like 2024-01-01T00:00:00Z"
             )));
         }
-        let keys = keys_from_env(&self.token_env);
+        let keys = crate::api::keys(ctx, &self.token_env);
         if self.discussions && keys.is_empty() {
             return Err(config_err(format!(
                 "discussions are read through GitHub's GraphQL API, which needs a token: set {}",
@@ -177,6 +177,7 @@ mod tests {
             .unwrap()
             .build(&BuildContext {
                 declaration: "test".into(),
+                credentials: Default::default(),
             })
     }
 

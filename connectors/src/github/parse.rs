@@ -2,7 +2,6 @@
 //! and comment lists (paged by the `Link` header) and GraphQL discussion and comment pages
 //! (paged by `endCursor`). Pure functions over the answers, tested on saved ones.
 
-use reqwest::header::{HeaderMap, LINK};
 use serde_json::Value;
 
 /// One thing in a listing, ready to become an event.
@@ -183,7 +182,7 @@ pub fn discussion_comments(data: &Value) -> Result<Listing, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use reqwest::header::HeaderValue;
+    use reqwest::header::{HeaderMap, HeaderValue, LINK};
     use serde_json::json;
 
     #[test]

@@ -203,7 +203,7 @@ impl MastodonConfig {
                 self.page_size
             )));
         }
-        let keys = api::keys_from_env(&self.token_env);
+        let keys = api::keys(ctx, &self.token_env);
         let client =
             ApiClient::new(ApiOptions::default(), Auth::Bearer, keys).map_err(config_err)?;
         Ok(MastodonConnector {

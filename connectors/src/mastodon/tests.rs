@@ -6,6 +6,7 @@ use super::*;
 fn build(v: Value) -> Result<MastodonConnector, ConnectorError> {
     let ctx = BuildContext {
         declaration: "test".into(),
+        credentials: Default::default(),
     };
     serde_json::from_value::<MastodonConfig>(v)
         .unwrap()

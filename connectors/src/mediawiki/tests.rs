@@ -6,6 +6,7 @@ use super::*;
 fn build(v: Value) -> Result<MediaWikiConnector, ConnectorError> {
     let ctx = BuildContext {
         declaration: "test".into(),
+        credentials: Default::default(),
     };
     serde_json::from_value::<MediaWikiConfig>(v)
         .unwrap()

@@ -550,6 +550,7 @@ mod tests {
     fn a_config_needs_a_product_token_and_a_record_limit() {
         let ctx = BuildContext {
             declaration: "d".into(),
+            credentials: Default::default(),
         };
         let mut c = WarcConfig::new("/nowhere");
         assert!(c.build(&ctx).is_ok());

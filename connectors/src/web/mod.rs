@@ -438,6 +438,7 @@ mod tests {
     fn configs_are_checked_when_built() {
         let ctx = BuildContext {
             declaration: "d".into(),
+            credentials: Default::default(),
         };
         let err = |c: WebConfig| c.build(&ctx).unwrap_err().to_string();
         assert!(err(WebConfig::new(vec![])).contains("no seed"));
@@ -458,6 +459,7 @@ mod tests {
     fn the_crawl_identity_ignores_politeness_and_budgets() {
         let ctx = BuildContext {
             declaration: "d".into(),
+            credentials: Default::default(),
         };
         let a = WebConfig::new(vec!["http://x.test/".into()]);
         let mut b = a.clone();
