@@ -295,6 +295,7 @@ fn long_life(root: &Path, corpus: &mut Corpus) {
             .collect();
         let data_files = || {
             let out = masa(&home, None, &["stats", "--json", "--dataset", &ds_s])
+                .stdout(Stdio::piped())
                 .output()
                 .unwrap();
             let stats: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();

@@ -568,3 +568,37 @@ mod tests {
         assert!(Schedule::parse("61 * * * *").is_err());
     }
 }
+
+#[cfg(test)]
+mod example_tests {
+    use super::*;
+
+    /// Every example in `examples/` parses: the workflows with all their sources, the
+    /// source files as sources (building them may need credentials or a network; parsing
+    /// holds their options to the connectors' own, unknown keys refused).
+    #[test]
+    fn every_example_workflow_and_source_parses() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
+        let mut workflows = 0;
+        let mut sources = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_none_or(|e| e != "toml") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            if text.contains("[[source]]") {
+                let wf = Workflow::parse(&path, &text).unwrap();
+                for s in &wf.sources {
+                    assert!(s.config.is_ok(), "{}: {:?}", path.display(), s.config);
+                }
+                workflows += 1;
+            } else {
+                toml::from_str::<SourceConfig>(&text)
+                    .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                sources += 1;
+            }
+        }
+        assert!(workflows >= 2 && sources >= 9, "{workflows} workflows, {sources} sources");
+    }
+}
