@@ -599,6 +599,9 @@ mod example_tests {
                 sources += 1;
             }
         }
-        assert!(workflows >= 2 && sources >= 9, "{workflows} workflows, {sources} sources");
+        assert!(
+            workflows >= 2 && sources >= 9,
+            "{workflows} workflows, {sources} sources"
+        );
     }
 }

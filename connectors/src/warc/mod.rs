@@ -27,12 +27,14 @@
 //! Position: `{"file": i, "path": ..., "offset": o, "skip": k}`: the file's index in the
 //! sorted set, its path (checked on resume), and the byte offset of the next record (a gzip
 //! member boundary), `skip` counting records already handled in a member that holds more
-//! than one. No credentials. The reader works on any byte stream, so an S3 object (a ranged
-//! GET from the offset) can feed it; only local files are wired up so far.
+//! than one. No credentials for local files; `path = "s3://bucket/prefix"` reads the WARC
+//! objects under a prefix (or one object) with the standard AWS environment (see `s3.rs`),
+//! each from its checkpoint's offset with one ranged GET.
 
 mod evidence;
 pub mod http;
 pub mod reader;
+mod s3;
 
 use crate::web::page;
 use crate::web::signals::{Directives, Overrides, Tdm, decide};
@@ -136,6 +138,7 @@ impl WarcConfig {
             max_record_bytes: self.max_record_bytes,
             declaration: ctx.declaration.clone(),
             files: Vec::new(),
+            bucket: None,
         })
     }
 }
@@ -144,7 +147,10 @@ impl WarcConfig {
 struct WarcFile {
     /// Path relative to the root (the file name for a single file), `/`-separated.
     rel: String,
+    /// The local path, or the object's `s3://` URL.
     abs: PathBuf,
+    /// The object, for a source on S3.
+    object: Option<s3::Object>,
 }
 
 pub struct WarcConnector {
@@ -154,6 +160,8 @@ pub struct WarcConnector {
     max_record_bytes: u64,
     declaration: String,
     files: Vec<WarcFile>,
+    /// The bucket, for a source on S3 (opened by `check`).
+    bucket: Option<s3::Bucket>,
 }
 
 fn is_warc_name(name: &str) -> bool {
@@ -190,7 +198,11 @@ fn walk(dir: &Path, rel: &str, out: &mut Vec<WarcFile>) -> Result<(), ConnectorE
         if meta.is_dir() {
             walk(&abs, &rel, out)?;
         } else if meta.is_file() && is_warc_name(&name) {
-            out.push(WarcFile { rel, abs });
+            out.push(WarcFile {
+                rel,
+                abs,
+                object: None,
+            });
         }
     }
     Ok(())
@@ -250,13 +262,56 @@ enum Outcome {
 }
 
 impl WarcConnector {
-    fn open(&self, f: &WarcFile, offset: u64) -> Result<BufReader<File>, ConnectorError> {
-        let mut file = File::open(&f.abs).map_err(|e| unreadable(&f.abs, e))?;
-        if offset > 0 {
-            file.seek(SeekFrom::Start(offset))
-                .map_err(|e| unreadable(&f.abs, e))?;
+    fn open(
+        &self,
+        f: &WarcFile,
+        offset: u64,
+    ) -> Result<BufReader<Box<dyn Read + Send>>, ConnectorError> {
+        let input: Box<dyn Read + Send> = match (&self.bucket, &f.object) {
+            (Some(bucket), Some(o)) => Box::new(bucket.open_at(o, offset).map_err(source_err)?),
+            _ => {
+                let mut file = File::open(&f.abs).map_err(|e| unreadable(&f.abs, e))?;
+                if offset > 0 {
+                    file.seek(SeekFrom::Start(offset))
+                        .map_err(|e| unreadable(&f.abs, e))?;
+                }
+                Box::new(file)
+            }
+        };
+        Ok(BufReader::with_capacity(1 << 16, input))
+    }
+
+    /// Lists the WARC objects under an `s3://` path and checks each starts as a WARC.
+    async fn check_s3(&mut self) -> Result<(), ConnectorError> {
+        let path = self.path.to_string_lossy().into_owned();
+        let bucket = s3::bucket(&path).map_err(source_err)?;
+        let mut objects = bucket.list(is_warc_name).await.map_err(source_err)?;
+        objects.sort_by(|a, b| a.rel.cmp(&b.rel));
+        if objects.is_empty() {
+            return Err(source_err(format!(
+                "{path}: no .warc or .warc.gz objects there; check the bucket and prefix"
+            )));
         }
-        Ok(BufReader::with_capacity(1 << 16, file))
+        let mut files = Vec::with_capacity(objects.len());
+        for o in objects {
+            let head = bucket.head_bytes(&o, 5).await.map_err(source_err)?;
+            let abs = PathBuf::from(bucket.object_url(&o.key));
+            if !head.is_empty() && !(head.starts_with(&[0x1f, 0x8b]) || head.starts_with(b"WARC/"))
+            {
+                return Err(source_err(format!(
+                    "{}: neither gzip nor a WARC record at its start; give .warc or .warc.gz files",
+                    abs.display()
+                )));
+            }
+            files.push(WarcFile {
+                rel: o.rel.clone(),
+                abs,
+                object: Some(o),
+            });
+        }
+        self.files = files;
+        self.bucket = Some(bucket);
+        Ok(())
     }
 
     fn corrupt(f: &WarcFile, e: reader::Corrupt) -> ConnectorError {
@@ -486,12 +541,18 @@ impl Connector for WarcConnector {
     }
 
     fn source_id(&self) -> String {
+        if s3::is_s3(&self.path) {
+            return self.path.to_string_lossy().trim_end_matches('/').to_owned();
+        }
         let p = std::fs::canonicalize(&self.path).unwrap_or_else(|_| self.path.clone());
         file_uri(&p)
     }
 
     /// Lists the files and checks that each opens as a WARC (gzip or `WARC/`).
     async fn check(&mut self) -> Result<(), ConnectorError> {
+        if s3::is_s3(&self.path) {
+            return self.check_s3().await;
+        }
         let path = self.path.clone();
         let meta = std::fs::metadata(&path).map_err(|e| unreadable(&path, e))?;
         let mut files = Vec::new();
@@ -505,6 +566,7 @@ impl Connector for WarcConnector {
             files.push(WarcFile {
                 rel: name,
                 abs: path.clone(),
+                object: None,
             });
         }
         files.sort_by(|a, b| a.rel.cmp(&b.rel));
