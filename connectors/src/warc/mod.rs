@@ -164,6 +164,11 @@ pub struct WarcConnector {
     bucket: Option<s3::Bucket>,
 }
 
+/// A file's first bytes are gzip or a WARC record (an empty file is an archive of none).
+fn looks_like_warc(head: &[u8]) -> bool {
+    head.is_empty() || head.starts_with(&[0x1f, 0x8b]) || head.starts_with(b"WARC/")
+}
+
 fn is_warc_name(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
     n.ends_with(".warc") || n.ends_with(".warc.gz")
@@ -296,8 +301,7 @@ impl WarcConnector {
         for o in objects {
             let head = bucket.head_bytes(&o, 5).await.map_err(source_err)?;
             let abs = PathBuf::from(bucket.object_url(&o.key));
-            if !head.is_empty() && !(head.starts_with(&[0x1f, 0x8b]) || head.starts_with(b"WARC/"))
-            {
+            if !looks_like_warc(&head) {
                 return Err(source_err(format!(
                     "{}: neither gzip nor a WARC record at its start; give .warc or .warc.gz files",
                     abs.display()
@@ -581,8 +585,7 @@ impl Connector for WarcConnector {
             let mut file = File::open(&f.abs).map_err(|e| unreadable(&f.abs, e))?;
             let n = file.read(&mut head).map_err(|e| unreadable(&f.abs, e))?;
             let head = &head[..n];
-            // An empty file is an archive of no records.
-            if n > 0 && !(head.starts_with(&[0x1f, 0x8b]) || head.starts_with(b"WARC/")) {
+            if !looks_like_warc(head) {
                 return Err(source_err(format!(
                     "{}: neither gzip nor a WARC record at its start; give .warc or .warc.gz files",
                     f.abs.display()
