@@ -37,8 +37,8 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
-    /// Contribute local files, or a source described in a TOML workflow file, to a dataset
-    /// (created if new). Resumes an interrupted run.
+    /// Contribute local files, or a source described in a TOML source file, to a dataset
+    /// (created if new). Resumes an interrupted run. `masa run` runs several.
     Contribute(ContributeArgs),
     /// Crawl websites into a dataset, honouring robots.txt (ours and AI-training agents),
     /// TDMRep and noai. Resumes a killed crawl with `--resume`.
@@ -845,8 +845,9 @@ pub struct ContributeArgs {
         conflicts_with = "source"
     )]
     pub files: Option<PathBuf>,
-    /// A source described in a TOML workflow file: `kind = "web"` (or `"files"`) and that
-    /// connector's options, e.g. `seeds = ["https://docs.example.org/"]`, `rate = "1/s"`.
+    /// A source described in a TOML file: `kind` (see `masa connectors`) and that
+    /// connector's options, e.g. `kind = "web"`, `seeds = ["https://docs.example.org/"]`;
+    /// `examples/<kind>.toml` has one of each.
     #[arg(long, value_name = "FILE")]
     pub source: Option<PathBuf>,
     #[command(flatten)]

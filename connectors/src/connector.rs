@@ -225,7 +225,7 @@ pub const KINDS: &[KindInfo] = &[
     },
     KindInfo {
         kind: "warc",
-        fetches: "HTML pages from WARC files (Common Crawl .warc.gz segments included) in a local folder",
+        fetches: "HTML pages from WARC files (Common Crawl .warc.gz segments included), local or on S3",
         credentials: &[],
         credentials_required: false,
         permission: "robots.txt, TDMRep, X-Robots-Tag and robots/noai meta re-checked from the archive (robots \"unknown\" when it holds no robots.txt); the contributor's declaration",
