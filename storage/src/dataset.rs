@@ -131,6 +131,9 @@ pub struct Dataset {
     pub(crate) url: Url,
     pub(crate) store: Arc<dyn ObjectStore>,
     pub(crate) table: DeltaTable,
+    /// Parsed footers of compacted files, read once per slice otherwise (see
+    /// [`Dataset::read_file`]).
+    pub(crate) footers: crate::table::FooterCache,
 }
 
 impl std::fmt::Debug for Dataset {
@@ -326,7 +329,12 @@ impl Dataset {
                 location: location.into(),
                 reason: "the dataset has no table yet (an interrupted creation); run `masa contribute` to finish it".into(),
             })?;
-        Ok(Dataset { url, store, table })
+        Ok(Dataset {
+            url,
+            store,
+            table,
+            footers: Default::default(),
+        })
     }
 
     /// Opens a dataset, creating it when the location is new or empty.
@@ -374,7 +382,12 @@ impl Dataset {
                 },
             },
         };
-        Ok(Dataset { url, store, table })
+        Ok(Dataset {
+            url,
+            store,
+            table,
+            footers: Default::default(),
+        })
     }
 
     /// The dataset root URL.

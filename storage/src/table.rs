@@ -12,6 +12,7 @@ use deltalake::parquet::arrow::ArrowWriter;
 // ParquetObjectReader is deprecated in favour of hand-written AsyncFileReaders; it is
 // still the reader that matches deltalake's object_store exactly, so we keep it for now.
 use deltalake::parquet::arrow::ProjectionMask;
+use deltalake::parquet::arrow::arrow_reader::ArrowReaderMetadata;
 #[allow(deprecated)]
 use deltalake::parquet::arrow::async_reader::{
     ParquetObjectReader, ParquetRecordBatchStreamBuilder,
@@ -236,6 +237,28 @@ pub(crate) fn add_action(
         base_row_id: None,
         default_row_commit_version: None,
         clustering_provider: None,
+    }
+}
+
+/// Parsed Parquet footers by data-file path. Data files are never rewritten in place
+/// (their names are their content's), so an entry never goes stale; a few are kept.
+#[derive(Default)]
+pub(crate) struct FooterCache(std::sync::Mutex<HashMap<String, ArrowReaderMetadata>>);
+
+impl FooterCache {
+    const KEEP: usize = 16;
+
+    fn get(&self, path: &str) -> Option<ArrowReaderMetadata> {
+        let map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        map.get(path).cloned()
+    }
+
+    fn put(&self, path: &str, meta: ArrowReaderMetadata) {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= Self::KEEP {
+            map.clear();
+        }
+        map.insert(path.to_owned(), meta);
     }
 }
 
@@ -612,11 +635,29 @@ impl Dataset {
             message: e.to_string(),
         };
         #[allow(deprecated)]
-        let reader = ParquetObjectReader::new(self.store.clone(), Path::from(file.path.as_str()))
-            .with_file_size(file.size);
-        let mut builder = ParquetRecordBatchStreamBuilder::new(reader)
-            .await
-            .map_err(data_err)?;
+        let mut reader =
+            ParquetObjectReader::new(self.store.clone(), Path::from(file.path.as_str()))
+                .with_file_size(file.size);
+        // A compacted file is read once per batch it holds: its footer (every row group's
+        // metadata) is parsed once, not once per slice, which made reading all of a
+        // dataset's batches quadratic in the batches compacted together.
+        let mut builder = if file.row_groups.is_some() {
+            let meta = match self.footers.get(&file.path) {
+                Some(m) => m,
+                None => {
+                    let m = ArrowReaderMetadata::load_async(&mut reader, Default::default())
+                        .await
+                        .map_err(data_err)?;
+                    self.footers.put(&file.path, m.clone());
+                    m
+                }
+            };
+            ParquetRecordBatchStreamBuilder::new_with_metadata(reader, meta)
+        } else {
+            ParquetRecordBatchStreamBuilder::new(reader)
+                .await
+                .map_err(data_err)?
+        };
         if let Some(cols) = columns {
             let mask = ProjectionMask::columns(builder.parquet_schema(), cols.iter().copied());
             builder = builder.with_projection(mask);

@@ -1,4 +1,3 @@
-
 use super::*;
 use flate2::{Compression, write::GzEncoder};
 use std::io::Write;
