@@ -38,7 +38,6 @@ use masa_ingest::{ProgressMode, QualityConfig};
 use masa_storage::StorageOptions;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 
 /// A parsed workflow file.
 #[derive(Debug, Clone)]
@@ -432,13 +431,6 @@ pub async fn run_daemon(
                 active.remove(slot);
             }
         }
-    }
-}
-
-impl FromStr for Schedule {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Schedule, String> {
-        Schedule::parse(s)
     }
 }
 
