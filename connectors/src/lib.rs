@@ -12,6 +12,7 @@ mod files;
 mod github;
 mod hackernews;
 mod lines;
+mod local;
 mod mastodon;
 mod mediawiki;
 mod sender;

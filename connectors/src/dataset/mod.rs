@@ -22,6 +22,7 @@ mod card;
 mod parquet_rows;
 
 use crate::lines::{Line, read_bounded_line};
+use crate::local::unreadable;
 use crate::{BuildContext, Connector, ConnectorError, ItemSender, Skip, SourceEvent};
 use masa_record::{Consent, RawItem};
 use serde::{Deserialize, Serialize};
@@ -166,41 +167,6 @@ pub struct DatasetConnector {
     config: DatasetConfig,
     declaration: String,
     files: Vec<DataFile>,
-}
-
-fn unreadable(path: &Path, source: std::io::Error) -> ConnectorError {
-    if source.kind() == std::io::ErrorKind::NotFound {
-        ConnectorError::NotFound { path: path.into() }
-    } else {
-        ConnectorError::Unreadable {
-            path: path.into(),
-            source,
-        }
-    }
-}
-
-fn walk(dir: &Path, rel: &str, out: &mut Vec<(String, PathBuf)>) -> Result<(), ConnectorError> {
-    let entries = std::fs::read_dir(dir).map_err(|e| unreadable(dir, e))?;
-    for entry in entries {
-        let entry = entry.map_err(|e| unreadable(dir, e))?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with('.') {
-            continue;
-        }
-        let abs = entry.path();
-        let rel = if rel.is_empty() {
-            name.clone()
-        } else {
-            format!("{rel}/{name}")
-        };
-        let meta = std::fs::metadata(&abs).map_err(|e| unreadable(&abs, e))?;
-        if meta.is_dir() {
-            walk(&abs, &rel, out)?;
-        } else if meta.is_file() && Format::of(&name).is_some() {
-            out.push((rel, abs));
-        }
-    }
-    Ok(())
 }
 
 fn file_uri(path: &Path) -> String {
@@ -425,8 +391,8 @@ impl DatasetConnector {
         let path = &self.config.path;
         let meta = std::fs::metadata(path).map_err(|e| unreadable(path, e))?;
         let (found, card, root) = if meta.is_dir() {
-            let mut found = Vec::new();
-            walk(path, "", &mut found)?;
+            let mut found =
+                crate::local::files_under(path, &|name: &str| Format::of(name).is_some())?;
             found.sort();
             let readme = path.join("README.md");
             let card = match std::fs::read_to_string(&readme) {

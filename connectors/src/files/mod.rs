@@ -5,6 +5,7 @@
 //! with a per-line limit ([`DEFAULT_MAX_LINE_BYTES`]). Consent is the contributor's declaration.
 
 use crate::lines::{Line, read_bounded_line};
+use crate::local::unreadable;
 use crate::{BuildContext, Connector, ConnectorError, ItemSender, Skip, SourceEvent};
 use masa_record::{Consent, RawItem};
 use serde::{Deserialize, Serialize};
@@ -126,17 +127,6 @@ struct Checkpoint {
     offset: u64,
     #[serde(default)]
     line: u64,
-}
-
-fn unreadable(path: &Path, source: std::io::Error) -> ConnectorError {
-    if source.kind() == std::io::ErrorKind::NotFound {
-        ConnectorError::NotFound { path: path.into() }
-    } else {
-        ConnectorError::Unreadable {
-            path: path.into(),
-            source,
-        }
-    }
 }
 
 fn walk(dir: &Path, rel: &str, out: &mut Vec<Entry>) -> Result<(), ConnectorError> {

@@ -36,6 +36,7 @@ pub mod http;
 pub mod reader;
 mod s3;
 
+use crate::local::unreadable;
 use crate::web::page;
 use crate::web::signals::{Directives, Overrides, Tdm, decide};
 use crate::{BuildContext, Connector, ConnectorError, ItemSender, Skip, SourceEvent};
@@ -172,45 +173,6 @@ fn looks_like_warc(head: &[u8]) -> bool {
 fn is_warc_name(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
     n.ends_with(".warc") || n.ends_with(".warc.gz")
-}
-
-fn unreadable(path: &Path, source: std::io::Error) -> ConnectorError {
-    if source.kind() == std::io::ErrorKind::NotFound {
-        ConnectorError::NotFound { path: path.into() }
-    } else {
-        ConnectorError::Unreadable {
-            path: path.into(),
-            source,
-        }
-    }
-}
-
-fn walk(dir: &Path, rel: &str, out: &mut Vec<WarcFile>) -> Result<(), ConnectorError> {
-    let entries = std::fs::read_dir(dir).map_err(|e| unreadable(dir, e))?;
-    for entry in entries {
-        let entry = entry.map_err(|e| unreadable(dir, e))?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with('.') {
-            continue;
-        }
-        let abs = entry.path();
-        let rel = if rel.is_empty() {
-            name.clone()
-        } else {
-            format!("{rel}/{name}")
-        };
-        let meta = std::fs::metadata(&abs).map_err(|e| unreadable(&abs, e))?;
-        if meta.is_dir() {
-            walk(&abs, &rel, out)?;
-        } else if meta.is_file() && is_warc_name(&name) {
-            out.push(WarcFile {
-                rel,
-                abs,
-                object: None,
-            });
-        }
-    }
-    Ok(())
 }
 
 fn file_uri(path: &Path) -> String {
@@ -561,7 +523,14 @@ impl Connector for WarcConnector {
         let meta = std::fs::metadata(&path).map_err(|e| unreadable(&path, e))?;
         let mut files = Vec::new();
         if meta.is_dir() {
-            walk(&path, "", &mut files)?;
+            files = crate::local::files_under(&path, &is_warc_name)?
+                .into_iter()
+                .map(|(rel, abs)| WarcFile {
+                    rel,
+                    abs,
+                    object: None,
+                })
+                .collect();
         } else {
             let name = path
                 .file_name()
