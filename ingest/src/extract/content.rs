@@ -99,6 +99,10 @@ pub(super) enum Verdict {
     Content,
     /// Page furniture, with all it holds.
     Furniture,
+    /// Furniture by its class or id words: pruned unless it holds most of the page's text
+    /// (templates give loose names to the wrappers of whole pages: `elementor-widget-wrap`,
+    /// `padding-top-40`, `has-sidebar`).
+    Named,
     /// Furniture by name only (`sidebar`): kept if it turns out to hold prose.
     MaybeFurniture,
 }
@@ -154,7 +158,7 @@ pub(super) fn verdict(el: &scraper::node::Element) -> Verdict {
     if matches!(name, "body" | "html" | "main" | "article") {
         Verdict::Content
     } else if hard {
-        Verdict::Furniture
+        Verdict::Named
     } else if soft {
         Verdict::MaybeFurniture
     } else {
@@ -226,8 +230,65 @@ pub(super) struct Analysis {
     pub mass: HashMap<NodeId, Mass>,
 }
 
+/// The text held by each element named as furniture by its words ([`Verdict::Named`]), and
+/// by the whole page, leaving out only what its tag, role or hiding makes furniture.
+fn named_text(doc: &Html) -> (HashMap<NodeId, u32>, u32) {
+    let mut named = HashMap::new();
+    let mut stack: Vec<(NodeId, u32, bool)> = Vec::new();
+    let mut skipping = 0usize;
+    let mut total = 0u32;
+    for edge in doc.root_element().traverse() {
+        match edge {
+            Edge::Open(node) => match node.value() {
+                Node::Element(el) => {
+                    if skipping > 0 {
+                        skipping += 1;
+                        continue;
+                    }
+                    let v = verdict(el);
+                    if v == Verdict::Furniture {
+                        skipping = 1;
+                        continue;
+                    }
+                    stack.push((node.id(), 0, v == Verdict::Named));
+                }
+                Node::Text(t) if skipping == 0 => {
+                    let n = text_len(t).0;
+                    total += n;
+                    if let Some(top) = stack.last_mut() {
+                        top.1 += n;
+                    }
+                }
+                _ => {}
+            },
+            Edge::Close(node) => {
+                if !node.value().is_element() {
+                    continue;
+                }
+                if skipping > 0 {
+                    skipping -= 1;
+                    continue;
+                }
+                let Some((id, n, is_named)) = stack.pop() else {
+                    continue;
+                };
+                if let Some(parent) = stack.last_mut() {
+                    parent.1 += n;
+                }
+                if is_named {
+                    named.insert(id, n);
+                }
+            }
+        }
+    }
+    (named, total)
+}
+
 /// Measures every element in one pass without recursion, and prunes boilerplate.
 pub(super) fn analyse(doc: &Html) -> Analysis {
+    let (named, total) = named_text(doc);
+    // A named wrapper that holds half the page's text is the page, not furniture.
+    let wrapper = |id: NodeId| named.get(&id).is_some_and(|&n| n * 2 >= total);
     let mut pruned = std::collections::HashSet::new();
     let mut maybe = std::collections::HashSet::new();
     let mut mass: HashMap<NodeId, Mass> = HashMap::new();
@@ -247,7 +308,11 @@ pub(super) fn analyse(doc: &Html) -> Analysis {
                     let v = if skipping > 0 || site_furniture {
                         Verdict::Furniture
                     } else {
-                        verdict(el)
+                        match verdict(el) {
+                            Verdict::Named if wrapper(node.id()) => Verdict::Content,
+                            Verdict::Named => Verdict::Furniture,
+                            v => v,
+                        }
                     };
                     if v == Verdict::Furniture {
                         if skipping == 0 {
