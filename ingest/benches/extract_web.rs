@@ -84,6 +84,21 @@ fn set_dir() -> Option<PathBuf> {
     ok.then_some(cache)
 }
 
+/// The first absolute URL after `og:url` or `canonical` in a page: enough to name its site.
+fn own_url(html: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(html);
+    ["og:url", "canonical"].iter().find_map(|key| {
+        let at = text.find(key)?;
+        let rest = &text[at..];
+        let start = rest.find("http")?;
+        let url: String = rest[start..]
+            .chars()
+            .take_while(|c| !matches!(c, '"' | '\'' | ' ' | '>'))
+            .collect();
+        (start < 200).then_some(url)
+    })
+}
+
 fn load(dir: &Path) -> Vec<Page> {
     let eval: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.join("evaldata.json")).unwrap()).unwrap();
@@ -103,7 +118,12 @@ fn load(dir: &Path) -> Vec<Page> {
                 .map(|d| dir.join(d).join(file))
                 .find(|p| p.exists())?;
             let bytes = std::fs::read(&path).ok()?;
-            let host = host_of(url);
+            // 36 keys are not URLs (`hard::NAME.html`): their site is the page's own URL.
+            let host = if url.contains("://") {
+                host_of(url)
+            } else {
+                own_url(&bytes).map_or_else(|| file.to_owned(), |u| host_of(&u))
+            };
             Some(Page {
                 url: url.clone(),
                 tune: xxhash_rust::xxh3::xxh3_64(host.as_bytes()) % 2 == 0,

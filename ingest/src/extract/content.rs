@@ -10,9 +10,30 @@ use std::collections::HashMap;
 
 /// Elements never part of the main text.
 const DROP_TAGS: &[&str] = &[
-    "script", "style", "noscript", "template", "svg", "nav", "aside", "form", "iframe", "button",
-    "select", "input", "textarea", "head", "menu", "dialog", "object", "embed", "canvas", "audio",
-    "video", "map",
+    "script",
+    "style",
+    "noscript",
+    "template",
+    "svg",
+    "nav",
+    "aside",
+    "form",
+    "iframe",
+    "button",
+    "select",
+    "input",
+    "textarea",
+    "head",
+    "menu",
+    "dialog",
+    "object",
+    "embed",
+    "canvas",
+    "audio",
+    "video",
+    "map",
+    "figcaption",
+    "picture",
 ];
 
 /// ARIA roles of page furniture.
@@ -75,12 +96,19 @@ const DROP_WORDS: &[&str] = &[
     "navfooter",
     "sphinxsidebar",
     "toc-",
-    "byline-share",
+    "byline",
+    "dialog",
+    "login",
+    "paywall",
+    "readmore",
+    "read-more",
+    "screen-reader",
 ];
 
 /// Whole class or id words (split on `-` and `_`) that name page furniture.
 const DROP_EXACT: &[&str] = &[
-    "nav", "ad", "ads", "adsense", "share", "tags", "related", "top",
+    "nav", "ad", "ads", "adsense", "share", "tags", "tag", "related", "meta", "author", "date",
+    "dateline", "hidden", "none", "sr", "print",
 ];
 
 /// Class or id words of content containers.
@@ -139,10 +167,13 @@ pub(super) fn verdict(el: &scraper::node::Element) -> Verdict {
     // `post-content related` is not dropped for `related`).
     let (mut hard, mut soft) = (false, false);
     for w in words_of(el) {
-        if KEEP_WORDS
-            .iter()
-            .any(|k| w == *k || w.ends_with(&format!("-{k}")) || w.starts_with(&format!("{k}-")))
-            && !w.contains("footer")
+        // A content word is the last part of the name (`entry-content`, `article-body`);
+        // as a first part it names a part of the content (`post-meta`, `article-date`).
+        if KEEP_WORDS.iter().any(|k| {
+            w == *k
+                || w.strip_suffix(k)
+                    .is_some_and(|rest| rest.ends_with(['-', '_']))
+        }) && !w.contains("footer")
             && !w.contains("sidebar")
         {
             return Verdict::Content;
