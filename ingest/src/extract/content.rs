@@ -85,7 +85,6 @@ const DROP_WORDS: &[&str] = &[
     "pagination",
     "pager",
     "toolbar",
-    "widget",
     "promo",
     "banner",
     "skip-link",
@@ -120,6 +119,10 @@ const KEEP_WORDS: &[&str] = &[
 /// Furniture words that documentation also uses for boxed notes inside the content
 /// (DocBook's `sidebar`): an element named only by these is kept when it reads as prose.
 const SOFT_WORDS: &[&str] = &["sidebar"];
+
+/// Soft furniture inside longer words: page builders call every content block a `widget`
+/// (`elementor-widget-text-editor`), as blogs call their sidebar boxes.
+const SOFT_PARTS: &[&str] = &["widget"];
 
 /// What an element's own markup says it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -178,7 +181,7 @@ pub(super) fn verdict(el: &scraper::node::Element) -> Verdict {
         {
             return Verdict::Content;
         }
-        if SOFT_WORDS.contains(&w.as_str()) {
+        if SOFT_WORDS.contains(&w.as_str()) || SOFT_PARTS.iter().any(|k| w.contains(k)) {
             soft = true;
         } else if DROP_WORDS.iter().any(|d| w.contains(d))
             || w.split(['-', '_']).any(|part| DROP_EXACT.contains(&part))

@@ -123,17 +123,41 @@ impl Writer {
 }
 
 /// Link-heavy blocks inside the content (tables of contents, tag lists, "see also" link
-/// rows) are left out unless they carry real text.
+/// rows) are left out unless they carry real text; so are short paragraphs and headings
+/// that are mostly a link: they point to another page ("Read more: …", teaser headlines).
 fn link_block(a: &Analysis, el: &ElementRef<'_>) -> bool {
-    if !matches!(
-        el.value().name(),
-        "ul" | "ol" | "div" | "table" | "section" | "dl"
-    ) {
+    let Some(m) = a.mass.get(&el.id()) else {
         return false;
+    };
+    match el.value().name() {
+        "ul" | "ol" | "div" | "table" | "section" | "dl" => m.link_density() > 0.6 && m.text < 400,
+        "p" | "h2" | "h3" | "h4" | "h5" | "h6" => m.link_density() > 0.5 && m.text < 200,
+        _ => false,
     }
-    a.mass
-        .get(&el.id())
-        .is_some_and(|m| m.link_density() > 0.6 && m.text < 400)
+}
+
+/// The heading level of a rendered block (`## Title` is 2), or `None`.
+fn heading_level(block: &str) -> Option<usize> {
+    let n = block.bytes().take_while(|&b| b == b'#').count();
+    (n > 0 && block.as_bytes().get(n) == Some(&b' ')).then_some(n)
+}
+
+/// Drops headings that head nothing: followed by a heading of the same or a higher level,
+/// or by the end of the text (the title of a link list that was left out, "More on this").
+fn drop_empty_headings(text: &str) -> String {
+    let blocks: Vec<&str> = text.split("\n\n").collect();
+    let mut kept: Vec<&str> = Vec::with_capacity(blocks.len());
+    for (i, b) in blocks.iter().enumerate() {
+        if let Some(level) = heading_level(b) {
+            let next = blocks[i + 1..].first();
+            let heads_nothing = next.is_none_or(|n| heading_level(n).is_some_and(|l| l <= level));
+            if heads_nothing {
+                continue;
+            }
+        }
+        kept.push(b);
+    }
+    kept.join("\n\n")
 }
 
 /// Writes `roots` (and what they hold, minus pruned and link-heavy parts) as Markdown.
@@ -143,10 +167,7 @@ pub(super) fn render(roots: &[ElementRef<'_>], a: &Analysis) -> String {
         write_tree(&mut w, *root, a);
         w.line(true);
     }
-    let mut out = w.out;
-    let trimmed = out.trim_end().len();
-    out.truncate(trimmed);
-    out
+    drop_empty_headings(w.out.trim_end())
 }
 
 fn write_tree(w: &mut Writer, root: ElementRef<'_>, a: &Analysis) {
