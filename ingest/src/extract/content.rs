@@ -107,7 +107,7 @@ const DROP_WORDS: &[&str] = &[
 /// Whole class or id words (split on `-` and `_`) that name page furniture.
 const DROP_EXACT: &[&str] = &[
     "nav", "ad", "ads", "adsense", "share", "tags", "tag", "related", "meta", "author", "date",
-    "dateline", "hidden", "none", "sr", "print",
+    "dateline", "none", "sr", "print",
 ];
 
 /// Class or id words of content containers.
@@ -497,11 +497,38 @@ pub(super) fn main_content<'a>(doc: &'a Html, a: &Analysis) -> Option<Vec<Elemen
             _ => break,
         }
     }
+    // An `<article>` is one self-contained composition: paragraphs and subheadings of the
+    // article that come before the container (its lead, standfirst, subtitle) belong to the
+    // content too.
+    let mut lead = Vec::new();
+    if let Some(article) = top
+        .ancestors()
+        .filter_map(ElementRef::wrap)
+        .find(|el| el.value().name() == "article")
+    {
+        for el in article.descendants().filter_map(ElementRef::wrap) {
+            if el.id() == top.id() {
+                break;
+            }
+            let Some(m) = a.mass.get(&el.id()) else {
+                continue;
+            };
+            let prose = match el.value().name() {
+                "p" => m.text >= 40 && m.link_density() < 0.25,
+                "h2" | "h3" | "h4" | "h5" | "h6" => m.text >= 10 && m.link_density() < 0.5,
+                _ => false,
+            };
+            if prose && !top.ancestors().any(|x| x.id() == el.id()) {
+                lead.push(el);
+            }
+        }
+    }
     let Some(parent) = top.parent().and_then(ElementRef::wrap) else {
-        return Some(vec![top]);
+        lead.push(top);
+        return Some(lead);
     };
     let threshold = (top_score * 0.2).max(10.0);
-    let mut out = Vec::new();
+    let mut out = lead;
     for sib in parent.children().filter_map(ElementRef::wrap) {
         if sib.id() == top.id() {
             out.push(sib);
@@ -510,6 +537,9 @@ pub(super) fn main_content<'a>(doc: &'a Html, a: &Analysis) -> Option<Vec<Elemen
         let Some(m) = a.mass.get(&sib.id()) else {
             continue;
         };
+        if out.iter().any(|l: &ElementRef<'_>| l.id() == sib.id()) {
+            continue;
+        }
         let s = m.score * (1.0 - m.link_density()) * bonus(sib.value());
         let paragraph = m.text >= 40 && m.link_density() < 0.25;
         let heading = matches!(sib.value().name(), "h1" | "h2" | "h3") && m.link_density() < 0.5;
