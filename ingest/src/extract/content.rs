@@ -102,6 +102,10 @@ const DROP_WORDS: &[&str] = &[
     "readmore",
     "read-more",
     "screen-reader",
+    "caption",
+    "credit",
+    "copyright",
+    "disclaimer",
 ];
 
 /// Whole class or id words (split on `-` and `_`) that name page furniture.
