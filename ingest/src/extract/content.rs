@@ -111,7 +111,7 @@ const DROP_WORDS: &[&str] = &[
 /// Whole class or id words (split on `-` and `_`) that name page furniture.
 const DROP_EXACT: &[&str] = &[
     "nav", "ad", "ads", "adsense", "share", "tags", "tag", "related", "meta", "author", "date",
-    "dateline", "none", "sr", "print",
+    "dateline", "none", "sr", "print", "time", "teaser",
 ];
 
 /// Class or id words of content containers.
