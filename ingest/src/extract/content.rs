@@ -142,12 +142,21 @@ pub(super) enum Verdict {
     MaybeFurniture,
 }
 
-fn words_of(el: &scraper::node::Element) -> impl Iterator<Item = String> + '_ {
-    el.attr("class")
-        .into_iter()
-        .chain(el.attr("id"))
-        .flat_map(|v| v.split_ascii_whitespace())
-        .map(|w| w.to_ascii_lowercase())
+/// One automaton for all the furniture words, matched inside the class and id words.
+static DROP_MATCHER: std::sync::LazyLock<aho_corasick::AhoCorasick> =
+    std::sync::LazyLock::new(|| {
+        aho_corasick::AhoCorasick::new(DROP_WORDS).expect("furniture words build an automaton")
+    });
+
+/// The class and id words of an element, lowercased, into `buf` (one allocation reused).
+fn words_of<'b>(el: &scraper::node::Element, buf: &'b mut String) -> impl Iterator<Item = &'b str> {
+    buf.clear();
+    for v in el.attr("class").into_iter().chain(el.attr("id")) {
+        buf.push_str(v);
+        buf.push(' ');
+    }
+    buf.make_ascii_lowercase();
+    buf.split_ascii_whitespace()
 }
 
 /// Whether an element (and all it holds) is page furniture rather than content.
@@ -173,7 +182,8 @@ pub(super) fn verdict(el: &scraper::node::Element) -> Verdict {
     // Content words win over furniture words (`article-footer` is furniture, but
     // `post-content related` is not dropped for `related`).
     let (mut hard, mut soft) = (false, false);
-    for w in words_of(el) {
+    let mut buf = String::new();
+    for w in words_of(el, &mut buf) {
         // A content word is the last part of the name (`entry-content`, `article-body`);
         // as a first part it names a part of the content (`post-meta`, `article-date`).
         if KEEP_WORDS.iter().any(|k| {
@@ -185,9 +195,9 @@ pub(super) fn verdict(el: &scraper::node::Element) -> Verdict {
         {
             return Verdict::Content;
         }
-        if SOFT_WORDS.contains(&w.as_str()) || SOFT_PARTS.iter().any(|k| w.contains(k)) {
+        if SOFT_WORDS.contains(&w) || SOFT_PARTS.iter().any(|k| w.contains(k)) {
             soft = true;
-        } else if DROP_WORDS.iter().any(|d| w.contains(d))
+        } else if DROP_MATCHER.is_match(w)
             || w.split(['-', '_']).any(|part| DROP_EXACT.contains(&part))
         {
             hard = true;
@@ -268,9 +278,17 @@ pub(super) struct Analysis {
     pub mass: HashMap<NodeId, Mass>,
 }
 
-/// The text held by each element named as furniture by its words ([`Verdict::Named`]), and
-/// by the whole page, leaving out only what its tag, role or hiding makes furniture.
-fn named_text(doc: &Html) -> (HashMap<NodeId, u32>, u32) {
+/// The first look at a page: each element's verdict (when not plain content), the text held
+/// by each element named as furniture by its words ([`Verdict::Named`]), and by the whole
+/// page, leaving out only what its tag, role or hiding makes furniture.
+struct FirstLook {
+    verdicts: HashMap<NodeId, Verdict>,
+    named: HashMap<NodeId, u32>,
+    total: u32,
+}
+
+fn first_look(doc: &Html) -> FirstLook {
+    let mut verdicts = HashMap::new();
     let mut named = HashMap::new();
     let mut stack: Vec<(NodeId, u32, bool)> = Vec::new();
     let mut skipping = 0usize;
@@ -284,6 +302,9 @@ fn named_text(doc: &Html) -> (HashMap<NodeId, u32>, u32) {
                         continue;
                     }
                     let v = verdict(el);
+                    if v != Verdict::Content {
+                        verdicts.insert(node.id(), v);
+                    }
                     if v == Verdict::Furniture {
                         skipping = 1;
                         continue;
@@ -319,14 +340,18 @@ fn named_text(doc: &Html) -> (HashMap<NodeId, u32>, u32) {
             }
         }
     }
-    (named, total)
+    FirstLook {
+        verdicts,
+        named,
+        total,
+    }
 }
 
 /// Measures every element in one pass without recursion, and prunes boilerplate.
 pub(super) fn analyse(doc: &Html) -> Analysis {
-    let (named, total) = named_text(doc);
+    let look = first_look(doc);
     // A named wrapper that holds half the page's text is the page, not furniture.
-    let wrapper = |id: NodeId| named.get(&id).is_some_and(|&n| n * 2 >= total);
+    let wrapper = |id: NodeId| look.named.get(&id).is_some_and(|&n| n * 2 >= look.total);
     let mut pruned = std::collections::HashSet::new();
     let mut maybe = std::collections::HashSet::new();
     let mut mass: HashMap<NodeId, Mass> = HashMap::new();
@@ -346,7 +371,12 @@ pub(super) fn analyse(doc: &Html) -> Analysis {
                     let v = if skipping > 0 || site_furniture {
                         Verdict::Furniture
                     } else {
-                        match verdict(el) {
+                        match look
+                            .verdicts
+                            .get(&node.id())
+                            .copied()
+                            .unwrap_or(Verdict::Content)
+                        {
                             Verdict::Named if wrapper(node.id()) => Verdict::Content,
                             Verdict::Named => Verdict::Furniture,
                             v => v,
@@ -436,7 +466,8 @@ fn bonus(el: &scraper::node::Element) -> f32 {
         "body" => 0.8,
         _ => 1.0,
     };
-    if words_of(el).any(|w| KEEP_WORDS.iter().any(|k| w.contains(k))) {
+    let mut buf = String::new();
+    if words_of(el, &mut buf).any(|w| KEEP_WORDS.iter().any(|k| w.contains(k))) {
         b *= 1.25;
     }
     b
