@@ -348,7 +348,9 @@ fn first_look(doc: &Html) -> FirstLook {
 }
 
 /// Measures every element in one pass without recursion, and prunes boilerplate.
-pub(super) fn analyse(doc: &Html) -> Analysis {
+/// `trust_names` off keeps what class and id words call furniture: the second try on a page
+/// whose names hid all its text.
+pub(super) fn analyse(doc: &Html, trust_names: bool) -> Analysis {
     let look = first_look(doc);
     // A named wrapper that holds half the page's text is the page, not furniture.
     let wrapper = |id: NodeId| look.named.get(&id).is_some_and(|&n| n * 2 >= look.total);
@@ -377,7 +379,9 @@ pub(super) fn analyse(doc: &Html) -> Analysis {
                             .copied()
                             .unwrap_or(Verdict::Content)
                         {
-                            Verdict::Named if wrapper(node.id()) => Verdict::Content,
+                            Verdict::Named if !trust_names || wrapper(node.id()) => {
+                                Verdict::Content
+                            }
                             Verdict::Named => Verdict::Furniture,
                             v => v,
                         }

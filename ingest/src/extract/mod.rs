@@ -28,14 +28,29 @@ pub struct ExtractedText {
 pub fn extract_html(html: &str) -> ExtractedText {
     let doc = Html::parse_document(html);
     let meta = meta::read(&doc);
-    let analysis = content::analyse(&doc);
-    let roots: Vec<ElementRef<'_>> = match content::main_content(&doc, &analysis) {
-        Some(r) => r,
-        None => vec![doc.root_element()],
+    let render = |trust_names: bool| {
+        let analysis = content::analyse(&doc, trust_names);
+        let roots: Vec<ElementRef<'_>> = match content::main_content(&doc, &analysis) {
+            Some(r) => r,
+            None => vec![doc.root_element()],
+        };
+        markdown::render(&roots, &analysis)
     };
-    let text = markdown::render(&roots, &analysis);
+    let mut text = render(true);
+    // Class and id names are hints, and some templates name everything like furniture: a
+    // page that yields almost nothing is read again without trusting them.
+    if text.len() < SHORT_TEXT_BYTES {
+        let again = render(false);
+        if again.len() > text.len() * 2 {
+            text = again;
+        }
+    }
     ExtractedText { text, meta }
 }
+
+/// Below this many bytes of main text, a page is read a second time without trusting its
+/// class and id names.
+const SHORT_TEXT_BYTES: usize = 250;
 
 /// A text's language as an ISO 639-3 code, with whatlang's confidence.
 fn detect_lang(text: &str) -> (Option<String>, Option<f64>) {
