@@ -126,7 +126,7 @@ fn load(dir: &Path) -> Vec<Page> {
             };
             Some(Page {
                 url: url.clone(),
-                tune: xxhash_rust::xxh3::xxh3_64(host.as_bytes()) % 2 == 0,
+                tune: xxhash_rust::xxh3::xxh3_64(host.as_bytes()).is_multiple_of(2),
                 host,
                 html: masa_connectors::web::page::decode(&bytes, None),
                 path,
