@@ -482,4 +482,27 @@ fn main() {
     }
     println!();
     metadata(&pages);
+    hostile();
+}
+
+/// Hostile input: 100,000 nested elements of one kind, extracted whole (wall time of one
+/// call). Past the documented depth limit their markup is dropped before parsing.
+fn hostile() {
+    println!();
+    println!("| 100,000 nested | wall | text kept |");
+    println!("| --- | ---: | --- |");
+    for tag in ["div", "span", "table", "p", "li"] {
+        let html = format!(
+            "{}deep text{}",
+            format!("<{tag}>").repeat(100_000),
+            format!("</{tag}>").repeat(100_000)
+        );
+        let t = std::time::Instant::now();
+        let text = masa_ingest::extract_html(&html).text;
+        println!(
+            "| `<{tag}>` | {:.0} ms | {} |",
+            t.elapsed().as_secs_f64() * 1e3,
+            text.contains("deep text")
+        );
+    }
 }

@@ -2,6 +2,7 @@
 //! normalization, language identification, hashing.
 
 mod content;
+mod depth;
 mod markdown;
 mod meta;
 
@@ -26,7 +27,10 @@ pub struct ExtractedText {
 /// with commas, few links) is kept with its content-bearing siblings. A page with no text
 /// block keeps its whole (pruned) body.
 pub fn extract_html(html: &str) -> ExtractedText {
-    let doc = Html::parse_document(html);
+    // Markup nested past a documented depth is dropped first (its text stays): parsing it
+    // would take minutes.
+    let flat = depth::limit_depth(html);
+    let doc = Html::parse_document(flat.as_deref().unwrap_or(html));
     let meta = meta::read(&doc);
     let render = |trust_names: bool| {
         let analysis = content::analyse(&doc, trust_names);
