@@ -34,6 +34,9 @@ const DROP_TAGS: &[&str] = &[
     "map",
     "figcaption",
     "picture",
+    // Ruby annotations give the reading of the characters they sit on, not more text.
+    "rt",
+    "rp",
 ];
 
 /// ARIA roles of page furniture.

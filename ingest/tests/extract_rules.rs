@@ -1,0 +1,149 @@
+//! One page a rule of the main-text extractor (`tests/data/extract/rules/`): each page is
+//! built so that the rule it is named after decides what is kept, and each rule is a
+//! general property of web pages, not of one site. Expectations are written by hand.
+
+use masa_ingest::extract_html;
+
+fn page(name: &str) -> String {
+    let path = format!(
+        "{}/tests/data/extract/rules/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// Checks that `text` holds every `keep` and none of `drop`.
+fn check(text: &str, keep: &[&str], drop: &[&str]) {
+    for k in keep {
+        assert!(text.contains(k), "missing {k:?} in:\n{text}");
+    }
+    for d in drop {
+        assert!(!text.contains(d), "boilerplate {d:?} kept in:\n{text}");
+    }
+}
+
+const STORY_START: &str = "The city council voted on Tuesday";
+const STORY_END: &str = "the mayor said after the vote.";
+
+#[test]
+fn a_wrapper_named_like_furniture_that_holds_most_of_the_page_is_the_page() {
+    let e = extract_html(&page("named-wrapper.html"));
+    check(&e.text, &[STORY_START, STORY_END], &["Our service desk"]);
+}
+
+#[test]
+fn a_content_word_counts_only_as_the_last_part_of_a_name() {
+    let e = extract_html(&page("content-word-last.html"));
+    check(
+        &e.text,
+        &[STORY_START, "since the last extension opened."],
+        &["Posted on", "Tags: trams"],
+    );
+}
+
+#[test]
+fn bylines_times_captions_credits_paywalls_disclaimers_copyright_and_teasers_are_furniture() {
+    let e = extract_html(&page("furniture-names.html"));
+    check(
+        &e.text,
+        &[STORY_START, STORY_END],
+        &[
+            "Sign in to your account",
+            "By Jane Doe",
+            "14:05",
+            "The current terminus",
+            "Photo: John Smith",
+            "Subscribe for one euro",
+            "The views expressed",
+            "All rights reserved",
+            "Bus drivers strike",
+        ],
+    );
+}
+
+#[test]
+fn figure_captions_and_ruby_readings_are_not_text_but_quotes_in_figures_are() {
+    let e = extract_html(&page("captions-and-ruby.html"));
+    check(
+        &e.text,
+        &[
+            STORY_START,
+            "We have waited for this line for twelve years",
+            "漢字の読み方を学ぶ",
+        ],
+        &["Photo: City Archive", "かん", "(よ)"],
+    );
+}
+
+#[test]
+fn short_link_paragraphs_and_headings_that_head_nothing_are_left_out() {
+    let e = extract_html(&page("link-paragraphs.html"));
+    check(
+        &e.text,
+        &[
+            STORY_START,
+            "which the planning office published in March, lists eleven new stops",
+        ],
+        &["Read more", "More on this topic", "Bus fares rise"],
+    );
+}
+
+#[test]
+fn page_builder_widgets_that_read_as_prose_are_content() {
+    let e = extract_html(&page("page-builder.html"));
+    check(
+        &e.text,
+        &[STORY_START, "Construction is to begin", STORY_END],
+        &["Recent posts", "We are hiring"],
+    );
+}
+
+#[test]
+fn an_articles_lead_before_its_body_is_kept_and_its_byline_is_not() {
+    let e = extract_html(&page("article-lead.html"));
+    check(
+        &e.text,
+        &["After a decade of debate", STORY_START, STORY_END],
+        &["By Jane Doe"],
+    );
+}
+
+#[test]
+fn a_hidden_class_is_a_scripts_toggle_but_the_hidden_attribute_hides() {
+    let e = extract_html(&page("hidden-class.html"));
+    check(
+        &e.text,
+        &[STORY_START, "The second slide shows the planned stop"],
+        &["Template for the lightbox"],
+    );
+}
+
+#[test]
+fn a_page_whose_names_hide_all_its_text_is_read_again_without_them() {
+    let e = extract_html(&page("names-everywhere.html"));
+    check(&e.text, &[STORY_START, STORY_END], &[]);
+}
+
+#[test]
+fn the_title_is_the_visible_headline_and_the_author_the_person_jsonld_points_to() {
+    let e = extract_html(&page("meta-news.html"));
+    assert_eq!(
+        e.meta.title.as_deref(),
+        Some("Tram line to be extended to the north")
+    );
+    assert_eq!(e.meta.author.as_deref(), Some("Jane O'Doe"));
+    assert_eq!(
+        e.meta.published.as_deref(),
+        Some("2024-03-12T14:05:00+01:00")
+    );
+}
+
+#[test]
+fn a_title_loses_the_sites_name_and_an_author_that_is_a_url_gives_way_to_the_byline() {
+    let e = extract_html(&page("meta-title-only.html"));
+    assert_eq!(
+        e.meta.title.as_deref(),
+        Some("Straßenbahn fährt bald bis in den Norden")
+    );
+    assert_eq!(e.meta.author.as_deref(), Some("Anna Beispiel"));
+}
