@@ -539,15 +539,16 @@ pub(super) fn main_content<'a>(doc: &'a Html, a: &Analysis) -> Option<Vec<Elemen
             _ => break,
         }
     }
-    // An `<article>` is one self-contained composition: paragraphs and subheadings of the
-    // article that come before the container (its lead, standfirst, subtitle) belong to the
-    // content too.
+    // An `<article>` is one self-contained composition, and `<main>` the page's main
+    // content: paragraphs and subheadings of the article (else of the main) that come
+    // before the container (its lead, standfirst, subtitle) belong to the content too.
     let mut lead = Vec::new();
-    if let Some(article) = top
-        .ancestors()
-        .filter_map(ElementRef::wrap)
-        .find(|el| el.value().name() == "article")
-    {
+    let composition = |name: &str| {
+        top.ancestors()
+            .filter_map(ElementRef::wrap)
+            .find(|el| el.value().name() == name)
+    };
+    if let Some(article) = composition("article").or_else(|| composition("main")) {
         for el in article.descendants().filter_map(ElementRef::wrap) {
             if el.id() == top.id() {
                 break;
