@@ -529,11 +529,12 @@ pub(super) fn main_content<'a>(doc: &'a Html, a: &Analysis) -> Option<Vec<Elemen
     {
         top = common;
     }
-    // A container holding less than half the page's unlinked text is a fragment of the
-    // content (one definition of a list, one section of a reference page): climb.
+    // A container holding less than 60 % of the page's unlinked text (pruned furniture
+    // aside) is a fragment of the content (one definition of a list, one section of a
+    // reference page, one part of an article split by boxes): climb.
     let unlinked = |el: &ElementRef<'_>| a.mass.get(&el.id()).map_or(0, |m| m.text - m.links);
     let page = unlinked(&doc.root_element());
-    while unlinked(&top) * 2 < page {
+    while unlinked(&top) * 5 < page * 3 {
         match top.parent().and_then(ElementRef::wrap) {
             Some(p) if a.mass.contains_key(&p.id()) && p.value().name() != "html" => top = p,
             _ => break,
