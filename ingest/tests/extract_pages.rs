@@ -47,9 +47,10 @@ fn news_article_keeps_the_story_and_drops_banners_menus_comments_and_sidebars() 
         ],
     );
     let m = &e.meta;
+    // The visible headline: the page's title without the site's name.
     assert_eq!(
         e.meta.title.as_deref(),
-        Some("Harbour bridge reopens after two-year repair | Coastal Times")
+        Some("Harbour bridge reopens after two-year repair")
     );
     assert_eq!(
         m.canonical.as_deref(),
