@@ -17,7 +17,9 @@
 //! inside Python around `extract()` alone.
 //!
 //! Run: `cargo bench -p masa-ingest --bench extract_web` (`MASA_EXTRACTION_DEV=DIR` for a
-//! folder holding `pages.tar.xz` or its unpacked `evaldata.json`). Without the set it says so
+//! folder holding `pages.tar.xz` or its unpacked `evaldata.json`; `MASA_EXTRACT_PAGES=N`
+//! for the first N pages only, as under `valgrind --tool=callgrind`, whose instruction
+//! counts do not depend on what else the machine runs). Without the set it says so
 //! and measures nothing; it never downloads.
 
 #![allow(unsafe_code)] // getrusage, for CPU time
@@ -136,6 +138,12 @@ fn load(dir: &Path) -> Vec<Page> {
         })
         .collect();
     pages.sort_by(|a, b| a.url.cmp(&b.url));
+    if let Some(n) = std::env::var("MASA_EXTRACT_PAGES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        pages.truncate(n);
+    }
     pages
 }
 
