@@ -2,9 +2,9 @@
 //! normalization, language identification, hashing.
 
 mod content;
-mod depth;
 mod markdown;
 mod meta;
+mod prepare;
 
 use crate::quality::{Quality, QualityConfig};
 use masa_record::{RawItem, Record, content_hash, normalize_text, record_id};
@@ -27,9 +27,9 @@ pub struct ExtractedText {
 /// with commas, few links) is kept with its content-bearing siblings. A page with no text
 /// block keeps its whole (pruned) body.
 pub fn extract_html(html: &str) -> ExtractedText {
-    // Markup nested past a documented depth is dropped first (its text stays): parsing it
-    // would take minutes.
-    let flat = depth::limit_depth(html);
+    // Markup nested past a documented depth is dropped first (its text stays: parsing it
+    // would take minutes), and so are the bodies of scripts and style sheets.
+    let flat = prepare::prepare(html);
     let doc = Html::parse_document(flat.as_deref().unwrap_or(html));
     let meta = meta::read(&doc);
     let render = |trust_names: bool| {

@@ -1,4 +1,6 @@
-//! A nesting limit applied before parsing. html5ever scans its stack of open elements for
+//! The page prepared for parsing: a nesting limit, and script and style bodies emptied.
+//!
+//! The nesting limit: html5ever scans its stack of open elements for
 //! many start tags, so a page of 100,000 nested `<div>`s costs minutes to parse (30,000
 //! took 4.5 s here). Browsers cap the tree depth for the same reason (Blink's parser adds
 //! elements past depth 512 as siblings); masa drops the markup of elements opened past
@@ -66,9 +68,11 @@ const SELF_CLOSING: &[&[u8]] = &[
 /// How many open elements an end tag looks through for its own.
 const END_TAG_REACH: usize = 16;
 
-/// The page with the markup of elements nested past [`MAX_DEPTH`] removed, or `None` when
-/// it nests no deeper (the common case: nothing is copied).
-pub fn limit_depth(html: &str) -> Option<String> {
+/// The page with the markup of elements nested past [`MAX_DEPTH`] removed and the bodies
+/// of its scripts (JSON-LD aside) and style sheets emptied, or `None` when there is nothing
+/// to remove. Scripts and styles are never text; emptying them spares the parser most of a
+/// modern page's bytes.
+pub fn prepare(html: &str) -> Option<String> {
     let b = html.as_bytes();
     // Open elements: (name, whether its tags are dropped).
     let mut stack: Vec<(&[u8], bool)> = Vec::new();
@@ -115,10 +119,17 @@ pub fn limit_depth(html: &str) -> Option<String> {
             }
             continue;
         }
-        let is = |set: &[&[u8]]| set.iter().any(|n| n.eq_ignore_ascii_case(name));
+        // The name lowercased once (the sets hold no name longer than 16 bytes).
+        let mut lower = [0u8; 16];
+        let short = &mut lower[..name.len().min(16)];
+        short.copy_from_slice(&name[..short.len()]);
+        short.make_ascii_lowercase();
+        let lname: &[u8] = if name.len() <= 16 { short } else { b"" };
+        let is = |set: &[&[u8]]| set.contains(&lname);
         if is(RAW) {
             // Skip to the raw text's end tag; the element does not nest.
             let mut j = tag_end;
+            let body_start = tag_end;
             i = loop {
                 match find(b, j, b"</") {
                     Some(e)
@@ -131,6 +142,17 @@ pub fn limit_depth(html: &str) -> Option<String> {
                     None => break b.len(),
                 }
             };
+            // Scripts and style sheets are never text: their bodies are emptied so the
+            // parser does not tokenize them (most of a modern page's bytes). JSON-LD stays,
+            // it carries the metadata.
+            let script = lname == b"script";
+            let json_ld = script
+                && b[start..tag_end]
+                    .windows(7)
+                    .any(|w| w.eq_ignore_ascii_case(b"ld+json"));
+            if ((script && !json_ld) || lname == b"style") && i > body_start {
+                cut.push((body_start, i));
+            }
             continue;
         }
         if is(VOID) || b[close - 1] == b'/' {
@@ -169,16 +191,14 @@ pub fn limit_depth(html: &str) -> Option<String> {
 
 /// The `>` that ends a tag whose name ends at `from`, outside quoted attribute values.
 fn tag_end(b: &[u8], from: usize) -> Option<usize> {
-    let mut quote = None;
-    for (k, &c) in b[from..].iter().enumerate() {
-        match (quote, c) {
-            (None, b'"' | b'\'') => quote = Some(c),
-            (Some(q), _) if c == q => quote = None,
-            (None, b'>') => return Some(from + k),
-            _ => {}
+    let mut at = from;
+    loop {
+        let k = at + memchr::memchr3(b'>', b'"', b'\'', &b[at..])?;
+        if b[k] == b'>' {
+            return Some(k);
         }
+        at = k + 1 + memchr::memchr(b[k], &b[k + 1..])? + 1;
     }
-    None
 }
 
 fn find(b: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
@@ -199,10 +219,22 @@ mod tests {
     }
 
     #[test]
-    fn ordinary_pages_are_left_alone() {
-        let html = "<html><head><script>if (a<b) { x = '</div>'; }</script></head><body>\
-            <div><p>one<p>two<ul><li>a<li>b</ul><br><img src='x>y'></div><!-- <div> --></body></html>";
-        assert_eq!(limit_depth(html), None);
+    fn ordinary_pages_lose_only_their_script_and_style_bodies() {
+        let plain = "<html><body><div><p>one<p>two<ul><li>a<li>b</ul><br><img src='x>y'></div>\
+            <!-- <div> --></body></html>";
+        assert_eq!(prepare(plain), None);
+        let html = "<html><head><script>if (a<b) { x = '</div>'; }</script>\
+            <style>p { color: red }</style>\
+            <script type=\"application/LD+JSON\">{\"headline\": \"kept\"}</script></head>\
+            <body><p>text</p></body></html>";
+        assert_eq!(
+            prepare(html).as_deref(),
+            Some(
+                "<html><head><script></script><style></style>\
+                <script type=\"application/LD+JSON\">{\"headline\": \"kept\"}</script></head>\
+                <body><p>text</p></body></html>"
+            )
+        );
     }
 
     #[test]
@@ -213,7 +245,7 @@ mod tests {
             "<div class='x'>".repeat(n),
             "</div>".repeat(n)
         );
-        let flat = limit_depth(&html).expect("nested past the limit");
+        let flat = prepare(&html).expect("nested past the limit");
         assert!(depth(&flat) <= MAX_DEPTH + 8, "depth {}", depth(&flat));
         let doc = scraper::Html::parse_document(&flat);
         let text: String = doc.root_element().text().collect();
@@ -235,6 +267,6 @@ mod tests {
     #[test]
     fn implicitly_closed_elements_do_not_count_as_nesting() {
         let html = format!("<ul>{}</ul>", "<li>item".repeat(5 * MAX_DEPTH));
-        assert_eq!(limit_depth(&html), None);
+        assert_eq!(prepare(&html), None);
     }
 }
