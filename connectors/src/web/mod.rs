@@ -7,6 +7,8 @@ pub mod fetch;
 pub mod frontier;
 pub mod origin;
 pub mod page;
+#[cfg(test)]
+mod page_tree;
 pub mod signals;
 pub mod sitemap;
 mod stats;

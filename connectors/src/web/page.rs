@@ -4,7 +4,12 @@
 
 use super::signals::Directives;
 use super::urls::resolve;
-use scraper::{Html, Node};
+use html5ever::tendril::StrTendril;
+use html5ever::tokenizer::states::RawKind;
+use html5ever::tokenizer::{
+    BufferQueue, Tag, TagKind, Token, TokenSink, TokenSinkResult, Tokenizer, TokenizerOpts,
+};
+use std::cell::RefCell;
 use url::Url;
 
 /// The facts of one page.
@@ -29,17 +34,35 @@ pub struct PageFacts {
 /// Content-Type header, then a `<meta charset>` in the first 1,024 bytes, then UTF-8, and
 /// windows-1252 when the bytes are not UTF-8 (what browsers do). Never fails.
 pub fn decode(body: &[u8], content_type: Option<&str>) -> String {
+    encoding_of(body, content_type).decode(body).0.into_owned()
+}
+
+/// [`decode`] of a body the caller gives up: a UTF-8 body without a byte-order mark becomes
+/// the string without a copy.
+pub fn decode_owned(body: Vec<u8>, content_type: Option<&str>) -> String {
+    let enc = encoding_of(&body, content_type);
+    let body = if enc == encoding_rs::UTF_8 && !body.starts_with(b"\xef\xbb\xbf") {
+        match String::from_utf8(body) {
+            Ok(s) => return s,
+            Err(e) => e.into_bytes(),
+        }
+    } else {
+        body
+    };
+    enc.decode(&body).0.into_owned()
+}
+
+fn encoding_of(body: &[u8], content_type: Option<&str>) -> &'static encoding_rs::Encoding {
     let from_header = content_type.and_then(charset_param);
     let enc = encoding_rs::Encoding::for_bom(body)
         .map(|(e, _)| e)
         .or_else(|| from_header.and_then(|c| encoding_rs::Encoding::for_label(c.as_bytes())))
         .or_else(|| meta_charset(&body[..body.len().min(1024)]));
-    let enc = match enc {
+    match enc {
         Some(e) => e,
         None if std::str::from_utf8(body).is_ok() => encoding_rs::UTF_8,
         None => encoding_rs::WINDOWS_1252,
-    };
-    enc.decode(body).0.into_owned()
+    }
 }
 
 fn charset_param(content_type: &str) -> Option<&str> {
@@ -83,84 +106,39 @@ fn meta_charset(head: &[u8]) -> Option<&'static encoding_rs::Encoding> {
 
 /// Reads the facts of an HTML page fetched from `url`. `agents` are the lower-case product
 /// tokens whose `<meta name>` directives apply (ours and the AI-training agents).
+///
+/// One pass of the HTML tokenizer, no document tree: every fact is an element's attributes
+/// or a raw-text element's text (`<title>`, a JSON-LD `<script>`). The sink switches the
+/// tokenizer into the raw-text states where the tree builder would (script, style, title,
+/// textarea, noscript...), so what looks like a tag inside a script is text here as in a
+/// browser. Elements the tree builder would drop (an `<a>` inside `<select>`) are seen, so
+/// a page's permission signals are never missed.
 pub fn parse(html: &str, url: &Url, agents: &[String]) -> PageFacts {
-    let doc = Html::parse_document(html);
-    let mut facts = PageFacts::default();
-    let mut base = url.clone();
-    let mut hrefs: Vec<(String, bool)> = Vec::new();
-    let mut cc_link = None;
-    let mut ld_json = Vec::new();
-    for node in doc.tree.nodes() {
-        let Node::Element(el) = node.value() else {
-            continue;
-        };
-        let attr = |n: &str| el.attr(n);
-        let rel_has = |word: &str| {
-            attr("rel").is_some_and(|r| {
-                r.split_ascii_whitespace()
-                    .any(|w| w.eq_ignore_ascii_case(word))
-            })
-        };
-        match el.name() {
-            "base" => {
-                if let Some(b) = attr("href").and_then(|h| url.join(h).ok()) {
-                    base = b;
-                }
-            }
-            "a" | "area" | "link" => {
-                let Some(href) = attr("href") else { continue };
-                if rel_has("license") && facts.licence.is_none() {
-                    facts.licence = Some(href.trim().to_owned());
-                }
-                if cc_link.is_none() && is_creative_commons(href) {
-                    cc_link = Some(href.trim().to_owned());
-                }
-                if el.name() != "link" {
-                    hrefs.push((href.to_owned(), rel_has("nofollow")));
-                }
-            }
-            "meta" => {
-                let (Some(name), Some(content)) = (attr("name"), attr("content")) else {
-                    continue;
-                };
-                let name = name.trim().to_ascii_lowercase();
-                if name == "robots" || agents.contains(&name) {
-                    facts.directives.add_list(content);
-                } else if name == "tdm-reservation" {
-                    facts.tdm_reservation = Some(content.trim() == "1");
-                } else if name == "tdm-policy" {
-                    facts.tdm_policy = Some(content.trim().to_owned());
-                }
-            }
-            "title" if facts.title.is_none() => {
-                let t: String = node
-                    .children()
-                    .filter_map(|c| c.value().as_text().map(|t| t.to_string()))
-                    .collect();
-                let t = t.split_whitespace().collect::<Vec<_>>().join(" ");
-                if !t.is_empty() {
-                    facts.title = Some(t);
-                }
-            }
-            "script"
-                if attr("type")
-                    .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/ld+json")) =>
-            {
-                let t: String = node
-                    .children()
-                    .filter_map(|c| c.value().as_text().map(|t| t.to_string()))
-                    .collect();
-                ld_json.push(t);
-            }
-            _ => {}
-        }
-    }
+    let tokenizer = Tokenizer::new(
+        Scan {
+            agents,
+            url,
+            st: RefCell::new(Scanned::default()),
+        },
+        TokenizerOpts::default(),
+    );
+    let input = BufferQueue::default();
+    input.push_back(StrTendril::from_slice(html));
+    // The sink never asks to stop for a script, so one feed reads the whole input.
+    let _ = tokenizer.feed(&input);
+    tokenizer.end();
+    let Scanned {
+        mut facts,
+        base,
+        hrefs,
+        cc_link,
+        ld_json,
+        ..
+    } = tokenizer.sink.st.into_inner();
+    let base = base.unwrap_or_else(|| url.clone());
     if !facts.directives.nofollow {
         let mut seen = std::collections::HashSet::new();
-        for (href, nofollow) in hrefs {
-            if nofollow {
-                continue;
-            }
+        for href in hrefs {
             if let Some(u) = resolve(&base, &href)
                 && seen.insert(u.as_str().to_owned())
             {
@@ -179,13 +157,224 @@ pub fn parse(html: &str, url: &Url, agents: &[String]) -> PageFacts {
     facts
 }
 
-fn is_creative_commons(href: &str) -> bool {
+/// The token sink of [`parse`].
+struct Scan<'a> {
+    agents: &'a [String],
+    url: &'a Url,
+    st: RefCell<Scanned>,
+}
+
+#[derive(Default)]
+struct Scanned {
+    facts: PageFacts,
+    base: Option<Url>,
+    /// Hrefs of `<a>` and `<area>` without `rel="nofollow"`, in document order.
+    hrefs: Vec<String>,
+    cc_link: Option<String>,
+    ld_json: Vec<String>,
+    /// The text of the raw-text element being read, when it is one we keep.
+    reading: Option<(Reading, String)>,
+    /// Open `<svg>` and `<math>` elements: inside them `<script>`, `<style>` and `<title>`
+    /// are elements, not raw text (foreign content).
+    foreign: u32,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Reading {
+    Title,
+    LdJson,
+}
+
+/// HTML start tags that end foreign content (the HTML spec's "breakout" list).
+fn breaks_out_of_foreign(name: &str) -> bool {
+    matches!(
+        name,
+        "b" | "big"
+            | "blockquote"
+            | "body"
+            | "br"
+            | "center"
+            | "code"
+            | "dd"
+            | "div"
+            | "dl"
+            | "dt"
+            | "em"
+            | "embed"
+            | "h1"
+            | "h2"
+            | "h3"
+            | "h4"
+            | "h5"
+            | "h6"
+            | "head"
+            | "hr"
+            | "i"
+            | "img"
+            | "li"
+            | "listing"
+            | "menu"
+            | "meta"
+            | "nobr"
+            | "ol"
+            | "p"
+            | "pre"
+            | "ruby"
+            | "s"
+            | "small"
+            | "span"
+            | "strong"
+            | "strike"
+            | "sub"
+            | "sup"
+            | "table"
+            | "tt"
+            | "u"
+            | "ul"
+            | "var"
+    )
+}
+
+impl Scan<'_> {
+    fn start_tag(&self, tag: &Tag) -> TokenSinkResult<()> {
+        let mut st = self.st.borrow_mut();
+        let name: &str = &tag.name;
+        let attr = |n: &str| {
+            tag.attrs
+                .iter()
+                .find(|a| a.name.ns.is_empty() && &*a.name.local == n)
+                .map(|a| &*a.value)
+        };
+        let rel_has = |word: &str| {
+            attr("rel").is_some_and(|r| {
+                r.split_ascii_whitespace()
+                    .any(|w| w.eq_ignore_ascii_case(word))
+            })
+        };
+        if st.foreign > 0 && breaks_out_of_foreign(name) {
+            st.foreign = 0;
+        }
+        match name {
+            "base" => {
+                if let Some(b) = attr("href").and_then(|h| self.url.join(h).ok()) {
+                    st.base = Some(b);
+                }
+            }
+            "a" | "area" | "link" => {
+                if let Some(href) = attr("href") {
+                    if rel_has("license") && st.facts.licence.is_none() {
+                        st.facts.licence = Some(href.trim().to_owned());
+                    }
+                    if st.cc_link.is_none() && is_creative_commons(href) {
+                        st.cc_link = Some(href.trim().to_owned());
+                    }
+                    if name != "link" && !rel_has("nofollow") {
+                        st.hrefs.push(href.to_owned());
+                    }
+                }
+            }
+            "meta" => {
+                if let (Some(name), Some(content)) = (attr("name"), attr("content")) {
+                    let name = name.trim().to_ascii_lowercase();
+                    if name == "robots" || self.agents.contains(&name) {
+                        st.facts.directives.add_list(content);
+                    } else if name == "tdm-reservation" {
+                        st.facts.tdm_reservation = Some(content.trim() == "1");
+                    } else if name == "tdm-policy" {
+                        st.facts.tdm_policy = Some(content.trim().to_owned());
+                    }
+                }
+            }
+            "svg" | "math" if !tag.self_closing => st.foreign += 1,
+            _ => {}
+        }
+        // In HTML content a start tag's self-closing flag is ignored: `<title/>` still opens
+        // a title.
+        if st.foreign > 0 {
+            return TokenSinkResult::Continue;
+        }
+        match name {
+            "title" => {
+                if st.facts.title.is_none() {
+                    st.reading = Some((Reading::Title, String::new()));
+                }
+                TokenSinkResult::RawData(RawKind::Rcdata)
+            }
+            "textarea" => TokenSinkResult::RawData(RawKind::Rcdata),
+            "script" => {
+                if attr("type")
+                    .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/ld+json"))
+                {
+                    st.reading = Some((Reading::LdJson, String::new()));
+                }
+                TokenSinkResult::RawData(RawKind::ScriptData)
+            }
+            "style" | "xmp" | "iframe" | "noembed" | "noframes" | "noscript" => {
+                TokenSinkResult::RawData(RawKind::Rawtext)
+            }
+            "plaintext" => TokenSinkResult::Plaintext,
+            _ => TokenSinkResult::Continue,
+        }
+    }
+
+    fn end_tag(&self, tag: &Tag) {
+        let mut st = self.st.borrow_mut();
+        if matches!(&*tag.name, "svg" | "math") {
+            st.foreign = st.foreign.saturating_sub(1);
+        }
+        // A raw-text element's text ends at its end tag (the tokenizer emits no other).
+        st.finish_reading();
+    }
+}
+
+impl Scanned {
+    /// Keeps the text of the raw-text element just closed (by its end tag or the input's end).
+    fn finish_reading(&mut self) {
+        match self.reading.take() {
+            Some((Reading::Title, t)) => {
+                let t = t.split_whitespace().collect::<Vec<_>>().join(" ");
+                if !t.is_empty() {
+                    self.facts.title = Some(t);
+                }
+            }
+            Some((Reading::LdJson, t)) => self.ld_json.push(t),
+            None => {}
+        }
+    }
+}
+
+impl TokenSink for Scan<'_> {
+    type Handle = ();
+
+    fn process_token(&self, token: Token, _line: u64) -> TokenSinkResult<()> {
+        match token {
+            Token::TagToken(tag) => match tag.kind {
+                TagKind::StartTag => return self.start_tag(&tag),
+                TagKind::EndTag => self.end_tag(&tag),
+            },
+            Token::CharacterTokens(t) => {
+                if let Some((_, text)) = &mut self.st.borrow_mut().reading {
+                    text.push_str(&t);
+                }
+            }
+            Token::EOFToken => self.st.borrow_mut().finish_reading(),
+            _ => {}
+        }
+        TokenSinkResult::Continue
+    }
+
+    fn adjusted_current_node_present_but_not_in_html_namespace(&self) -> bool {
+        self.st.borrow().foreign > 0
+    }
+}
+
+pub(super) fn is_creative_commons(href: &str) -> bool {
     let h = href.to_ascii_lowercase();
     h.contains("creativecommons.org/licenses/") || h.contains("creativecommons.org/publicdomain/")
 }
 
 /// The `license` of a JSON-LD block: a string, or an object's `url`/`@id`, found at any depth.
-fn json_ld_licence(text: &str) -> Option<String> {
+pub(super) fn json_ld_licence(text: &str) -> Option<String> {
     fn find(v: &serde_json::Value) -> Option<String> {
         match v {
             serde_json::Value::Object(m) => {
@@ -216,6 +405,7 @@ fn json_ld_licence(text: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::Strategy;
 
     fn agents() -> Vec<String> {
         vec!["masa".into(), "gptbot".into()]
@@ -312,6 +502,61 @@ mod tests {
     }
 
     #[test]
+    fn tags_inside_raw_text_elements_are_text_not_links() {
+        let html = r#"<head><title>T <a href="/t">x</a></title>
+            <script>document.write('<a href="/in-script">');</script>
+            <style>a[href="/in-style"] {}</style>
+            <noscript><a href="/in-noscript">n</a></noscript></head>
+            <body><textarea><a href="/in-textarea"></textarea><xmp><a href="/in-xmp"></xmp>
+            <a href="/real">r</a><plaintext><a href="/after-plaintext">"#;
+        let f = page(html);
+        let links: Vec<&str> = f.links.iter().map(Url::as_str).collect();
+        assert_eq!(links, ["http://site.test/real"]);
+        assert_eq!(f.title.as_deref(), Some(r#"T <a href="/t">x</a>"#));
+        assert_eq!(f, tree(html), "as the document tree reads it");
+    }
+
+    #[test]
+    fn an_svg_title_is_not_the_page_title_and_svg_links_are_followed() {
+        let f = page(
+            r#"<body><svg><title>icon</title><style><a href="/in-svg-style"></style></svg>
+            <p>text</p><title>Real</title><script><a href="/in-script"></script>"#,
+        );
+        assert_eq!(f.title.as_deref(), Some("Real"));
+        let links: Vec<&str> = f.links.iter().map(Url::as_str).collect();
+        assert_eq!(links, ["http://site.test/in-svg-style"]);
+    }
+
+    #[test]
+    fn an_unclosed_title_or_json_ld_block_still_counts() {
+        assert_eq!(page("<title>Cut short").title.as_deref(), Some("Cut short"));
+        let f = page(r#"<script type="application/ld+json">{"license": "MIT"}"#);
+        assert_eq!(f.licence.as_deref(), Some("MIT"));
+    }
+
+    fn tree(html: &str) -> PageFacts {
+        super::super::page_tree::parse_tree(
+            html,
+            &Url::parse("http://site.test/dir/page.html").unwrap(),
+            &agents(),
+        )
+    }
+
+    #[test]
+    fn saved_pages_read_as_their_document_tree_reads_them() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/web");
+        let mut n = 0;
+        for e in std::fs::read_dir(dir).unwrap() {
+            let html = std::fs::read_to_string(e.unwrap().path()).unwrap();
+            let f = page(&html);
+            assert!(!f.links.is_empty());
+            assert_eq!(f, tree(&html));
+            n += 1;
+        }
+        assert!(n >= 4, "the saved pages are there");
+    }
+
+    #[test]
     fn bodies_decode_by_bom_header_meta_or_fallback() {
         // "café" in ISO-8859-1 declared in the header.
         assert_eq!(
@@ -328,6 +573,15 @@ mod tests {
             decode(b"\xef\xbb\xbfok", Some("text/html; charset=latin1")),
             "ok"
         );
+        // The owned variant decodes alike, with or without a copy.
+        for (body, ct) in [
+            (&b"caf\xe9"[..], Some("text/html; charset=ISO-8859-1")),
+            (&b"\xef\xbb\xbfok"[..], None),
+            (&b"plain \xc3\xa9"[..], Some("text/html")),
+            (&b"bad \xff utf-8"[..], Some("text/html; charset=utf-8")),
+        ] {
+            assert_eq!(decode_owned(body.to_vec(), ct), decode(body, ct));
+        }
         // Undeclared and not UTF-8: windows-1252, never a panic.
         assert_eq!(decode(b"\x93hi\x94", None), "\u{201c}hi\u{201d}");
         assert_eq!(decode(b"", None), "");
@@ -342,9 +596,42 @@ mod tests {
             ct in proptest::option::of("[ -~]{0,40}"),
         ) {
             let text = decode(&body, ct.as_deref());
+            proptest::prop_assert_eq!(&decode_owned(body.clone(), ct.as_deref()), &text);
             let url = Url::parse("http://site.test/a/b").unwrap();
             let a = parse(&text, &url, &agents());
             proptest::prop_assert_eq!(a, parse(&text, &url, &agents()));
+        }
+
+        /// On documents made of the elements the scan reads (links with and without
+        /// nofollow, base, meta, licences, title, JSON-LD and the raw-text elements around
+        /// look-alike tags), the one-pass scan finds exactly what the document tree holds.
+        #[test]
+        fn generated_documents_read_as_their_document_tree_reads_them(
+            parts in proptest::collection::vec(proptest::prop_oneof![
+                "[a-z/#.]{0,8}".prop_map(|h| format!(r#"<a href="{h}">x</a>"#)),
+                "[a-z/]{0,8}".prop_map(|h| format!(r#"<A HREF='{h}' rel="NoFollow">n</A>"#)),
+                "[a-z/]{0,8}".prop_map(|h| format!(r#"<area href="{h}&amp;q=1">"#)),
+                "[a-z/]{0,8}".prop_map(|h| format!(r#"<base href="/{h}/">"#)),
+                "[a-z/]{0,8}".prop_map(|h| format!(r#"<link rel="license stylesheet" href="{h}">"#)),
+                proptest::prelude::Just(r#"<a href="https://creativecommons.org/licenses/by/4.0/">cc</a>"#.to_owned()),
+                "(robots|gptbot|googlebot|tdm-reservation|tdm-policy)".prop_flat_map(|n| {
+                    "(noai|nofollow|noindex|1|0|none)".prop_map(move |c| format!(r#"<meta name="{n}" content="{c}">"#))
+                }),
+                "[a-zA-Z <>&;]{0,12}".prop_map(|t| format!("<title>{t}</title>")),
+                "[a-zA-Z ]{0,8}".prop_map(|t| format!(r#"<script type="application/ld+json">{{"license": "{t}"}}</script>"#)),
+                "(script|style|noscript|textarea|xmp|iframe|noembed|noframes)".prop_map(|e| format!(r#"<{e}><a href="/hidden">h</a></{e}>"#)),
+                "[a-z ]{0,12}".prop_map(|t| format!("<p>{t}<span>{t}</span></p>")),
+                proptest::prelude::Just("<div><ul><li><a href=\"li\">l</a></ul></div>".to_owned()),
+                proptest::prelude::Just("<!-- <a href=\"/commented\"> -->".to_owned()),
+            ], 0..24),
+            doctype in proptest::bool::ANY,
+        ) {
+            let mut html = String::new();
+            if doctype {
+                html.push_str("<!DOCTYPE html>");
+            }
+            html.push_str(&parts.concat());
+            proptest::prop_assert_eq!(page(&html), tree(&html));
         }
 
         #[test]

@@ -309,7 +309,7 @@ async fn page_visit(
     let (base, agents) = (url.clone(), ctx.agents.clone());
     // Decoding and parsing are CPU work: off the I/O threads.
     let parsed = tokio::task::spawn_blocking(move || {
-        let text = page::decode(&resp.body, charset_header.as_deref());
+        let text = page::decode_owned(resp.body, charset_header.as_deref());
         let facts = if html {
             page::parse(&text, &base, &agents)
         } else {
