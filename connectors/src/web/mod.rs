@@ -9,6 +9,7 @@ pub mod origin;
 pub mod page;
 #[cfg(test)]
 mod page_tree;
+mod scan;
 pub mod signals;
 pub mod sitemap;
 mod stats;

@@ -2,14 +2,9 @@
 //! decoded to UTF-8, the links to follow, the page's own permission signals (robots meta,
 //! TDMRep meta) and its licence.
 
+use super::scan::{Event, scan};
 use super::signals::Directives;
 use super::urls::resolve;
-use html5ever::tendril::StrTendril;
-use html5ever::tokenizer::states::RawKind;
-use html5ever::tokenizer::{
-    BufferQueue, Tag, TagKind, Token, TokenSink, TokenSinkResult, Tokenizer, TokenizerOpts,
-};
-use std::cell::RefCell;
 use url::Url;
 
 /// The facts of one page.
@@ -107,34 +102,85 @@ fn meta_charset(head: &[u8]) -> Option<&'static encoding_rs::Encoding> {
 /// Reads the facts of an HTML page fetched from `url`. `agents` are the lower-case product
 /// tokens whose `<meta name>` directives apply (ours and the AI-training agents).
 ///
-/// One pass of the HTML tokenizer, no document tree: every fact is an element's attributes
-/// or a raw-text element's text (`<title>`, a JSON-LD `<script>`). The sink switches the
-/// tokenizer into the raw-text states where the tree builder would (script, style, title,
-/// textarea, noscript...), so what looks like a tag inside a script is text here as in a
-/// browser. Elements the tree builder would drop (an `<a>` inside `<select>`) are seen, so
-/// a page's permission signals are never missed.
+/// One pass of [`scan`], no document tree: every fact is a start tag's attributes or a
+/// raw-text element's text (`<title>`, a JSON-LD `<script>`). What looks like a tag inside
+/// a script, a style or a comment is text here as in a browser. Elements the tree builder
+/// would drop (an `<a>` inside `<select>`) are seen, so a page's permission signals are
+/// never missed.
 pub fn parse(html: &str, url: &Url, agents: &[String]) -> PageFacts {
-    let tokenizer = Tokenizer::new(
-        Scan {
-            agents,
-            url,
-            st: RefCell::new(Scanned::default()),
-        },
-        TokenizerOpts::default(),
-    );
-    let input = BufferQueue::default();
-    input.push_back(StrTendril::from_slice(html));
-    // The sink never asks to stop for a script, so one feed reads the whole input.
-    let _ = tokenizer.feed(&input);
-    tokenizer.end();
-    let Scanned {
-        mut facts,
-        base,
-        hrefs,
-        cc_link,
-        ld_json,
-        ..
-    } = tokenizer.sink.st.into_inner();
+    let mut facts = PageFacts::default();
+    let mut base: Option<Url> = None;
+    let mut hrefs: Vec<String> = Vec::new();
+    let mut cc_link = None;
+    let mut ld_json = Vec::new();
+    // The raw-text element whose text comes next, when it is one we keep.
+    let mut reading = None;
+    scan(html, |e| match e {
+        Event::Start { name, attrs } => {
+            let attr = |n: &str| attrs.iter().find(|(k, _)| k == n).map(|(_, v)| &**v);
+            let rel_has = |word: &str| {
+                attr("rel").is_some_and(|r| {
+                    r.split_ascii_whitespace()
+                        .any(|w| w.eq_ignore_ascii_case(word))
+                })
+            };
+            reading = None;
+            match name {
+                "base" => {
+                    if let Some(b) = attr("href").and_then(|h| url.join(h).ok()) {
+                        base = Some(b);
+                    }
+                }
+                "a" | "area" | "link" => {
+                    if let Some(href) = attr("href") {
+                        if rel_has("license") && facts.licence.is_none() {
+                            facts.licence = Some(href.trim().to_owned());
+                        }
+                        if cc_link.is_none() && is_creative_commons(href) {
+                            cc_link = Some(href.trim().to_owned());
+                        }
+                        if name != "link" && !rel_has("nofollow") {
+                            hrefs.push(href.to_owned());
+                        }
+                    }
+                }
+                "meta" => {
+                    if let (Some(name), Some(content)) = (attr("name"), attr("content")) {
+                        let name = name.trim().to_ascii_lowercase();
+                        if name == "robots" || agents.contains(&name) {
+                            facts.directives.add_list(content);
+                        } else if name == "tdm-reservation" {
+                            facts.tdm_reservation = Some(content.trim() == "1");
+                        } else if name == "tdm-policy" {
+                            facts.tdm_policy = Some(content.trim().to_owned());
+                        }
+                    }
+                }
+                "title" if facts.title.is_none() => reading = Some(Reading::Title),
+                "script"
+                    if attr("type")
+                        .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/ld+json")) =>
+                {
+                    reading = Some(Reading::LdJson);
+                }
+                _ => {}
+            }
+            reading.is_some()
+        }
+        Event::Text(t) => {
+            match reading.take() {
+                Some(Reading::Title) => {
+                    let t = t.split_whitespace().collect::<Vec<_>>().join(" ");
+                    if !t.is_empty() {
+                        facts.title = Some(t);
+                    }
+                }
+                Some(Reading::LdJson) => ld_json.push(t.into_owned()),
+                None => {}
+            }
+            false
+        }
+    });
     let base = base.unwrap_or_else(|| url.clone());
     if !facts.directives.nofollow {
         let mut seen = std::collections::HashSet::new();
@@ -157,215 +203,10 @@ pub fn parse(html: &str, url: &Url, agents: &[String]) -> PageFacts {
     facts
 }
 
-/// The token sink of [`parse`].
-struct Scan<'a> {
-    agents: &'a [String],
-    url: &'a Url,
-    st: RefCell<Scanned>,
-}
-
-#[derive(Default)]
-struct Scanned {
-    facts: PageFacts,
-    base: Option<Url>,
-    /// Hrefs of `<a>` and `<area>` without `rel="nofollow"`, in document order.
-    hrefs: Vec<String>,
-    cc_link: Option<String>,
-    ld_json: Vec<String>,
-    /// The text of the raw-text element being read, when it is one we keep.
-    reading: Option<(Reading, String)>,
-    /// Open `<svg>` and `<math>` elements: inside them `<script>`, `<style>` and `<title>`
-    /// are elements, not raw text (foreign content).
-    foreign: u32,
-}
-
-#[derive(Clone, Copy, PartialEq)]
+#[derive(Clone, Copy)]
 enum Reading {
     Title,
     LdJson,
-}
-
-/// HTML start tags that end foreign content (the HTML spec's "breakout" list).
-fn breaks_out_of_foreign(name: &str) -> bool {
-    matches!(
-        name,
-        "b" | "big"
-            | "blockquote"
-            | "body"
-            | "br"
-            | "center"
-            | "code"
-            | "dd"
-            | "div"
-            | "dl"
-            | "dt"
-            | "em"
-            | "embed"
-            | "h1"
-            | "h2"
-            | "h3"
-            | "h4"
-            | "h5"
-            | "h6"
-            | "head"
-            | "hr"
-            | "i"
-            | "img"
-            | "li"
-            | "listing"
-            | "menu"
-            | "meta"
-            | "nobr"
-            | "ol"
-            | "p"
-            | "pre"
-            | "ruby"
-            | "s"
-            | "small"
-            | "span"
-            | "strong"
-            | "strike"
-            | "sub"
-            | "sup"
-            | "table"
-            | "tt"
-            | "u"
-            | "ul"
-            | "var"
-    )
-}
-
-impl Scan<'_> {
-    fn start_tag(&self, tag: &Tag) -> TokenSinkResult<()> {
-        let mut st = self.st.borrow_mut();
-        let name: &str = &tag.name;
-        let attr = |n: &str| {
-            tag.attrs
-                .iter()
-                .find(|a| a.name.ns.is_empty() && &*a.name.local == n)
-                .map(|a| &*a.value)
-        };
-        let rel_has = |word: &str| {
-            attr("rel").is_some_and(|r| {
-                r.split_ascii_whitespace()
-                    .any(|w| w.eq_ignore_ascii_case(word))
-            })
-        };
-        if st.foreign > 0 && breaks_out_of_foreign(name) {
-            st.foreign = 0;
-        }
-        match name {
-            "base" => {
-                if let Some(b) = attr("href").and_then(|h| self.url.join(h).ok()) {
-                    st.base = Some(b);
-                }
-            }
-            "a" | "area" | "link" => {
-                if let Some(href) = attr("href") {
-                    if rel_has("license") && st.facts.licence.is_none() {
-                        st.facts.licence = Some(href.trim().to_owned());
-                    }
-                    if st.cc_link.is_none() && is_creative_commons(href) {
-                        st.cc_link = Some(href.trim().to_owned());
-                    }
-                    if name != "link" && !rel_has("nofollow") {
-                        st.hrefs.push(href.to_owned());
-                    }
-                }
-            }
-            "meta" => {
-                if let (Some(name), Some(content)) = (attr("name"), attr("content")) {
-                    let name = name.trim().to_ascii_lowercase();
-                    if name == "robots" || self.agents.contains(&name) {
-                        st.facts.directives.add_list(content);
-                    } else if name == "tdm-reservation" {
-                        st.facts.tdm_reservation = Some(content.trim() == "1");
-                    } else if name == "tdm-policy" {
-                        st.facts.tdm_policy = Some(content.trim().to_owned());
-                    }
-                }
-            }
-            "svg" | "math" if !tag.self_closing => st.foreign += 1,
-            _ => {}
-        }
-        // In HTML content a start tag's self-closing flag is ignored: `<title/>` still opens
-        // a title.
-        if st.foreign > 0 {
-            return TokenSinkResult::Continue;
-        }
-        match name {
-            "title" => {
-                if st.facts.title.is_none() {
-                    st.reading = Some((Reading::Title, String::new()));
-                }
-                TokenSinkResult::RawData(RawKind::Rcdata)
-            }
-            "textarea" => TokenSinkResult::RawData(RawKind::Rcdata),
-            "script" => {
-                if attr("type")
-                    .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/ld+json"))
-                {
-                    st.reading = Some((Reading::LdJson, String::new()));
-                }
-                TokenSinkResult::RawData(RawKind::ScriptData)
-            }
-            "style" | "xmp" | "iframe" | "noembed" | "noframes" | "noscript" => {
-                TokenSinkResult::RawData(RawKind::Rawtext)
-            }
-            "plaintext" => TokenSinkResult::Plaintext,
-            _ => TokenSinkResult::Continue,
-        }
-    }
-
-    fn end_tag(&self, tag: &Tag) {
-        let mut st = self.st.borrow_mut();
-        if matches!(&*tag.name, "svg" | "math") {
-            st.foreign = st.foreign.saturating_sub(1);
-        }
-        // A raw-text element's text ends at its end tag (the tokenizer emits no other).
-        st.finish_reading();
-    }
-}
-
-impl Scanned {
-    /// Keeps the text of the raw-text element just closed (by its end tag or the input's end).
-    fn finish_reading(&mut self) {
-        match self.reading.take() {
-            Some((Reading::Title, t)) => {
-                let t = t.split_whitespace().collect::<Vec<_>>().join(" ");
-                if !t.is_empty() {
-                    self.facts.title = Some(t);
-                }
-            }
-            Some((Reading::LdJson, t)) => self.ld_json.push(t),
-            None => {}
-        }
-    }
-}
-
-impl TokenSink for Scan<'_> {
-    type Handle = ();
-
-    fn process_token(&self, token: Token, _line: u64) -> TokenSinkResult<()> {
-        match token {
-            Token::TagToken(tag) => match tag.kind {
-                TagKind::StartTag => return self.start_tag(&tag),
-                TagKind::EndTag => self.end_tag(&tag),
-            },
-            Token::CharacterTokens(t) => {
-                if let Some((_, text)) = &mut self.st.borrow_mut().reading {
-                    text.push_str(&t);
-                }
-            }
-            Token::EOFToken => self.st.borrow_mut().finish_reading(),
-            _ => {}
-        }
-        TokenSinkResult::Continue
-    }
-
-    fn adjusted_current_node_present_but_not_in_html_namespace(&self) -> bool {
-        self.st.borrow().foreign > 0
-    }
 }
 
 pub(super) fn is_creative_commons(href: &str) -> bool {
