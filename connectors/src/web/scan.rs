@@ -51,56 +51,16 @@ fn raw_kind(name: &str) -> Raw {
 
 /// HTML start tags that end foreign content (the HTML spec's "breakout" list; `font` only
 /// with `color`, `face` or `size`).
+const BREAKOUT: &str = "b big blockquote body br center code dd div dl dt em embed h1 h2 h3 \
+    h4 h5 h6 head hr i img li listing menu meta nobr ol p pre ruby s small span strong strike \
+    sub sup table tt u ul var";
+
 fn breaks_out_of_foreign(name: &str, attrs: &[(Cow<'_, str>, Cow<'_, str>)]) -> bool {
-    matches!(
-        name,
-        "b" | "big"
-            | "blockquote"
-            | "body"
-            | "br"
-            | "center"
-            | "code"
-            | "dd"
-            | "div"
-            | "dl"
-            | "dt"
-            | "em"
-            | "embed"
-            | "h1"
-            | "h2"
-            | "h3"
-            | "h4"
-            | "h5"
-            | "h6"
-            | "head"
-            | "hr"
-            | "i"
-            | "img"
-            | "li"
-            | "listing"
-            | "menu"
-            | "meta"
-            | "nobr"
-            | "ol"
-            | "p"
-            | "pre"
-            | "ruby"
-            | "s"
-            | "small"
-            | "span"
-            | "strong"
-            | "strike"
-            | "sub"
-            | "sup"
-            | "table"
-            | "tt"
-            | "u"
-            | "ul"
-            | "var"
-    ) || (name == "font"
-        && attrs
-            .iter()
-            .any(|(k, _)| matches!(&**k, "color" | "face" | "size")))
+    BREAKOUT.split_ascii_whitespace().any(|t| t == name)
+        || (name == "font"
+            && attrs
+                .iter()
+                .any(|(k, _)| matches!(&**k, "color" | "face" | "size")))
 }
 
 fn is_space(b: u8) -> bool {
@@ -468,14 +428,16 @@ fn reference(b: &[u8], i: usize, in_attribute: bool) -> Option<([Option<char>; 2
     }
     let name = std::str::from_utf8(&b[i..j]).ok()?;
     let ents = &html5ever::data::NAMED_ENTITIES;
+    // The table also holds every prefix of a name, as (0, 0): not a reference itself.
+    let entity = |k: &str| ents.get(k).filter(|v| v.0 != 0);
     if b.get(j) == Some(&b';')
-        && let Some(v) = ents.get(&*format!("{name};"))
+        && let Some(v) = entity(&format!("{name};"))
     {
         return Some((chars(*v), j + 1));
     }
     // The longest legacy name (no semicolon) that starts the run.
     for len in (1..=name.len()).rev() {
-        if let Some(v) = ents.get(&name[..len]) {
+        if let Some(v) = entity(&name[..len]) {
             let next = b.get(i + len).copied();
             if in_attribute && next.is_some_and(|c| c == b'=' || c.is_ascii_alphanumeric()) {
                 return None;
