@@ -7,6 +7,9 @@ pub mod fetch;
 pub mod frontier;
 pub mod origin;
 pub mod page;
+#[cfg(test)]
+mod page_tree;
+mod scan;
 pub mod signals;
 pub mod sitemap;
 mod stats;

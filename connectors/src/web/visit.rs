@@ -289,6 +289,9 @@ pub(crate) async fn document_consent(
     decide(verdict, &tdm, directives, ctx.overrides)
 }
 
+/// The largest body read on the I/O threads; a larger one is read on a blocking thread.
+const INLINE_READ_MAX: usize = 256 << 10;
+
 /// Applies the page's signals to a fetched 2xx HTML or text response.
 async fn page_visit(
     ctx: &Ctx,
@@ -306,21 +309,26 @@ async fn page_visit(
     let status = resp.status;
     let charset_header = resp.header("content-type").map(str::to_owned);
     let html = is_html(&ct);
-    let (base, agents) = (url.clone(), ctx.agents.clone());
-    // Decoding and parsing are CPU work: off the I/O threads.
-    let parsed = tokio::task::spawn_blocking(move || {
-        let text = page::decode(&resp.body, charset_header.as_deref());
+    let read = move |body: Vec<u8>, base: &Url, agents: &[String]| {
+        let text = page::decode_owned(body, charset_header.as_deref());
         let facts = if html {
-            page::parse(&text, &base, &agents)
+            page::parse(&text, base, agents)
         } else {
             PageFacts::default()
         };
         (text, facts)
-    })
-    .await;
-    let (text, facts) = match parsed {
-        Ok(p) => p,
-        Err(e) => return Visit::skip("error:parse", format!("{url}: {e}"), true),
+    };
+    // Reading a page is one scan, tens of microseconds for a usual page: done in place, as
+    // a thread hand-off per page would cost more (and a thread per in-flight page, memory).
+    // A large body goes off the I/O threads.
+    let (text, facts) = if resp.body.len() <= INLINE_READ_MAX {
+        read(resp.body, url, &ctx.agents)
+    } else {
+        let (base, agents) = (url.clone(), ctx.agents.clone());
+        match tokio::task::spawn_blocking(move || read(resp.body, &base, &agents)).await {
+            Ok(p) => p,
+            Err(e) => return Visit::skip("error:parse", format!("{url}: {e}"), true),
+        }
     };
     tdm = tdm.statement(facts.tdm_reservation, facts.tdm_policy.clone(), "meta");
     directives = directives.merge(facts.directives);
