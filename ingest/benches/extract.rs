@@ -17,6 +17,9 @@
 
 #![allow(unsafe_code)] // getrusage, for CPU time and peak memory
 
+mod common;
+
+use common::{cpu_now, trafilatura};
 use scraper::{Html, Selector};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -199,50 +202,6 @@ fn smoothie(html: &str) -> String {
         Ok(a) => a.text_content.to_string(),
         Err(_) => String::new(),
     }
-}
-
-fn trafilatura(paths: &[PathBuf]) -> Option<(Vec<String>, f64)> {
-    let py = format!("{}/../.venv/bin/python", env!("CARGO_MANIFEST_DIR"));
-    if !Path::new(&py).exists() {
-        return None;
-    }
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/benches/trafilatura_extract.py"
-    );
-    let mut child = std::process::Command::new(&py)
-        .arg(script)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .ok()?;
-    {
-        use std::io::Write;
-        let mut stdin = child.stdin.take().unwrap();
-        for p in paths {
-            writeln!(stdin, "{}", p.display()).unwrap();
-        }
-    }
-    let out = child.wait_with_output().ok()?;
-    if !out.status.success() {
-        return None;
-    }
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
-    let texts = v["texts"]
-        .as_array()?
-        .iter()
-        .map(|t| t.as_str().unwrap_or("").to_owned())
-        .collect();
-    Some((texts, v["cpu_secs"].as_f64()?))
-}
-
-fn cpu_now() -> f64 {
-    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: getrusage writes only into the plain-data struct we pass.
-    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
-    let s = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    s(u.ru_utime) + s(u.ru_stime)
 }
 
 fn main() {
