@@ -146,14 +146,7 @@ pub fn parse(html: &str, url: &Url, agents: &[String]) -> PageFacts {
                 }
                 "meta" => {
                     if let (Some(name), Some(content)) = (attr("name"), attr("content")) {
-                        let name = name.trim().to_ascii_lowercase();
-                        if name == "robots" || agents.contains(&name) {
-                            facts.directives.add_list(content);
-                        } else if name == "tdm-reservation" {
-                            facts.tdm_reservation = Some(content.trim() == "1");
-                        } else if name == "tdm-policy" {
-                            facts.tdm_policy = Some(content.trim().to_owned());
-                        }
+                        read_meta(&mut facts, agents, name, content);
                     }
                 }
                 "title" if facts.title.is_none() => reading = Some(Reading::Title),
@@ -182,10 +175,35 @@ pub fn parse(html: &str, url: &Url, agents: &[String]) -> PageFacts {
         }
     });
     let base = base.unwrap_or_else(|| url.clone());
+    finish(facts, &base, hrefs, cc_link, &ld_json)
+}
+
+/// What a `<meta name=… content=…>` says: robots and AI-agent directives, TDMRep.
+pub(super) fn read_meta(facts: &mut PageFacts, agents: &[String], name: &str, content: &str) {
+    let name = name.trim().to_ascii_lowercase();
+    if name == "robots" || agents.contains(&name) {
+        facts.directives.add_list(content);
+    } else if name == "tdm-reservation" {
+        facts.tdm_reservation = Some(content.trim() == "1");
+    } else if name == "tdm-policy" {
+        facts.tdm_policy = Some(content.trim().to_owned());
+    }
+}
+
+/// The page's facts once it is read: its followable links resolved against `base` (none
+/// under a nofollow directive), and its licence (declared, else a Creative Commons link,
+/// else JSON-LD) made absolute.
+pub(super) fn finish(
+    mut facts: PageFacts,
+    base: &Url,
+    hrefs: Vec<String>,
+    cc_link: Option<String>,
+    ld_json: &[String],
+) -> PageFacts {
     if !facts.directives.nofollow {
         let mut seen = std::collections::HashSet::new();
         for href in hrefs {
-            if let Some(u) = resolve(&base, &href)
+            if let Some(u) = resolve(base, &href)
                 && seen.insert(u.as_str().to_owned())
             {
                 facts.links.push(u);

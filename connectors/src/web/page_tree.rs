@@ -2,8 +2,7 @@
 //! built with `scraper` and walked. Kept for the tests only, as the oracle the tokenizer
 //! pass is compared with on real pages and generated documents.
 
-use super::page::{PageFacts, is_creative_commons, json_ld_licence};
-use super::urls::resolve;
+use super::page::{PageFacts, finish, is_creative_commons, read_meta};
 use scraper::{Html, Node};
 use url::Url;
 
@@ -12,7 +11,7 @@ pub(super) fn parse_tree(html: &str, url: &Url, agents: &[String]) -> PageFacts 
     let doc = Html::parse_document(html);
     let mut facts = PageFacts::default();
     let mut base = url.clone();
-    let mut hrefs: Vec<(String, bool)> = Vec::new();
+    let mut hrefs: Vec<String> = Vec::new();
     let mut cc_link = None;
     let mut ld_json = Vec::new();
     for node in doc.tree.nodes() {
@@ -40,22 +39,15 @@ pub(super) fn parse_tree(html: &str, url: &Url, agents: &[String]) -> PageFacts 
                 if cc_link.is_none() && is_creative_commons(href) {
                     cc_link = Some(href.trim().to_owned());
                 }
-                if el.name() != "link" {
-                    hrefs.push((href.to_owned(), rel_has("nofollow")));
+                if el.name() != "link" && !rel_has("nofollow") {
+                    hrefs.push(href.to_owned());
                 }
             }
             "meta" => {
                 let (Some(name), Some(content)) = (attr("name"), attr("content")) else {
                     continue;
                 };
-                let name = name.trim().to_ascii_lowercase();
-                if name == "robots" || agents.contains(&name) {
-                    facts.directives.add_list(content);
-                } else if name == "tdm-reservation" {
-                    facts.tdm_reservation = Some(content.trim() == "1");
-                } else if name == "tdm-policy" {
-                    facts.tdm_policy = Some(content.trim().to_owned());
-                }
+                read_meta(&mut facts, agents, name, content);
             }
             "title" if facts.title.is_none() => {
                 let t: String = node
@@ -80,26 +72,5 @@ pub(super) fn parse_tree(html: &str, url: &Url, agents: &[String]) -> PageFacts 
             _ => {}
         }
     }
-    if !facts.directives.nofollow {
-        let mut seen = std::collections::HashSet::new();
-        for (href, nofollow) in hrefs {
-            if nofollow {
-                continue;
-            }
-            if let Some(u) = resolve(&base, &href)
-                && seen.insert(u.as_str().to_owned())
-            {
-                facts.links.push(u);
-            }
-        }
-    }
-    facts.licence = facts
-        .licence
-        .or(cc_link)
-        .or_else(|| ld_json.iter().find_map(|t| json_ld_licence(t)))
-        .map(|l| match base.join(&l) {
-            Ok(u) if l.contains('/') => u.to_string(),
-            _ => l,
-        });
-    facts
+    finish(facts, &base, hrefs, cc_link, &ld_json)
 }
