@@ -19,8 +19,9 @@
 //! Run: `cargo bench -p masa-ingest --bench extract_web` (`MASA_EXTRACTION_DEV=DIR` for a
 //! folder holding `pages.tar.xz` or its unpacked `evaldata.json`; `MASA_EXTRACT_PAGES=N`
 //! for the first N pages only, as under `valgrind --tool=callgrind`, whose instruction
-//! counts do not depend on what else the machine runs). Without the set it says so
-//! and measures nothing; it never downloads.
+//! counts do not depend on what else the machine runs; `MASA_EXTRACT_DUMP=FILE` appends
+//! one JSON line per page and extractor: its text and the snippets it missed and kept).
+//! Without the set it says so and measures nothing; it never downloads.
 
 #![allow(unsafe_code)] // getrusage, for CPU time
 
@@ -220,12 +221,32 @@ fn site_types() -> HashMap<String, String> {
 /// pages when debugging.
 fn report(name: &str, pages: &[Page], texts: &[String], types: &HashMap<String, String>) {
     let debug = std::env::var("MASA_EXTRACT_DEBUG").is_ok() && name == "masa";
+    let mut dump = std::env::var_os("MASA_EXTRACT_DUMP").map(|path| {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .unwrap_or_else(|e| panic!("MASA_EXTRACT_DUMP {}: {e}", path.display()))
+    });
     let (mut tune, mut check) = (Score::default(), Score::default());
     let mut by_type: BTreeMap<String, Score> = BTreeMap::new();
     let mut worst = Vec::new();
     for (p, t) in pages.iter().zip(texts) {
         let mut s = Score::default();
         let (missed, kept) = s.add(t, p);
+        if let Some(f) = dump.as_mut() {
+            use std::io::Write;
+            let row = serde_json::json!({
+                "extractor": name,
+                "url": p.url,
+                "file": p.path,
+                "tune": p.tune,
+                "missed": missed.iter().map(|&i| &p.with[i]).collect::<Vec<_>>(),
+                "kept": kept.iter().map(|&i| &p.without[i]).collect::<Vec<_>>(),
+                "text": t,
+            });
+            writeln!(f, "{row}").expect("dump row written");
+        }
         if p.tune {
             tune.merge(&s);
             if !missed.is_empty() || !kept.is_empty() {

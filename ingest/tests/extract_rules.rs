@@ -147,3 +147,23 @@ fn a_title_loses_the_sites_name_and_an_author_that_is_a_url_gives_way_to_the_byl
     );
     assert_eq!(e.meta.author.as_deref(), Some("Anna Beispiel"));
 }
+
+#[test]
+fn a_wrapper_named_like_furniture_that_holds_the_main_element_is_the_page() {
+    let e = extract_html(&page("main-in-named-wrapper.html"));
+    check(
+        &e.text,
+        &[STORY_START, STORY_END],
+        &["Libraries, museums, the zoo"],
+    );
+}
+
+#[test]
+fn a_form_or_aside_that_wraps_the_main_content_is_content() {
+    let e = extract_html(&page("wrapping-form-and-aside.html"));
+    check(
+        &e.text,
+        &[STORY_START, "although residents along the route", STORY_END],
+        &["Fact box", "We want more direct democracy", "Our programme"],
+    );
+}

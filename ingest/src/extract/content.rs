@@ -16,8 +16,6 @@ const DROP_TAGS: &[&str] = &[
     "template",
     "svg",
     "nav",
-    "aside",
-    "form",
     "iframe",
     "button",
     "select",
@@ -38,6 +36,11 @@ const DROP_TAGS: &[&str] = &[
     "rt",
     "rp",
 ];
+
+/// Elements that are furniture unless they wrap the page: an `<aside>` is a side note, but
+/// some templates put the whole article in one; a `<form>` is a search or login box, but
+/// ASP.NET pages put the whole page in one.
+const WRAPPING_TAGS: &[&str] = &["aside", "form"];
 
 /// ARIA roles of page furniture.
 const DROP_ROLES: &[&str] = &[
@@ -141,6 +144,8 @@ pub(super) enum Verdict {
     /// (templates give loose names to the wrappers of whole pages: `elementor-widget-wrap`,
     /// `padding-top-40`, `has-sidebar`).
     Named,
+    /// Furniture by its tag, unless it wraps the page (see [`WRAPPING_TAGS`]).
+    Wrapping,
     /// Furniture by name only (`sidebar`): kept if it turns out to hold prose.
     MaybeFurniture,
 }
@@ -165,6 +170,9 @@ fn words_of<'b>(el: &scraper::node::Element, buf: &'b mut String) -> impl Iterat
 /// Whether an element (and all it holds) is page furniture rather than content.
 pub(super) fn verdict(el: &scraper::node::Element) -> Verdict {
     let name = el.name();
+    if WRAPPING_TAGS.contains(&name) {
+        return Verdict::Wrapping;
+    }
     if DROP_TAGS.contains(&name) {
         return Verdict::Furniture;
     }
@@ -281,20 +289,45 @@ pub(super) struct Analysis {
     pub mass: HashMap<NodeId, Mass>,
 }
 
-/// The first look at a page: each element's verdict (when not plain content), the text held
-/// by each element named as furniture by its words ([`Verdict::Named`]), and by the whole
-/// page, leaving out only what its tag, role or hiding makes furniture.
+/// The first look at a page: each element's verdict (when not plain content), and which of
+/// the elements that are furniture by their names ([`Verdict::Named`]) or tag
+/// ([`Verdict::Wrapping`]) are in fact the wrappers of the page's content.
 struct FirstLook {
     verdicts: HashMap<NodeId, Verdict>,
-    named: HashMap<NodeId, u32>,
-    total: u32,
+    wrappers: std::collections::HashSet<NodeId>,
 }
 
+/// Text held by an element in the first look: all of it, and the part outside any
+/// `<aside>` or `<form>`, which alone counts towards the page's text.
+#[derive(Default, Clone, Copy)]
+struct Held {
+    all: u32,
+    page: u32,
+}
+
+fn is_main(el: &scraper::node::Element) -> bool {
+    el.name() == "main" || el.attr("role").is_some_and(|r| r.trim() == "main")
+}
+
+/// Text is counted leaving out only what tag, role or hiding make furniture. A named
+/// element is a wrapper when it holds half the page's text or the page's `<main>` (a
+/// template's loose names: `elementor-widget-wrap`, `padding-top-40`, `has-sidebar`,
+/// `mmenu-pagewrapper`); an `<aside>` or `<form>` when it holds the `<main>`, or half the
+/// text of the `<main>` it is in (a sidebar can hold half a short page's text, but not the
+/// main content's).
 fn first_look(doc: &Html) -> FirstLook {
     let mut verdicts = HashMap::new();
-    let mut named = HashMap::new();
-    let mut stack: Vec<(NodeId, u32, bool)> = Vec::new();
+    let mut wrappers = std::collections::HashSet::new();
+    // Named or wrapping elements: (verdict, text held, the `<main>` they are in).
+    let mut named: Vec<(NodeId, Verdict, Held, Option<NodeId>)> = Vec::new();
+    let mut mains: HashMap<NodeId, u32> = HashMap::new();
+    // Open elements: (id, text held so far, verdict, whether a main).
+    let mut stack: Vec<(NodeId, Held, Verdict, bool)> = Vec::new();
+    let mut open_mains: Vec<NodeId> = Vec::new();
     let mut skipping = 0usize;
+    // Open `<aside>` and `<form>` elements: their text counts for the page once they turn
+    // out to wrap it, not before (a newsletter form must not tip a wrapper under half).
+    let mut wrapping = 0usize;
     let mut total = 0u32;
     for edge in doc.root_element().traverse() {
         match edge {
@@ -312,13 +345,31 @@ fn first_look(doc: &Html) -> FirstLook {
                         skipping = 1;
                         continue;
                     }
-                    stack.push((node.id(), 0, v == Verdict::Named));
+                    let main = is_main(el);
+                    if main {
+                        wrappers.extend(
+                            stack
+                                .iter()
+                                .filter(|e| matches!(e.2, Verdict::Named | Verdict::Wrapping))
+                                .map(|e| e.0),
+                        );
+                        open_mains.push(node.id());
+                    }
+                    if v == Verdict::Wrapping {
+                        wrapping += 1;
+                    }
+                    stack.push((node.id(), Held::default(), v, main));
                 }
                 Node::Text(t) if skipping == 0 => {
                     let n = text_len(t).0;
-                    total += n;
+                    if wrapping == 0 {
+                        total += n;
+                    }
                     if let Some(top) = stack.last_mut() {
-                        top.1 += n;
+                        top.1.all += n;
+                        if wrapping == 0 {
+                            top.1.page += n;
+                        }
                     }
                 }
                 _ => {}
@@ -331,23 +382,38 @@ fn first_look(doc: &Html) -> FirstLook {
                     skipping -= 1;
                     continue;
                 }
-                let Some((id, n, is_named)) = stack.pop() else {
+                let Some((id, n, v, main)) = stack.pop() else {
                     continue;
                 };
                 if let Some(parent) = stack.last_mut() {
-                    parent.1 += n;
+                    parent.1.all += n.all;
+                    parent.1.page += n.page;
                 }
-                if is_named {
-                    named.insert(id, n);
+                if main {
+                    open_mains.pop();
+                    mains.insert(id, n.all);
+                }
+                if v == Verdict::Wrapping {
+                    wrapping -= 1;
+                }
+                if matches!(v, Verdict::Named | Verdict::Wrapping) {
+                    named.push((id, v, n, open_mains.last().copied()));
                 }
             }
         }
     }
-    FirstLook {
-        verdicts,
-        named,
-        total,
+    for (id, v, n, main) in named {
+        let wraps = match v {
+            Verdict::Named => n.page * 2 >= total,
+            _ => main
+                .and_then(|m| mains.get(&m))
+                .is_some_and(|&m| n.all * 2 >= m),
+        };
+        if wraps {
+            wrappers.insert(id);
+        }
     }
+    FirstLook { verdicts, wrappers }
 }
 
 /// Measures every element in one pass without recursion, and prunes boilerplate.
@@ -355,8 +421,7 @@ fn first_look(doc: &Html) -> FirstLook {
 /// whose names hid all its text.
 pub(super) fn analyse(doc: &Html, trust_names: bool) -> Analysis {
     let look = first_look(doc);
-    // A named wrapper that holds half the page's text is the page, not furniture.
-    let wrapper = |id: NodeId| look.named.get(&id).is_some_and(|&n| n * 2 >= look.total);
+    let wrapper = |id: NodeId| look.wrappers.contains(&id);
     let mut pruned = std::collections::HashSet::new();
     let mut maybe = std::collections::HashSet::new();
     let mut mass: HashMap<NodeId, Mass> = HashMap::new();
@@ -385,7 +450,8 @@ pub(super) fn analyse(doc: &Html, trust_names: bool) -> Analysis {
                             Verdict::Named if !trust_names || wrapper(node.id()) => {
                                 Verdict::Content
                             }
-                            Verdict::Named => Verdict::Furniture,
+                            Verdict::Wrapping if wrapper(node.id()) => Verdict::Content,
+                            Verdict::Named | Verdict::Wrapping => Verdict::Furniture,
                             v => v,
                         }
                     };
