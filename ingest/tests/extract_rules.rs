@@ -167,3 +167,17 @@ fn a_form_or_aside_that_wraps_the_main_content_is_content() {
         &["Fact box", "We want more direct democracy", "Our programme"],
     );
 }
+
+#[test]
+fn a_furniture_word_counts_only_at_an_edge_of_the_class_word() {
+    let e = extract_html(&page("furniture-word-edges.html"));
+    check(
+        &e.text,
+        &[STORY_START, STORY_END],
+        &[
+            "the council's committees",
+            "small files on your device",
+            "I have waited for this line",
+        ],
+    );
+}

@@ -167,6 +167,27 @@ fn words_of<'b>(el: &scraper::node::Element, buf: &'b mut String) -> impl Iterat
     buf.split_ascii_whitespace()
 }
 
+/// Whether a lowercased class or id word holds a furniture word that touches one of the
+/// word's edges: its start or end, a `-`, `_` or digit, or a change to upper case in the
+/// original spelling (`site-footer`, `submenu`, `cookieConsent`, `commentlist`; not the
+/// `pager` inside `APageRoot`). `original` is the word as written.
+fn names_furniture(lower: &str, original: &str) -> bool {
+    let o = original.as_bytes();
+    let edge_before = |i: usize| {
+        i == 0
+            || matches!(o[i - 1], b'-' | b'_' | b'0'..=b'9')
+            || (o[i].is_ascii_uppercase() && o[i - 1].is_ascii_lowercase())
+    };
+    let edge_after = |j: usize| {
+        j == lower.len()
+            || matches!(o[j], b'-' | b'_' | b'0'..=b'9')
+            || (o[j].is_ascii_uppercase() && o[j - 1].is_ascii_lowercase())
+    };
+    DROP_MATCHER
+        .find_overlapping_iter(lower)
+        .any(|m| edge_before(m.start()) || edge_after(m.end()))
+}
+
 /// Whether an element (and all it holds) is page furniture rather than content.
 pub(super) fn verdict(el: &scraper::node::Element) -> Verdict {
     let name = el.name();
@@ -193,8 +214,13 @@ pub(super) fn verdict(el: &scraper::node::Element) -> Verdict {
     // Content words win over furniture words (`article-footer` is furniture, but
     // `post-content related` is not dropped for `related`).
     let (mut hard, mut soft) = (false, false);
-    let mut buf = String::new();
-    for w in words_of(el, &mut buf) {
+    let mut lower = String::new();
+    let names = el.attr("class").into_iter().chain(el.attr("id"));
+    for original in names.flat_map(str::split_ascii_whitespace) {
+        lower.clear();
+        lower.push_str(original);
+        lower.make_ascii_lowercase();
+        let w = lower.as_str();
         // A content word is the last part of the name (`entry-content`, `article-body`);
         // as a first part it names a part of the content (`post-meta`, `article-date`).
         if KEEP_WORDS.iter().any(|k| {
@@ -208,7 +234,7 @@ pub(super) fn verdict(el: &scraper::node::Element) -> Verdict {
         }
         if SOFT_WORDS.contains(&w) || SOFT_PARTS.iter().any(|k| w.contains(k)) {
             soft = true;
-        } else if DROP_MATCHER.is_match(w)
+        } else if names_furniture(w, original)
             || w.split(['-', '_']).any(|part| DROP_EXACT.contains(&part))
         {
             hard = true;
