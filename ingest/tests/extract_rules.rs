@@ -181,3 +181,9 @@ fn a_furniture_word_counts_only_at_an_edge_of_the_class_word() {
         ],
     );
 }
+
+#[test]
+fn a_block_named_like_furniture_that_holds_most_of_the_main_element_is_content() {
+    let e = extract_html(&page("named-in-main.html"));
+    check(&e.text, &[STORY_START, STORY_END], &["Libraries, museums"]);
+}

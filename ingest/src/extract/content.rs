@@ -335,12 +335,12 @@ fn is_main(el: &scraper::node::Element) -> bool {
     el.name() == "main" || el.attr("role").is_some_and(|r| r.trim() == "main")
 }
 
-/// Text is counted leaving out only what tag, role or hiding make furniture. A named
-/// element is a wrapper when it holds half the page's text or the page's `<main>` (a
-/// template's loose names: `elementor-widget-wrap`, `padding-top-40`, `has-sidebar`,
-/// `mmenu-pagewrapper`); an `<aside>` or `<form>` when it holds the `<main>`, or half the
-/// text of the `<main>` it is in (a sidebar can hold half a short page's text, but not the
-/// main content's).
+/// Text is counted leaving out only what tag, role or hiding make furniture. An element
+/// named like furniture, or an `<aside>` or `<form>`, is a wrapper when it holds the page's
+/// `<main>`, or half the text of the `<main>` it is in; a named one also when it holds half
+/// the page's text (a template's loose names: `elementor-widget-wrap`, `padding-top-40`,
+/// `has-sidebar`, `mmenu-pagewrapper`). An aside or form outside `<main>` never is: a
+/// sidebar can hold half a short page's text.
 fn first_look(doc: &Html) -> FirstLook {
     let mut verdicts = HashMap::new();
     let mut wrappers = std::collections::HashSet::new();
@@ -429,13 +429,11 @@ fn first_look(doc: &Html) -> FirstLook {
         }
     }
     for (id, v, n, main) in named {
-        let wraps = match v {
-            Verdict::Named => n.page * 2 >= total,
-            _ => main
-                .and_then(|m| mains.get(&m))
-                .is_some_and(|&m| n.all * 2 >= m),
-        };
-        if wraps {
+        let half_of_main = main
+            .and_then(|m| mains.get(&m))
+            .is_some_and(|&m| n.all * 2 >= m);
+        let half_of_page = v == Verdict::Named && n.page * 2 >= total;
+        if half_of_main || half_of_page {
             wrappers.insert(id);
         }
     }
