@@ -187,3 +187,15 @@ fn a_block_named_like_furniture_that_holds_most_of_the_main_element_is_content()
     let e = extract_html(&page("named-in-main.html"));
     check(&e.text, &[STORY_START, STORY_END], &["Libraries, museums"]);
 }
+
+#[test]
+fn a_block_named_as_the_lead_before_the_content_opens_it() {
+    let e = extract_html(&page("lead-named.html"));
+    check(
+        &e.text,
+        &["Twenty years after the first plans", STORY_START, STORY_END],
+        &["Our newsroom is open"],
+    );
+    let lead = e.text.find("Twenty years").expect("lead kept");
+    assert!(lead < e.text.find(STORY_START).expect("story kept"));
+}

@@ -555,6 +555,29 @@ pub(super) fn analyse(doc: &Html, trust_names: bool) -> Analysis {
     Analysis { pruned, mass }
 }
 
+/// Whole class or id words (split on `-` and `_`) that name the lead of a text.
+const LEAD_WORDS: &[&str] = &[
+    "lead",
+    "leader",
+    "intro",
+    "standfirst",
+    "chapo",
+    "chapeau",
+    "bajada",
+    "dek",
+    "deck",
+    "summary",
+    "abstract",
+    "excerpt",
+    "subtitle",
+    "subheadline",
+];
+
+fn names_lead(el: &scraper::node::Element) -> bool {
+    let mut buf = String::new();
+    words_of(el, &mut buf).any(|w| w.split(['-', '_']).any(|part| LEAD_WORDS.contains(&part)))
+}
+
 fn bonus(el: &scraper::node::Element) -> f32 {
     let mut b = match el.name() {
         "article" | "main" => 1.3,
@@ -633,26 +656,40 @@ pub(super) fn main_content<'a>(doc: &'a Html, a: &Analysis) -> Option<Vec<Elemen
     // An `<article>` is one self-contained composition, and `<main>` the page's main
     // content: paragraphs and subheadings of the article (else of the main) that come
     // before the container (its lead, standfirst, subtitle) belong to the content too.
-    let mut lead = Vec::new();
+    let mut lead: Vec<ElementRef<'a>> = Vec::new();
     let composition = |name: &str| {
         top.ancestors()
             .filter_map(ElementRef::wrap)
             .find(|el| el.value().name() == name)
     };
-    if let Some(article) = composition("article").or_else(|| composition("main")) {
-        for el in article.descendants().filter_map(ElementRef::wrap) {
+    let article = composition("article").or_else(|| composition("main"));
+    // A block named as the lead (`lead`, `intro`, `standfirst`, `chapo`...) that comes
+    // before the container, in its article or within three levels above it, opens the
+    // content.
+    let scope = article.or_else(|| top.ancestors().filter_map(ElementRef::wrap).nth(2));
+    if let Some(scope) = scope {
+        for el in scope.descendants().filter_map(ElementRef::wrap) {
             if el.id() == top.id() {
                 break;
             }
             let Some(m) = a.mass.get(&el.id()) else {
                 continue;
             };
-            let prose = match el.value().name() {
-                "p" => m.text >= 40 && m.link_density() < 0.25,
+            if lead
+                .last()
+                .is_some_and(|l| el.ancestors().any(|x| x.id() == l.id()))
+            {
+                continue;
+            }
+            let prose = m.text >= 40 && m.link_density() < 0.25;
+            let kept = match el.value().name() {
+                _ if prose && names_lead(el.value()) => true,
+                _ if article.is_none() => false,
+                "p" => prose,
                 "h2" | "h3" | "h4" | "h5" | "h6" => m.text >= 10 && m.link_density() < 0.5,
                 _ => false,
             };
-            if prose && !top.ancestors().any(|x| x.id() == el.id()) {
+            if kept && !top.ancestors().any(|x| x.id() == el.id()) {
                 lead.push(el);
             }
         }
