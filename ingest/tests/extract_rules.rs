@@ -199,3 +199,17 @@ fn a_block_named_as_the_lead_before_the_content_opens_it() {
     let lead = e.text.find("Twenty years").expect("lead kept");
     assert!(lead < e.text.find(STORY_START).expect("story kept"));
 }
+
+#[test]
+fn an_element_with_the_id_sidebar_is_the_site_sidebar_whatever_prose_it_holds() {
+    let e = extract_html(&page("sidebar-id.html"));
+    check(
+        &e.text,
+        &[
+            STORY_START,
+            "the first tram ran in the city in 1895",
+            STORY_END,
+        ],
+        &["Copyright notice", "This blog links to other sites"],
+    );
+}

@@ -127,7 +127,8 @@ const KEEP_WORDS: &[&str] = &[
 ];
 
 /// Furniture words that documentation also uses for boxed notes inside the content
-/// (DocBook's `sidebar`): an element named only by these is kept when it reads as prose.
+/// (DocBook's `sidebar`): an element whose class is only these is kept when it reads as prose; as
+/// an id (`id="sidebar"`) it names the page's one sidebar.
 const SOFT_WORDS: &[&str] = &["sidebar"];
 
 /// Soft furniture inside longer words: page builders call every content block a `widget`
@@ -215,8 +216,15 @@ pub(super) fn verdict(el: &scraper::node::Element) -> Verdict {
     // `post-content related` is not dropped for `related`).
     let (mut hard, mut soft) = (false, false);
     let mut lower = String::new();
-    let names = el.attr("class").into_iter().chain(el.attr("id"));
-    for original in names.flat_map(str::split_ascii_whitespace) {
+    let class = el
+        .attr("class")
+        .into_iter()
+        .flat_map(str::split_ascii_whitespace);
+    let id = el
+        .attr("id")
+        .into_iter()
+        .flat_map(str::split_ascii_whitespace);
+    for (original, is_id) in class.map(|w| (w, false)).chain(id.map(|w| (w, true))) {
         lower.clear();
         lower.push_str(original);
         lower.make_ascii_lowercase();
@@ -232,7 +240,9 @@ pub(super) fn verdict(el: &scraper::node::Element) -> Verdict {
         {
             return Verdict::Content;
         }
-        if SOFT_WORDS.contains(&w) || SOFT_PARTS.iter().any(|k| w.contains(k)) {
+        // An id names one region of the page: `id="sidebar"` is the site's sidebar, where
+        // `class="sidebar"` may be a boxed note in the text.
+        if (SOFT_WORDS.contains(&w) && !is_id) || SOFT_PARTS.iter().any(|k| w.contains(k)) {
             soft = true;
         } else if names_furniture(w, original)
             || w.split(['-', '_']).any(|part| DROP_EXACT.contains(&part))
