@@ -213,3 +213,13 @@ fn an_element_with_the_id_sidebar_is_the_site_sidebar_whatever_prose_it_holds() 
         &["Copyright notice", "This blog links to other sites"],
     );
 }
+
+#[test]
+fn publishers_notes_at_the_end_of_the_text_are_dropped() {
+    let e = extract_html(&page("closing-notes.html"));
+    check(
+        &e.text,
+        &[STORY_START, "Residents can subscribe", STORY_END],
+        &["Subscribe now to our print edition", "copyrighted property"],
+    );
+}

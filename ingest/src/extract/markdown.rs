@@ -167,7 +167,91 @@ pub(super) fn render(roots: &[ElementRef<'_>], a: &Analysis) -> String {
         write_tree(&mut w, *root, a);
         w.line(true);
     }
-    drop_empty_headings(w.out.trim_end())
+    let text = drop_closing_notes(w.out.trim_end());
+    drop_empty_headings(&text)
+}
+
+/// Phrases of a publisher's note to its readers, not of the text: calls to subscribe,
+/// follow, download the app or support the site, advertising labels, reprint terms. In the
+/// languages of the web masa sees most; matched in lowercase.
+const NOTE_PHRASES: &[&str] = &[
+    // English
+    "subscribe",
+    "sign up for",
+    "signing up",
+    "newsletter",
+    "download the",
+    "download our",
+    "follow us",
+    "like us on",
+    "join our",
+    "support our",
+    "support us",
+    "copyrighted",
+    "all rights reserved",
+    "reprint",
+    "written permission",
+    // German
+    "abonnier",
+    "folge uns",
+    "folgen sie uns",
+    "unterstütze",
+    "unterstützen sie",
+    "anzeige",
+    "werbung",
+    "alle rechte vorbehalten",
+    // Spanish and Portuguese
+    "suscríbete",
+    "suscribete",
+    "síguenos",
+    "siguenos",
+    "únete",
+    "nuestro canal",
+    "todos los derechos reservados",
+    "inscreva-se",
+    "siga-nos",
+    "todos os direitos reservados",
+    // French
+    "abonnez-vous",
+    "suivez-nous",
+    "inscrivez-vous",
+    "tous droits réservés",
+    // Italian and Polish
+    "iscriviti",
+    "seguici",
+    "tutti i diritti riservati",
+    "subskrybuj",
+    "obserwuj nas",
+    "wszelkie prawa zastrzeżone",
+];
+
+static NOTE_MATCHER: std::sync::LazyLock<aho_corasick::AhoCorasick> =
+    std::sync::LazyLock::new(|| {
+        aho_corasick::AhoCorasick::new(NOTE_PHRASES).expect("note phrases build an automaton")
+    });
+
+/// A publisher's note: a short block that speaks to the reader about the site.
+fn closing_note(block: &str) -> bool {
+    block.chars().count() < NOTE_MAX_CHARS
+        && heading_level(block).is_none()
+        && NOTE_MATCHER.is_match(&block.to_lowercase())
+}
+
+/// Blocks this long or longer are text, whatever they say.
+const NOTE_MAX_CHARS: usize = 300;
+
+/// Drops publishers' notes at the end of the text, where templates append them ("Subscribe
+/// now for the full story", "This article is the copyrighted property of …"), from the end
+/// inwards until a block that is not one. Before that point such words are the text's own.
+fn drop_closing_notes(text: &str) -> String {
+    let blocks: Vec<&str> = text.split("\n\n").collect();
+    let end = blocks.len()
+        - blocks
+            .iter()
+            .rev()
+            .take_while(|b| closing_note(b) || heading_level(b).is_some())
+            .count();
+    blocks[..end].join("\n\n")
 }
 
 fn write_tree(w: &mut Writer, root: ElementRef<'_>, a: &Analysis) {
