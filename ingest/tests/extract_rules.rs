@@ -223,3 +223,13 @@ fn publishers_notes_at_the_end_of_the_text_are_dropped() {
         &["Subscribe now to our print edition", "copyrighted property"],
     );
 }
+
+#[test]
+fn picture_credits_and_source_lines_are_furniture() {
+    let e = extract_html(&page("credit-lines.html"));
+    check(
+        &e.text,
+        &[STORY_START, "Photo opportunities were few", STORY_END],
+        &["Jane Smith", "Getty Images", "Source: planning office"],
+    );
+}

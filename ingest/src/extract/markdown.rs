@@ -145,7 +145,7 @@ fn heading_level(block: &str) -> Option<usize> {
 /// Drops headings that head nothing: followed by a heading of the same or a higher level,
 /// or by the end of the text (the title of a link list that was left out, "More on this").
 fn drop_empty_headings(text: &str) -> String {
-    let blocks: Vec<&str> = text.split("\n\n").collect();
+    let blocks: Vec<&str> = text.split("\n\n").filter(|b| !credit_line(b)).collect();
     let mut kept: Vec<&str> = Vec::with_capacity(blocks.len());
     for (i, b) in blocks.iter().enumerate() {
         if let Some(level) = heading_level(b) {
@@ -169,6 +169,69 @@ pub(super) fn render(roots: &[ElementRef<'_>], a: &Analysis) -> String {
     }
     let text = drop_closing_notes(w.out.trim_end());
     drop_empty_headings(&text)
+}
+
+/// Labels that open a picture's credit or a source line ("Foto: dpa", "Credit: Getty").
+const CREDIT_LABELS: &[&str] = &[
+    "foto",
+    "fotos",
+    "photo",
+    "photos",
+    "bild",
+    "bilder",
+    "image",
+    "images",
+    "credit",
+    "credits",
+    "crédit",
+    "crédits",
+    "crédits photos",
+    "photo credit",
+    "quelle",
+    "quellen",
+    "source",
+    "fuente",
+    "fotocredit",
+    "bildnachweis",
+    "bildquelle",
+    "titelbild",
+    "beitragsbild",
+    "copyright",
+    "©",
+];
+
+/// Picture agencies whose name ends a credit line ("Augusta National/Getty Images").
+const AGENCIES: &[&str] = &[
+    "getty images",
+    "afp",
+    "dpa",
+    "reuters",
+    "ap photo",
+    "imago",
+    "picture alliance",
+    "shutterstock",
+    "istock",
+    "adobe stock",
+    "keystone",
+    "epa",
+];
+
+/// A picture credit or source line: a short block that starts with a credit label and a
+/// colon, or ends with a picture agency's name.
+fn credit_line(block: &str) -> bool {
+    let b = block.trim();
+    if b.chars().count() >= 120 || heading_level(b).is_some() {
+        return false;
+    }
+    let lower = b.to_lowercase();
+    let labeled = lower
+        .split_once(':')
+        .is_some_and(|(label, _)| CREDIT_LABELS.contains(&label.trim()))
+        || lower.starts_with('©');
+    let by_agency = AGENCIES.iter().any(|a| {
+        lower.ends_with(a) && lower[..lower.len() - a.len()].ends_with([' ', '/', '(', ':'])
+    });
+    labeled || by_agency
 }
 
 /// Phrases of a publisher's note to its readers, not of the text: calls to subscribe,
