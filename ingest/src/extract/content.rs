@@ -607,39 +607,32 @@ fn bonus(el: &scraper::node::Element) -> f32 {
 /// and those of its siblings that score well or are text paragraphs of their own. `None`
 /// when nothing scored (a page without text blocks): the caller keeps the whole body.
 pub(super) fn main_content<'a>(doc: &'a Html, a: &Analysis) -> Option<Vec<ElementRef<'a>>> {
-    let mut best: Option<(ElementRef<'a>, f32)> = None;
-    for el in doc
+    // Every element that scored, with its score (computed once: `bonus` reads its names).
+    let scored: Vec<(ElementRef<'a>, f32)> = doc
         .root_element()
         .descendants()
         .filter_map(ElementRef::wrap)
-    {
-        let Some(m) = a.mass.get(&el.id()) else {
-            continue;
-        };
-        if m.score <= 0.0 {
-            continue;
-        }
-        let s = m.score * (1.0 - m.link_density()) * bonus(el.value());
-        if best.is_none_or(|(_, b)| s > b) {
-            best = Some((el, s));
-        }
-    }
-    let (mut top, top_score) = best?;
+        .filter_map(|el| {
+            let m = a.mass.get(&el.id())?;
+            (m.score > 0.0).then(|| (el, m.score * (1.0 - m.link_density()) * bonus(el.value())))
+        })
+        .collect();
+    let (mut top, top_score) = scored
+        .iter()
+        .copied()
+        .reduce(|best, c| if c.1 > best.1 { c } else { best })?;
     // Content split over several blocks (posts of a thread, sections of a page) makes
     // several near-equal candidates: when two others score close to the best, their lowest
     // common container with it holds the content.
-    let close: Vec<ElementRef<'a>> = doc
-        .root_element()
-        .descendants()
-        .filter_map(ElementRef::wrap)
-        .filter(|el| {
+    let close: Vec<ElementRef<'a>> = scored
+        .iter()
+        .filter(|(el, s)| {
             el.id() != top.id()
-                && a.mass.get(&el.id()).is_some_and(|m| {
-                    m.score * (1.0 - m.link_density()) * bonus(el.value()) >= 0.75 * top_score
-                })
+                && *s >= 0.75 * top_score
                 && !top.ancestors().any(|a| a.id() == el.id())
                 && !el.ancestors().any(|a| a.id() == top.id())
         })
+        .map(|(el, _)| *el)
         .collect();
     if close.len() >= 2
         && let Some(common) = top.ancestors().filter_map(ElementRef::wrap).find(|anc| {
