@@ -192,56 +192,77 @@ impl std::hash::Hasher for Prehashed {
 
 type PrehashedBuild = std::hash::BuildHasherDefault<Prehashed>;
 
-/// The key of the n-gram starting at `i`: the word hashes mixed in order.
-fn gram_key(hashes: &[u64], i: usize, n: usize) -> u64 {
-    hashes[i..i + n]
-        .iter()
-        .fold(0x9e37_79b9_7f4a_7c15u64, |k, h| {
-            (k ^ h).wrapping_mul(0xbf58_476d_1ce4_e5b9).rotate_left(31)
-        })
+/// One more word hash mixed into an n-gram's key: the key of `hashes[i..i + n]` is the
+/// seed with each of them mixed in, in order, so the (n+1)-gram's key extends the n-gram's.
+fn mix(key: u64, h: u64) -> u64 {
+    (key ^ h)
+        .wrapping_mul(0xbf58_476d_1ce4_e5b9)
+        .rotate_left(31)
 }
+
+const GRAM_SEED: u64 = 0x9e37_79b9_7f4a_7c15;
 
 /// Gopher's n-gram signals over lowercased words (given as hashes and character lengths):
 /// the character share of the most frequent n-gram (n = 2..4; ties go to the longer), and
-/// of all words covered by n-grams seen before (n = 5..10).
+/// of all words covered by n-grams seen before (n = 5..10). The keys of the n-grams at each
+/// position are extended by one word per n, and so are their lengths.
 fn ngram_signals(hashes: &[u64], lens: &[usize]) -> ([f64; 3], [f64; 6]) {
     let total: usize = lens.iter().sum();
     let mut top = [0.0; 3];
-    for (k, n) in (2..=4).enumerate() {
-        if hashes.len() < n {
-            continue;
-        }
-        let mut counts: HashMap<u64, (usize, usize), PrehashedBuild> =
-            HashMap::with_capacity_and_hasher(hashes.len(), PrehashedBuild::default());
-        for i in 0..=hashes.len() - n {
-            let e = counts.entry(gram_key(hashes, i, n)).or_insert((0, 0));
-            e.0 += 1;
-            e.1 = lens[i..i + n].iter().sum();
-        }
-        match counts.values().max() {
-            Some(&(count, len)) if count > 1 => top[k] = ratio(len * count, total),
-            // No n-gram repeats, so no longer one does either.
-            _ => break,
-        }
-    }
     let mut dup = [0.0; 6];
-    for (k, n) in (5..=10).enumerate() {
-        if hashes.len() < n {
+    // keys[i] and chars[i]: the key and length of the n-gram starting at i, for the n at hand.
+    let mut keys: Vec<u64> = hashes.iter().map(|&h| mix(GRAM_SEED, h)).collect();
+    let mut chars: Vec<usize> = lens.to_vec();
+    let mut counts: HashMap<u64, (usize, usize), PrehashedBuild> =
+        HashMap::with_capacity_and_hasher(hashes.len(), PrehashedBuild::default());
+    let mut seen: HashSet<u64, PrehashedBuild> =
+        HashSet::with_capacity_and_hasher(hashes.len(), PrehashedBuild::default());
+    let mut covered = vec![false; hashes.len()];
+    let (mut top_done, mut dup_done) = (false, false);
+    for n in 2..=10usize {
+        if hashes.len() < n || (top_done && dup_done) {
+            break;
+        }
+        let grams = hashes.len() - n + 1;
+        for i in 0..grams {
+            keys[i] = mix(keys[i], hashes[i + n - 1]);
+            chars[i] += lens[i + n - 1];
+        }
+        keys.truncate(grams);
+        chars.truncate(grams);
+        if n <= 4 {
+            if top_done {
+                continue;
+            }
+            counts.clear();
+            for i in 0..grams {
+                let e = counts.entry(keys[i]).or_insert((0, 0));
+                e.0 += 1;
+                e.1 = chars[i];
+            }
+            match counts.values().max() {
+                Some(&(count, len)) if count > 1 => top[n - 2] = ratio(len * count, total),
+                // No n-gram repeats, so no longer one does either.
+                _ => top_done = true,
+            }
             continue;
         }
-        let mut seen: HashSet<u64, PrehashedBuild> =
-            HashSet::with_capacity_and_hasher(hashes.len(), PrehashedBuild::default());
-        let mut covered = vec![false; hashes.len()];
+        if dup_done {
+            continue;
+        }
+        seen.clear();
+        covered.iter_mut().for_each(|c| *c = false);
         let mut any = false;
-        for i in 0..=hashes.len() - n {
-            if !seen.insert(gram_key(hashes, i, n)) {
+        for i in 0..grams {
+            if !seen.insert(keys[i]) {
                 covered[i..i + n].iter_mut().for_each(|c| *c = true);
                 any = true;
             }
         }
         if !any {
             // No n-gram is repeated, so no longer one is either: the rest stay 0.
-            break;
+            dup_done = true;
+            continue;
         }
         let dup_chars: usize = lens
             .iter()
@@ -249,9 +270,42 @@ fn ngram_signals(hashes: &[u64], lens: &[usize]) -> ([f64; 3], [f64; 6]) {
             .filter(|(_, c)| **c)
             .map(|(l, _)| l)
             .sum();
-        dup[k] = ratio(dup_chars, total);
+        dup[n - 5] = ratio(dup_chars, total);
     }
     (top, dup)
+}
+
+/// The phrases looked for in lines: `lorem ipsum` (pattern 0), `javascript` (1), and the
+/// policy phrases (the rest).
+static PHRASES: std::sync::LazyLock<aho_corasick::AhoCorasick> = std::sync::LazyLock::new(|| {
+    aho_corasick::AhoCorasick::builder()
+        .ascii_case_insensitive(true)
+        .build(["lorem ipsum", "javascript"].iter().chain(POLICY.iter()))
+        .expect("phrases build an automaton")
+});
+
+/// Whether the text holds "lorem ipsum", and how many of its lines name JavaScript and how
+/// many a policy (terms of use, cookies), in any case.
+fn phrase_lines(text: &str) -> (bool, usize, usize) {
+    let (mut lorem, mut js, mut policy) = (false, 0, 0);
+    // The line each kind was last counted on, as the byte offset of its start.
+    let (mut js_line, mut policy_line) = (usize::MAX, usize::MAX);
+    for m in PHRASES.find_overlapping_iter(text) {
+        let line = text[..m.start()].rfind('\n').map_or(0, |i| i + 1);
+        match m.pattern().as_usize() {
+            0 => lorem = true,
+            1 if js_line != line => {
+                js += 1;
+                js_line = line;
+            }
+            k if k >= 2 && policy_line != line => {
+                policy += 1;
+                policy_line = line;
+            }
+            _ => {}
+        }
+    }
+    (lorem, js, policy)
 }
 
 /// Measures `text` (any string; never panics).
@@ -309,13 +363,9 @@ pub fn signals(text: &str) -> QualitySignals {
     let (dup_line_ratio, dup_line_char_ratio) = duplicates(lines.iter().copied());
     let (dup_para_ratio, dup_para_char_ratio) = duplicates(paras.iter().copied());
     let (top_ngram_char_ratio, dup_ngram_char_ratio) = ngram_signals(&hashes, &lens);
-    // Lowercased once; its lines are the text's lines (lowercasing keeps line breaks).
-    let lower_text = text.to_lowercase();
-    let lower_lines: Vec<&str> = lower_text
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect();
+    // Lines naming JavaScript or a policy, and lorem ipsum, found case-insensitively in one
+    // pass over the text (the phrases are ASCII).
+    let (lorem_ipsum, javascript_lines, policy_lines) = phrase_lines(text);
     QualitySignals {
         words: words.len(),
         mean_word_len: ratio(words.iter().map(|w| w.chars().count()).sum(), words.len()),
@@ -358,16 +408,10 @@ pub fn signals(text: &str) -> QualitySignals {
             .split(['.', '!', '?'])
             .filter(|s| s.split_whitespace().count() >= 3)
             .count(),
-        lorem_ipsum: lower_text.contains("lorem ipsum"),
+        lorem_ipsum,
         curly_brace: text.contains('{'),
-        javascript_lines: lower_lines
-            .iter()
-            .filter(|l| l.contains("javascript"))
-            .count(),
-        policy_lines: lower_lines
-            .iter()
-            .filter(|l| POLICY.iter().any(|p| l.contains(p)))
-            .count(),
+        javascript_lines,
+        policy_lines,
     }
 }
 
@@ -741,6 +785,73 @@ mod props {
             let a = assess(&text, &t);
             prop_assert!((0.0..=1.0).contains(&a.score));
             prop_assert_eq!(a, assess(&text, &t));
+        }
+
+        /// The n-gram signals, keys extended word by word, equal a count of every n-gram
+        /// hashed from scratch.
+        #[test]
+        fn ngram_signals_match_counting_each_ngram_from_scratch(
+            words in proptest::collection::vec(0u64..6, 0..60)
+        ) {
+            let hashes: Vec<u64> = words.iter().map(|w| xxhash_rust::xxh3::xxh3_64(&w.to_le_bytes())).collect();
+            let lens: Vec<usize> = words.iter().map(|w| *w as usize + 1).collect();
+            let total: usize = lens.iter().sum();
+            let key = |i: usize, n: usize| hashes[i..i + n].iter().fold(GRAM_SEED, |k, h| mix(k, *h));
+            let mut top = [0.0; 3];
+            for n in 2..=4usize {
+                if hashes.len() < n {
+                    break;
+                }
+                let mut counts: HashMap<u64, (usize, usize)> = HashMap::new();
+                for i in 0..=hashes.len() - n {
+                    let e = counts.entry(key(i, n)).or_insert((0, 0));
+                    e.0 += 1;
+                    e.1 = lens[i..i + n].iter().sum();
+                }
+                match counts.values().max() {
+                    Some(&(c, l)) if c > 1 => top[n - 2] = ratio(l * c, total),
+                    _ => break,
+                }
+            }
+            let mut dup = [0.0; 6];
+            for n in 5..=10usize {
+                if hashes.len() < n {
+                    break;
+                }
+                let mut seen = HashSet::new();
+                let mut covered = vec![false; hashes.len()];
+                for i in 0..=hashes.len() - n {
+                    if !seen.insert(key(i, n)) {
+                        covered[i..i + n].iter_mut().for_each(|c| *c = true);
+                    }
+                }
+                let d: usize = lens.iter().zip(&covered).filter(|(_, c)| **c).map(|(l, _)| l).sum();
+                if d == 0 {
+                    break;
+                }
+                dup[n - 5] = ratio(d, total);
+            }
+            prop_assert_eq!(ngram_signals(&hashes, &lens), (top, dup));
+        }
+
+        /// The one-pass phrase search counts what lowercasing each line and searching it
+        /// counts.
+        #[test]
+        fn phrase_lines_match_a_search_of_each_lowercased_line(
+            parts in proptest::collection::vec(
+                "JavaScript|javascript|Lorem Ipsum|Privacy Policy|uses cookies|Terms of Use|\n|\r\n| |[a-zA-Z .]{0,12}",
+                0..40,
+            )
+        ) {
+            let text: String = parts.concat();
+            let lower = text.to_lowercase();
+            let lines: Vec<&str> = lower.lines().filter(|l| !l.trim().is_empty()).collect();
+            let naive = (
+                lower.contains("lorem ipsum"),
+                lines.iter().filter(|l| l.contains("javascript")).count(),
+                lines.iter().filter(|l| POLICY.iter().any(|p| l.contains(p))).count(),
+            );
+            prop_assert_eq!(phrase_lines(&text), naive);
         }
 
         #[test]
