@@ -127,8 +127,8 @@ const KEEP_WORDS: &[&str] = &[
 ];
 
 /// Furniture words that documentation also uses for boxed notes inside the content
-/// (DocBook's `sidebar`): an element whose class is only these is kept when it reads as prose; as
-/// an id (`id="sidebar"`) it names the page's one sidebar.
+/// (DocBook's `sidebar`): an element whose class is only these is kept when it reads as
+/// prose; as an id (`id="sidebar"`) it names the page's one sidebar.
 const SOFT_WORDS: &[&str] = &["sidebar"];
 
 /// Soft furniture inside longer words: page builders call every content block a `widget`
@@ -141,11 +141,11 @@ pub(super) enum Verdict {
     Content,
     /// Page furniture, with all it holds.
     Furniture,
-    /// Furniture by its class or id words: pruned unless it holds most of the page's text
-    /// (templates give loose names to the wrappers of whole pages: `elementor-widget-wrap`,
-    /// `padding-top-40`, `has-sidebar`).
+    /// Furniture by its class or id words: pruned unless it wraps the content (templates
+    /// give loose names to the wrappers of whole pages: `elementor-widget-wrap`,
+    /// `padding-top-40`, `has-sidebar`; see [`first_look`] for when a block wraps).
     Named,
-    /// Furniture by its tag, unless it wraps the page (see [`WRAPPING_TAGS`]).
+    /// Furniture by its tag, unless it wraps the content (see [`WRAPPING_TAGS`]).
     Wrapping,
     /// Furniture by name only (`sidebar`): kept if it turns out to hold prose.
     MaybeFurniture,

@@ -144,8 +144,7 @@ fn heading_level(block: &str) -> Option<usize> {
 
 /// Drops headings that head nothing: followed by a heading of the same or a higher level,
 /// or by the end of the text (the title of a link list that was left out, "More on this").
-fn drop_empty_headings(text: &str) -> String {
-    let blocks: Vec<&str> = text.split("\n\n").filter(|b| !credit_line(b)).collect();
+fn drop_empty_headings<'t>(blocks: &[&'t str]) -> Vec<&'t str> {
     let mut kept: Vec<&str> = Vec::with_capacity(blocks.len());
     for (i, b) in blocks.iter().enumerate() {
         if let Some(level) = heading_level(b) {
@@ -157,7 +156,7 @@ fn drop_empty_headings(text: &str) -> String {
         }
         kept.push(b);
     }
-    kept.join("\n\n")
+    kept
 }
 
 /// Writes `roots` (and what they hold, minus pruned and link-heavy parts) as Markdown.
@@ -167,8 +166,14 @@ pub(super) fn render(roots: &[ElementRef<'_>], a: &Analysis) -> String {
         write_tree(&mut w, *root, a);
         w.line(true);
     }
-    let text = drop_closing_notes(w.out.trim_end());
-    drop_empty_headings(&text)
+    // The rendered blocks, less picture credits, closing notes and headings left empty.
+    let blocks: Vec<&str> = w
+        .out
+        .trim_end()
+        .split("\n\n")
+        .filter(|b| !credit_line(b))
+        .collect();
+    drop_empty_headings(without_closing_notes(&blocks)).join("\n\n")
 }
 
 /// Labels that open a picture's credit or a source line ("Foto: dpa", "Credit: Getty").
@@ -303,18 +308,17 @@ fn closing_note(block: &str) -> bool {
 /// Blocks this long or longer are text, whatever they say.
 const NOTE_MAX_CHARS: usize = 300;
 
-/// Drops publishers' notes at the end of the text, where templates append them ("Subscribe
-/// now for the full story", "This article is the copyrighted property of …"), from the end
-/// inwards until a block that is not one. Before that point such words are the text's own.
-fn drop_closing_notes(text: &str) -> String {
-    let blocks: Vec<&str> = text.split("\n\n").collect();
-    let end = blocks.len()
-        - blocks
-            .iter()
-            .rev()
-            .take_while(|b| closing_note(b) || heading_level(b).is_some())
-            .count();
-    blocks[..end].join("\n\n")
+/// The blocks without the publishers' notes at their end, where templates append them
+/// ("Subscribe now for the full story", "This article is the copyrighted property of …"):
+/// from the end inwards until a block that is not one. Before that point such words are
+/// the text's own.
+fn without_closing_notes<'b, 't>(blocks: &'b [&'t str]) -> &'b [&'t str] {
+    let notes = blocks
+        .iter()
+        .rev()
+        .take_while(|b| closing_note(b) || heading_level(b).is_some())
+        .count();
+    &blocks[..blocks.len() - notes]
 }
 
 fn write_tree(w: &mut Writer, root: ElementRef<'_>, a: &Analysis) {
