@@ -230,6 +230,11 @@ fn picture_credits_and_source_lines_are_furniture() {
     check(
         &e.text,
         &[STORY_START, "Photo opportunities were few", STORY_END],
-        &["Jane Smith", "Getty Images", "Source: planning office"],
+        &[
+            "Jane Smith",
+            "Getty Images",
+            "John Roe",
+            "Source: planning office",
+        ],
     );
 }

@@ -222,7 +222,7 @@ const AGENCIES: &[&str] = &[
 ];
 
 /// A picture credit or source line: a short block that starts with a credit label and a
-/// colon, or ends with a picture agency's name.
+/// colon, or ends with a picture agency's name or a short `©` credit.
 fn credit_line(block: &str) -> bool {
     let b = block.trim();
     if b.chars().count() >= 120 || heading_level(b).is_some() {
@@ -236,7 +236,11 @@ fn credit_line(block: &str) -> bool {
     let by_agency = AGENCIES.iter().any(|a| {
         lower.ends_with(a) && lower[..lower.len() - a.len()].ends_with([' ', '/', '(', ':'])
     });
-    labeled || by_agency
+    // A caption that ends with its credit: "Marco Odermatt, ski star. © AFP / Jane Doe".
+    let credited = lower
+        .rsplit_once('©')
+        .is_some_and(|(_, tail)| tail.trim().chars().count() < 50);
+    labeled || by_agency || credited
 }
 
 /// Phrases of a publisher's note to its readers, not of the text: calls to subscribe,
