@@ -238,3 +238,17 @@ fn picture_credits_and_source_lines_are_furniture() {
         ],
     );
 }
+
+#[test]
+fn blocks_labeled_as_advertising_are_furniture() {
+    let e = extract_html(&page("advertising-label.html"));
+    check(
+        &e.text,
+        &[
+            "Der Stadtrat hat am Dienstag",
+            "Werbung nervt.",
+            "sagte der Bürgermeister",
+        ],
+        &["Fahrradhändler", "Jahresabo"],
+    );
+}

@@ -166,12 +166,13 @@ pub(super) fn render(roots: &[ElementRef<'_>], a: &Analysis) -> String {
         write_tree(&mut w, *root, a);
         w.line(true);
     }
-    // The rendered blocks, less picture credits, closing notes and headings left empty.
+    // The rendered blocks, less picture credits, advertising, closing notes and headings
+    // left empty.
     let blocks: Vec<&str> = w
         .out
         .trim_end()
         .split("\n\n")
-        .filter(|b| !credit_line(b))
+        .filter(|b| !credit_line(b) && !advertising(b))
         .collect();
     drop_empty_headings(without_closing_notes(&blocks)).join("\n\n")
 }
@@ -243,8 +244,38 @@ fn credit_line(block: &str) -> bool {
     labeled || by_agency || credited
 }
 
+/// Labels that mark a block as advertising.
+const AD_LABELS: &[&str] = &[
+    "anzeige",
+    "werbung",
+    "advertisement",
+    "sponsored",
+    "publicidad",
+    "publicité",
+    "pubblicità",
+    "reklama",
+];
+
+/// A short block labeled as advertising: it opens with an ad label standing alone, set off
+/// by punctuation or ending the block ("ANZEIGE - Heute mal ausgehen?", "*Werbung. Dieser
+/// Beitrag...", "Advertisement"); "Werbung nervt." opens a sentence about ads.
+fn advertising(block: &str) -> bool {
+    if block.chars().count() >= NOTE_MAX_CHARS {
+        return false;
+    }
+    let lower = block
+        .trim_start_matches(['*', '[', '(', ' ', '_'])
+        .to_lowercase();
+    AD_LABELS.iter().any(|l| {
+        lower.strip_prefix(l).is_some_and(|rest| {
+            let rest = rest.trim_start();
+            rest.is_empty() || rest.starts_with(['-', '–', '—', ':', '.', '|', ')', ']', '*'])
+        })
+    })
+}
+
 /// Phrases of a publisher's note to its readers, not of the text: calls to subscribe,
-/// follow, download the app or support the site, advertising labels, reprint terms. In the
+/// follow, download the app or support the site, advertising, reprint terms. In the
 /// languages of the web masa sees most; matched in lowercase.
 const NOTE_PHRASES: &[&str] = &[
     // English
