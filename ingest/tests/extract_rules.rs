@@ -252,3 +252,13 @@ fn blocks_labeled_as_advertising_are_furniture() {
         &["Fahrradhändler", "Jahresabo"],
     );
 }
+
+#[test]
+fn a_closing_box_of_reading_tips_is_left_out() {
+    let e = extract_html(&page("related-end.html"));
+    check(
+        &e.text,
+        &[STORY_START, "What comes next", STORY_END],
+        &["More on this topic", "Bus drivers strike", "night trams"],
+    );
+}

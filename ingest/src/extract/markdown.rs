@@ -174,7 +174,62 @@ pub(super) fn render(roots: &[ElementRef<'_>], a: &Analysis) -> String {
         .split("\n\n")
         .filter(|b| !credit_line(b) && !advertising(b))
         .collect();
-    drop_empty_headings(without_closing_notes(&blocks)).join("\n\n")
+    let blocks = without_related_end(without_closing_notes(&blocks));
+    drop_empty_headings(blocks).join("\n\n")
+}
+
+/// Headings of a box of links to other pages: the publisher's reading tips, not the text.
+const RELATED_HEADINGS: &[&str] = &[
+    "related",
+    "you may also like",
+    "you might also like",
+    "more from",
+    "more on this",
+    "read more",
+    "read also",
+    "recommended",
+    "mehr zum thema",
+    "lesen sie auch",
+    "auch interessant",
+    "das könnte",
+    "weitere beiträge",
+    "weitere artikel",
+    "ähnliche beiträge",
+    "verwandte",
+    "empfehlungen",
+    "vous aimerez",
+    "lire aussi",
+    "sur le même sujet",
+    "sur le sujet",
+    "te puede interesar",
+    "lee también",
+    "relacionad",
+    "czytaj też",
+    "zobacz też",
+    "polecamy",
+];
+
+/// The blocks without a last section whose heading names a box of reading tips ("More on
+/// this", "Lesen Sie auch", "Vous aimerez aussi"), which runs to the end of the text and
+/// holds only short blocks (teasers): the heading and what follows it. Such a box inside
+/// the text, or one holding a paragraph, is left alone: it cannot be told from the text.
+fn without_related_end<'b, 't>(blocks: &'b [&'t str]) -> &'b [&'t str] {
+    let related = |b: &str| {
+        heading_level(b).is_some_and(|l| {
+            let title = b[l..].trim().to_lowercase();
+            title.chars().count() < 60 && RELATED_HEADINGS.iter().any(|p| title.contains(p))
+        })
+    };
+    // The first related heading after which no heading of its level or higher comes, and
+    // only teasers: short blocks, not a text going on.
+    let cut = blocks.iter().enumerate().position(|(i, b)| {
+        let rest = &blocks[i + 1..];
+        related(b)
+            && heading_level(b)
+                .is_some_and(|l| rest.iter().all(|n| heading_level(n).is_none_or(|m| m > l)))
+            && rest.iter().all(|n| n.chars().count() < NOTE_MAX_CHARS)
+    });
+    &blocks[..cut.unwrap_or(blocks.len())]
 }
 
 /// Labels that open a picture's credit or a source line ("Foto: dpa", "Credit: Getty").
