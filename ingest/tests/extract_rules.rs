@@ -220,7 +220,11 @@ fn publishers_notes_at_the_end_of_the_text_are_dropped() {
     check(
         &e.text,
         &[STORY_START, "Residents can subscribe", STORY_END],
-        &["Subscribe now to our print edition", "copyrighted property"],
+        &[
+            "Subscribe now to our print edition",
+            "logged in to post a comment",
+            "copyrighted property",
+        ],
     );
 }
 

@@ -330,7 +330,7 @@ fn advertising(block: &str) -> bool {
 }
 
 /// Phrases of a publisher's note to its readers, not of the text: calls to subscribe,
-/// follow, download the app or support the site, advertising, reprint terms. In the
+/// follow, download the app, comment or support the site, advertising, reprint terms. In the
 /// languages of the web masa sees most; matched in lowercase.
 const NOTE_PHRASES: &[&str] = &[
     // English
@@ -349,6 +349,11 @@ const NOTE_PHRASES: &[&str] = &[
     "all rights reserved",
     "reprint",
     "written permission",
+    "leave a comment",
+    "leave a reply",
+    "logged in to",
+    "log in to comment",
+    "sign in to comment",
     // German
     "abonnier",
     "folge uns",
@@ -358,11 +363,16 @@ const NOTE_PHRASES: &[&str] = &[
     "anzeige",
     "werbung",
     "alle rechte vorbehalten",
+    "eingeloggt sein",
+    "um kommentare",
+    "kommentar schreiben",
+    "kommentieren zu können",
     // Spanish and Portuguese
     "suscríbete",
     "suscribete",
     "síguenos",
     "siguenos",
+    "deja un comentario",
     "únete",
     "nuestro canal",
     "todos los derechos reservados",
@@ -373,6 +383,7 @@ const NOTE_PHRASES: &[&str] = &[
     "abonnez-vous",
     "suivez-nous",
     "inscrivez-vous",
+    "laisser un commentaire",
     "tous droits réservés",
     // Italian and Polish
     "iscriviti",
