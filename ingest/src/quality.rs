@@ -290,8 +290,13 @@ fn phrase_lines(text: &str) -> (bool, usize, usize) {
     let (mut lorem, mut js, mut policy) = (false, 0, 0);
     // The line each kind was last counted on, as the byte offset of its start.
     let (mut js_line, mut policy_line) = (usize::MAX, usize::MAX);
+    // Where each line starts, found once (a search back from every match would be
+    // quadratic in a text made of the phrases).
+    let starts: Vec<usize> = std::iter::once(0)
+        .chain(memchr::memchr_iter(b'\n', text.as_bytes()).map(|i| i + 1))
+        .collect();
     for m in PHRASES.find_overlapping_iter(text) {
-        let line = text[..m.start()].rfind('\n').map_or(0, |i| i + 1);
+        let line = starts[starts.partition_point(|&s| s <= m.start()) - 1];
         match m.pattern().as_usize() {
             0 => lorem = true,
             1 if js_line != line => {
