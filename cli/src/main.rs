@@ -102,10 +102,16 @@ fn extract(e: &args::ExtractArgs) -> anyhow::Result<()> {
                     serde_json::json!({"id": null, "error": format!("line {}: not a JSON object", n + 1)})
                 }
             };
-            serde_json::to_writer(&mut out, &v)?;
-            out.write_all(b"\n")?;
+            let written = serde_json::to_writer(&mut out, &v)
+                .map_err(std::io::Error::from)
+                .and_then(|()| out.write_all(b"\n"));
+            if reader_gone(written)? {
+                return Ok(());
+            }
         }
-        out.flush()?;
+        if reader_gone(out.flush())? {
+            return Ok(());
+        }
         if failed > 0 {
             anyhow::bail!(
                 "{failed} input line(s) could not be read; their output lines carry an \"error\""
@@ -123,12 +129,23 @@ fn extract(e: &args::ExtractArgs) -> anyhow::Result<()> {
     }
     let html = masa_connectors::web::page::decode(&bytes, None);
     let report = masa_ingest::describe(&html, &quality);
-    if e.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+    let out = if e.json {
+        serde_json::to_string_pretty(&report)?
     } else {
-        println!("{}", report.text);
-    }
+        report.text
+    };
+    reader_gone(writeln!(std::io::stdout().lock(), "{out}"))?;
     Ok(())
+}
+
+/// Whether a write to standard output found its reader gone (`masa extract page.html |
+/// head`): not an error, the output is simply no longer wanted. Other write errors are.
+fn reader_gone(written: std::io::Result<()>) -> anyhow::Result<bool> {
+    match written {
+        Ok(()) => Ok(false),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(true),
+        Err(e) => Err(anyhow::Error::new(e).context("writing standard output")),
+    }
 }
 
 /// A source from a TOML workflow file (`kind` plus the connector's options).

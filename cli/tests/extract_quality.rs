@@ -82,6 +82,37 @@ fn extract_shows_text_metadata_language_and_quality() {
     );
 }
 
+/// A reader that stops early (`masa extract page.html | head -c 10`) ends the output, not
+/// the program with a panic: exit 0, nothing on standard error.
+#[test]
+fn extract_stops_quietly_when_its_reader_is_gone() {
+    let env = Env::new();
+    let file = env.path("big.html");
+    // Far more text than a pipe buffers, so the writes meet the closed pipe.
+    let big = format!(
+        "<html><body><article>{}</article></body></html>",
+        "<p>A tide table lists the times and heights of high and low water for each day, so that boats can plan.</p>"
+            .repeat(20_000)
+    );
+    std::fs::write(&file, big).unwrap();
+    for args in [
+        vec!["extract", file.to_str().unwrap()],
+        vec!["extract", file.to_str().unwrap(), "--json"],
+    ] {
+        let mut child = env
+            .command(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{args:?}: {:?} {stderr}", out.status);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+}
+
 #[test]
 fn extract_jsonl_answers_every_line_in_order_and_names_bad_lines() {
     let env = Env::new();
