@@ -2,26 +2,10 @@
 //! content is kept with its structure as light Markdown, the page furniture around it is
 //! not, and the metadata is read. Expectations are written by hand from the pages.
 
+mod common;
+
+use common::{check, page};
 use masa_ingest::{QualityConfig, describe, extract_html};
-
-fn page(name: &str) -> String {
-    let bytes = std::fs::read(format!(
-        "{}/tests/data/extract/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap();
-    masa_connectors::web::page::decode(&bytes, None)
-}
-
-/// Checks that `text` holds every `keep` and none of `drop`.
-fn check(text: &str, keep: &[&str], drop: &[&str]) {
-    for k in keep {
-        assert!(text.contains(k), "missing {k:?} in:\n{text}");
-    }
-    for d in drop {
-        assert!(!text.contains(d), "boilerplate {d:?} kept in:\n{text}");
-    }
-}
 
 #[test]
 fn news_article_keeps_the_story_and_drops_banners_menus_comments_and_sidebars() {

@@ -2,24 +2,14 @@
 //! built so that the rule it is named after decides what is kept, and each rule is a
 //! general property of web pages, not of one site. Expectations are written by hand.
 
+mod common;
+
+use common::check;
 use masa_ingest::extract_html;
 
+/// A page of `tests/data/extract/rules/`.
 fn page(name: &str) -> String {
-    let path = format!(
-        "{}/tests/data/extract/rules/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
-
-/// Checks that `text` holds every `keep` and none of `drop`.
-fn check(text: &str, keep: &[&str], drop: &[&str]) {
-    for k in keep {
-        assert!(text.contains(k), "missing {k:?} in:\n{text}");
-    }
-    for d in drop {
-        assert!(!text.contains(d), "boilerplate {d:?} kept in:\n{text}");
-    }
+    common::page(&format!("rules/{name}"))
 }
 
 const STORY_START: &str = "The city council voted on Tuesday";

@@ -57,8 +57,9 @@ const DROP_ROLES: &[&str] = &[
     "toolbar",
 ];
 
-/// Class or id words that name page furniture; matched inside longer words too
-/// (`site-footer`, `navbar`, `cookieConsent`).
+/// Class or id words that name page furniture; matched inside longer words too, where
+/// they touch an edge of the word (`site-footer`, `navbar`, `cookieConsent`; see
+/// [`names_furniture`]).
 const DROP_WORDS: &[&str] = &[
     "navbar",
     "navigation",

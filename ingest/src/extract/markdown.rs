@@ -172,7 +172,7 @@ pub(super) fn render(roots: &[ElementRef<'_>], a: &Analysis) -> String {
         .out
         .trim_end()
         .split("\n\n")
-        .filter(|b| !credit_line(b) && !advertising(b))
+        .filter(|b| !credit_or_ad(b))
         .collect();
     let blocks = without_related_end(without_closing_notes(&blocks));
     drop_empty_headings(blocks).join("\n\n")
@@ -214,20 +214,22 @@ const RELATED_HEADINGS: &[&str] = &[
 /// holds only short blocks (teasers): the heading and what follows it. Such a box inside
 /// the text, or one holding a paragraph, is left alone: it cannot be told from the text.
 fn without_related_end<'b, 't>(blocks: &'b [&'t str]) -> &'b [&'t str] {
+    // The level of a heading that names reading tips.
     let related = |b: &str| {
-        heading_level(b).is_some_and(|l| {
-            let title = b[l..].trim().to_lowercase();
-            title.chars().count() < 60 && RELATED_HEADINGS.iter().any(|p| title.contains(p))
-        })
+        let l = heading_level(b)?;
+        let title = b[l..].trim().to_lowercase();
+        (title.chars().count() < 60 && RELATED_HEADINGS.iter().any(|p| title.contains(p)))
+            .then_some(l)
     };
     // The first related heading after which no heading of its level or higher comes, and
     // only teasers: short blocks, not a text going on.
     let cut = blocks.iter().enumerate().position(|(i, b)| {
         let rest = &blocks[i + 1..];
-        related(b)
-            && heading_level(b)
-                .is_some_and(|l| rest.iter().all(|n| heading_level(n).is_none_or(|m| m > l)))
-            && rest.iter().all(|n| n.chars().count() < NOTE_MAX_CHARS)
+        related(b).is_some_and(|l| {
+            rest.iter().all(|n| {
+                heading_level(n).is_none_or(|m| m > l) && n.chars().count() < NOTE_MAX_CHARS
+            })
+        })
     });
     &blocks[..cut.unwrap_or(blocks.len())]
 }
@@ -277,14 +279,24 @@ const AGENCIES: &[&str] = &[
     "epa",
 ];
 
-/// A picture credit or source line: a short block that starts with a credit label and a
-/// colon, or ends with a picture agency's name or a short `©` credit.
-fn credit_line(block: &str) -> bool {
+/// Whether a block is a picture credit or source line, or labeled as advertising: both are
+/// short, and looked at in lowercase once.
+fn credit_or_ad(block: &str) -> bool {
     let b = block.trim();
-    if b.chars().count() >= 120 || heading_level(b).is_some() {
+    let chars = b.chars().count();
+    if chars >= NOTE_MAX_CHARS || heading_level(b).is_some() {
         return false;
     }
     let lower = b.to_lowercase();
+    (chars < CREDIT_MAX_CHARS && credit_line(&lower)) || advertising(&lower)
+}
+
+/// Credit lines are shorter than this.
+const CREDIT_MAX_CHARS: usize = 120;
+
+/// A picture credit or source line (`lower`, lowercased): it starts with a credit label
+/// and a colon, or ends with a picture agency's name or a short `©` credit.
+fn credit_line(lower: &str) -> bool {
     let labeled = lower
         .split_once(':')
         .is_some_and(|(label, _)| CREDIT_LABELS.contains(&label.trim()))
@@ -311,16 +323,12 @@ const AD_LABELS: &[&str] = &[
     "reklama",
 ];
 
-/// A short block labeled as advertising: it opens with an ad label standing alone, set off
-/// by punctuation or ending the block ("ANZEIGE - Heute mal ausgehen?", "*Werbung. Dieser
-/// Beitrag...", "Advertisement"); "Werbung nervt." opens a sentence about ads.
-fn advertising(block: &str) -> bool {
-    if block.chars().count() >= NOTE_MAX_CHARS {
-        return false;
-    }
-    let lower = block
-        .trim_start_matches(['*', '[', '(', ' ', '_'])
-        .to_lowercase();
+/// A block (`lower`, lowercased) labeled as advertising: it opens with an ad label standing
+/// alone, set off by punctuation or ending the block ("ANZEIGE - Heute mal ausgehen?",
+/// "*Werbung. Dieser Beitrag...", "Advertisement"); "Werbung nervt." opens a sentence about
+/// ads.
+fn advertising(lower: &str) -> bool {
+    let lower = lower.trim_start_matches(['*', '[', '(', ' ', '_']);
     AD_LABELS.iter().any(|l| {
         lower.strip_prefix(l).is_some_and(|rest| {
             let rest = rest.trim_start();
