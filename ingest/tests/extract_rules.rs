@@ -213,6 +213,8 @@ fn publishers_notes_at_the_end_of_the_text_are_dropped() {
         &[
             "Subscribe now to our print edition",
             "logged in to post a comment",
+            "Sign up here",
+            "Donate",
             "copyrighted property",
         ],
     );
@@ -253,6 +255,63 @@ fn a_closing_box_of_reading_tips_is_left_out() {
     check(
         &e.text,
         &[STORY_START, "What comes next", STORY_END],
-        &["More on this topic", "Bus drivers strike", "night trams"],
+        &[
+            "More on this topic",
+            "Bus drivers strike",
+            "night trams",
+            "Most read",
+            "bakery",
+        ],
+    );
+}
+
+#[test]
+fn a_reading_tips_heading_left_empty_leaves_the_sections_after_it() {
+    let e = extract_html(&page("related-empty.html"));
+    check(
+        &e.text,
+        &[
+            STORY_START,
+            "What comes next",
+            "Construction is to begin",
+            STORY_END,
+        ],
+        &["Bus drivers strike"],
+    );
+}
+
+#[test]
+fn controls_are_not_text() {
+    let e = extract_html(&page("controls.html"));
+    check(
+        &e.text,
+        &[
+            STORY_START,
+            "Planning office, report",
+            "press the button",
+            "the buttons that open them",
+            STORY_END,
+        ],
+        &["Show sources", "Order your annual pass", "Hide all details"],
+    );
+}
+
+#[test]
+fn a_short_link_standing_as_a_block_is_navigation() {
+    let e = extract_html(&page("standalone-link.html"));
+    check(
+        &e.text,
+        &[STORY_START, "planning office's report", STORY_END],
+        &["Back to the list"],
+    );
+}
+
+#[test]
+fn a_block_repeating_the_pictures_description_is_its_caption() {
+    let e = extract_html(&page("alt-caption.html"));
+    check(
+        &e.text,
+        &[STORY_START, "Construction is to begin", STORY_END],
+        &["low-floor tram"],
     );
 }

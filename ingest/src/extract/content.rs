@@ -55,6 +55,7 @@ const DROP_ROLES: &[&str] = &[
     "alertdialog",
     "tablist",
     "toolbar",
+    "button",
 ];
 
 /// Class or id words that name page furniture; matched inside longer words too, where
@@ -118,7 +119,7 @@ const DROP_WORDS: &[&str] = &[
 /// Whole class or id words (split on `-` and `_`) that name page furniture.
 const DROP_EXACT: &[&str] = &[
     "nav", "ad", "ads", "adsense", "share", "tags", "tag", "related", "meta", "author", "date",
-    "dateline", "none", "sr", "print", "time", "teaser",
+    "dateline", "none", "sr", "print", "time", "teaser", "btn", "button",
 ];
 
 /// Class or id words of content containers.

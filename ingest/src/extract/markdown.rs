@@ -124,8 +124,12 @@ impl Writer {
 
 /// Link-heavy blocks inside the content (tables of contents, tag lists, "see also" link
 /// rows) are left out unless they carry real text; so are short paragraphs and headings
-/// that are mostly a link: they point to another page ("Read more: …", teaser headlines).
+/// that are mostly a link, and short links standing as blocks of their own: they point to
+/// another page ("Read more: …", teaser headlines, "Back to the list").
 fn link_block(a: &Analysis, el: &ElementRef<'_>) -> bool {
+    if el.value().name() == "a" {
+        return standalone(el) && el.text().map(|t| t.trim().chars().count()).sum::<usize>() < 100;
+    }
     let Some(m) = a.mass.get(&el.id()) else {
         return false;
     };
@@ -135,6 +139,72 @@ fn link_block(a: &Analysis, el: &ElementRef<'_>) -> bool {
         _ => false,
     }
 }
+
+/// Whether an element stands as a block of its own: its parent is a container, not a
+/// paragraph, list item or cell, and the nodes next to it are blocks, not text running on.
+fn standalone(el: &ElementRef<'_>) -> bool {
+    let Some(parent) = el.parent().and_then(ElementRef::wrap) else {
+        return false;
+    };
+    let block = |n: Option<ego_tree::NodeRef<'_, Node>>| match n.map(|n| n.value()) {
+        None => true,
+        Some(Node::Text(t)) => t.trim().is_empty(),
+        Some(Node::Element(e)) => !INLINE.contains(&e.name()),
+        Some(_) => true,
+    };
+    matches!(
+        parent.value().name(),
+        "div" | "section" | "article" | "main" | "header" | "footer" | "body" | "center"
+    ) && block(skip_blank(el.prev_sibling(), true))
+        && block(skip_blank(el.next_sibling(), false))
+}
+
+/// Whether a block repeats the description (`alt`) of the picture just before it: the
+/// picture's caption, written out as text beside it ("Logo of the committee (archive)").
+fn alt_repeated(el: &ElementRef<'_>) -> bool {
+    if !matches!(el.value().name(), "div" | "p" | "span") {
+        return false;
+    }
+    let Some(prev) = skip_blank(el.prev_sibling(), true) else {
+        return false;
+    };
+    // The picture, or a link or box around it, two levels deep at most.
+    let alt = std::iter::once(prev)
+        .chain(prev.children())
+        .chain(prev.children().flat_map(|c| c.children()))
+        .find_map(|n| {
+            let e = n.value().as_element()?;
+            (e.name() == "img").then(|| e.attr("alt")).flatten()
+        });
+    let Some(alt) = alt.map(str::trim).filter(|a| a.len() >= 8) else {
+        return false;
+    };
+    let text: String = el.text().collect();
+    text.split_whitespace().eq(alt.split_whitespace())
+}
+
+/// `n`, or the first sibling from it (backwards when `back`) that is not blank text.
+fn skip_blank(
+    mut n: Option<ego_tree::NodeRef<'_, Node>>,
+    back: bool,
+) -> Option<ego_tree::NodeRef<'_, Node>> {
+    while let Some(x) = n
+        && x.value().as_text().is_some_and(|t| t.trim().is_empty())
+    {
+        n = if back {
+            x.prev_sibling()
+        } else {
+            x.next_sibling()
+        };
+    }
+    n
+}
+
+/// Elements that run inside a line of text.
+const INLINE: &[&str] = &[
+    "a", "span", "em", "strong", "b", "i", "u", "code", "abbr", "cite", "q", "small", "sub", "sup",
+    "mark", "time", "br", "img",
+];
 
 /// The heading level of a rendered block (`## Title` is 2), or `None`.
 fn heading_level(block: &str) -> Option<usize> {
@@ -209,10 +279,11 @@ const RELATED_HEADINGS: &[&str] = &[
     "polecamy",
 ];
 
-/// The blocks without a last section whose heading names a box of reading tips ("More on
-/// this", "Lesen Sie auch", "Vous aimerez aussi"), which runs to the end of the text and
-/// holds only short blocks (teasers): the heading and what follows it. Such a box inside
-/// the text, or one holding a paragraph, is left alone: it cannot be told from the text.
+/// The blocks without a closing box of reading tips: from a heading that names one ("More
+/// on this", "Lesen Sie auch", "Vous aimerez aussi") to the end of the text, when the box
+/// holds teasers and all that follows it is short blocks (teasers, and other boxes of
+/// them: "Most read", "Events"). Such a box inside the text, or one holding a paragraph,
+/// is left alone: it cannot be told from the text.
 fn without_related_end<'b, 't>(blocks: &'b [&'t str]) -> &'b [&'t str] {
     // The level of a heading that names reading tips.
     let related = |b: &str| {
@@ -221,14 +292,13 @@ fn without_related_end<'b, 't>(blocks: &'b [&'t str]) -> &'b [&'t str] {
         (title.chars().count() < 60 && RELATED_HEADINGS.iter().any(|p| title.contains(p)))
             .then_some(l)
     };
-    // The first related heading after which no heading of its level or higher comes, and
-    // only teasers: short blocks, not a text going on.
     let cut = blocks.iter().enumerate().position(|(i, b)| {
         let rest = &blocks[i + 1..];
         related(b).is_some_and(|l| {
-            rest.iter().all(|n| {
-                heading_level(n).is_none_or(|m| m > l) && n.chars().count() < NOTE_MAX_CHARS
-            })
+            // A heading left empty (its links dropped) says nothing of what comes after.
+            rest.first()
+                .is_some_and(|n| heading_level(n).is_none_or(|m| m > l))
+                && rest.iter().all(|n| n.chars().count() < NOTE_MAX_CHARS)
         })
     });
     &blocks[..cut.unwrap_or(blocks.len())]
@@ -343,7 +413,8 @@ fn advertising(lower: &str) -> bool {
 const NOTE_PHRASES: &[&str] = &[
     // English
     "subscribe",
-    "sign up for",
+    "sign up",
+    "donate",
     "signing up",
     "newsletter",
     "download the",
@@ -367,6 +438,7 @@ const NOTE_PHRASES: &[&str] = &[
     "folge uns",
     "folgen sie uns",
     "unterstütze",
+    "spende",
     "unterstützen sie",
     "anzeige",
     "werbung",
@@ -439,7 +511,8 @@ fn write_tree(w: &mut Writer, root: ElementRef<'_>, a: &Analysis) {
                 Node::Element(el) => {
                     if skipping > 0
                         || a.pruned.contains(&node.id())
-                        || ElementRef::wrap(node).is_some_and(|e| link_block(a, &e))
+                        || ElementRef::wrap(node)
+                            .is_some_and(|e| link_block(a, &e) || alt_repeated(&e))
                     {
                         skipping += 1;
                         continue;
