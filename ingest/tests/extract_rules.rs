@@ -221,12 +221,19 @@ fn publishers_notes_at_the_end_of_the_text_are_dropped() {
 }
 
 #[test]
-fn picture_credits_and_source_lines_are_furniture() {
+fn credit_lines_of_pictures_sources_bylines_and_filing_are_furniture() {
     let e = extract_html(&page("credit-lines.html"));
     check(
         &e.text,
-        &[STORY_START, "Photo opportunities were few", STORY_END],
         &[
+            STORY_START,
+            "Photo opportunities were few",
+            STORY_END,
+            "By the end of the decade",
+        ],
+        &[
+            "Ann Example",
+            "Tags:",
             "Jane Smith",
             "Getty Images",
             "John Roe",

@@ -304,7 +304,9 @@ fn without_related_end<'b, 't>(blocks: &'b [&'t str]) -> &'b [&'t str] {
     &blocks[..cut.unwrap_or(blocks.len())]
 }
 
-/// Labels that open a picture's credit or a source line ("Foto: dpa", "Credit: Getty").
+/// Labels that open a credit line: a picture's credit or a source ("Foto: dpa", "Credit:
+/// Getty"), the byline ("Von: Jane Doe", "Text: John Roe") or where the text is filed
+/// ("Kategorie: News", "Tags: trams").
 const CREDIT_LABELS: &[&str] = &[
     "foto",
     "fotos",
@@ -331,6 +333,24 @@ const CREDIT_LABELS: &[&str] = &[
     "beitragsbild",
     "copyright",
     "©",
+    // Bylines
+    "von",
+    "by",
+    "autor",
+    "autorin",
+    "author",
+    "text",
+    "texto",
+    "par",
+    "por",
+    // Filing
+    "kategorie",
+    "kategorien",
+    "category",
+    "categories",
+    "tags",
+    "schlagwörter",
+    "schlagworte",
 ];
 
 /// Picture agencies whose name ends a credit line ("Augusta National/Getty Images").
@@ -349,8 +369,8 @@ const AGENCIES: &[&str] = &[
     "epa",
 ];
 
-/// Whether a block is a picture credit or source line, or labeled as advertising: both are
-/// short, and looked at in lowercase once.
+/// Whether a block is a credit line or labeled as advertising: both are short, and looked
+/// at in lowercase once.
 fn credit_or_ad(block: &str) -> bool {
     let b = block.trim();
     let chars = b.chars().count();
