@@ -79,6 +79,21 @@ fn short_link_paragraphs_and_headings_that_head_nothing_are_left_out() {
 }
 
 #[test]
+fn a_list_made_only_of_links_is_left_out_however_long() {
+    let e = extract_html(&page("link-lists.html"));
+    check(
+        &e.text,
+        &[
+            STORY_START,
+            "where the line meets the ferries",
+            "four thousand residents",
+            STORY_END,
+        ],
+        &["Bus drivers strike", "Ticket prices for students"],
+    );
+}
+
+#[test]
 fn page_builder_widgets_that_read_as_prose_are_content() {
     let e = extract_html(&page("page-builder.html"));
     check(

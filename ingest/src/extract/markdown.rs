@@ -123,7 +123,8 @@ impl Writer {
 }
 
 /// Link-heavy blocks inside the content (tables of contents, tag lists, "see also" link
-/// rows) are left out unless they carry real text; so are short paragraphs and headings
+/// rows) are left out unless they carry real text, and lists made only of links whatever
+/// their length; so are short paragraphs and headings
 /// that are mostly a link, and short links standing as blocks of their own: they point to
 /// another page ("Read more: …", teaser headlines, "Back to the list").
 fn link_block(a: &Analysis, el: &ElementRef<'_>) -> bool {
@@ -134,7 +135,9 @@ fn link_block(a: &Analysis, el: &ElementRef<'_>) -> bool {
         return false;
     };
     match el.value().name() {
-        "ul" | "ol" | "div" | "table" | "section" | "dl" => m.link_density() > 0.6 && m.text < 400,
+        // A list of nothing but links is a menu or a teaser list, however long.
+        "ul" | "ol" => m.link_density() > 0.9 || (m.link_density() > 0.6 && m.text < 400),
+        "div" | "table" | "section" | "dl" => m.link_density() > 0.6 && m.text < 400,
         "p" | "h2" | "h3" | "h4" | "h5" | "h6" => m.link_density() > 0.5 && m.text < 200,
         _ => false,
     }
