@@ -3,10 +3,11 @@
 //! commas and link density, and the best-scoring container is kept together with the
 //! siblings that carry content of their own.
 
+use super::attr;
 use ego_tree::NodeId;
 use ego_tree::iter::Edge;
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use scraper::{ElementRef, Html, Node};
-use std::collections::HashMap;
 
 /// Elements never part of the main text.
 const DROP_TAGS: &[&str] = &[
@@ -162,7 +163,7 @@ static DROP_MATCHER: std::sync::LazyLock<aho_corasick::AhoCorasick> =
 /// The class and id words of an element, lowercased, into `buf` (one allocation reused).
 fn words_of<'b>(el: &scraper::node::Element, buf: &'b mut String) -> impl Iterator<Item = &'b str> {
     buf.clear();
-    for v in el.attr("class").into_iter().chain(el.attr("id")) {
+    for v in attr(el, "class").into_iter().chain(attr(el, "id")) {
         buf.push_str(v);
         buf.push(' ');
     }
@@ -200,16 +201,27 @@ pub(super) fn verdict(el: &scraper::node::Element) -> Verdict {
     if DROP_TAGS.contains(&name) {
         return Verdict::Furniture;
     }
-    if el.attr("hidden").is_some() || el.attr("aria-hidden").is_some_and(|v| v.trim() == "true") {
-        return Verdict::Furniture;
+    // The attributes read in one pass: scraper's `attr` interns the name it is asked for on
+    // every call, which cost more than the whole test when made six times an element.
+    let (mut class, mut id, mut style, mut role) = (None, None, None, None);
+    for (k, v) in el.attrs() {
+        match k {
+            "hidden" => return Verdict::Furniture,
+            "aria-hidden" if v.trim() == "true" => return Verdict::Furniture,
+            "class" => class = Some(v),
+            "id" => id = Some(v),
+            "style" => style = Some(v),
+            "role" => role = Some(v),
+            _ => {}
+        }
     }
-    if let Some(style) = el.attr("style") {
+    if let Some(style) = style {
         let s: String = style.to_ascii_lowercase().split_whitespace().collect();
         if s.contains("display:none") || s.contains("visibility:hidden") {
             return Verdict::Furniture;
         }
     }
-    if let Some(role) = el.attr("role")
+    if let Some(role) = role
         && DROP_ROLES.contains(&role.trim().to_ascii_lowercase().as_str())
     {
         return Verdict::Furniture;
@@ -218,14 +230,8 @@ pub(super) fn verdict(el: &scraper::node::Element) -> Verdict {
     // `post-content related` is not dropped for `related`).
     let (mut hard, mut soft) = (false, false);
     let mut lower = String::new();
-    let class = el
-        .attr("class")
-        .into_iter()
-        .flat_map(str::split_ascii_whitespace);
-    let id = el
-        .attr("id")
-        .into_iter()
-        .flat_map(str::split_ascii_whitespace);
+    let class = class.into_iter().flat_map(str::split_ascii_whitespace);
+    let id = id.into_iter().flat_map(str::split_ascii_whitespace);
     for (original, is_id) in class.map(|w| (w, false)).chain(id.map(|w| (w, true))) {
         lower.clear();
         lower.push_str(original);
@@ -323,7 +329,7 @@ fn text_len(s: &str) -> (u32, u32) {
 
 /// What the analysis found: the pruned elements and the text measures of the others.
 pub(super) struct Analysis {
-    pub pruned: std::collections::HashSet<NodeId>,
+    pub pruned: HashSet<NodeId>,
     pub mass: HashMap<NodeId, Mass>,
 }
 
@@ -332,7 +338,7 @@ pub(super) struct Analysis {
 /// ([`Verdict::Wrapping`]) are in fact the wrappers of the page's content.
 struct FirstLook {
     verdicts: HashMap<NodeId, Verdict>,
-    wrappers: std::collections::HashSet<NodeId>,
+    wrappers: HashSet<NodeId>,
 }
 
 /// Text held by an element in the first look: all of it, and the part outside any
@@ -344,7 +350,7 @@ struct Held {
 }
 
 fn is_main(el: &scraper::node::Element) -> bool {
-    el.name() == "main" || el.attr("role").is_some_and(|r| r.trim() == "main")
+    el.name() == "main" || attr(el, "role").is_some_and(|r| r.trim() == "main")
 }
 
 /// Text is counted leaving out only what tag, role or hiding make furniture. An element
@@ -354,11 +360,11 @@ fn is_main(el: &scraper::node::Element) -> bool {
 /// `has-sidebar`, `mmenu-pagewrapper`). An aside or form outside `<main>` never is: a
 /// sidebar can hold half a short page's text.
 fn first_look(doc: &Html) -> FirstLook {
-    let mut verdicts = HashMap::new();
-    let mut wrappers = std::collections::HashSet::new();
+    let mut verdicts = HashMap::default();
+    let mut wrappers = HashSet::default();
     // Named or wrapping elements: (verdict, text held, the `<main>` they are in).
     let mut named: Vec<(NodeId, Verdict, Held, Option<NodeId>)> = Vec::new();
-    let mut mains: HashMap<NodeId, u32> = HashMap::new();
+    let mut mains: HashMap<NodeId, u32> = HashMap::default();
     // Open elements: (id, text held so far, verdict, whether a main).
     let mut stack: Vec<(NodeId, Held, Verdict, bool)> = Vec::new();
     let mut open_mains: Vec<NodeId> = Vec::new();
@@ -458,9 +464,9 @@ fn first_look(doc: &Html) -> FirstLook {
 pub(super) fn analyse(doc: &Html, trust_names: bool) -> Analysis {
     let look = first_look(doc);
     let wrapper = |id: NodeId| look.wrappers.contains(&id);
-    let mut pruned = std::collections::HashSet::new();
-    let mut maybe = std::collections::HashSet::new();
-    let mut mass: HashMap<NodeId, Mass> = HashMap::new();
+    let mut pruned = HashSet::default();
+    let mut maybe = HashSet::default();
+    let mut mass: HashMap<NodeId, Mass> = HashMap::default();
     // Open elements: (id, own text chars, own commas, accumulated mass).
     let mut stack: Vec<(NodeId, u32, u32, Mass)> = Vec::new();
     let mut skipping = 0usize;

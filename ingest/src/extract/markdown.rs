@@ -2,6 +2,7 @@
 //! block quotes and tables keep their structure; links keep their text. Iterative, so deeply
 //! nested markup cannot overflow the stack.
 
+use super::attr;
 use super::content::Analysis;
 use ego_tree::iter::Edge;
 use scraper::{ElementRef, Node};
@@ -177,7 +178,7 @@ fn alt_repeated(el: &ElementRef<'_>) -> bool {
         .chain(prev.children().flat_map(|c| c.children()))
         .find_map(|n| {
             let e = n.value().as_element()?;
-            (e.name() == "img").then(|| e.attr("alt")).flatten()
+            (e.name() == "img").then(|| attr(e, "alt")).flatten()
         });
     let Some(alt) = alt.map(str::trim).filter(|a| a.len() >= 8) else {
         return false;

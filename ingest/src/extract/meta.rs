@@ -1,6 +1,7 @@
 //! Page metadata: title, canonical URL, description, author, publication date, declared
 //! language and licence, from `<head>` tags, JSON-LD and a few in-page conventions.
 
+use super::attr;
 use scraper::{Html, Node};
 use serde::Serialize;
 
@@ -43,24 +44,23 @@ pub fn read(doc: &Html) -> Metadata {
         let Node::Element(el) = node.value() else {
             continue;
         };
-        let attr = |k: &str| el.attr(k).and_then(clean);
+        let value = |k: &str| attr(el, k).and_then(clean);
         let rel_has = |w: &str| {
-            el.attr("rel").is_some_and(|r| {
+            attr(el, "rel").is_some_and(|r| {
                 r.split_ascii_whitespace()
                     .any(|x| x.eq_ignore_ascii_case(w))
             })
         };
         match el.name() {
-            "html" => m.declared_lang = m.declared_lang.take().or_else(|| attr("lang")),
+            "html" => m.declared_lang = m.declared_lang.take().or_else(|| value("lang")),
             "title" if m.title.is_none() => m.title = clean(&text_of(node)),
             "h1" if h1s.len() < 4 => h1s.extend(clean(&text_of(node))),
             "meta" => {
-                let key = el
-                    .attr("name")
-                    .or_else(|| el.attr("property"))
-                    .or_else(|| el.attr("itemprop"))
+                let key = attr(el, "name")
+                    .or_else(|| attr(el, "property"))
+                    .or_else(|| attr(el, "itemprop"))
                     .map(|k| k.trim().to_ascii_lowercase());
-                let (Some(key), Some(content)) = (key, attr("content")) else {
+                let (Some(key), Some(content)) = (key, value("content")) else {
                     continue;
                 };
                 let slot = match key.as_str() {
@@ -82,24 +82,23 @@ pub fn read(doc: &Html) -> Metadata {
                 slot.get_or_insert(content);
             }
             "link" if rel_has("canonical") => {
-                m.canonical = m.canonical.take().or_else(|| attr("href"))
+                m.canonical = m.canonical.take().or_else(|| value("href"))
             }
             "link" | "a" if rel_has("license") => {
-                m.licence = m.licence.take().or_else(|| attr("href"))
+                m.licence = m.licence.take().or_else(|| value("href"))
             }
             "a" if rel_has("author") && m.author.is_none() => m.author = clean(&text_of(node)),
             _ if byline.is_none() && names_byline(el) => byline = clean(&text_of(node)),
             "a" if cc.is_none() => {
-                if let Some(h) = el.attr("href")
+                if let Some(h) = attr(el, "href")
                     && h.contains("creativecommons.org/licenses/")
                 {
                     cc = clean(h);
                 }
             }
-            "time" if time.is_none() => time = attr("datetime"),
+            "time" if time.is_none() => time = value("datetime"),
             "script"
-                if el
-                    .attr("type")
+                if attr(el, "type")
                     .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/ld+json")) =>
             {
                 if let Ok(v) = serde_json::from_str::<serde_json::Value>(&text_of(node)) {
@@ -222,13 +221,17 @@ fn strip_site(title: &str, site: &Site) -> String {
 
 /// Whether an element's class or id says it holds the byline.
 fn names_byline(el: &scraper::node::Element) -> bool {
-    el.attr("class")
+    attr(el, "class")
         .into_iter()
-        .chain(el.attr("id"))
+        .chain(attr(el, "id"))
         .flat_map(|v| v.split_ascii_whitespace())
         .any(|w| {
-            let w = w.to_ascii_lowercase();
-            w.contains("byline") || w.split(['-', '_']).any(|p| p == "author" || p == "autor")
+            // Asked of every element until one is found: compared in place, not lowercased.
+            w.as_bytes()
+                .windows(6)
+                .any(|x| x.eq_ignore_ascii_case(b"byline"))
+                || w.split(['-', '_'])
+                    .any(|p| p.eq_ignore_ascii_case("author") || p.eq_ignore_ascii_case("autor"))
         })
 }
 

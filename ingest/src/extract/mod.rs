@@ -52,6 +52,13 @@ pub fn extract_html(html: &str) -> ExtractedText {
     ExtractedText { text, meta }
 }
 
+/// An element's attribute by name. scraper's `Element::attr` makes an interned atom of the
+/// name on each call; comparing the names as strings over the few attributes an element has
+/// is cheaper, and this is asked for every element of every page.
+fn attr<'a>(el: &'a scraper::node::Element, name: &str) -> Option<&'a str> {
+    el.attrs().find_map(|(k, v)| (k == name).then_some(v))
+}
+
 /// Below this many bytes of main text, a page is read a second time without trusting its
 /// class and id names.
 const SHORT_TEXT_BYTES: usize = 250;
