@@ -125,9 +125,9 @@ impl Writer {
 
 /// Link-heavy blocks inside the content (tables of contents, tag lists, "see also" link
 /// rows) are left out unless they carry real text, and lists made only of links whatever
-/// their length; so are short paragraphs and headings
-/// that are mostly a link, and short links standing as blocks of their own: they point to
-/// another page ("Read more: …", teaser headlines, "Back to the list").
+/// their length; so are short paragraphs and headings that are mostly a link, and short
+/// links standing as blocks of their own: they point to another page ("Read more: …",
+/// teaser headlines, "Back to the list").
 fn link_block(a: &Analysis, el: &ElementRef<'_>) -> bool {
     if el.value().name() == "a" {
         return standalone(el) && el.text().map(|t| t.trim().chars().count()).sum::<usize>() < 100;
