@@ -248,6 +248,7 @@ fn credit_lines_of_pictures_sources_bylines_and_filing_are_furniture() {
         ],
         &[
             "Ann Example",
+            "Ann Roe",
             "Tags:",
             "Jane Smith",
             "Getty Images",

@@ -391,10 +391,9 @@ const CREDIT_MAX_CHARS: usize = 120;
 /// A picture credit or source line (`lower`, lowercased): it starts with a credit label
 /// and a colon, or ends with a picture agency's name or a short `©` credit.
 fn credit_line(lower: &str) -> bool {
-    let labeled = lower
-        .split_once(':')
-        .is_some_and(|(label, _)| CREDIT_LABELS.contains(&label.trim()))
-        || lower.starts_with('©');
+    let labeled = lower.split_once(':').is_some_and(|(label, _)| {
+        CREDIT_LABELS.contains(&label.trim().trim_start_matches(['(', '[']))
+    }) || lower.starts_with('©');
     let by_agency = AGENCIES.iter().any(|a| {
         lower.ends_with(a) && lower[..lower.len() - a.len()].ends_with([' ', '/', '(', ':'])
     });
