@@ -259,6 +259,16 @@ fn credit_lines_of_pictures_sources_bylines_and_filing_are_furniture() {
 }
 
 #[test]
+fn a_newsletter_prompt_is_furniture_wherever_it_stands() {
+    let e = extract_html(&page("newsletter-prompt.html"));
+    check(
+        &e.text,
+        &[STORY_START, "newsletter first reported the plan", STORY_END],
+        &["Never miss the latest news"],
+    );
+}
+
+#[test]
 fn blocks_labeled_as_advertising_are_furniture() {
     let e = extract_html(&page("advertising-label.html"));
     check(

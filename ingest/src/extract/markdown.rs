@@ -240,13 +240,13 @@ pub(super) fn render(roots: &[ElementRef<'_>], a: &Analysis) -> String {
         write_tree(&mut w, *root, a);
         w.line(true);
     }
-    // The rendered blocks, less picture credits, advertising, closing notes and headings
-    // left empty.
+    // The rendered blocks, less credit lines, advertising, newsletter prompts, closing
+    // notes, closing boxes of reading tips and headings left empty.
     let blocks: Vec<&str> = w
         .out
         .trim_end()
         .split("\n\n")
-        .filter(|b| !credit_or_ad(b))
+        .filter(|b| !furniture_line(b))
         .collect();
     let blocks = without_related_end(without_closing_notes(&blocks));
     drop_empty_headings(blocks).join("\n\n")
@@ -373,16 +373,42 @@ const AGENCIES: &[&str] = &[
     "epa",
 ];
 
-/// Whether a block is a credit line or labeled as advertising: both are short, and looked
-/// at in lowercase once.
-fn credit_or_ad(block: &str) -> bool {
+/// Whether a block is a credit line, labeled as advertising or a newsletter prompt,
+/// wherever it stands: all are short, and looked at in lowercase once.
+fn furniture_line(block: &str) -> bool {
     let b = block.trim();
     let chars = b.chars().count();
     if chars >= NOTE_MAX_CHARS || heading_level(b).is_some() {
         return false;
     }
     let lower = b.to_lowercase();
-    (chars < CREDIT_MAX_CHARS && credit_line(&lower)) || advertising(&lower)
+    (chars < CREDIT_MAX_CHARS && credit_line(&lower))
+        || advertising(&lower)
+        || (chars < PROMPT_MAX_CHARS && newsletter_prompt(&lower))
+}
+
+/// Newsletter prompts are shorter than this.
+const PROMPT_MAX_CHARS: usize = 150;
+
+/// Verbs of signing up, in the languages of [`NOTE_PHRASES`].
+const SIGN_UP: &[&str] = &[
+    "sign up",
+    "signing up",
+    "subscribe",
+    "abonnier",
+    "anmelden",
+    "inscri",
+    "suscr",
+    "iscriviti",
+    "zapisz",
+];
+
+/// A block (`lower`, lowercased) asking the reader to sign up for the newsletter ("Never
+/// miss the latest news by signing up to our newsletter today!"): a box set in the text
+/// wherever the template puts it, not the text's own, unlike the closing notes, whose
+/// words a story may use and so are dropped only at its end.
+fn newsletter_prompt(lower: &str) -> bool {
+    lower.contains("newsletter") && SIGN_UP.iter().any(|v| lower.contains(v))
 }
 
 /// Credit lines are shorter than this.
